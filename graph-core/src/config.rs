@@ -1,0 +1,380 @@
+//! Link configuration: which kinds link, how, with what strength, and when a shared value is
+//! a hub instead of evidence.
+//!
+//! Loaded from TOML ([`LinkConfig::from_toml_str`]); every field has a default, so an empty
+//! file is the default configuration. See `docs/link-config.md` for the reference.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::record::kinds;
+
+/// How a kind links entities that share a value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkMode {
+    /// Sharing the value links.
+    Alone,
+    /// Sharing the value links only when the two observations are within `window_hours`.
+    Window,
+    /// Sharing the value links only when the entities also share a value of one of `with`.
+    With,
+    /// The kind never links (used for comparisons and combinations only).
+    Never,
+}
+
+/// A per-kind cap: a number, or `"auto"` to choose it from the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Cap {
+    /// At most this many distinct accounts may share a value before it is a hub.
+    Fixed(u32),
+    /// Chosen from the distribution of shared-value counts of this kind.
+    Auto(AutoCap),
+}
+
+/// The literal `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoCap {
+    /// See [`HubConfig`].
+    Auto,
+}
+
+/// The rule for one kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindRule {
+    /// How the kind links.
+    pub link: LinkMode,
+    /// Evidence strength of a shared value of this kind, 0–1; feeds ring and entity scores.
+    #[serde(default = "default_strength")]
+    pub strength: f64,
+    /// Hub cap.
+    #[serde(default = "default_cap")]
+    pub cap: Cap,
+    /// For [`LinkMode::Window`]: the window in hours.
+    #[serde(default)]
+    pub window_hours: Option<f64>,
+    /// For [`LinkMode::With`]: the kinds one of which must also be shared.
+    #[serde(default)]
+    pub with: Vec<String>,
+    /// Placeholder values (normalised) that never link, on top of the built-in list.
+    #[serde(default)]
+    pub placeholders: Vec<String>,
+}
+
+fn default_strength() -> f64 {
+    0.5
+}
+
+fn default_cap() -> Cap {
+    Cap::Auto(AutoCap::Auto)
+}
+
+impl KindRule {
+    fn new(link: LinkMode, strength: f64) -> Self {
+        KindRule {
+            link,
+            strength,
+            cap: default_cap(),
+            window_hours: None,
+            with: Vec::new(),
+            placeholders: Vec::new(),
+        }
+    }
+
+    /// Whether a shared value of this kind counts as strong evidence of a common controller.
+    pub fn is_strong(&self) -> bool {
+        self.strength >= STRONG
+    }
+}
+
+/// Strength from which a shared property is "strong" (device, card, ID number, email, phone).
+pub const STRONG: f64 = 0.75;
+
+/// How automatic caps are chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HubConfig {
+    /// The automatic cap is `multiplier ×` the 99.9th percentile of the number of accounts
+    /// sharing a value (among values shared at all), clamped to `[floor, ceiling]`.
+    pub multiplier: f64,
+    /// Lowest automatic cap.
+    pub floor: u32,
+    /// Highest automatic cap.
+    pub ceiling: u32,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig { multiplier: 3.0, floor: 25, ceiling: 500 }
+    }
+}
+
+/// Ring decision settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RingConfig {
+    /// A ring needs at least this many accounts.
+    pub min_accounts: u32,
+    /// A cluster is a ring when its ring score reaches this (0–100).
+    pub threshold: f64,
+    /// Accounts created within this many hours of each other count as a burst.
+    pub burst_hours: f64,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        RingConfig { min_accounts: 3, threshold: 50.0, burst_hours: 72.0 }
+    }
+}
+
+/// The whole link configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkConfig {
+    /// Rules per kind; kinds not named keep their defaults, unknown (custom) kinds link alone
+    /// with strength 0.5.
+    pub rules: BTreeMap<String, KindRule>,
+    /// Automatic hub caps.
+    pub hubs: HubConfig,
+    /// Ring decision.
+    pub rings: RingConfig,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        let mut rules = BTreeMap::new();
+        let mut put = |k: &str, r: KindRule| {
+            rules.insert(k.to_owned(), r);
+        };
+        put(kinds::GOV_ID, KindRule::new(LinkMode::Alone, 0.95));
+        put(kinds::DEVICE_ID, KindRule::new(LinkMode::Alone, 0.9));
+        put(kinds::CARD_FINGERPRINT, KindRule::new(LinkMode::Alone, 0.9));
+        put(kinds::BANK_ACCOUNT, KindRule::new(LinkMode::Alone, 0.85));
+        put(kinds::REFERENCE_ID, KindRule::new(LinkMode::Alone, 0.85));
+        put(kinds::EMAIL, KindRule::new(LinkMode::Alone, 0.8));
+        put(kinds::PHONE, KindRule::new(LinkMode::Alone, 0.75));
+        put(kinds::NAME_DOB, KindRule::new(LinkMode::Alone, 0.6));
+        put(kinds::BROWSER_FINGERPRINT, KindRule::new(LinkMode::Alone, 0.5));
+        put(
+            kinds::IP,
+            KindRule { window_hours: Some(24.0), ..KindRule::new(LinkMode::Window, 0.3) },
+        );
+        put(
+            kinds::ADDRESS,
+            KindRule {
+                with: vec![kinds::NAME_LAST.to_owned()],
+                ..KindRule::new(LinkMode::With, 0.4)
+            },
+        );
+        for aux in [kinds::NAME_LAST, kinds::NAME, kinds::BIRTHDATE] {
+            put(aux, KindRule::new(LinkMode::Never, 0.0));
+        }
+        LinkConfig { rules, hubs: HubConfig::default(), rings: RingConfig::default() }
+    }
+}
+
+/// Placeholder values people type when they have to fill a field, per kind (normalised form).
+/// Any kind also treats [`GENERIC_PLACEHOLDERS`] as placeholders.
+pub const BUILT_IN_PLACEHOLDERS: &[(&str, &[&str])] = &[
+    (
+        kinds::EMAIL,
+        &[
+            "test@test.com",
+            "test@example.com",
+            "none@none.com",
+            "no@no.com",
+            "na@na.com",
+            "noemail@noemail.com",
+            "email@email.com",
+            "a@a.com",
+            "abc@abc.com",
+            "asdf@asdf.com",
+            "x@x.com",
+            "noreply@example.com",
+            "user@example.com",
+        ],
+    ),
+    (
+        kinds::PHONE,
+        &["+10000000000", "+11111111111", "+11234567890", "+15555555555", "+19999999999"],
+    ),
+    (
+        kinds::GOV_ID,
+        &[
+            "XX:000000000",
+            "US:000000000",
+            "US:111111111",
+            "US:123456789",
+            "US:987654321",
+            "US:999999999",
+            "XX:123456789",
+        ],
+    ),
+    (kinds::DEVICE_ID, &["00000000-0000-0000-0000-000000000000", "unknown", "undefined"]),
+    (kinds::IP, &["0.0.0.0", "127.0.0.1", "::1", "::"]),
+    (kinds::CARD_FINGERPRINT, &["unknown", "undefined"]),
+];
+
+/// Values that are placeholders whatever the kind.
+pub const GENERIC_PLACEHOLDERS: &[&str] =
+    &["n/a", "na", "none", "null", "nil", "unknown", "-", "0", "test", "xxx", "undefined"];
+
+impl LinkConfig {
+    /// Parses and validates a TOML configuration; omitted parts keep their defaults.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the problem.
+    pub fn from_toml_str(s: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Partial {
+            #[serde(default)]
+            rules: BTreeMap<String, KindRule>,
+            #[serde(default)]
+            hubs: HubConfig,
+            #[serde(default)]
+            rings: RingConfig,
+        }
+        let p: Partial = toml::from_str(s).map_err(|e| Error::Config(e.to_string()))?;
+        let mut cfg = LinkConfig::default();
+        cfg.rules.extend(p.rules);
+        cfg.hubs = p.hubs;
+        cfg.rings = p.rings;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks the rules are consistent.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the kind and the problem.
+    pub fn validate(&self) -> Result<()> {
+        for (kind, r) in &self.rules {
+            if !(0.0..=1.0).contains(&r.strength) {
+                return Err(Error::Config(format!("rules.{kind}.strength must be within 0..=1")));
+            }
+            match r.link {
+                LinkMode::Window => match r.window_hours {
+                    Some(h) if h > 0.0 && h.is_finite() => {}
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "rules.{kind}: link = \"window\" needs window_hours > 0"
+                        )));
+                    }
+                },
+                LinkMode::With => {
+                    if r.with.is_empty() {
+                        return Err(Error::Config(format!(
+                            "rules.{kind}: link = \"with\" needs a non-empty `with` list"
+                        )));
+                    }
+                    if r.with.iter().any(|w| w == kind) {
+                        return Err(Error::Config(format!(
+                            "rules.{kind}: a kind cannot require itself"
+                        )));
+                    }
+                }
+                LinkMode::Alone | LinkMode::Never => {}
+            }
+            if let Cap::Fixed(0 | 1) = r.cap {
+                return Err(Error::Config(format!(
+                    "rules.{kind}.cap must be at least 2 (a cap of 1 links nothing; use link = \"never\")"
+                )));
+            }
+        }
+        if self.hubs.floor < 2 || self.hubs.ceiling < self.hubs.floor {
+            return Err(Error::Config("hubs: need 2 <= floor <= ceiling".into()));
+        }
+        if !(self.hubs.multiplier > 0.0 && self.hubs.multiplier.is_finite()) {
+            return Err(Error::Config("hubs.multiplier must be > 0".into()));
+        }
+        if !(0.0..=100.0).contains(&self.rings.threshold) {
+            return Err(Error::Config("rings.threshold must be within 0..=100".into()));
+        }
+        Ok(())
+    }
+
+    /// The rule for a kind: configured, built in, or the custom-kind default.
+    pub fn rule(&self, kind: &str) -> KindRule {
+        self.rules.get(kind).cloned().unwrap_or_else(|| KindRule::new(LinkMode::Alone, 0.5))
+    }
+
+    /// Whether `value` (normalised) is a placeholder for `kind`.
+    pub fn is_placeholder(&self, kind: &str, value: &str) -> bool {
+        if GENERIC_PLACEHOLDERS.contains(&value) {
+            return true;
+        }
+        if BUILT_IN_PLACEHOLDERS.iter().any(|(k, vs)| *k == kind && vs.contains(&value)) {
+            return true;
+        }
+        self.rules.get(kind).is_some_and(|r| r.placeholders.iter().any(|p| p == value))
+    }
+
+    /// Every placeholder value of a kind (built-in, generic and configured).
+    pub fn placeholders(&self, kind: &str) -> Vec<String> {
+        let mut out: Vec<String> = GENERIC_PLACEHOLDERS.iter().map(|s| (*s).to_owned()).collect();
+        for (k, vs) in BUILT_IN_PLACEHOLDERS {
+            if *k == kind {
+                out.extend(vs.iter().map(|s| (*s).to_owned()));
+            }
+        }
+        if let Some(r) = self.rules.get(kind) {
+            out.extend(r.placeholders.iter().cloned());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_toml_is_the_default() {
+        assert_eq!(LinkConfig::from_toml_str("").unwrap(), LinkConfig::default());
+    }
+
+    #[test]
+    fn partial_toml_overrides_one_kind() {
+        let cfg = LinkConfig::from_toml_str(
+            "[rules.ip]\nlink = \"window\"\nwindow_hours = 6\ncap = 40\n[rings]\nthreshold = 60\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.rule("ip").window_hours, Some(6.0));
+        assert_eq!(cfg.rule("ip").cap, Cap::Fixed(40));
+        assert_eq!(cfg.rings.threshold, 60.0);
+        assert_eq!(cfg.rule("email"), LinkConfig::default().rule("email"));
+        assert_eq!(cfg.rule("loyalty_id").link, LinkMode::Alone);
+    }
+
+    #[test]
+    fn invalid_configs_say_what_is_wrong() {
+        let e = LinkConfig::from_toml_str("[rules.ip]\nlink = \"window\"\n").unwrap_err();
+        assert!(e.to_string().contains("window_hours"), "{e}");
+        let e = LinkConfig::from_toml_str("[rules.address]\nlink = \"with\"\n").unwrap_err();
+        assert!(e.to_string().contains("with"), "{e}");
+        let e = LinkConfig::from_toml_str("[rules.email]\nlink = \"alone\"\ncap = 1\n").unwrap_err();
+        assert!(e.to_string().contains("cap"), "{e}");
+        let e = LinkConfig::from_toml_str("[rulez]\n").unwrap_err();
+        assert!(e.to_string().contains("rulez"), "{e}");
+        let e = LinkConfig::from_toml_str("[rules.email]\nlink = \"sometimes\"\n").unwrap_err();
+        assert!(e.to_string().contains("sometimes") || e.to_string().contains("variant"), "{e}");
+    }
+
+    #[test]
+    fn placeholders_cover_builtin_generic_and_configured() {
+        let cfg = LinkConfig::from_toml_str(
+            "[rules.email]\nlink = \"alone\"\nstrength = 0.8\nplaceholders = [\"fake@corp.com\"]\n",
+        )
+        .unwrap();
+        assert!(cfg.is_placeholder("email", "test@test.com"));
+        assert!(cfg.is_placeholder("email", "fake@corp.com"));
+        assert!(cfg.is_placeholder("device_id", "n/a"));
+        assert!(!cfg.is_placeholder("email", "jane@corp.com"));
+    }
+}

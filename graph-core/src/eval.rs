@@ -1,0 +1,194 @@
+//! Evaluation of link results against ground truth: pairwise ring co-membership, ring
+//! membership, score AUC and cluster sizes.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// One ground-truth row: an account, the identity it claims, its ring (if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruthRow {
+    /// Account id.
+    pub account_id: String,
+    /// Identity the account claims.
+    pub person_id: String,
+    /// Planted ring, if any.
+    pub ring_id: Option<String>,
+}
+
+/// Precision, recall and F1 with their counts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Prf {
+    /// True positives.
+    pub true_positives: u64,
+    /// Predicted positives.
+    pub predicted: u64,
+    /// Actual positives.
+    pub actual: u64,
+    /// TP / predicted (1 when nothing is predicted).
+    pub precision: f64,
+    /// TP / actual (1 when nothing is actual).
+    pub recall: f64,
+    /// Harmonic mean.
+    pub f1: f64,
+}
+
+impl Prf {
+    /// From counts.
+    pub fn new(tp: u64, predicted: u64, actual: u64) -> Self {
+        let precision = if predicted == 0 { 1.0 } else { tp as f64 / predicted as f64 };
+        let recall = if actual == 0 { 1.0 } else { tp as f64 / actual as f64 };
+        let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+        Prf { true_positives: tp, predicted, actual, precision, recall, f1 }
+    }
+}
+
+/// The evaluation report.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// Accounts in the truth file.
+    pub accounts: u64,
+    /// Truth accounts missing from the results (counted as unflagged singletons).
+    pub missing_from_results: u64,
+    /// Pairs of accounts in the same predicted ring vs the same planted ring.
+    pub ring_pairs: Prf,
+    /// Accounts flagged as ring members vs planted ring members.
+    pub ring_members: Prf,
+    /// Probability that a random ring member scores above a random non-member (ties half).
+    pub score_auc: f64,
+    /// Accounts in the largest predicted cluster.
+    pub largest_cluster_accounts: u64,
+    /// Accounts in the largest planted ring.
+    pub largest_true_ring: u64,
+    /// Predicted rings.
+    pub predicted_rings: u64,
+    /// Planted rings.
+    pub true_rings: u64,
+}
+
+fn pairs(n: u64) -> u64 {
+    n * n.saturating_sub(1) / 2
+}
+
+/// Evaluates. `cluster_of` maps account id → cluster id, `ring_clusters` holds the cluster ids
+/// flagged `is_ring`, `score_of` maps account id → score.
+pub fn evaluate(
+    truth: &[TruthRow],
+    cluster_of: &HashMap<String, String>,
+    is_ring_cluster: &dyn Fn(&str) -> bool,
+    score_of: &HashMap<String, f64>,
+) -> EvalReport {
+    let mut missing = 0u64;
+    let mut pred_size: HashMap<&str, u64> = HashMap::new();
+    let mut cluster_size: HashMap<&str, u64> = HashMap::new();
+    let mut true_size: HashMap<&str, u64> = HashMap::new();
+    let mut cell: HashMap<(&str, &str), u64> = HashMap::new();
+    let (mut member_tp, mut member_pred, mut member_actual) = (0u64, 0u64, 0u64);
+    let mut pos_scores = Vec::new();
+    let mut neg_scores = Vec::new();
+    for t in truth {
+        let cluster = cluster_of.get(&t.account_id).map(String::as_str);
+        if cluster.is_none() {
+            missing += 1;
+        }
+        if let Some(c) = cluster {
+            *cluster_size.entry(c).or_default() += 1;
+        }
+        let predicted = cluster.filter(|c| is_ring_cluster(c));
+        let actual = t.ring_id.as_deref();
+        if let Some(c) = predicted {
+            *pred_size.entry(c).or_default() += 1;
+            member_pred += 1;
+        }
+        if let Some(r) = actual {
+            *true_size.entry(r).or_default() += 1;
+            member_actual += 1;
+        }
+        if let (Some(c), Some(r)) = (predicted, actual) {
+            *cell.entry((c, r)).or_default() += 1;
+            member_tp += 1;
+        }
+        let s = score_of.get(&t.account_id).copied().unwrap_or(0.0);
+        if actual.is_some() { pos_scores.push(s) } else { neg_scores.push(s) }
+    }
+    let tp: u64 = cell.values().map(|&n| pairs(n)).sum();
+    let pred: u64 = pred_size.values().map(|&n| pairs(n)).sum();
+    let act: u64 = true_size.values().map(|&n| pairs(n)).sum();
+    EvalReport {
+        accounts: truth.len() as u64,
+        missing_from_results: missing,
+        ring_pairs: Prf::new(tp, pred, act),
+        ring_members: Prf::new(member_tp, member_pred, member_actual),
+        score_auc: auc(&pos_scores, &neg_scores),
+        largest_cluster_accounts: cluster_size.values().copied().max().unwrap_or(0),
+        largest_true_ring: true_size.values().copied().max().unwrap_or(0),
+        predicted_rings: pred_size.len() as u64,
+        true_rings: true_size.len() as u64,
+    }
+}
+
+/// Area under the ROC curve by the rank-sum (Mann–Whitney) statistic, ties counted half.
+/// `O((p + n) log(p + n))`. 0.5 when either side is empty.
+pub fn auc(pos: &[f64], neg: &[f64]) -> f64 {
+    if pos.is_empty() || neg.is_empty() {
+        return 0.5;
+    }
+    let mut all: Vec<(f64, bool)> =
+        pos.iter().map(|&s| (s, true)).chain(neg.iter().map(|&s| (s, false))).collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j < all.len() && all[j].0 == all[i].0 {
+            j += 1;
+        }
+        // Ranks i+1 ..= j share their average.
+        let avg = (i + 1 + j) as f64 / 2.0;
+        rank_sum += avg * all[i..j].iter().filter(|x| x.1).count() as f64;
+        i = j;
+    }
+    let p = pos.len() as f64;
+    (rank_sum - p * (p + 1.0) / 2.0) / (p * neg.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_of_perfect_random_and_tied_scores() {
+        assert_eq!(auc(&[3.0, 4.0], &[1.0, 2.0]), 1.0);
+        assert_eq!(auc(&[1.0, 2.0], &[3.0, 4.0]), 0.0);
+        assert_eq!(auc(&[1.0, 1.0], &[1.0, 1.0]), 0.5);
+        assert_eq!(auc(&[], &[1.0]), 0.5);
+    }
+
+    #[test]
+    fn pairwise_counts_follow_the_contingency_table() {
+        let t = |a: &str, r: Option<&str>| TruthRow {
+            account_id: a.into(),
+            person_id: a.into(),
+            ring_id: r.map(Into::into),
+        };
+        // Planted ring R = {a, b, c}; prediction puts {a, b} in ring X and {c, d} in ring Y.
+        let truth = vec![t("a", Some("R")), t("b", Some("R")), t("c", Some("R")), t("d", None), t("e", None)];
+        let clusters: HashMap<String, String> =
+            [("a", "X"), ("b", "X"), ("c", "Y"), ("d", "Y"), ("e", "Z")]
+                .iter()
+                .map(|(a, c)| (a.to_string(), c.to_string()))
+                .collect();
+        let scores: HashMap<String, f64> =
+            [("a", 90.0), ("b", 80.0), ("c", 70.0), ("d", 10.0)].iter().map(|(a, s)| (a.to_string(), *s)).collect();
+        let r = evaluate(&truth, &clusters, &|c| c != "Z", &scores);
+        assert_eq!(r.ring_pairs.true_positives, 1); // (a, b)
+        assert_eq!(r.ring_pairs.predicted, 2); // (a, b), (c, d)
+        assert_eq!(r.ring_pairs.actual, 3);
+        assert!((r.ring_pairs.precision - 0.5).abs() < 1e-9);
+        assert_eq!(r.ring_members.true_positives, 3);
+        assert_eq!(r.ring_members.predicted, 4);
+        assert_eq!(r.score_auc, 1.0);
+        assert_eq!(r.largest_cluster_accounts, 2);
+        assert_eq!(r.largest_true_ring, 3);
+    }
+}

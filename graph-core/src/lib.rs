@@ -1,0 +1,56 @@
+//! Ringfence graph engine: normalisation, keyed property keys, link rules, the rayon-parallel
+//! linker, stable clusters, rings and scores.
+//!
+//! graph-core knows no HTTP, SQL, async runtime or polars; its columnar interchange is
+//! Arrow/Parquet (arrow-rs). It never reads environment variables: secrets and settings come in
+//! as arguments.
+//!
+//! ```
+//! use graph_core::{EntityType, Field, Keyer, LinkConfig, LinkInput, NormalizeOptions, RawRecord};
+//!
+//! let opts = NormalizeOptions::default();
+//! let records: Vec<_> = [("a1", "+1 (415) 555-2671"), ("a2", "4155552671"), ("a3", "+44 7700 900123")]
+//!     .iter()
+//!     .map(|(id, phone)| {
+//!         let raw = RawRecord::new(EntityType::Account)
+//!             .with(Field::AccountId, id)
+//!             .with(Field::Phone, phone);
+//!         graph_core::normalize_record(&raw, &opts).unwrap()
+//!     })
+//!     .collect();
+//! let input = LinkInput::from_records(&records, Keyer::new(b"example secret"));
+//! let out = graph_core::link(&input, &LinkConfig::default());
+//! // a1 and a2 share a phone number written two ways; a3 stands alone.
+//! assert_eq!(out.cluster_of[0], out.cluster_of[1]);
+//! assert_ne!(out.cluster_of[0], out.cluster_of[2]);
+//! ```
+mod config;
+mod error;
+pub mod eval;
+mod io;
+mod keys;
+mod linker;
+pub mod normalize;
+mod pipeline;
+mod record;
+mod rings;
+mod score;
+mod table;
+mod uf;
+
+pub use config::{Cap, HubConfig, KindRule, LinkConfig, LinkMode, RingConfig, STRONG};
+pub use error::{Error, Result};
+pub use io::{SCHEMA_VERSION, TableBuilder, read_columns, read_ingest_dir, write_batch};
+pub use keys::{Keyer, key_hex};
+pub use linker::{
+    Cluster, Hub, HubReason, KindStats, LinkOutput, SharedProperty, base_kind, cluster_id, link,
+};
+pub use normalize::{NormalizeOptions, normalize_record};
+pub use pipeline::{RingSummary, RunResult, RunSummary, link_input, run_link};
+pub use record::{
+    Attribute, Entity, EntityType, Field, FieldIssue, Label, Normalized, RawRecord, RowReject, kinds,
+};
+pub use rings::{Reason, RingReport};
+pub use score::EntityScore;
+pub use table::{Attributes, Entities, LinkInput};
+pub use uf::ConcurrentUnionFind;

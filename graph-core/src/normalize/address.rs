@@ -1,0 +1,600 @@
+//! Postal addresses.
+//!
+//! # The key
+//! `street|postal` when a postal code is known, else `street|city`, else `street|`.
+//!
+//! * Only the street line and **one** locality component are used, because the key must not
+//!   change when a source merely omits some components: one system stores city, state,
+//!   postal code and country, another only the postal code. A postal code identifies the
+//!   locality more precisely than a city name (which has spelling variants, "St. Louis" vs
+//!   "Saint Louis", and districts), so it wins whenever present; the city is the fallback.
+//!   Subdivision and country never enter the key: the postal code or city plus the street
+//!   already tell addresses apart, and a missing country column must not split one address
+//!   into two keys.
+//! * The street part is folded like a name (accents, case, punctuation), every token is
+//!   abbreviated to its USPS-style short form (`street`→`st`, `north`→`n`, `straße`→`str`, …),
+//!   runs of single letters are joined (`N.W.` = `N W` = `nw`, `P.O. Box` = `po box`), and unit
+//!   designators (`apartment`, `apt`, `unit`, `suite`, `ste`, `#`, `no`, `flat`, `room`) with
+//!   their value become `unit N`, moved to the end ("Apt 4, 123 Main St" = "123 Main St #4").
+//! * Postal codes are upper-cased without spaces or dashes; nine digits (US ZIP+4) become the
+//!   five-digit ZIP. This rule does not look at the country, so it cannot depend on whether
+//!   the country is present.
+//!
+//! # Single-line addresses
+//! A whole address may arrive in `street` ("123 Main St Apt 4, Springfield, IL 62704, USA").
+//! It is split on commas (and `;`, `|`, line breaks): the street is the first segment holding
+//! a number (a leading building name such as "Rose Cottage" is skipped), unit segments anywhere
+//! before the locality are attached to it, a trailing country segment is ignored, a postal
+//! code is taken from the locality segments when no postal field is given, and the first
+//! locality segment is the city when no city field is given. Without commas only a trailing
+//! ZIP/UK/Canadian postal code is recognised, and then the street is cut after its last street
+//! suffix (and unit). So the single line keys equal to the same address given in columns
+//! whenever it has a postal code or commas; a comma-less line without a postal code keeps its
+//! city words in the street part and does not match.
+//!
+//! Because `|` separates segments, feeding a key back in as a single line returns the same key.
+
+use super::text::{WordMode, fold_words};
+
+/// Street-type words, directionals and common address words, and their USPS Publication 28
+/// style abbreviations. Every abbreviation maps to itself (checked by a test), which makes the
+/// rewrite idempotent.
+const ABBREVIATIONS: &[(&str, &str)] = &[
+    ("alley", "aly"),
+    ("allee", "aly"),
+    ("ally", "aly"),
+    ("av", "ave"),
+    ("aven", "ave"),
+    ("avenu", "ave"),
+    ("avenue", "ave"),
+    ("avn", "ave"),
+    ("avnue", "ave"),
+    ("boul", "blvd"),
+    ("boulevard", "blvd"),
+    ("boulv", "blvd"),
+    ("building", "bldg"),
+    ("causeway", "cswy"),
+    ("center", "ctr"),
+    ("centre", "ctr"),
+    ("circ", "cir"),
+    ("circl", "cir"),
+    ("circle", "cir"),
+    ("close", "cl"),
+    ("cntr", "ctr"),
+    ("court", "ct"),
+    ("crcl", "cir"),
+    ("crcle", "cir"),
+    ("crescent", "cres"),
+    ("crossing", "xing"),
+    ("drive", "dr"),
+    ("drv", "dr"),
+    ("east", "e"),
+    ("estates", "ests"),
+    ("expressway", "expy"),
+    ("expw", "expy"),
+    ("floor", "fl"),
+    ("fort", "ft"),
+    ("freeway", "fwy"),
+    ("frwy", "fwy"),
+    ("garden", "gdn"),
+    ("gardens", "gdns"),
+    ("grove", "grv"),
+    ("heights", "hts"),
+    ("highway", "hwy"),
+    ("hiway", "hwy"),
+    ("hiwy", "hwy"),
+    ("hway", "hwy"),
+    ("junction", "jct"),
+    ("lane", "ln"),
+    ("mount", "mt"),
+    ("mountain", "mtn"),
+    ("north", "n"),
+    ("northeast", "ne"),
+    ("northwest", "nw"),
+    ("parkway", "pkwy"),
+    ("parkwy", "pkwy"),
+    ("pkway", "pkwy"),
+    ("pky", "pkwy"),
+    ("place", "pl"),
+    ("plaza", "plz"),
+    ("plza", "plz"),
+    ("point", "pt"),
+    ("ridge", "rdg"),
+    ("road", "rd"),
+    ("route", "rte"),
+    ("saint", "st"),
+    ("south", "s"),
+    ("southeast", "se"),
+    ("southwest", "sw"),
+    ("sqr", "sq"),
+    ("squ", "sq"),
+    ("square", "sq"),
+    ("strasse", "str"),
+    ("street", "st"),
+    ("terrace", "ter"),
+    ("trail", "trl"),
+    ("trails", "trl"),
+    ("turnpike", "tpke"),
+    ("west", "w"),
+];
+
+/// Tokens after which a street line ends (used to cut a comma-less single line).
+const STREET_SUFFIXES: &[&str] = &[
+    "aly", "ave", "blvd", "cir", "cl", "cres", "ct", "ctr", "cswy", "dr", "expy", "fwy", "hwy",
+    "ln", "loop", "pike", "pkwy", "pl", "plz", "rd", "rte", "sq", "st", "str", "ter", "tpke",
+    "trl", "way", "xing",
+];
+
+/// Words that introduce a unit number.
+const UNIT_DESIGNATORS: &[&str] =
+    &["apartment", "apt", "unit", "suite", "ste", "no", "nr", "flat", "room", "rm", "#"];
+
+/// US state and Canadian province codes, removed from the end of a city taken from a
+/// single line ("Springfield IL" is the city "springfield").
+const STATE_CODES: &[&str] = &[
+    "ab", "ak", "al", "ar", "az", "bc", "ca", "co", "ct", "dc", "de", "fl", "ga", "hi", "ia",
+    "id", "il", "in", "ks", "ky", "la", "ma", "mb", "md", "me", "mi", "mn", "mo", "ms", "mt",
+    "nb", "nc", "nd", "ne", "nh", "nj", "nl", "nm", "ns", "nt", "nu", "nv", "ny", "oh", "ok",
+    "on", "or", "pa", "pe", "pr", "qc", "ri", "sc", "sd", "sk", "tn", "tx", "ut", "va", "vt",
+    "wa", "wi", "wv", "wy", "yt",
+];
+
+fn abbreviate(token: &str) -> &str {
+    match ABBREVIATIONS.binary_search_by(|(long, _)| (*long).cmp(token)) {
+        Ok(i) => ABBREVIATIONS[i].1,
+        // German compounds: "hauptstrasse" (from "Hauptstraße") is "hauptstr".
+        Err(_) => match token.strip_suffix("strasse") {
+            Some(stem) if !stem.is_empty() => &token[..stem.len() + 3],
+            _ => token,
+        },
+    }
+}
+
+fn is_unit_designator(t: &str) -> bool {
+    UNIT_DESIGNATORS.contains(&t)
+}
+
+/// A unit value is a number-like token ("4", "4b", "12a") or a single character ("b").
+/// Requiring this keeps "Ste Catherine" and "Unit Road" as street words.
+fn is_unit_value(t: &str) -> bool {
+    t.bytes().any(|b| b.is_ascii_digit()) || t.chars().count() == 1
+}
+
+/// One token of a segment, after abbreviation.
+type Tokens<'a> = Vec<&'a str>;
+
+/// Splits `tokens` into street words and unit values. Designators without a usable value are
+/// dropped; several designators in a row ("Apt. No. 4", "Apt #4") share one value.
+fn take_units<'a>(tokens: &[&'a str], words: &mut Tokens<'a>, units: &mut Tokens<'a>) {
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = tokens[i];
+        if is_unit_designator(t) {
+            let mut j = i + 1;
+            while j < tokens.len() && is_unit_designator(tokens[j]) && tokens[j] != "no" {
+                j += 1;
+            }
+            if let Some(&v) = tokens.get(j)
+                && (t == "#" || is_unit_value(v))
+                && !is_unit_designator(v)
+            {
+                units.push(v);
+                i = j + 1;
+                continue;
+            }
+            if t == "#" || j > i + 1 {
+                i = j;
+                continue;
+            }
+        }
+        words.push(t);
+        i += 1;
+    }
+}
+
+/// Whether a segment starts with a unit designator and value ("Apt 4", "#4", "Suite 200").
+fn is_unit_segment(tokens: &[&str]) -> bool {
+    let mut words = Vec::new();
+    let mut units = Vec::new();
+    match tokens.first() {
+        Some(t) if is_unit_designator(t) => {
+            take_units(&tokens[..tokens.len().min(3)], &mut words, &mut units);
+            !units.is_empty()
+        }
+        _ => false,
+    }
+}
+
+fn all_digits(t: &str, len: std::ops::RangeInclusive<usize>) -> bool {
+    len.contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_uk_outward(t: &str) -> bool {
+    let b = t.as_bytes();
+    (2..=4).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter().all(u8::is_ascii_alphanumeric)
+}
+
+fn is_uk_inward(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() == 3 && b[0].is_ascii_digit() && b[1].is_ascii_lowercase() && b[2].is_ascii_lowercase()
+}
+
+fn is_ca_half(t: &str, letter_first: bool) -> bool {
+    let b = t.as_bytes();
+    b.len() == 3
+        && b.iter().enumerate().all(|(i, c)| {
+            if (i % 2 == 0) == letter_first { c.is_ascii_lowercase() } else { c.is_ascii_digit() }
+        })
+}
+
+/// A postal code written as one token: digits, or letters and digits mixed the way UK,
+/// Canadian, Dutch and similar codes are ("sw1a1aa", "k1a0b1", "1012ab").
+fn is_compact_postal(t: &str) -> bool {
+    (3..=10).contains(&t.len())
+        && t.bytes().all(|b| b.is_ascii_alphanumeric())
+        && t.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// Finds a postal code in a locality segment. Returns the code (joined, not yet upper-cased)
+/// and the token range it occupies.
+fn postal_in_segment(tokens: &[&str]) -> Option<(String, usize, usize)> {
+    let n = tokens.len();
+    if n == 0 {
+        return None;
+    }
+    if n == 1 && is_compact_postal(tokens[0]) {
+        return Some((tokens[0].to_owned(), 0, 1));
+    }
+    let last = tokens[n - 1];
+    if n >= 2 {
+        let prev = tokens[n - 2];
+        // ZIP+4 written with a dash or space: "62704-1234".
+        if all_digits(prev, 5..=5) && all_digits(last, 4..=4) {
+            return Some((prev.to_owned(), n - 2, n));
+        }
+        // UK "sw1a 1aa", Canada "k1a 0b1", Japan "123 4567", Netherlands "1012 ab".
+        if (is_uk_outward(prev) && is_uk_inward(last))
+            || (is_ca_half(prev, true) && is_ca_half(last, false))
+            || (all_digits(prev, 3..=3) && all_digits(last, 4..=4))
+        {
+            return Some((format!("{prev}{last}"), n - 2, n));
+        }
+        if all_digits(tokens[0], 4..=4)
+            && tokens[1].len() == 2
+            && tokens[1].bytes().all(|b| b.is_ascii_lowercase())
+            && !STATE_CODES.contains(&tokens[1])
+        {
+            return Some((format!("{}{}", tokens[0], tokens[1]), 0, 2));
+        }
+    }
+    // "il 62704", "sydney nsw 2000", "bengaluru 560001", "k1a0b1".
+    if all_digits(last, 4..=6) || all_digits(last, 9..=9) || (n > 1 && is_compact_postal(last) && last.len() >= 5) {
+        return Some((last.to_owned(), n - 1, n));
+    }
+    // Continental order: "10115 berlin", "75001 paris".
+    if all_digits(tokens[0], 4..=5) {
+        return Some((tokens[0].to_owned(), 0, 1));
+    }
+    None
+}
+
+/// A trailing postal code on a comma-less line: US ZIP (+4), UK or Canadian forms only, since
+/// any other trailing number could be a house number ("Hauptstr 5").
+fn postal_at_end_of_line(tokens: &[&str]) -> Option<(String, usize)> {
+    let n = tokens.len();
+    let last = *tokens.last()?;
+    let prev = if n >= 2 { tokens[n - 2] } else { "" };
+    if all_digits(prev, 5..=5) && all_digits(last, 4..=4) {
+        return Some((prev.to_owned(), n - 2));
+    }
+    if (is_uk_outward(prev) && is_uk_inward(last)) || (is_ca_half(prev, true) && is_ca_half(last, false)) {
+        return Some((format!("{prev}{last}"), n - 2));
+    }
+    if all_digits(last, 5..=5) || all_digits(last, 9..=9) {
+        return Some((last.to_owned(), n - 1));
+    }
+    None
+}
+
+/// Upper-case, alphanumerics only, ZIP+4 → ZIP.
+fn finish_postal(raw: &str) -> Option<String> {
+    let mut p: String = raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect();
+    if p.len() == 9 && p.bytes().all(|b| b.is_ascii_digit()) {
+        p.truncate(5);
+    }
+    (!p.is_empty()).then_some(p)
+}
+
+/// Normalises a postal code field the same way as one found inside a single line.
+fn postal_field(raw: &str) -> Option<String> {
+    let mut folded = String::with_capacity(raw.len());
+    fold_words(raw, WordMode::Plain, &mut folded);
+    finish_postal(&folded)
+}
+
+/// Folds a locality (city) into space-separated abbreviated tokens.
+fn locality(tokens: &[&str], out: &mut String) {
+    for t in tokens {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(abbreviate(t));
+    }
+}
+
+/// Joins runs of single-letter tokens ("n w" → "nw", "p o box" → "po box") and writes the
+/// tokens space-separated.
+fn push_words(tokens: &[&str], out: &mut String) {
+    let mut prev_single = false;
+    for t in tokens {
+        let single = t.chars().count() == 1 && t.chars().all(char::is_alphabetic);
+        if !out.is_empty() && !(single && prev_single) {
+            out.push(' ');
+        }
+        out.push_str(t);
+        prev_single = single;
+    }
+}
+
+/// Normalises a postal address into a key; see the [module documentation](self) for the key
+/// layout and the single-line rules.
+///
+/// `street` may be a street line or a whole address on one line. `subdivision` and `country`
+/// are accepted so every caller passes all components and the choice of what enters the key
+/// stays here; they do not enter the key (see the module docs for why).
+///
+/// Returns `None` when `street` is absent or holds nothing usable.
+pub fn address(
+    street: Option<&str>,
+    city: Option<&str>,
+    subdivision: Option<&str>,
+    postal: Option<&str>,
+    country: Option<&str>,
+) -> Option<String> {
+    // Deliberately unused, see above.
+    let _ = (subdivision, country);
+    let mut folded = String::with_capacity(street?.len() + 8);
+    fold_words(street?, WordMode::Address, &mut folded);
+    let mut segments: Vec<Tokens<'_>> = folded
+        .split(',')
+        .map(|seg| seg.split(' ').filter(|t| !t.is_empty()).map(abbreviate).collect::<Tokens<'_>>())
+        .filter(|seg| !seg.is_empty())
+        .collect();
+    if segments.is_empty() {
+        return None;
+    }
+    // A trailing country segment ("…, USA") is neither street nor city. Only from the third
+    // segment on: in "Main St, Jordan" the second segment is more likely a town.
+    if segments.len() >= 3
+        && super::country::country(&segments[segments.len() - 1].join(" ")).is_some()
+    {
+        segments.pop();
+    }
+
+    let mut line_postal: Option<String> = None;
+    let mut locality_end = segments.len();
+    let mut single_cut: Option<usize> = None;
+    if segments.len() > 1 {
+        for i in (1..segments.len()).rev() {
+            if let Some((code, from, to)) = postal_in_segment(&segments[i]) {
+                line_postal = Some(code);
+                segments[i].drain(from..to);
+                locality_end = i + 1;
+                break;
+            }
+        }
+    } else if let Some((code, at)) = postal_at_end_of_line(&segments[0]) {
+        // Cut after the last street suffix (plus a following unit) so that "… St Apt 4
+        // Springfield IL 62704" keeps only "… St Apt 4". Without a suffix nothing is cut or
+        // extracted: the trailing number may be part of the street.
+        let toks = &segments[0][..at];
+        if let Some(s) = toks.iter().rposition(|t| STREET_SUFFIXES.contains(t)).filter(|&s| s >= 1) {
+            let mut end = s + 1;
+            if toks.get(end).is_some_and(|t| is_unit_designator(t)) {
+                end += 1;
+                while toks.get(end).is_some_and(|t| is_unit_designator(t)) {
+                    end += 1;
+                }
+                if toks.get(end).is_some_and(|t| is_unit_value(t)) {
+                    end += 1;
+                }
+            }
+            line_postal = Some(code);
+            single_cut = Some(end);
+        }
+    }
+    if let Some(end) = single_cut {
+        segments[0].truncate(end);
+    }
+
+    // The street: the first segment, before the locality, that holds a digit and is not a
+    // unit segment; else the first non-unit segment; else the first.
+    let candidates = &segments[..locality_end.min(segments.len())];
+    let has_digit = |seg: &Tokens<'_>| seg.iter().any(|t| t.bytes().any(|b| b.is_ascii_digit()));
+    let street_idx = candidates
+        .iter()
+        .position(|s| !is_unit_segment(s) && has_digit(s) && !(segments.len() > 1 && line_postal.is_some() && s.is_empty()))
+        .or_else(|| candidates.iter().position(|s| !is_unit_segment(s)))
+        .unwrap_or(0);
+    // When no segment before the locality qualifies, the postal segment itself may have been
+    // chosen; only segments before it carry street words.
+    let mut words: Tokens<'_> = Vec::new();
+    let mut units: Tokens<'_> = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        if i == street_idx {
+            take_units(seg, &mut words, &mut units);
+        } else if is_unit_segment(seg) && (i < street_idx || i == street_idx + 1) {
+            let mut ignored = Vec::new();
+            take_units(&seg[..seg.len().min(3)], &mut ignored, &mut units);
+        }
+    }
+    let mut key = String::with_capacity(folded.len() + 16);
+    push_words(&words, &mut key);
+    for u in &units {
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.push_str("unit ");
+        key.push_str(u);
+    }
+    if key.is_empty() {
+        return None;
+    }
+    key.push('|');
+    if let Some(p) = postal.and_then(postal_field).or_else(|| line_postal.as_deref().and_then(finish_postal)) {
+        key.push_str(&p);
+        return Some(key);
+    }
+    if let Some(c) = city {
+        let mut folded_city = String::with_capacity(c.len());
+        fold_words(c, WordMode::Plain, &mut folded_city);
+        let toks: Tokens<'_> = folded_city.split(' ').filter(|t| !t.is_empty()).collect();
+        locality(&toks, &mut key);
+    } else if let Some(seg) = segments.iter().skip(street_idx + 1).find(|s| !s.is_empty() && !is_unit_segment(s)) {
+        // The first locality segment of a single line, without a trailing state code.
+        let mut toks: &[&str] = seg;
+        if toks.len() > 1 && toks.last().is_some_and(|t| STATE_CODES.contains(t)) {
+            toks = &toks[..toks.len() - 1];
+        }
+        locality(toks, &mut key);
+    }
+    Some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str) -> Option<String> {
+        address(Some(line), None, None, None, None)
+    }
+
+    #[test]
+    fn abbreviations_are_sorted_and_stable() {
+        assert!(ABBREVIATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+        for (_, short) in ABBREVIATIONS {
+            assert_eq!(abbreviate(short), *short);
+        }
+    }
+
+    #[test]
+    fn spellings_of_one_street_agree() {
+        let want = Some("123 n main st unit 4|62704".to_owned());
+        for street in [
+            "123 North Main Street, Apt 4",
+            "123 N. Main St. Apt. 4",
+            "123 n main st #4",
+            "123 N Main St Unit 4",
+            "123 N MAIN STREET SUITE 4",
+            "123 N Main St Ste 4",
+            "123 N Main St Apt. No. 4",
+            "123 N Main St Apt #4",
+            "Apt 4, 123 North Main Street",
+            "123 N Main St\nApt 4",
+            "  123   N   Main   St   apt   4  ",
+        ] {
+            assert_eq!(
+                address(Some(street), Some("Springfield"), Some("IL"), Some("62704-1234"), Some("US")),
+                want,
+                "{street}"
+            );
+        }
+    }
+
+    #[test]
+    fn presence_of_other_components_does_not_matter() {
+        let want = Some("123 main st|62704".to_owned());
+        assert_eq!(address(Some("123 Main St"), None, None, Some("62704"), None), want);
+        assert_eq!(address(Some("123 Main St"), Some("Springfield"), None, Some("62704"), None), want);
+        assert_eq!(address(Some("123 Main St"), Some("Springfield"), Some("Illinois"), Some("62704 1234"), Some("United States")), want);
+        let by_city = Some("123 main st|springfield".to_owned());
+        assert_eq!(address(Some("123 Main St"), Some("Springfield"), None, None, None), by_city);
+        assert_eq!(address(Some("123 Main St"), Some("SPRINGFIELD"), Some("IL"), None, Some("US")), by_city);
+        assert_eq!(address(Some("123 Main St"), None, None, None, None), Some("123 main st|".to_owned()));
+    }
+
+    #[test]
+    fn single_lines_match_columns() {
+        let cols = address(Some("123 Main St Apt 4"), Some("Springfield"), Some("IL"), Some("62704"), Some("US"));
+        for line in [
+            "123 Main St Apt 4, Springfield, IL 62704",
+            "123 Main St Apt 4, Springfield, IL 62704-1234, USA",
+            "123 Main Street, Apartment 4, Springfield, Illinois 62704",
+            "123 Main St Apt 4 Springfield IL 62704",
+            "123 Main St #4 Springfield IL 62704-1234",
+            "123 main st unit 4|62704",
+        ] {
+            assert_eq!(one(line), cols, "{line}");
+        }
+        // Without a postal code, commas still let the city be found.
+        assert_eq!(one("123 Main St, Springfield, IL"), address(Some("123 Main St"), Some("Springfield"), None, None, None));
+        assert_eq!(one("123 Main St, Springfield IL"), address(Some("123 Main St"), Some("Springfield"), None, None, None));
+    }
+
+    #[test]
+    fn international() {
+        let de = address(Some("Hauptstraße 5"), Some("Berlin"), None, Some("10115"), Some("DE"));
+        assert_eq!(de.as_deref(), Some("hauptstr 5|10115"));
+        assert_eq!(address(Some("Hauptstr. 5"), None, None, Some("10115"), None), de);
+        assert_eq!(address(Some("HAUPTSTRASSE 5"), None, None, Some("10115"), None), de);
+        assert_eq!(one("Hauptstraße 5, 10115 Berlin, Deutschland"), de);
+        assert_eq!(
+            address(Some("Konrad-Adenauer-Straße 1"), None, None, Some("53113"), None),
+            address(Some("Konrad Adenauer Str 1"), None, None, Some("53113"), None)
+        );
+        let uk = address(Some("10 Downing Street"), Some("London"), None, Some("SW1A 2AA"), Some("GB"));
+        assert_eq!(uk.as_deref(), Some("10 downing st|SW1A2AA"));
+        assert_eq!(one("10 Downing St, London SW1A 2AA, United Kingdom"), uk);
+        assert_eq!(one("10 Downing St London SW1A 2AA"), uk);
+        assert_eq!(one("Flat 3, Rose Court, 12 High St, London, SW1A 1AA"), Some("12 high st unit 3|SW1A1AA".to_owned()));
+        let ca = address(Some("24 Sussex Dr"), Some("Ottawa"), Some("ON"), Some("K1M 1M4"), Some("CA"));
+        assert_eq!(one("24 Sussex Drive, Ottawa ON K1M 1M4"), ca);
+        let fr = address(Some("12 Rue de l'Église"), Some("Paris"), None, Some("75001"), None);
+        assert_eq!(fr.as_deref(), Some("12 rue de leglise|75001"));
+        assert_eq!(one("12, rue de l’Eglise, 75001 Paris, France").as_deref(), Some("12 rue de leglise|75001"));
+        assert_eq!(address(Some("Rue Ste-Catherine 5"), None, None, Some("H2X 1K4"), None).as_deref(), Some("rue ste catherine 5|H2X1K4"));
+        assert_eq!(address(Some("1-2-3 Shibuya"), None, None, Some("150-0002"), None).as_deref(), Some("1 2 3 shibuya|1500002"));
+    }
+
+    #[test]
+    fn po_boxes_and_directionals() {
+        let want = address(Some("PO Box 123"), None, None, Some("12345"), None);
+        assert_eq!(want.as_deref(), Some("po box 123|12345"));
+        for s in ["P.O. Box 123", "p o box 123", "P. O. BOX 123"] {
+            assert_eq!(address(Some(s), None, None, Some("12345"), None), want, "{s}");
+        }
+        assert_eq!(
+            address(Some("500 N.W. 1st Ave"), None, None, Some("33101"), None),
+            address(Some("500 Northwest 1st Avenue"), None, None, Some("33101"), None)
+        );
+    }
+
+    #[test]
+    fn absent_or_garbage() {
+        assert_eq!(address(None, Some("Springfield"), Some("IL"), Some("62704"), Some("US")), None);
+        assert_eq!(address(Some(""), None, None, None, None), None);
+        assert_eq!(address(Some(",,, ;"), None, None, None, None), None);
+        assert_eq!(address(Some("😀 🏠"), None, None, None, None), None);
+        assert_eq!(address(Some("#"), None, None, None, None), None);
+        assert!(address(Some("1 Main St'; DROP TABLE addresses;--"), None, None, None, None).is_some());
+    }
+
+    #[test]
+    fn normalised_single_lines_are_stable() {
+        for line in [
+            "123 Main St Apt 4, Springfield, IL 62704",
+            "Hauptstraße 5, 10115 Berlin",
+            "10 Downing St, London SW1A 2AA",
+            "Flat 3, Rose Court, 12 High St, London, SW1A 1AA",
+            "123 Main St, Springfield",
+            "Main Street",
+            "PO Box 7",
+        ] {
+            let k = one(line).unwrap_or_default();
+            assert_eq!(one(&k).as_deref(), Some(k.as_str()), "{line}");
+        }
+    }
+}

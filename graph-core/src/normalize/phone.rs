@@ -1,0 +1,236 @@
+//! Phone numbers, in E.164.
+
+use std::fmt::Write as _;
+
+use phonenumber::country::Id;
+use phonenumber::metadata::DATABASE;
+
+const INVALID: &str = "invalid_phone";
+
+/// The longest digit string handed to the parser: 15 E.164 digits plus an international
+/// dialling prefix of up to 4 digits and a national trunk prefix. Anything longer is not one
+/// phone number.
+const MAX_DIGITS: usize = 20;
+
+/// Maps the decimal digits people paste (ASCII, full-width, Arabic-Indic, Persian) to ASCII.
+fn ascii_digit(c: char) -> Option<u8> {
+    let v = match c {
+        '0'..='9' => c as u32 - '0' as u32,
+        '\u{FF10}'..='\u{FF19}' => c as u32 - 0xFF10,
+        '\u{0660}'..='\u{0669}' => c as u32 - 0x0660,
+        '\u{06F0}'..='\u{06F9}' => c as u32 - 0x06F0,
+        _ => return None,
+    };
+    Some(b'0' + v as u8)
+}
+
+/// Separators that appear inside written phone numbers.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || super::text::is_invisible(c)
+        || matches!(
+            c,
+            '-' | '.'
+                | '('
+                | ')'
+                | '/'
+                | '['
+                | ']'
+                | '~'
+                | '\u{2010}'..='\u{2015}'
+                | '\u{2212}'
+                | '\u{30FC}'
+                | '\u{FF08}'
+                | '\u{FF09}'
+                | '\u{FF0D}'
+                | '\u{FF0E}'
+                | '\u{FF0F}'
+        )
+}
+
+/// Reduces a written number to `+?[0-9]*` and returns whether it passed the shape checks.
+///
+/// Doing this ourselves, instead of handing arbitrary text to the `phonenumber` parser, is
+/// both faster and safer: that parser has had panics on odd input, and a key function on the
+/// ingest path must not panic. What is accepted: an optional `tel:` prefix, one leading `+`,
+/// digits with the usual separators, and an extension (`x`, `ext`, `ext.`, `extension`, `#`,
+/// `;ext=`) whose digits are dropped: E.164 has no extensions, and a switchboard number shared
+/// by many accounts is exactly what the graph should see. Letters anywhere else (vanity
+/// numbers such as 1-800-FLOWERS) are rejected rather than guessed.
+fn sanitize(raw: &str, out: &mut String) -> bool {
+    let s = raw.trim();
+    let s = match s.get(..4) {
+        Some(p) if p.eq_ignore_ascii_case("tel:") => &s[4..],
+        _ => s,
+    };
+    let mut digits = 0;
+    for (i, c) in s.char_indices() {
+        if let Some(d) = ascii_digit(c) {
+            digits += 1;
+            if digits > MAX_DIGITS {
+                return false;
+            }
+            out.push(d as char);
+        } else if c == '+' || c == '\u{FF0B}' {
+            if !out.is_empty() {
+                return false;
+            }
+            out.push('+');
+        } else if !is_separator(c) {
+            // Anything else may only start an extension.
+            let rest = &s[i..];
+            let marker = ["extension", ";ext=", "ext.", "ext", "x", "#", ","]
+                .into_iter()
+                .find(|m| rest.get(..m.len()).is_some_and(|p| p.eq_ignore_ascii_case(m)));
+            let Some(marker) = marker else { return false };
+            let ext = &rest[marker.len()..];
+            return ext.chars().all(|c| ascii_digit(c).is_some() || is_separator(c));
+        }
+    }
+    true
+}
+
+/// Parses and validates a phone number and returns it in E.164 (`+14155552671`).
+///
+/// `region` is the ISO 3166-1 alpha-2 country used for numbers written without a country code
+/// (the record's country, or the deployment default); numbers written with `+` or an
+/// international dialling prefix valid in that region (`011…` in the US, `00…` in Europe) keep
+/// their own country. An unknown region is ignored (only `+` numbers then parse).
+///
+/// # Errors
+/// `"invalid_phone"` when the text is not a phone number of the accepted shape (see the
+/// module source for the exact shape), cannot be parsed, or is not a valid number for its
+/// country according to libphonenumber's metadata (`is_valid`: right length and a number range
+/// that is actually assigned).
+pub fn phone(raw: &str, region: &str) -> Result<String, &'static str> {
+    let mut digits = String::with_capacity(24);
+    if !sanitize(raw, &mut digits) {
+        return Err(INVALID);
+    }
+    let national = digits.strip_prefix('+').unwrap_or(&digits);
+    // The parser needs at least a few digits; fewer is never a phone number.
+    if national.len() < 3 {
+        return Err(INVALID);
+    }
+    // Cheap fast path that keeps results identical: a number whose digits are all the same
+    // ("0000000000", "+1 111-111-1111") is not valid in any country's numbering plan. The
+    // test `same_digit_numbers_are_invalid_everywhere` proves this for every region the
+    // metadata knows, with and without `+`.
+    let first = national.as_bytes()[0];
+    if national.bytes().all(|b| b == first) {
+        return Err(INVALID);
+    }
+    let region = region_id(region);
+    let number = phonenumber::parse(region, &digits).map_err(|_| INVALID)?;
+    if !phonenumber::is_valid(&number) {
+        return Err(INVALID);
+    }
+    let mut out = String::with_capacity(16);
+    // Written by hand: the crate's E.164 `Display` is the same text but returns `fmt::Error`
+    // (which `to_string` turns into a panic) when metadata is missing.
+    let _ = write!(out, "+{}{}", number.code().value(), number.national());
+    Ok(out)
+}
+
+/// The parser's region id, only when the metadata has that region: the parser unwraps the
+/// metadata lookup of the region it is given, so an unknown one must never reach it.
+pub(crate) fn region_id(region: &str) -> Option<Id> {
+    let id: Id = region.trim().to_ascii_uppercase().parse().ok()?;
+    DATABASE.by_id(id.as_ref()).map(|_| id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_noise_gives_one_key() {
+        let want = Ok("+14155552671".to_owned());
+        for s in [
+            "+1 415 555 2671",
+            "(415) 555-2671",
+            "415.555.2671",
+            "415-555-2671",
+            "4155552671",
+            "1-415-555-2671",
+            "+1 (415) 555-2671 ext. 99",
+            "415 555 2671 x12",
+            "tel:+1-415-555-2671",
+            "011 1 415 555 2671",
+            "＋１ ４１５ ５５５ ２６７１",
+            "\u{202A}+1 415 555 2671\u{202C}",
+            "+1\u{00A0}415\u{00A0}555\u{00A0}2671",
+        ] {
+            assert_eq!(phone(s, "US"), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn region_is_used_for_national_numbers() {
+        assert_eq!(phone("030 123456", "DE").as_deref(), Ok("+4930123456"));
+        assert_eq!(phone("+49 30 123456", "US").as_deref(), Ok("+4930123456"));
+        assert_eq!(phone("0049 30 123456", "DE").as_deref(), Ok("+4930123456"));
+        assert_eq!(phone("020 7946 0958", "GB").as_deref(), Ok("+442079460958"));
+        assert_eq!(phone("06 12 34 56 78", "fr").as_deref(), Ok("+33612345678"));
+        // Italian fixed lines keep their leading zero in E.164.
+        assert_eq!(phone("+39 06 6982 1234", "IT").as_deref(), Ok("+390669821234"));
+    }
+
+    #[test]
+    fn invalid_numbers() {
+        for s in [
+            "",
+            "abc",
+            "1-800-FLOWERS",
+            "555-2671",
+            "123",
+            "0000000000",
+            "+1 111 111 1111",
+            "9999999999999999999999999",
+            "+1 415 555 2671 + 1",
+            "4155552671; DROP TABLE",
+            "+",
+            "++14155552671",
+            "4155552671x12a",
+            "😀",
+        ] {
+            assert_eq!(phone(s, "US"), Err(INVALID), "{s:?}");
+        }
+        // Without a usable region a national number cannot be placed.
+        assert_eq!(phone("4155552671", "ZZ"), Err(INVALID));
+        assert_eq!(phone("4155552671", ""), Err(INVALID));
+        assert_eq!(phone("+14155552671", "nonsense").as_deref(), Ok("+14155552671"));
+    }
+
+    #[test]
+    fn same_digit_numbers_are_invalid_everywhere() {
+        // Justifies the fast path in `phone`: ask the real parser about every region.
+        let mut regions: Vec<Id> = Vec::new();
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = [a, b];
+                let code = std::str::from_utf8(&code).unwrap_or("ZZ");
+                if let Some(id) = region_id(code) {
+                    regions.push(id);
+                }
+            }
+        }
+        assert!(regions.len() > 200, "{}", regions.len());
+        for digit in '0'..='9' {
+            for len in 3..=MAX_DIGITS {
+                let national: String = std::iter::repeat_n(digit, len).collect();
+                let plus = format!("+{national}");
+                for s in [&national, &plus] {
+                    if let Ok(n) = phonenumber::parse(None, s) {
+                        assert!(!phonenumber::is_valid(&n), "{s}");
+                    }
+                    for &region in &regions {
+                        if let Ok(n) = phonenumber::parse(Some(region), s) {
+                            assert!(!phonenumber::is_valid(&n), "{s} in {region:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,663 @@
+//! The ingest pipeline: read chunks on one thread, normalise rows in parallel with rayon on
+//! the calling thread, write Parquet batches on a third thread.
+//!
+//! Order is deterministic: rayon's indexed `collect` keeps input order, and entity indices,
+//! duplicate detection and anchors are assigned in one sequential pass per chunk.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+use std::time::Instant;
+
+use graph_core::{EntityType, Field, NormalizeOptions, Normalized, normalize_record};
+use polars::prelude::{Column, DataFrame, DataType};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::mapping::EntityMapping;
+use crate::output::{
+    ATTRIBUTES_FILE, ENTITIES_FILE, ParquetOut, REJECTS_FILE, SCHEMA_VERSION, SUMMARY_FILE,
+    TempFile, attributes_schema, entities_schema, pii_fields, rejects_schema,
+};
+use crate::plan::{Plan, wanted_columns};
+use crate::read::{self, Chunk, ChunkReader, Row, Span};
+use crate::source::{Format, Source};
+use crate::summary::{FileSummary, Summary, Totals};
+use crate::{IngestOptions, Progress};
+
+/// Rejects are buffered and written in batches of this many rows.
+const REJECT_BATCH: usize = 65_536;
+
+/// Where an id was first seen.
+#[derive(Debug, Clone, Copy)]
+struct FirstSeen {
+    idx: u32,
+    file: u32,
+    row: u64,
+}
+
+/// One reject row before it becomes a DataFrame row.
+#[derive(Debug)]
+struct RejectRow {
+    file: u32,
+    row: u64,
+    entity_id: Option<String>,
+    field: Option<&'static str>,
+    code: String,
+    reason: String,
+    raw: String,
+    action: &'static str,
+}
+
+enum WriteMsg {
+    Entities(DataFrame),
+    Attributes(DataFrame),
+    Rejects(DataFrame),
+}
+
+/// State carried across files.
+struct State {
+    next_idx: u32,
+    accounts: HashMap<Box<str>, FirstSeen>,
+    inquiries: HashMap<Box<str>, FirstSeen>,
+    files: Vec<String>,
+    rejects: Vec<RejectRow>,
+    anchored: u64,
+}
+
+/// The outcome of normalising one parsed row.
+enum Outcome {
+    Ok { norm: Normalized, concat: Vec<String> },
+    Reject { code: &'static str, reason: String, entity_id: Option<String> },
+}
+
+/// Runs an ingest: reads every source, writes the outputs into `opts.out_dir` and returns the
+/// summary (also written as `ingest_summary.json`).
+///
+/// Row-level problems never fail the run; they are written to `rejects.parquet`.
+///
+/// # Errors
+/// User errors ([`Error::is_user_error`]): a missing or unreadable file, an empty file, a
+/// file without its id column after mapping, a mapping naming a missing column, or no usable
+/// account row at all. Internal errors: failure to write the outputs. On error no output
+/// file is left under its final name by this run (temporary files are removed).
+pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<Summary> {
+    let started = Instant::now();
+    if opts.sources.is_empty() {
+        return Err(Error::InvalidOptions("no input sources".to_owned()));
+    }
+    if opts.chunk_rows == 0 {
+        return Err(Error::InvalidOptions("chunk_rows must be at least 1".to_owned()));
+    }
+    // Accounts first (stable), so inquiries can be anchored to them.
+    let mut sources: Vec<&Source> = opts.sources.iter().collect();
+    sources.sort_by_key(|s| s.entity_type == EntityType::Inquiry);
+    // Fail fast on files that cannot be opened or whose format is unknown, before spending
+    // time on the others.
+    let mut formats = Vec::with_capacity(sources.len());
+    for src in &sources {
+        fs::File::open(&src.path)
+            .map_err(|source| Error::OpenInput { path: src.path.clone(), source })?;
+        let mapping = opts.mapping.as_ref().and_then(|m| m.for_type(src.entity_type));
+        let format = src
+            .format
+            .or(mapping.and_then(|m| m.format))
+            .or_else(|| Format::from_path(&src.path))
+            .ok_or_else(|| Error::UnknownFormat { path: src.path.clone() })?;
+        formats.push(format);
+    }
+
+    fs::create_dir_all(&opts.out_dir).map_err(|e| Error::write(&opts.out_dir, e))?;
+    let entities = ParquetOut::create(&opts.out_dir, ENTITIES_FILE, &entities_schema())?;
+    let attributes = ParquetOut::create(&opts.out_dir, ATTRIBUTES_FILE, &attributes_schema())?;
+    let rejects = ParquetOut::create(&opts.out_dir, REJECTS_FILE, &rejects_schema())?;
+
+    let (tx, rx) = sync_channel::<WriteMsg>(2);
+    let (result, written) = thread::scope(|scope| {
+        let writer = scope.spawn(move || write_loop(rx, entities, attributes, rejects));
+        let result = ingest_all(opts, &sources, &formats, &tx, progress);
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the writer thread panicked".to_owned())));
+        (result, written)
+    });
+    // A writer failure explains a failed send on the main side, so report it first.
+    let files = written?;
+    let (files_summary, totals) = result?;
+
+    let summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        files: files_summary,
+        totals,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    commit(&opts.out_dir, files, &summary)?;
+    Ok(summary)
+}
+
+/// Renames the finished files into place, the summary last.
+fn commit(out_dir: &Path, files: Vec<TempFile>, summary: &Summary) -> Result<()> {
+    let summary_file = TempFile::new(out_dir, SUMMARY_FILE);
+    let json = serde_json::to_vec_pretty(summary).map_err(|e| Error::write(&summary_file.dest, e))?;
+    fs::write(&summary_file.tmp, json).map_err(|e| Error::write(&summary_file.dest, e))?;
+    // Remove the previous run's summary first: while the parquet files are being swapped,
+    // the folder must not claim to be complete.
+    match fs::remove_file(&summary_file.dest) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::write(&summary_file.dest, e)),
+    }
+    for f in files {
+        f.commit()?;
+    }
+    summary_file.commit()
+}
+
+fn write_loop(
+    rx: Receiver<WriteMsg>,
+    mut entities: ParquetOut,
+    mut attributes: ParquetOut,
+    mut rejects: ParquetOut,
+) -> Result<Vec<TempFile>> {
+    for msg in rx {
+        match msg {
+            WriteMsg::Entities(df) => entities.write(&df)?,
+            WriteMsg::Attributes(df) => attributes.write(&df)?,
+            WriteMsg::Rejects(df) => rejects.write(&df)?,
+        }
+    }
+    Ok(vec![rejects.finish()?, attributes.finish()?, entities.finish()?])
+}
+
+fn send(tx: &SyncSender<WriteMsg>, msg: WriteMsg) -> Result<()> {
+    // The writer only hangs up after an error, which `run` reports instead of this one.
+    tx.send(msg).map_err(|_| Error::Internal("the writer thread stopped".to_owned()))
+}
+
+fn ingest_all(
+    opts: &IngestOptions,
+    sources: &[&Source],
+    formats: &[Format],
+    tx: &SyncSender<WriteMsg>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Vec<FileSummary>, Totals)> {
+    let mut state = State {
+        next_idx: 0,
+        accounts: HashMap::new(),
+        inquiries: HashMap::new(),
+        files: Vec::new(),
+        rejects: Vec::new(),
+        anchored: 0,
+    };
+    let mut summaries = Vec::with_capacity(sources.len());
+    let mut totals = Totals::default();
+    let account_sources = sources.iter().filter(|s| s.entity_type == EntityType::Account).count();
+    let mut accounts_checked = false;
+    for (src, &format) in sources.iter().zip(formats) {
+        if src.entity_type == EntityType::Inquiry && !accounts_checked {
+            check_accounts(&totals, account_sources)?;
+            accounts_checked = true;
+        }
+        let fs = ingest_file(opts, src, format, &mut state, tx, progress)?;
+        totals.add(&fs);
+        progress(Progress::FileFinished { path: src.path.clone(), summary: fs.clone() });
+        summaries.push(fs);
+    }
+    if !accounts_checked {
+        check_accounts(&totals, account_sources)?;
+    }
+    flush_rejects(&mut state, tx)?;
+    totals.inquiries_anchored = state.anchored;
+    Ok((summaries, totals))
+}
+
+fn check_accounts(totals: &Totals, sources: usize) -> Result<()> {
+    if totals.accounts_written == 0 {
+        return Err(Error::NoAccountRows { sources, rows_read: totals.rows_read });
+    }
+    Ok(())
+}
+
+fn normalize_options(base: &NormalizeOptions, mapping: Option<&EntityMapping>) -> NormalizeOptions {
+    let mut opts = base.clone();
+    if let Some(m) = mapping {
+        if let Some(f) = &m.birthdate_format {
+            opts.birthdate_format = Some(f.clone());
+        }
+        if let Some(f) = &m.created_at_format {
+            opts.timestamp_format = Some(f.clone());
+        }
+    }
+    opts
+}
+
+fn ingest_file(
+    opts: &IngestOptions,
+    src: &Source,
+    format: Format,
+    state: &mut State,
+    tx: &SyncSender<WriteMsg>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<FileSummary> {
+    let started = Instant::now();
+    let mapping = opts.mapping.as_ref().and_then(|m| m.for_type(src.entity_type));
+    let wanted = wanted_columns(mapping);
+    let mut reader = read::open(
+        &src.path,
+        format,
+        mapping.and_then(|m| m.delimiter),
+        &wanted,
+        opts.chunk_rows,
+    )?;
+    let plan = Plan::resolve(
+        &src.path,
+        src.entity_type,
+        reader.columns(),
+        &|c| reader.observed(c),
+        mapping,
+    )?;
+    let columns: Vec<String> = reader.columns().to_vec();
+    let norm_opts = normalize_options(&opts.normalize, mapping);
+    let file_name = src.path.display().to_string();
+    let file_no = state.files.len() as u32;
+    state.files.push(file_name.clone());
+
+    let mut fs = FileSummary {
+        path: file_name,
+        entity_type: src.entity_type.as_str().to_owned(),
+        format: format.as_str().to_owned(),
+        ..FileSummary::default()
+    };
+    progress(Progress::FileStarted {
+        path: src.path.clone(),
+        entity_type: src.entity_type,
+        format,
+        bytes_total: fs::metadata(&src.path).ok().map(|m| m.len()),
+        rows_total: reader.rows_total(),
+    });
+
+    let chunk_rows = opts.chunk_rows;
+    let (ctx, crx) = sync_channel::<Result<Chunk>>(1);
+    thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || read_loop(reader.as_mut(), chunk_rows, ctx));
+        for msg in crx {
+            let chunk = msg?;
+            let file = FileCtx {
+                file_no,
+                entity_type: src.entity_type,
+                plan: &plan,
+                columns: &columns,
+                norm: &norm_opts,
+            };
+            process_chunk(&file, &chunk, state, &mut fs, tx)?;
+            progress(Progress::Rows {
+                path: src.path.clone(),
+                rows_done: fs.rows_read,
+                bytes_done: chunk.bytes_done,
+            });
+        }
+        Ok(())
+    })?;
+    fs.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(fs)
+}
+
+fn read_loop(reader: &mut dyn ChunkReader, chunk_rows: usize, tx: SyncSender<Result<Chunk>>) {
+    loop {
+        match reader.next_chunk(chunk_rows) {
+            Ok(Some(chunk)) => {
+                if tx.send(Ok(chunk)).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                // The receiver may be gone already; then the error no longer matters.
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+struct FileCtx<'a> {
+    file_no: u32,
+    entity_type: EntityType,
+    plan: &'a Plan,
+    columns: &'a [String],
+    norm: &'a NormalizeOptions,
+}
+
+/// Normalises one parsed row. Pure, so rows run in parallel.
+fn normalize_row(file: &FileCtx<'_>, chunk: &Chunk, first: usize) -> Outcome {
+    let concat = file.plan.concat_values(chunk, first);
+    let raw = file.plan.record(chunk, first, &concat);
+    let Some(id) = raw.id() else {
+        let id_field = match file.entity_type {
+            EntityType::Account => Field::AccountId,
+            EntityType::Inquiry => Field::InquiryId,
+        };
+        return Outcome::Reject {
+            code: "missing_id",
+            reason: format!("the row has no `{}`", id_field.name()),
+            entity_id: None,
+        };
+    };
+    match normalize_record(&raw, file.norm) {
+        Ok(norm) => Outcome::Ok { norm, concat },
+        Err(rej) => Outcome::Reject {
+            code: rej.code,
+            reason: rej.message,
+            entity_id: Some(id.trim().to_owned()),
+        },
+    }
+}
+
+/// The raw row as a JSON object (column → value), or the original line for NDJSON.
+fn raw_json(chunk: &Chunk, columns: &[String], first: usize, raw: Option<Span>) -> String {
+    if let Some(span) = raw {
+        return chunk.span_str(span).unwrap_or_default().to_owned();
+    }
+    let mut map = serde_json::Map::new();
+    let mut out = String::from("{");
+    for (j, name) in columns.iter().enumerate() {
+        if map.contains_key(name) {
+            continue; // A repeated header name: the first column wins, as in mapping.
+        }
+        map.insert(name.clone(), serde_json::Value::Null);
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(name.as_str()).to_string());
+        out.push(':');
+        match chunk.value(first, j) {
+            Some(v) => out.push_str(&serde_json::Value::from(v).to_string()),
+            None => out.push_str("null"),
+        }
+    }
+    out.push('}');
+    out
+}
+
+#[derive(Default)]
+struct EntityCols {
+    idx: Vec<u32>,
+    id: Vec<String>,
+    account_id: Vec<Option<String>>,
+    anchor: Vec<u32>,
+    created: Vec<Option<i64>>,
+    status: Vec<Option<String>>,
+    label: Vec<Option<&'static str>>,
+    row: Vec<u64>,
+    /// `(first span, outcome index)` of each written row, for the PII columns.
+    pii_rows: Vec<(usize, usize)>,
+}
+
+#[derive(Default)]
+struct AttrCols {
+    idx: Vec<u32>,
+    kind: Vec<String>,
+    value: Vec<String>,
+}
+
+fn process_chunk(
+    file: &FileCtx<'_>,
+    chunk: &Chunk,
+    state: &mut State,
+    fs: &mut FileSummary,
+    tx: &SyncSender<WriteMsg>,
+) -> Result<()> {
+    let mut outcomes: Vec<Option<Outcome>> = chunk
+        .rows
+        .par_iter()
+        .map(|row| match row {
+            Row::Parsed { first, .. } => Some(normalize_row(file, chunk, *first)),
+            Row::Bad { .. } => None,
+        })
+        .collect();
+
+    let mut ents = EntityCols::default();
+    let mut attrs = AttrCols::default();
+    fs.rows_read += chunk.rows.len() as u64;
+    for (oi, (row, outcome)) in chunk.rows.iter().zip(outcomes.iter_mut()).enumerate() {
+        let (number, first, raw) = match row {
+            Row::Bad { number, code, reason, raw } => {
+                reject_row(state, fs, file.file_no, *number, None, code, reason.clone(), raw.clone());
+                continue;
+            }
+            Row::Parsed { number, first, raw } => (*number, *first, *raw),
+        };
+        let Some(outcome) = outcome else { continue };
+        let norm = match outcome {
+            Outcome::Reject { code, reason, entity_id } => {
+                let raw = raw_json(chunk, file.columns, first, raw);
+                reject_row(
+                    state,
+                    fs,
+                    file.file_no,
+                    number,
+                    entity_id.take(),
+                    code,
+                    std::mem::take(reason),
+                    raw,
+                );
+                continue;
+            }
+            Outcome::Ok { norm, .. } => norm,
+        };
+        let id = std::mem::take(&mut norm.entity.id);
+        let seen = match file.entity_type {
+            EntityType::Account => &state.accounts,
+            EntityType::Inquiry => &state.inquiries,
+        };
+        if let Some(prev) = seen.get(id.as_str()).copied() {
+            let id_field = match file.entity_type {
+                EntityType::Account => "account_id",
+                EntityType::Inquiry => "inquiry_id",
+            };
+            let reason = format!(
+                "duplicate {id_field} `{id}`: first seen in {} row {}",
+                state.files.get(prev.file as usize).map(String::as_str).unwrap_or("?"),
+                prev.row
+            );
+            let raw = raw_json(chunk, file.columns, first, raw);
+            reject_row(state, fs, file.file_no, number, Some(id), "duplicate_id", reason, raw);
+            continue;
+        }
+        let idx = state.next_idx;
+        state.next_idx = idx
+            .checked_add(1)
+            .ok_or_else(|| Error::Internal("more than 4,294,967,295 entities".to_owned()))?;
+        let first_seen = FirstSeen { idx, file: file.file_no, row: number };
+        match file.entity_type {
+            EntityType::Account => state.accounts.insert(id.as_str().into(), first_seen),
+            EntityType::Inquiry => state.inquiries.insert(id.as_str().into(), first_seen),
+        };
+
+        let (account_id, anchor) = match file.entity_type {
+            EntityType::Account => {
+                fs.accounts_written += 1;
+                (None, idx)
+            }
+            EntityType::Inquiry => {
+                fs.inquiries_written += 1;
+                let account_id = norm.entity.account_id.take();
+                let anchor = account_id.as_deref().and_then(|a| state.accounts.get(a)).map(|f| f.idx);
+                if anchor.is_some() {
+                    state.anchored += 1;
+                }
+                (account_id, anchor.unwrap_or(idx))
+            }
+        };
+        if !norm.issues.is_empty() {
+            let raw = raw_json(chunk, file.columns, first, raw);
+            for issue in std::mem::take(&mut norm.issues) {
+                fs.fields_dropped += 1;
+                *fs.fields_dropped_by_code.entry(issue.code.to_owned()).or_default() += 1;
+                state.rejects.push(RejectRow {
+                    file: file.file_no,
+                    row: number,
+                    entity_id: Some(id.clone()),
+                    field: Some(issue.field.name()),
+                    code: issue.code.to_owned(),
+                    reason: issue.message,
+                    raw: raw.clone(),
+                    action: "field_dropped",
+                });
+            }
+        }
+        ents.idx.push(idx);
+        ents.id.push(id);
+        ents.account_id.push(account_id);
+        ents.anchor.push(anchor);
+        ents.created.push(norm.entity.created_at);
+        ents.status.push(norm.entity.status.take());
+        ents.label.push(norm.entity.label.map(|l| l.as_str()));
+        ents.row.push(number);
+        ents.pii_rows.push((first, oi));
+        for a in std::mem::take(&mut norm.attributes) {
+            attrs.idx.push(idx);
+            attrs.kind.push(a.kind);
+            attrs.value.push(a.value);
+        }
+    }
+    fs.attributes_written += attrs.idx.len() as u64;
+
+    let source_file = state.files.get(file.file_no as usize).cloned().unwrap_or_default();
+    let entities = entities_frame(file, chunk, &outcomes, ents, &source_file)?;
+    let attributes = attributes_frame(attrs)?;
+    send(tx, WriteMsg::Entities(entities))?;
+    send(tx, WriteMsg::Attributes(attributes))?;
+    if state.rejects.len() >= REJECT_BATCH {
+        flush_rejects(state, tx)?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reject_row(
+    state: &mut State,
+    fs: &mut FileSummary,
+    file: u32,
+    row: u64,
+    entity_id: Option<String>,
+    code: &str,
+    reason: String,
+    raw: String,
+) {
+    fs.rows_rejected += 1;
+    *fs.rows_rejected_by_code.entry(code.to_owned()).or_default() += 1;
+    state.rejects.push(RejectRow {
+        file,
+        row,
+        entity_id,
+        field: None,
+        code: code.to_owned(),
+        reason,
+        raw,
+        action: "row_rejected",
+    });
+}
+
+fn frame(height: usize, columns: Vec<Column>) -> Result<DataFrame> {
+    DataFrame::new(height, columns).map_err(|e| Error::Internal(format!("building a batch: {e}")))
+}
+
+fn entities_frame(
+    file: &FileCtx<'_>,
+    chunk: &Chunk,
+    outcomes: &[Option<Outcome>],
+    ents: EntityCols,
+    source_file: &str,
+) -> Result<DataFrame> {
+    let n = ents.idx.len();
+    let mut columns = vec![
+        Column::new("entity_idx".into(), ents.idx),
+        Column::new("entity_id".into(), ents.id),
+        Column::new("entity_type".into(), vec![file.entity_type.as_str(); n]),
+        Column::new("account_id".into(), ents.account_id),
+        Column::new("anchor_idx".into(), ents.anchor),
+        Column::new("created_at_ms".into(), ents.created),
+        Column::new("status".into(), ents.status),
+        Column::new("label".into(), ents.label),
+        Column::new("source_file".into(), vec![source_file; n]),
+        Column::new("source_row".into(), ents.row),
+    ];
+    let pii: Vec<Field> = pii_fields().collect();
+    let pii_rows = &ents.pii_rows;
+    let pii_columns: Vec<Column> = pii
+        .par_iter()
+        .map(|&field| match file.plan.source(field) {
+            None => Column::full_null(field.name().into(), n, &DataType::String),
+            Some(src) => {
+                let values: Vec<Option<&str>> = pii_rows
+                    .iter()
+                    .map(|&(first, oi)| {
+                        let concat = match outcomes.get(oi) {
+                            Some(Some(Outcome::Ok { concat, .. })) => concat.as_slice(),
+                            _ => &[],
+                        };
+                        Plan::value(src, chunk, first, concat)
+                            .map(str::trim)
+                            .filter(|v| !v.is_empty())
+                    })
+                    .collect();
+                Column::new(field.name().into(), values)
+            }
+        })
+        .collect();
+    columns.extend(pii_columns);
+    frame(n, columns)
+}
+
+fn attributes_frame(attrs: AttrCols) -> Result<DataFrame> {
+    let n = attrs.idx.len();
+    frame(
+        n,
+        vec![
+            Column::new("entity_idx".into(), attrs.idx),
+            Column::new("kind".into(), attrs.kind),
+            Column::new("value".into(), attrs.value),
+        ],
+    )
+}
+
+fn flush_rejects(state: &mut State, tx: &SyncSender<WriteMsg>) -> Result<()> {
+    if state.rejects.is_empty() {
+        return Ok(());
+    }
+    let rows = std::mem::take(&mut state.rejects);
+    let n = rows.len();
+    let files = &state.files;
+    let df = frame(
+        n,
+        vec![
+            Column::new(
+                "source_file".into(),
+                rows.iter()
+                    .map(|r| files.get(r.file as usize).map(String::as_str).unwrap_or_default())
+                    .collect::<Vec<&str>>(),
+            ),
+            Column::new("row_number".into(), rows.iter().map(|r| r.row).collect::<Vec<u64>>()),
+            Column::new(
+                "entity_id".into(),
+                rows.iter().map(|r| r.entity_id.as_deref()).collect::<Vec<Option<&str>>>(),
+            ),
+            Column::new("field".into(), rows.iter().map(|r| r.field).collect::<Vec<Option<&str>>>()),
+            Column::new(
+                "code".into(),
+                rows.iter().map(|r| r.code.as_str()).collect::<Vec<&str>>(),
+            ),
+            Column::new(
+                "reason".into(),
+                rows.iter().map(|r| r.reason.as_str()).collect::<Vec<&str>>(),
+            ),
+            Column::new("raw".into(), rows.iter().map(|r| r.raw.as_str()).collect::<Vec<&str>>()),
+            Column::new("action".into(), rows.iter().map(|r| r.action).collect::<Vec<&str>>()),
+        ],
+    )?;
+    send(tx, WriteMsg::Rejects(df))
+}

@@ -1,0 +1,447 @@
+//! A strict, streaming CSV/TSV reader with row-level errors.
+//!
+//! General CSV parsers (polars' included) either stop at the first bad line or silently repair
+//! it; ingest needs every bad line rejected on its own with its line number and raw text, and
+//! the rest of the file read. The dialect is RFC 4180 with these choices:
+//! - a field is quoted only if its first byte is `"`; inside, `""` is a quote; a bare `"`
+//!   inside an unquoted field is kept as a literal character (common in real exports);
+//! - text after a closing quote other than the delimiter or the line end (`"ab"cd`) makes the
+//!   row `bad_quoting`;
+//! - a quoted field still open at the end of the file (or after [`MAX_RECORD_BYTES`]) is
+//!   `unterminated_quote`: only its first line is rejected and reading resumes on the next
+//!   line, so one stray quote cannot swallow the rest of the file;
+//! - `\n` and `\r\n` line ends; blank lines are skipped; a UTF-8 byte-order mark is dropped.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::{Chunk, ChunkReader, MAX_CHUNK_TEXT, Row, Span, clean_header_name};
+use crate::error::{Error, Result};
+
+/// A record (one row, possibly spanning lines inside quotes) may not be longer than this.
+const MAX_RECORD_BYTES: usize = 64 << 20;
+const INITIAL_BUF: usize = 1 << 20;
+/// End a chunk early once its text arena reaches this size.
+const CHUNK_TEXT_SOFT_LIMIT: usize = MAX_CHUNK_TEXT / 2;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// Just saw a `"` inside a quoted field: either an escaped quote or the closing one.
+    QuoteInQuoted,
+    /// Saw `\r` right after a closing quote; only a line end may follow cleanly.
+    AfterQuoteCr,
+}
+
+enum Record {
+    /// End of input.
+    Eof,
+    /// An empty line.
+    Blank { lines: u64 },
+    /// A record; its fields are in the reader's scratch buffers.
+    Fields { raw_start: usize, raw_end: usize, bad_quote: bool, lines: u64 },
+    /// A quoted field that never closes, or a record over the size limit.
+    Runaway { in_quotes: bool },
+}
+
+pub(crate) struct CsvReader {
+    path: PathBuf,
+    input: File,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    eof: bool,
+    delim: u8,
+    header: Vec<String>,
+    /// Physical lines taken by the header (and blank lines before it).
+    header_lines: u64,
+    /// Physical lines consumed so far.
+    lines: u64,
+    bytes_done: u64,
+    field_bytes: Vec<u8>,
+    field_ends: Vec<usize>,
+}
+
+impl std::fmt::Debug for CsvReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvReader").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl CsvReader {
+    pub(crate) fn open(path: &Path, delim: u8) -> Result<CsvReader> {
+        let input = File::open(path)
+            .map_err(|source| Error::OpenInput { path: path.to_path_buf(), source })?;
+        let mut r = CsvReader {
+            path: path.to_path_buf(),
+            input,
+            buf: vec![0; INITIAL_BUF],
+            pos: 0,
+            end: 0,
+            eof: false,
+            delim,
+            header: Vec::new(),
+            header_lines: 0,
+            lines: 0,
+            bytes_done: 0,
+            field_bytes: Vec::new(),
+            field_ends: Vec::new(),
+        };
+        r.fill().map_err(|source| Error::OpenInput { path: path.to_path_buf(), source })?;
+        if r.buf[..r.end].starts_with(b"\xEF\xBB\xBF") {
+            r.pos = 3;
+            r.bytes_done = 3;
+        }
+        r.read_header()?;
+        Ok(r)
+    }
+
+    fn unreadable(&self, message: String) -> Error {
+        Error::UnreadableInput { path: self.path.clone(), format: "csv", row: None, message }
+    }
+
+    fn read_header(&mut self) -> Result<()> {
+        loop {
+            match self.next_record().map_err(|source| Error::OpenInput {
+                path: self.path.clone(),
+                source,
+            })? {
+                Record::Eof => return Err(Error::EmptyFile { path: self.path.clone() }),
+                Record::Blank { lines } => self.lines += lines,
+                Record::Runaway { .. } => {
+                    return Err(self.unreadable(
+                        "the header line has an unterminated quoted field".to_owned(),
+                    ));
+                }
+                Record::Fields { bad_quote, lines, .. } => {
+                    self.lines += lines;
+                    if bad_quote {
+                        return Err(self.unreadable(
+                            "the header line has text after a closing quote".to_owned(),
+                        ));
+                    }
+                    let text = std::str::from_utf8(&self.field_bytes).map_err(|_| {
+                        self.unreadable("the header line is not valid UTF-8".to_owned())
+                    })?;
+                    let mut start = 0;
+                    for &end in &self.field_ends {
+                        self.header.push(clean_header_name(text.get(start..end).unwrap_or("")));
+                        start = end;
+                    }
+                    self.header_lines = self.lines;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Reads more input into the buffer, keeping the unconsumed tail. Grows the buffer when
+    /// it is full, so a record always fits.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        if self.end == self.buf.len() {
+            let new_len = self.buf.len() * 2;
+            self.buf.resize(new_len, 0);
+        }
+        while self.end < self.buf.len() {
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn next_record(&mut self) -> io::Result<Record> {
+        loop {
+            if let Some(rec) = self.try_parse() {
+                return Ok(rec);
+            }
+            // The record runs past the buffered bytes.
+            if self.end - self.pos >= MAX_RECORD_BYTES {
+                let in_quotes = matches!(self.scan_state(), State::Quoted);
+                return Ok(Record::Runaway { in_quotes });
+            }
+            self.fill()?;
+        }
+    }
+
+    /// The parser state at the end of the buffered bytes (used only to word a runaway error).
+    fn scan_state(&mut self) -> State {
+        let mut state = State::FieldStart;
+        for &b in &self.buf[self.pos..self.end] {
+            state = match (state, b) {
+                (State::FieldStart, b'"') => State::Quoted,
+                (State::Quoted, b'"') => State::QuoteInQuoted,
+                (State::QuoteInQuoted, b'"') | (State::Quoted, _) => State::Quoted,
+                (_, b'\n') => State::FieldStart,
+                (_, c) if c == self.delim => State::FieldStart,
+                _ => State::Unquoted,
+            };
+        }
+        state
+    }
+
+    /// Parses one record from the buffer into the scratch vectors. `None` when more input is
+    /// needed.
+    fn try_parse(&mut self) -> Option<Record> {
+        let delim = self.delim;
+        let bytes = &self.buf[self.pos..self.end];
+        let fb = &mut self.field_bytes;
+        let fe = &mut self.field_ends;
+        fb.clear();
+        fe.clear();
+        let mut state = State::FieldStart;
+        let mut bad_quote = false;
+        let mut any_quote = false;
+        let mut inner_newlines = 0u64;
+        let mut i = 0;
+        let mut term = None;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match state {
+                State::Unquoted => {
+                    // Hot loop: copy the run of ordinary bytes in one go.
+                    let run = bytes[i..].iter().position(|&c| c == delim || c == b'\n');
+                    match run {
+                        Some(n) => {
+                            fb.extend_from_slice(&bytes[i..i + n]);
+                            i += n;
+                            if bytes[i] == b'\n' {
+                                term = Some(i);
+                                break;
+                            }
+                            fe.push(fb.len());
+                            state = State::FieldStart;
+                        }
+                        None => {
+                            fb.extend_from_slice(&bytes[i..]);
+                            i = bytes.len();
+                            continue;
+                        }
+                    }
+                }
+                State::FieldStart => {
+                    if b == b'"' {
+                        any_quote = true;
+                        state = State::Quoted;
+                    } else if b == delim {
+                        fe.push(fb.len());
+                    } else if b == b'\n' {
+                        term = Some(i);
+                        break;
+                    } else {
+                        fb.push(b);
+                        state = State::Unquoted;
+                    }
+                }
+                State::Quoted => {
+                    if b == b'"' {
+                        state = State::QuoteInQuoted;
+                    } else {
+                        if b == b'\n' {
+                            inner_newlines += 1;
+                        }
+                        fb.push(b);
+                    }
+                }
+                State::QuoteInQuoted => {
+                    if b == b'"' {
+                        fb.push(b'"');
+                        state = State::Quoted;
+                    } else if b == delim {
+                        fe.push(fb.len());
+                        state = State::FieldStart;
+                    } else if b == b'\n' {
+                        term = Some(i);
+                        break;
+                    } else if b == b'\r' {
+                        state = State::AfterQuoteCr;
+                    } else {
+                        bad_quote = true;
+                        fb.push(b);
+                        state = State::Unquoted;
+                    }
+                }
+                State::AfterQuoteCr => {
+                    if b == b'\n' {
+                        term = Some(i);
+                        break;
+                    }
+                    bad_quote = true;
+                    if b == delim {
+                        fe.push(fb.len());
+                        state = State::FieldStart;
+                    } else {
+                        fb.push(b);
+                        state = State::Unquoted;
+                    }
+                }
+            }
+            i += 1;
+        }
+        let (raw_end, consumed, lines) = match term {
+            Some(t) => (t, t + 1, inner_newlines + 1),
+            None if !self.eof => return None,
+            None if bytes.is_empty() => return Some(Record::Eof),
+            None if state == State::Quoted => return Some(Record::Runaway { in_quotes: true }),
+            None => (bytes.len(), bytes.len(), inner_newlines + 1),
+        };
+        // Drop the `\r` of a `\r\n` line end from an unquoted last field and from the raw text.
+        let mut raw_end_trim = raw_end;
+        if raw_end > 0 && bytes[raw_end - 1] == b'\r' {
+            raw_end_trim -= 1;
+            if state == State::Unquoted && fb.last() == Some(&b'\r') {
+                fb.pop();
+            }
+        }
+        let raw_start = self.pos;
+        self.pos += consumed;
+        self.bytes_done += consumed as u64;
+        if fe.is_empty() && fb.is_empty() && !any_quote {
+            return Some(Record::Blank { lines });
+        }
+        fe.push(fb.len());
+        Some(Record::Fields { raw_start, raw_end: raw_start + raw_end_trim, bad_quote, lines })
+    }
+
+    /// Rejects the first line of a runaway record: returns its text and moves past it.
+    fn skip_line(&mut self) -> io::Result<String> {
+        let mut text = Vec::new();
+        loop {
+            let avail = &self.buf[self.pos..self.end];
+            if let Some(n) = avail.iter().position(|&c| c == b'\n') {
+                if text.len() < 4096 {
+                    text.extend_from_slice(&avail[..n.min(4096)]);
+                }
+                self.pos += n + 1;
+                self.bytes_done += n as u64 + 1;
+                break;
+            }
+            if text.len() < 4096 {
+                text.extend_from_slice(&avail[..avail.len().min(4096)]);
+            }
+            self.bytes_done += avail.len() as u64;
+            self.pos = self.end;
+            if self.eof {
+                break;
+            }
+            self.fill()?;
+            if self.pos == self.end && self.eof {
+                break;
+            }
+        }
+        self.lines += 1;
+        if text.last() == Some(&b'\r') {
+            text.pop();
+        }
+        Ok(String::from_utf8_lossy(&text).into_owned())
+    }
+}
+
+impl ChunkReader for CsvReader {
+    fn columns(&self) -> &[String] {
+        &self.header
+    }
+
+    fn observed(&self, column: &str) -> bool {
+        self.header.iter().any(|h| h == column)
+    }
+
+    fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Chunk>> {
+        let ncols = self.header.len();
+        let mut chunk = Chunk::with_capacity(max_rows.min(1 << 16));
+        while chunk.len() < max_rows && chunk.text_len() < CHUNK_TEXT_SOFT_LIMIT {
+            let number = self.lines + 1 - self.header_lines;
+            let rec = self.next_record().map_err(|source| Error::ReadInput {
+                path: self.path.clone(),
+                row: Some(number),
+                source,
+            })?;
+            match rec {
+                Record::Eof => break,
+                Record::Blank { lines } => self.lines += lines,
+                Record::Runaway { in_quotes } => {
+                    let raw = self.skip_line().map_err(|source| Error::ReadInput {
+                        path: self.path.clone(),
+                        row: Some(number),
+                        source,
+                    })?;
+                    let (code, reason) = if in_quotes {
+                        ("unterminated_quote", "a quoted field is never closed; the line was skipped and reading resumed on the next line".to_owned())
+                    } else {
+                        ("row_too_long", format!("the row is longer than {MAX_RECORD_BYTES} bytes"))
+                    };
+                    chunk.rows.push(Row::Bad { number, code, reason, raw });
+                }
+                Record::Fields { raw_start, raw_end, bad_quote, lines } => {
+                    self.lines += lines;
+                    let raw_text = || {
+                        String::from_utf8_lossy(&self.buf[raw_start..raw_end.max(raw_start)])
+                            .into_owned()
+                    };
+                    let nfields = self.field_ends.len();
+                    if bad_quote {
+                        chunk.rows.push(Row::Bad {
+                            number,
+                            code: "bad_quoting",
+                            reason: "text follows a closing quote inside a field".to_owned(),
+                            raw: raw_text(),
+                        });
+                    } else if nfields != ncols {
+                        chunk.rows.push(Row::Bad {
+                            number,
+                            code: "wrong_field_count",
+                            reason: format!("expected {ncols} fields, found {nfields}"),
+                            raw: raw_text(),
+                        });
+                    } else {
+                        match std::str::from_utf8(&self.field_bytes) {
+                            Ok(text) => {
+                                let base = chunk.push_text(text);
+                                let mut start = 0usize;
+                                for &end in &self.field_ends {
+                                    chunk.push_span(Span {
+                                        start: base.start + start as u32,
+                                        len: (end - start) as u32,
+                                    });
+                                    start = end;
+                                }
+                                let first = chunk.spans_len() - ncols;
+                                chunk.rows.push(Row::Parsed { number, first, raw: None });
+                            }
+                            Err(e) => {
+                                let bad_at = e.valid_up_to();
+                                let col = self.field_ends.iter().position(|&end| end > bad_at);
+                                let col_name = col
+                                    .and_then(|c| self.header.get(c))
+                                    .map(|h| format!(" (column `{h}`)"))
+                                    .unwrap_or_default();
+                                chunk.rows.push(Row::Bad {
+                                    number,
+                                    code: "invalid_utf8",
+                                    reason: format!("the row is not valid UTF-8{col_name}"),
+                                    raw: raw_text(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        chunk.bytes_done = Some(self.bytes_done);
+        Ok(if chunk.rows.is_empty() { None } else { Some(chunk) })
+    }
+}
