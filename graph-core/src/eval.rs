@@ -1,9 +1,13 @@
 //! Evaluation of link results against ground truth: pairwise ring co-membership, ring
 //! membership, score AUC and cluster sizes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use serde::Serialize;
+
+use crate::error::Result;
+use crate::io::read_columns;
 
 /// One ground-truth row: an account, the identity it claims, its ring (if any).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +129,36 @@ pub fn evaluate(
         predicted_rings: pred_size.len() as u64,
         true_rings: true_size.len() as u64,
     }
+}
+
+/// Evaluates the files `ringfence link` wrote into `results` (`clusters.parquet`,
+/// `rings.parquet`, `scores.parquet`) against `truth`. Only accounts are evaluated.
+///
+/// # Errors
+/// Missing or unreadable result files.
+pub fn evaluate_results_dir(truth: &[TruthRow], results: &Path) -> Result<EvalReport> {
+    let cols = read_columns(&results.join("clusters.parquet"), &["entity_id", "entity_type", "cluster_id"])?;
+    let mut cluster_of = HashMap::new();
+    for ((id, ty), c) in cols[0].iter().zip(&cols[1]).zip(&cols[2]) {
+        if let (Some(id), Some("account"), Some(c)) = (id, ty.as_deref(), c) {
+            cluster_of.insert(id.clone(), c.clone());
+        }
+    }
+    let rings = read_columns(&results.join("rings.parquet"), &["cluster_id", "is_ring"])?;
+    let ring_clusters: HashSet<String> = rings[0]
+        .iter()
+        .zip(&rings[1])
+        .filter(|(_, r)| r.as_deref() == Some("true"))
+        .filter_map(|(c, _)| c.clone())
+        .collect();
+    let scores = read_columns(&results.join("scores.parquet"), &["entity_id", "entity_type", "score"])?;
+    let mut score_of = HashMap::new();
+    for ((id, ty), s) in scores[0].iter().zip(&scores[1]).zip(&scores[2]) {
+        if let (Some(id), Some("account"), Some(s)) = (id, ty.as_deref(), s) {
+            score_of.insert(id.clone(), s.parse::<f64>().unwrap_or(0.0));
+        }
+    }
+    Ok(evaluate(truth, &cluster_of, &|c| ring_clusters.contains(c), &score_of))
 }
 
 /// Area under the ROC curve by the rank-sum (Mann–Whitney) statistic, ties counted half.

@@ -468,3 +468,281 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
     }
     (cluster_of, clusters, multi_anchor)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::KindRule;
+    use crate::keys::Keyer;
+    use crate::record::{EntityType, kinds};
+    use crate::table::{Attributes, Entities};
+
+    /// (id, is_inquiry_of, created_at hours, attributes (kind index, value index))
+    type Spec = Vec<(Option<usize>, Option<u8>, Vec<(u8, u8)>)>;
+
+    const KINDS: &[&str] = &[kinds::EMAIL, kinds::DEVICE_ID, kinds::IP, kinds::ADDRESS, kinds::NAME_LAST];
+
+    fn build(spec: &Spec, order: &[usize]) -> LinkInput {
+        // Accounts keep their ids whatever the order; inquiries point at accounts by id.
+        let mut entities = Entities::default();
+        let mut attributes = Attributes::default();
+        let keyer = Keyer::new(b"proptest secret");
+        let mut pos = HashMap::new();
+        for (new, &old) in order.iter().enumerate() {
+            pos.insert(old, new as u32);
+        }
+        for &old in order {
+            let (inq_of, hour, _) = &spec[old];
+            let (id, ty) = match inq_of {
+                Some(_) => (format!("inq_{old}"), EntityType::Inquiry),
+                None => (format!("acct_{old}"), EntityType::Account),
+            };
+            let anchor = inq_of.and_then(|a| spec.get(a).filter(|s| s.0.is_none()).map(|_| pos[&a]));
+            entities.push(id, ty, anchor, hour.map(|h| h as i64 * 3_600_000), None);
+        }
+        let mut rows = Vec::new();
+        for &old in order {
+            for &(k, v) in &spec[old].2 {
+                rows.push((pos[&old], k, v));
+            }
+        }
+        for (e, k, v) in rows {
+            let kid = attributes.kind_id(KINDS[k as usize % KINDS.len()]);
+            attributes.push(&keyer, e, kid, &format!("v{v}"));
+        }
+        LinkInput { entities, attributes, keyer }
+    }
+
+    fn spec_strategy() -> impl Strategy<Value = Spec> {
+        prop::collection::vec(
+            (
+                prop::option::weighted(0.3, 0usize..40),
+                prop::option::weighted(0.9, 0u8..100),
+                prop::collection::vec((0u8..5, 0u8..12), 0..4),
+            ),
+            1..40,
+        )
+    }
+
+    fn test_config() -> LinkConfig {
+        let mut c = LinkConfig::default();
+        for k in [kinds::EMAIL, kinds::DEVICE_ID, kinds::IP, kinds::ADDRESS] {
+            let mut r = c.rule(k);
+            r.cap = Cap::Fixed(6);
+            c.rules.insert(k.to_owned(), r);
+        }
+        c
+    }
+
+    fn clusters_by_id(input: &LinkInput, out: &LinkOutput) -> BTreeMap<String, String> {
+        (0..input.entities.len())
+            .map(|e| (input.entities.ids[e].clone(), out.clusters[out.cluster_of[e] as usize].id.clone()))
+            .collect()
+    }
+
+    /// The partition a naive pairwise implementation gives, as sets of entity ids.
+    fn naive_partition(input: &LinkInput, config: &LinkConfig) -> BTreeSet<BTreeSet<String>> {
+        let ents = &input.entities;
+        let a = &input.attributes;
+        let n = ents.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn find(p: &mut Vec<usize>, x: usize) -> usize {
+            if p[x] == x { x } else { let r = find(p, p[x]); p[x] = r; r }
+        }
+        // Facts per anchor.
+        let mut facts: Vec<(usize, String, String, i64)> = Vec::new();
+        for i in 0..a.len() {
+            let e = a.entity[i] as usize;
+            facts.push((
+                ents.anchor[e] as usize,
+                a.kinds[a.kind[i] as usize].clone(),
+                a.value(i as u32).to_owned(),
+                ents.created_at[e].unwrap_or(i64::MAX),
+            ));
+        }
+        let mut unions = Vec::new();
+        for kind in KINDS {
+            let rule: KindRule = config.rule(kind);
+            let Cap::Fixed(cap) = rule.cap else { continue };
+            // Properties: plain values, or (value, required value) combinations.
+            let mut props: BTreeMap<String, Vec<(usize, i64)>> = BTreeMap::new();
+            for f in facts.iter().filter(|f| f.1 == *kind) {
+                match rule.link {
+                    LinkMode::With => {
+                        for g in facts.iter().filter(|g| g.0 == f.0 && rule.with.contains(&g.1)) {
+                            props.entry(format!("{}|{}", f.2, g.2)).or_default().push((f.0, f.3));
+                        }
+                    }
+                    _ => props.entry(f.2.clone()).or_default().push((f.0, f.3)),
+                }
+            }
+            for obs in props.values() {
+                let distinct: BTreeSet<usize> = obs.iter().map(|o| o.0).collect();
+                if distinct.len() < 2 || distinct.len() as u32 > cap {
+                    continue;
+                }
+                match rule.link {
+                    LinkMode::Alone | LinkMode::With => {
+                        let v: Vec<usize> = distinct.into_iter().collect();
+                        for w in &v[1..] {
+                            unions.push((v[0], *w));
+                        }
+                    }
+                    LinkMode::Window => {
+                        let mut o: Vec<(i64, usize)> =
+                            obs.iter().filter(|o| o.1 != i64::MAX).map(|o| (o.1, o.0)).collect();
+                        o.sort();
+                        let w = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
+                        for p in o.windows(2) {
+                            if p[1].0 - p[0].0 <= w {
+                                unions.push((p[0].1, p[1].1));
+                            }
+                        }
+                    }
+                    LinkMode::Never => {}
+                }
+            }
+        }
+        for (x, y) in unions {
+            let (rx, ry) = (find(&mut parent, x), find(&mut parent, y));
+            parent[rx] = ry;
+        }
+        let mut groups: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+        for e in 0..n {
+            let r = find(&mut parent, ents.anchor[e] as usize);
+            groups.entry(r).or_default().insert(ents.ids[e].clone());
+        }
+        groups.into_values().collect()
+    }
+
+    fn partition(input: &LinkInput, out: &LinkOutput) -> BTreeSet<BTreeSet<String>> {
+        let mut groups: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+        for e in 0..input.entities.len() {
+            groups.entry(out.cluster_of[e]).or_default().insert(input.entities.ids[e].clone());
+        }
+        groups.into_values().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn matches_naive_pairwise_linking(spec in spec_strategy()) {
+            let order: Vec<usize> = (0..spec.len()).collect();
+            let input = build(&spec, &order);
+            let cfg = test_config();
+            let out = link(&input, &cfg);
+            prop_assert_eq!(partition(&input, &out), naive_partition(&input, &cfg));
+        }
+
+        #[test]
+        fn deterministic_and_independent_of_input_order(spec in spec_strategy(), seed in any::<u64>()) {
+            let cfg = test_config();
+            let order: Vec<usize> = (0..spec.len()).collect();
+            let a = build(&spec, &order);
+            let out_a = link(&a, &cfg);
+            let again = link(&a, &cfg);
+            prop_assert_eq!(clusters_by_id(&a, &out_a), clusters_by_id(&a, &again));
+            // A seeded shuffle of the entities (and so of the attribute rows).
+            let mut shuffled = order.clone();
+            let mut s = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                shuffled.swap(i, (s % (i as u64 + 1)) as usize);
+            }
+            let b = build(&spec, &shuffled);
+            let out_b = link(&b, &cfg);
+            prop_assert_eq!(clusters_by_id(&a, &out_a), clusters_by_id(&b, &out_b));
+            let hubs = |o: &LinkOutput| o.hubs.iter().map(|h| (h.key, h.entity_count)).collect::<BTreeSet<_>>();
+            prop_assert_eq!(hubs(&out_a), hubs(&out_b));
+        }
+
+        #[test]
+        fn idempotent_under_repeated_facts(spec in spec_strategy()) {
+            // Ingesting the same facts twice (every attribute row repeated) changes nothing.
+            let cfg = test_config();
+            let order: Vec<usize> = (0..spec.len()).collect();
+            let once = build(&spec, &order);
+            let doubled_spec: Spec = spec
+                .iter()
+                .map(|(i, h, attrs)| (*i, *h, attrs.iter().chain(attrs.iter()).copied().collect()))
+                .collect();
+            let twice = build(&doubled_spec, &order);
+            prop_assert_eq!(
+                clusters_by_id(&once, &link(&once, &cfg)),
+                clusters_by_id(&twice, &link(&twice, &cfg))
+            );
+        }
+    }
+
+    #[test]
+    fn cluster_id_is_the_oldest_members_and_survives_new_members() {
+        let spec: Spec = vec![
+            (None, Some(10), vec![(1, 1)]),
+            (None, Some(5), vec![(1, 1)]),
+            (None, Some(50), vec![(1, 2)]),
+        ];
+        let cfg = test_config();
+        let input = build(&spec, &[0, 1, 2]);
+        let out = link(&input, &cfg);
+        let before = clusters_by_id(&input, &out);
+        assert_eq!(before["acct_0"], cluster_id(&input.entities, 1));
+        assert_eq!(before["acct_0"], before["acct_1"]);
+        // A newer account joins through another device it shares with acct_2; acct_2 joins
+        // the cluster through acct_0's device. The id stays acct_1's.
+        let mut spec2 = spec.clone();
+        spec2.push((None, Some(60), vec![(1, 1), (1, 2)]));
+        let input2 = build(&spec2, &[0, 1, 2, 3]);
+        let after = clusters_by_id(&input2, &link(&input2, &cfg));
+        assert_eq!(after["acct_0"], before["acct_0"]);
+        assert_eq!(after["acct_2"], before["acct_0"]);
+        assert_eq!(after["acct_3"], before["acct_0"]);
+    }
+
+    #[test]
+    fn hubs_and_placeholders_do_not_link_and_are_reported() {
+        // Eight accounts share one device (cap 6), two share a placeholder email.
+        let mut spec: Spec = (0..8).map(|_| (None, Some(1), vec![(1u8, 7u8)])).collect();
+        spec.push((None, Some(1), vec![]));
+        let cfg = test_config();
+        let mut input = build(&spec, &(0..9).collect::<Vec<_>>());
+        let email = input.attributes.kind_id(kinds::EMAIL);
+        let keyer = input.keyer.clone();
+        input.attributes.push(&keyer, 0, email, "test@test.com");
+        input.attributes.push(&keyer, 8, email, "test@test.com");
+        let out = link(&input, &cfg);
+        let distinct: BTreeSet<u32> = out.cluster_of.iter().copied().collect();
+        assert_eq!(distinct.len(), 9, "nothing links");
+        let reasons: BTreeSet<(&str, u32)> = out
+            .hubs
+            .iter()
+            .map(|h| (h.reason.as_str(), h.entity_count))
+            .collect();
+        assert_eq!(reasons, BTreeSet::from([("over_cap", 8), ("placeholder", 2)]));
+    }
+
+    #[test]
+    fn ip_links_only_within_its_window_and_address_only_with_last_name() {
+        // acct 0 and 1 share an IP 2 h apart; acct 2 uses it 3 days later.
+        // acct 3 and 4 share an address; only acct 4 and 5 also share a last name.
+        let spec: Spec = vec![
+            (None, Some(0), vec![(2, 1)]),
+            (None, Some(2), vec![(2, 1)]),
+            (None, Some(74), vec![(2, 1)]),
+            (None, Some(0), vec![(3, 1), (4, 1)]),
+            (None, Some(0), vec![(3, 1), (4, 2)]),
+            (None, Some(0), vec![(3, 1), (4, 2)]),
+        ];
+        let input = build(&spec, &(0..6).collect::<Vec<_>>());
+        let out = link(&input, &test_config());
+        let c = &out.cluster_of;
+        assert_eq!(c[0], c[1]);
+        assert_ne!(c[1], c[2]);
+        assert_ne!(c[3], c[4]);
+        assert_eq!(c[4], c[5]);
+    }
+}

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use graph_core::Field;
 use polars::prelude::{
-    BatchedWriter, DataFrame, DataType, Field as PlField, ParquetCompression, ParquetWriter,
-    Schema, StatisticsOptions,
+    BatchedWriter, DataFrame, DataType, ParquetCompression, ParquetWriter, PlSmallStr, Schema,
+    StatisticsOptions,
 };
 
 use crate::error::{Error, Result};
@@ -42,7 +42,7 @@ pub fn pii_fields() -> impl Iterator<Item = Field> {
 }
 
 fn schema(cols: &[(&str, DataType)]) -> Schema {
-    cols.iter().map(|(n, t)| PlField::new((*n).into(), t.clone())).collect()
+    cols.iter().map(|(n, t)| (PlSmallStr::from(*n), t.clone())).collect()
 }
 
 /// Schema of `entities.parquet`.

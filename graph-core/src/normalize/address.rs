@@ -171,7 +171,7 @@ fn take_units<'a>(tokens: &[&'a str], words: &mut Tokens<'a>, units: &mut Tokens
         let t = tokens[i];
         if is_unit_designator(t) {
             let mut j = i + 1;
-            while j < tokens.len() && is_unit_designator(tokens[j]) && tokens[j] != "no" {
+            while j < tokens.len() && is_unit_designator(tokens[j]) {
                 j += 1;
             }
             if let Some(&v) = tokens.get(j)
@@ -299,6 +299,45 @@ fn postal_at_end_of_line(tokens: &[&str]) -> Option<(String, usize)> {
     None
 }
 
+/// Where a street line that runs on into its locality ends: after the last street suffix
+/// (not the first token), plus a following unit designator and value.
+fn street_end_in_line(toks: &[&str]) -> Option<usize> {
+    let s = toks.iter().rposition(|t| STREET_SUFFIXES.contains(t)).filter(|&s| s >= 1)?;
+    let mut end = s + 1;
+    if toks.get(end).is_some_and(|t| is_unit_designator(t)) {
+        end += 1;
+        while toks.get(end).is_some_and(|t| is_unit_designator(t)) {
+            end += 1;
+        }
+        if toks.get(end).is_some_and(|t| is_unit_value(t)) {
+            end += 1;
+        }
+    }
+    Some(end)
+}
+
+fn has_digit_token(t: &str) -> bool {
+    t.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn has_digit(seg: &[&str]) -> bool {
+    seg.iter().any(|t| has_digit_token(t))
+}
+
+/// Words that start a street name in languages that put the street type first.
+const LEADING_STREET_WORDS: &[&str] =
+    &["ave", "avenida", "blvd", "calle", "carrer", "po", "rua", "rue", "strada", "via"];
+
+/// Whether a segment reads like a street line rather than a locality: a street suffix after
+/// the first token ("1234 High St"; but "St Louis" is a city), a leading street-type word
+/// ("rue de …"), or a German compound ending in "str". Such segments are never searched for a
+/// postal code, so a house number is never mistaken for one.
+fn is_street_like(seg: &[&str]) -> bool {
+    seg.iter().skip(1).any(|t| STREET_SUFFIXES.contains(t))
+        || seg.first().is_some_and(|t| LEADING_STREET_WORDS.contains(t))
+        || seg.iter().any(|t| t.len() > 3 && t.ends_with("str"))
+}
+
 /// Upper-case, alphanumerics only, ZIP+4 → ZIP.
 fn finish_postal(raw: &str) -> Option<String> {
     let mut p: String = raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect();
@@ -375,58 +414,56 @@ pub fn address(
     }
 
     let mut line_postal: Option<String> = None;
-    let mut locality_end = segments.len();
-    let mut single_cut: Option<usize> = None;
-    if segments.len() > 1 {
-        for i in (1..segments.len()).rev() {
-            if let Some((code, from, to)) = postal_in_segment(&segments[i]) {
-                line_postal = Some(code);
-                segments[i].drain(from..to);
-                locality_end = i + 1;
-                break;
-            }
+    let mut postal_seg: Option<usize> = None;
+    for i in (1..segments.len()).rev() {
+        if is_street_like(&segments[i]) || is_unit_segment(&segments[i]) {
+            continue;
         }
-    } else if let Some((code, at)) = postal_at_end_of_line(&segments[0]) {
-        // Cut after the last street suffix (plus a following unit) so that "… St Apt 4
-        // Springfield IL 62704" keeps only "… St Apt 4". Without a suffix nothing is cut or
-        // extracted: the trailing number may be part of the street.
-        let toks = &segments[0][..at];
-        if let Some(s) = toks.iter().rposition(|t| STREET_SUFFIXES.contains(t)).filter(|&s| s >= 1) {
-            let mut end = s + 1;
-            if toks.get(end).is_some_and(|t| is_unit_designator(t)) {
-                end += 1;
-                while toks.get(end).is_some_and(|t| is_unit_designator(t)) {
-                    end += 1;
-                }
-                if toks.get(end).is_some_and(|t| is_unit_value(t)) {
-                    end += 1;
-                }
-            }
+        if let Some((code, from, to)) = postal_in_segment(&segments[i]) {
             line_postal = Some(code);
-            single_cut = Some(end);
+            segments[i].drain(from..to);
+            postal_seg = Some(i);
+            break;
         }
     }
-    if let Some(end) = single_cut {
-        segments[0].truncate(end);
+    if postal_seg.is_none() {
+        // A comma-less line (or a last segment that runs street and locality together):
+        // only a trailing ZIP/UK/Canadian code is recognised, and the street is cut after its
+        // last street suffix plus a following unit, so "… St Apt 4 Springfield IL 62704"
+        // keeps "… St Apt 4". Without a suffix nothing is cut or extracted: the trailing
+        // number may belong to the street.
+        let last = segments.len() - 1;
+        if let Some((code, at)) = postal_at_end_of_line(&segments[last])
+            && let Some(end) = street_end_in_line(&segments[last][..at])
+        {
+            line_postal = Some(code);
+            segments[last].truncate(end);
+        }
     }
+    let locality_end = postal_seg.unwrap_or(segments.len());
 
-    // The street: the first segment, before the locality, that holds a digit and is not a
-    // unit segment; else the first non-unit segment; else the first.
-    let candidates = &segments[..locality_end.min(segments.len())];
-    let has_digit = |seg: &Tokens<'_>| seg.iter().any(|t| t.bytes().any(|b| b.is_ascii_digit()));
+    // The street: the first segment before the locality that holds a digit and is not a unit
+    // segment ("Rose Cottage, 12 High St" → "12 High St"); else the first non-unit segment.
+    let candidates = &segments[..locality_end];
     let street_idx = candidates
         .iter()
-        .position(|s| !is_unit_segment(s) && has_digit(s) && !(segments.len() > 1 && line_postal.is_some() && s.is_empty()))
+        .position(|s| !is_unit_segment(s) && has_digit(s))
         .or_else(|| candidates.iter().position(|s| !is_unit_segment(s)))
         .unwrap_or(0);
-    // When no segment before the locality qualifies, the postal segment itself may have been
-    // chosen; only segments before it carry street words.
+    let mut street_end = street_idx + 1;
+    // "12, rue de l'Église": a bare house number followed by the street name.
+    if segments[street_idx].iter().all(|t| has_digit_token(t))
+        && street_end < locality_end
+        && !is_unit_segment(&segments[street_end])
+    {
+        street_end += 1;
+    }
     let mut words: Tokens<'_> = Vec::new();
     let mut units: Tokens<'_> = Vec::new();
-    for (i, seg) in segments.iter().enumerate() {
-        if i == street_idx {
+    for (i, seg) in segments.iter().enumerate().take(locality_end) {
+        if (street_idx..street_end).contains(&i) {
             take_units(seg, &mut words, &mut units);
-        } else if is_unit_segment(seg) && (i < street_idx || i == street_idx + 1) {
+        } else if (i < street_idx || i == street_end) && is_unit_segment(seg) {
             let mut ignored = Vec::new();
             take_units(&seg[..seg.len().min(3)], &mut ignored, &mut units);
         }
@@ -453,7 +490,7 @@ pub fn address(
         fold_words(c, WordMode::Plain, &mut folded_city);
         let toks: Tokens<'_> = folded_city.split(' ').filter(|t| !t.is_empty()).collect();
         locality(&toks, &mut key);
-    } else if let Some(seg) = segments.iter().skip(street_idx + 1).find(|s| !s.is_empty() && !is_unit_segment(s)) {
+    } else if let Some(seg) = segments.iter().skip(street_end).find(|s| !s.is_empty() && !is_unit_segment(s)) {
         // The first locality segment of a single line, without a trailing state code.
         let mut toks: &[&str] = seg;
         if toks.len() > 1 && toks.last().is_some_and(|t| STATE_CODES.contains(t)) {

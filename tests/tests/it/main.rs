@@ -1,1 +1,2 @@
-
+//! End-to-end tests across crates: generate → ingest → link → eval.
+mod pipeline;

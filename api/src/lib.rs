@@ -1,0 +1,6 @@
+//! The Ringfence service and the `ringfence` command-line tool.
+//!
+//! The binary is glue: `main` parses arguments, sets up tracing and calls [`cli::run`].
+pub mod cli;
+mod progress;
+pub mod settings;

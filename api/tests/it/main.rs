@@ -1,0 +1,2 @@
+//! The `ringfence` binary, run as a user runs it.
+mod cli;
