@@ -25,6 +25,7 @@
 //! assert_ne!(out.cluster_of[0], out.cluster_of[2]);
 //! ```
 mod config;
+pub mod dedupe;
 mod error;
 pub mod eval;
 mod io;

@@ -1,0 +1,1 @@
+//! Probabilistic duplicate-identity detection (Fellegi–Sunter). Being written.
