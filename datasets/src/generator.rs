@@ -440,7 +440,7 @@ impl Src {
         *s = Show {
             reference: c(0.9),
             name: c(0.99),
-            middle: true,
+            middle: c(0.8),
             birth: c(0.9),
             email: c(0.97),
             phone: c(0.85),
@@ -467,7 +467,7 @@ impl Src {
         p.last.clear();
         p.last.push_str(self.last_name(last_culture));
         p.middle.clear();
-        if self.chance(0.2) {
+        if self.chance(0.25) {
             let m = self.first_name(p.culture);
             if m != p.first {
                 p.middle.push_str(m);
@@ -1222,7 +1222,7 @@ impl<'a> Generator<'a> {
         if p.show.name {
             let n = src.noisy();
             w.put(buf, |b| render_name(b, &p.first, p.culture, &mut src.rng, n))?;
-            if p.middle.is_empty() || !src.chance(0.5) {
+            if p.middle.is_empty() || !p.show.middle {
                 w.field("")?;
             } else {
                 let n = src.noisy();
@@ -1252,7 +1252,7 @@ impl<'a> Generator<'a> {
         }
         if p.show.bank {
             let n = src.noisy();
-            w.put(buf, |b| render_bank(b, p.bank, &src.keys, &mut src.rng, n))?;
+            w.put(buf, |b| render_bank(b, p.bank, &src.keys, n))?;
         } else {
             w.field("")?;
         }

@@ -24,6 +24,7 @@ pub(crate) enum Culture {
 }
 
 impl Culture {
+    #[cfg(test)]
     pub(crate) const ALL: [Culture; 14] = [
         Culture::Anglo,
         Culture::Irish,

@@ -813,7 +813,7 @@ fn push_hex_trimmed(out: &mut String, v: u64) {
 
 /// Bank account. US: `routing-account`; CA: `transit-institution-account`; GB, DE, FR: IBAN
 /// (valid check digits), noise adds the usual groups of four.
-pub(crate) fn render_bank(out: &mut String, bank: Bank, keys: &Keys, rng: &mut Rng, noisy: bool) {
+pub(crate) fn render_bank(out: &mut String, bank: Bank, keys: &Keys, noisy: bool) {
     let v = mix(bank.token ^ keys.bank);
     match bank.country {
         Country::Us => {

@@ -99,7 +99,7 @@ pub const STRONG: f64 = 0.75;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HubConfig {
-    /// The automatic cap is `multiplier ×` the 99.9th percentile of the number of accounts
+    /// The automatic cap is `multiplier ×` the 99th percentile of the number of accounts
     /// sharing a value (among values shared at all), clamped to `[floor, ceiling]`.
     pub multiplier: f64,
     /// Lowest automatic cap.
@@ -110,7 +110,7 @@ pub struct HubConfig {
 
 impl Default for HubConfig {
     fn default() -> Self {
-        HubConfig { multiplier: 3.0, floor: 25, ceiling: 500 }
+        HubConfig { multiplier: 3.0, floor: 20, ceiling: 500 }
     }
 }
 
@@ -132,6 +132,44 @@ impl Default for RingConfig {
     }
 }
 
+/// Entity score weights (points per reason; see `docs/scoring.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoreConfig {
+    /// Points for an entity labelled fraud itself.
+    pub labelled_fraud: f64,
+    /// Multiplier of the ring score for members of a ring.
+    pub member_of_ring: f64,
+    /// Points for an account one hop from an account labelled fraud; each further hop
+    /// multiplies by `proximity_decay`.
+    pub fraud_proximity: f64,
+    /// Points per strong property shared with other accounts (at most three count).
+    pub shared_strong_property: f64,
+    /// Points for using a value held back as a hub.
+    pub uses_hub_value: f64,
+    /// Points for being a likely duplicate of another account (scaled by match probability).
+    pub possible_duplicate: f64,
+    /// Factor per further hop from known fraud.
+    pub proximity_decay: f64,
+    /// Hops beyond which closeness to fraud no longer counts.
+    pub proximity_max_hops: u32,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        ScoreConfig {
+            labelled_fraud: 95.0,
+            member_of_ring: 0.8,
+            fraud_proximity: 40.0,
+            shared_strong_property: 10.0,
+            uses_hub_value: 5.0,
+            possible_duplicate: 15.0,
+            proximity_decay: 0.5,
+            proximity_max_hops: 4,
+        }
+    }
+}
+
 /// The whole link configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -143,6 +181,8 @@ pub struct LinkConfig {
     pub hubs: HubConfig,
     /// Ring decision.
     pub rings: RingConfig,
+    /// Entity score weights.
+    pub scores: ScoreConfig,
 }
 
 impl Default for LinkConfig {
@@ -174,7 +214,12 @@ impl Default for LinkConfig {
         for aux in [kinds::NAME_LAST, kinds::NAME, kinds::BIRTHDATE] {
             put(aux, KindRule::new(LinkMode::Never, 0.0));
         }
-        LinkConfig { rules, hubs: HubConfig::default(), rings: RingConfig::default() }
+        LinkConfig {
+            rules,
+            hubs: HubConfig::default(),
+            rings: RingConfig::default(),
+            scores: ScoreConfig::default(),
+        }
     }
 }
 
@@ -239,12 +284,15 @@ impl LinkConfig {
             hubs: HubConfig,
             #[serde(default)]
             rings: RingConfig,
+            #[serde(default)]
+            scores: ScoreConfig,
         }
         let p: Partial = toml::from_str(s).map_err(|e| Error::Config(e.to_string()))?;
         let mut cfg = LinkConfig::default();
         cfg.rules.extend(p.rules);
         cfg.hubs = p.hubs;
         cfg.rings = p.rings;
+        cfg.scores = p.scores;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -293,6 +341,9 @@ impl LinkConfig {
         if !(self.hubs.multiplier > 0.0 && self.hubs.multiplier.is_finite()) {
             return Err(Error::Config("hubs.multiplier must be > 0".into()));
         }
+        if !(0.0..=1.0).contains(&self.scores.proximity_decay) {
+            return Err(Error::Config("scores.proximity_decay must be within 0..=1".into()));
+        }
         if !(0.0..=100.0).contains(&self.rings.threshold) {
             return Err(Error::Config("rings.threshold must be within 0..=100".into()));
         }
@@ -304,9 +355,20 @@ impl LinkConfig {
         self.rules.get(kind).cloned().unwrap_or_else(|| KindRule::new(LinkMode::Alone, 0.5))
     }
 
-    /// Whether `value` (normalised) is a placeholder for `kind`.
+    /// Whether `value` (normalised) is a placeholder for `kind`: on a list, or a run of one
+    /// repeated character or a straight digit sequence (`0000000000`, `123456789`), which is
+    /// what people type into a field they must fill. ID numbers are judged without their
+    /// country prefix.
     pub fn is_placeholder(&self, kind: &str, value: &str) -> bool {
         if GENERIC_PLACEHOLDERS.contains(&value) {
+            return true;
+        }
+        let core = match kind {
+            crate::record::kinds::GOV_ID => value.split_once(':').map_or(value, |(_, n)| n),
+            crate::record::kinds::PHONE => value.trim_start_matches('+'),
+            _ => "",
+        };
+        if !core.is_empty() && is_typed_filler(core) {
             return true;
         }
         if BUILT_IN_PLACEHOLDERS.iter().any(|(k, vs)| *k == kind && vs.contains(&value)) {
@@ -315,7 +377,7 @@ impl LinkConfig {
         self.rules.get(kind).is_some_and(|r| r.placeholders.iter().any(|p| p == value))
     }
 
-    /// Every placeholder value of a kind (built-in, generic and configured).
+    /// Every listed placeholder value of a kind (built-in, generic and configured).
     pub fn placeholders(&self, kind: &str) -> Vec<String> {
         let mut out: Vec<String> = GENERIC_PLACEHOLDERS.iter().map(|s| (*s).to_owned()).collect();
         for (k, vs) in BUILT_IN_PLACEHOLDERS {
@@ -328,6 +390,20 @@ impl LinkConfig {
         }
         out
     }
+}
+
+/// A run of one repeated character, or a straight ascending/descending digit sequence, at
+/// least 6 long (phone numbers: the national part after a 1–3 digit country code also counts).
+fn is_typed_filler(s: &str) -> bool {
+    let b = s.as_bytes();
+    let filler = |b: &[u8]| {
+        b.len() >= 6
+            && (b.iter().all(|c| *c == b[0])
+                || (b.iter().all(u8::is_ascii_digit)
+                    && (b.windows(2).all(|w| w[1] == w[0] + 1 || (w[0] == b'9' && w[1] == b'0'))
+                        || b.windows(2).all(|w| w[1] + 1 == w[0]))))
+    };
+    filler(b) || (1..=3).any(|cc| b.len() > cc + 6 && filler(&b[cc..]))
 }
 
 #[cfg(test)]
@@ -376,5 +452,11 @@ mod tests {
         assert!(cfg.is_placeholder("email", "fake@corp.com"));
         assert!(cfg.is_placeholder("device_id", "n/a"));
         assert!(!cfg.is_placeholder("email", "jane@corp.com"));
+        assert!(cfg.is_placeholder("gov_id", "GB:000000000"));
+        assert!(cfg.is_placeholder("gov_id", "CA:123456789"));
+        assert!(cfg.is_placeholder("phone", "+440000000000"));
+        assert!(cfg.is_placeholder("phone", "+11234567890"));
+        assert!(!cfg.is_placeholder("phone", "+14155552671"));
+        assert!(!cfg.is_placeholder("gov_id", "US:123450000"));
     }
 }

@@ -39,7 +39,7 @@ mod score;
 mod table;
 mod uf;
 
-pub use config::{Cap, HubConfig, KindRule, LinkConfig, LinkMode, RingConfig, STRONG};
+pub use config::{Cap, HubConfig, KindRule, LinkConfig, LinkMode, RingConfig, STRONG, ScoreConfig};
 pub use error::{Error, Result};
 pub use io::{SCHEMA_VERSION, TableBuilder, read_columns, read_ingest_dir, write_batch};
 pub use keys::{Keyer, key_hex};

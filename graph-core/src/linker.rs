@@ -377,7 +377,7 @@ fn distinct_anchors(g: &[Row]) -> u32 {
     1 + g.windows(2).filter(|w| w[0].anchor != w[1].anchor).count() as u32
 }
 
-/// The cap chosen from the data: `multiplier ×` the 99.9th percentile of shared-value counts,
+/// The cap chosen from the data: `multiplier ×` the 99th percentile of shared-value counts,
 /// clamped to the configured floor and ceiling.
 fn auto_cap(counts: &[u32], config: &LinkConfig) -> u32 {
     let mut shared: Vec<u32> = counts.iter().copied().filter(|c| *c >= 2).collect();
@@ -385,7 +385,7 @@ fn auto_cap(counts: &[u32], config: &LinkConfig) -> u32 {
         return config.hubs.floor;
     }
     shared.sort_unstable();
-    let idx = ((shared.len() as f64) * 0.999).floor() as usize;
+    let idx = ((shared.len() as f64) * 0.99).floor() as usize;
     let q = shared[idx.min(shared.len() - 1)] as f64;
     let cap = (q * config.hubs.multiplier).ceil() as u32;
     cap.clamp(config.hubs.floor, config.hubs.ceiling)

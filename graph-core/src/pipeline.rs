@@ -122,7 +122,7 @@ pub fn link_input(input: LinkInput, config: &LinkConfig, progress: &mut dyn FnMu
     timings.push(("rings".to_owned(), t.elapsed().as_millis() as u64));
     let t = Instant::now();
     progress("scoring");
-    let sc = scores(&input, &out, &rs, config);
+    let sc = scores(&input, &out, &rs, &[], config);
     timings.push(("scores".to_owned(), t.elapsed().as_millis() as u64));
 
     let ents = &input.entities;

@@ -163,7 +163,13 @@ pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<Ri
             }
             strong_kinds.sort();
 
-            // Synthetic patterns and identity reuse.
+            // Synthetic patterns and identity reuse, over ID numbers and name + birthdate
+            // values that actually linked accounts of this cluster (never hubs or
+            // placeholders).
+            let linked_keys: HashSet<u64> = shared_of
+                .get(&(ci as u32))
+                .map(|v| v.iter().map(|&si| out.shared[si].key).collect())
+                .unwrap_or_default();
             let mut gov_names: HashMap<u64, HashSet<u64>> = HashMap::new();
             let mut dob_govs: HashMap<u64, HashSet<u64>> = HashMap::new();
             let mut per_identity: HashMap<u64, u32> = HashMap::new();
@@ -172,11 +178,15 @@ pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<Ri
             for &a in &cluster.anchors {
                 let f = anchor_facts(a);
                 let get = |slot| f.iter().filter(move |x: &&(u32, Slot, u64)| x.1 == slot).map(|x| x.2);
-                for g in get(Slot::GovId) {
-                    gov_names.entry(g).or_default().extend(get(Slot::Name));
+                // One name / ID number per account: its identity's, so format noise between an
+                // account and its inquiries does not look like a second name.
+                let first_name = get(Slot::Name).next();
+                let first_gov = get(Slot::GovId).next();
+                for g in get(Slot::GovId).filter(|g| linked_keys.contains(g)) {
+                    gov_names.entry(g).or_default().extend(first_name);
                 }
-                for d in get(Slot::NameDob) {
-                    dob_govs.entry(d).or_default().extend(get(Slot::GovId));
+                for d in get(Slot::NameDob).filter(|d| linked_keys.contains(d)) {
+                    dob_govs.entry(d).or_default().extend(first_gov);
                 }
                 *per_identity.entry(ids[&a]).or_default() += 1;
                 let mut any_last = false;
@@ -194,7 +204,10 @@ pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<Ri
             let has_address_link = shared_of
                 .get(&(ci as u32))
                 .is_some_and(|v| v.iter().any(|&si| base_kind(&out.kinds[out.shared[si].kind as usize]) == kinds::ADDRESS));
-            let household = last_names.len() == 1 && accounts_without_last == 0 && has_address_link;
+            let household = distinct.len() >= 2
+                && last_names.len() == 1
+                && accounts_without_last == 0
+                && has_address_link;
 
             // Times and labels.
             let mut times: Vec<i64> = cluster

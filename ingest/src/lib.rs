@@ -122,3 +122,6 @@ pub enum Progress {
         summary: FileSummary,
     },
 }
+
+mod truth;
+pub use truth::read_truth;

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use graph_core::Field;
+use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::{
-    BatchedWriter, DataFrame, DataType, ParquetCompression, ParquetWriter, PlSmallStr, Schema,
-    StatisticsOptions,
+    DataFrame, DataType, ParquetCompression, ParquetWriter, PlSmallStr, Schema, StatisticsOptions,
 };
 
 use crate::error::{Error, Result};
@@ -172,7 +172,7 @@ impl ParquetOut {
     }
 
     /// Writes the footer, flushes and syncs; the file still has its temporary name.
-    pub(crate) fn finish(self) -> Result<TempFile> {
+    pub(crate) fn finish(mut self) -> Result<TempFile> {
         let dest = self.file.dest.clone();
         self.writer.finish().map_err(|e| Error::write(&dest, e))?;
         let mut guard = self.sink.0.lock().map_err(|_| Error::write(&dest, "writer lock poisoned"))?;

@@ -40,8 +40,8 @@ use super::text::{WordMode, fold_words};
 /// style abbreviations. Every abbreviation maps to itself (checked by a test), which makes the
 /// rewrite idempotent.
 const ABBREVIATIONS: &[(&str, &str)] = &[
-    ("alley", "aly"),
     ("allee", "aly"),
+    ("alley", "aly"),
     ("ally", "aly"),
     ("av", "ave"),
     ("aven", "ave"),
@@ -356,8 +356,8 @@ fn postal_field(raw: &str) -> Option<String> {
 
 /// Folds a locality (city) into space-separated abbreviated tokens.
 fn locality(tokens: &[&str], out: &mut String) {
-    for t in tokens {
-        if !out.is_empty() {
+    for (i, t) in tokens.iter().enumerate() {
+        if i > 0 {
             out.push(' ');
         }
         out.push_str(abbreviate(t));

@@ -130,10 +130,15 @@ fn mask_address(v: &str) -> String {
         if keep(w) {
             out.push_str(w);
         } else {
+            // First character of words of two or more characters ("1**", "m***"); a
+            // one-character word (a unit number) is fully masked.
             let mut chars = w.chars();
-            if let Some(c) = chars.next() {
-                out.push(c);
-                out.extend(chars.map(|_| '*'));
+            match (chars.next(), w.chars().count()) {
+                (Some(c), 2..) => {
+                    out.push(c);
+                    out.extend(chars.map(|_| '*'));
+                }
+                _ => out.push('*'),
             }
         }
     }

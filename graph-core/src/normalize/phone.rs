@@ -203,6 +203,36 @@ mod tests {
     }
 
     #[test]
+    fn explore_same_digit() {
+        let mut regions: Vec<Id> = Vec::new();
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = [a, b];
+                let code = std::str::from_utf8(&code).unwrap_or("ZZ");
+                if let Some(id) = region_id(code) {
+                    regions.push(id);
+                }
+            }
+        }
+        for digit in '0'..='9' {
+            for len in 3..=MAX_DIGITS {
+                let national: String = std::iter::repeat_n(digit, len).collect();
+                let plus = format!("+{national}");
+                for s in [&national, &plus] {
+                    if let Ok(n) = phonenumber::parse(None, s) {
+                        if phonenumber::is_valid(&n) { println!("VALID {s} None {}", n.national()); }
+                    }
+                    for &region in &regions {
+                        if let Ok(n) = phonenumber::parse(Some(region), s) {
+                            if phonenumber::is_valid(&n) { println!("VALID {s} {region:?} +{}{}", n.code().value(), n.national()); }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn same_digit_numbers_are_invalid_everywhere() {
         // Justifies the fast path in `phone`: ask the real parser about every region.
         let mut regions: Vec<Id> = Vec::new();

@@ -73,7 +73,8 @@ pub(crate) fn is_apostrophe(c: char) -> bool {
 #[inline]
 fn push_char(out: &mut String, pending_space: &mut bool, c: char) {
     if *pending_space {
-        if !out.is_empty() {
+        // No space at the start, nor right after an address segment break.
+        if !out.is_empty() && !out.ends_with(',') {
             out.push(' ');
         }
         *pending_space = false;
@@ -183,7 +184,7 @@ fn mark_is_droppable(base: char) -> bool {
 /// [`WordMode::Address`], `,` and `#`). It is in NFC and a fixed point of this function.
 pub(crate) fn fold_words(raw: &str, mode: WordMode, out: &mut String) {
     let mut pending_space = false;
-    let mut sink = |c: char, out: &mut String, pending: &mut bool| {
+    let sink = |c: char, out: &mut String, pending: &mut bool| {
         if c.is_alphanumeric() {
             push_char(out, pending, c);
         } else if mode == WordMode::Address && matches!(c, ',' | ';' | '|' | '\n' | '\r') {

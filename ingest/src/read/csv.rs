@@ -445,3 +445,97 @@ impl ChunkReader for CsvReader {
         Ok(if chunk.rows.is_empty() { None } else { Some(chunk) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Parses `text` and returns the header and, per row, either the values or `Err(code)`.
+    fn parse(text: &[u8], delim: u8) -> (Vec<String>, Vec<(u64, Result<Vec<String>, &'static str>)>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).unwrap();
+        let mut r = CsvReader::open(&path, delim).unwrap();
+        let ncols = r.columns().len();
+        let mut rows = Vec::new();
+        while let Some(chunk) = r.next_chunk(2).unwrap() {
+            for row in &chunk.rows {
+                match row {
+                    Row::Parsed { number, first, .. } => rows.push((
+                        *number,
+                        Ok((0..ncols).map(|c| chunk.value(*first, c).unwrap().to_owned()).collect()),
+                    )),
+                    Row::Bad { number, code, .. } => rows.push((*number, Err(*code))),
+                }
+            }
+        }
+        (r.columns().to_vec(), rows)
+    }
+
+    fn ok(v: &[&str]) -> Result<Vec<String>, &'static str> {
+        Ok(v.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    #[test]
+    fn quoting_rules() {
+        let (h, rows) = parse(
+            b"a,b,c\n1,\"x,y\",\"he said \"\"hi\"\"\"\n2,5\" screen,\n3,\"\",\"\"\"\"\n4,\"x\"y,z\n5,last,no-newline",
+            b',',
+        );
+        assert_eq!(h, ["a", "b", "c"]);
+        assert_eq!(
+            rows,
+            vec![
+                (1, ok(&["1", "x,y", "he said \"hi\""])),
+                (2, ok(&["2", "5\" screen", ""])),
+                (3, ok(&["3", "", "\""])),
+                (4, Err("bad_quoting")),
+                (5, ok(&["5", "last", "no-newline"])),
+            ]
+        );
+    }
+
+    #[test]
+    fn crlf_multiline_and_blank_lines() {
+        let (_, rows) =
+            parse(b"a;b\r\n\r\n1;\"two\r\nlines\"\r\n2;\"q\"\r\n\r\n3;x\r\n", b';');
+        assert_eq!(
+            rows,
+            vec![(2, ok(&["1", "two\r\nlines"])), (4, ok(&["2", "q"])), (6, ok(&["3", "x"]))]
+        );
+    }
+
+    #[test]
+    fn header_names_are_cleaned() {
+        let (h, rows) = parse("\u{feff} id ,\"Name\"\n1,2\n".as_bytes(), b',');
+        assert_eq!(h, ["id", "Name"]);
+        assert_eq!(rows, vec![(1, ok(&["1", "2"]))]);
+    }
+
+    #[test]
+    fn buffer_refills_keep_records_whole() {
+        // Records far larger than the initial buffer, and many small ones across refills.
+        let big = "x".repeat(3 * INITIAL_BUF);
+        let mut text = format!("a,b\n1,\"{big}\"\n");
+        for i in 0..50_000 {
+            text.push_str(&format!("{i},v{i}\n"));
+        }
+        let (_, rows) = parse(text.as_bytes(), b',');
+        assert_eq!(rows.len(), 50_001);
+        assert_eq!(rows[0].1.as_ref().unwrap()[1].len(), big.len());
+        assert_eq!(rows[50_000], (50_001, ok(&["49999", "v49999"])));
+    }
+
+    #[test]
+    fn empty_and_header_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.csv");
+        std::fs::write(&path, b"\n\r\n").unwrap();
+        assert!(matches!(CsvReader::open(&path, b','), Err(Error::EmptyFile { .. })));
+        std::fs::write(&path, b"a,b\n").unwrap();
+        let mut r = CsvReader::open(&path, b',').unwrap();
+        assert!(r.next_chunk(10).unwrap().is_none());
+    }
+}

@@ -67,7 +67,7 @@ impl NdjsonReader {
         if r.pending.is_empty() {
             return Err(Error::EmptyFile { path: path.to_path_buf() });
         }
-        let mut add = |name: &str, r: &mut NdjsonReader| {
+        let add = |name: &str, r: &mut NdjsonReader| {
             if !r.index.contains_key(name) {
                 r.index.insert(name.to_owned(), r.columns.len());
                 r.columns.push(name.to_owned());

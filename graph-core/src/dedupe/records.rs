@@ -1,0 +1,407 @@
+//! The records compared by duplicate detection: one per anchor, columnar, strings interned.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
+use crate::config::{BUILT_IN_PLACEHOLDERS, GENERIC_PLACEHOLDERS};
+use crate::keys::Keyer;
+use crate::record::{Normalized, kinds};
+use crate::table::LinkInput;
+
+/// Marks a missing value in [`Column::ids`].
+pub const NULL: u32 = u32::MAX;
+
+/// One interned string column: `ids[record]` indexes `dict`, or is [`NULL`].
+#[derive(Debug, Clone, Default)]
+pub struct Column {
+    /// Value id of each record, or [`NULL`].
+    pub ids: Vec<u32>,
+    /// Distinct values, in order of first appearance.
+    pub dict: Vec<Box<str>>,
+    /// Records holding each distinct value.
+    pub counts: Vec<u32>,
+}
+
+impl Column {
+    /// The value of record `rec`.
+    pub fn get(&self, rec: usize) -> Option<&str> {
+        match self.ids[rec] {
+            NULL => None,
+            id => Some(&self.dict[id as usize]),
+        }
+    }
+
+    /// Records with a value.
+    pub fn non_null(&self) -> u64 {
+        self.counts.iter().map(|&c| u64::from(c)).sum()
+    }
+
+    /// Interns `values` (in record order, so ids are deterministic).
+    fn intern<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize) -> Column {
+        let mut map: HashMap<&'a str, u32, Xxh3DefaultBuilder> =
+            HashMap::with_capacity_and_hasher(len / 2, Xxh3DefaultBuilder);
+        let mut col = Column { ids: Vec::with_capacity(len), dict: Vec::new(), counts: Vec::new() };
+        for v in values {
+            let id = match v {
+                None => NULL,
+                Some(s) => *map.entry(s).or_insert_with(|| {
+                    col.dict.push(s.into());
+                    col.counts.push(0);
+                    (col.dict.len() - 1) as u32
+                }),
+            };
+            if id != NULL {
+                col.counts[id as usize] += 1;
+            }
+            col.ids.push(id);
+        }
+        col
+    }
+}
+
+/// A birthdate packed as `year << 9 | month << 5 | day`; 0 means missing.
+pub(crate) type Dob = u32;
+
+/// Packs a normalised `YYYY-MM-DD` birthdate; anything else is missing.
+pub(crate) fn pack_dob(s: &str) -> Dob {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return 0;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    match (num(0..4), num(5..7), num(8..10)) {
+        (Some(y), Some(m), Some(d)) if (1..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d) => {
+            y << 9 | m << 5 | d
+        }
+        _ => 0,
+    }
+}
+
+/// `(year, month, day)` of a packed birthdate.
+pub(crate) fn dob_parts(d: Dob) -> (u32, u32, u32) {
+    (d >> 9, (d >> 5) & 0xf, d & 0x1f)
+}
+
+/// The first name inside a normalised full name (`first middle last`) given the last name.
+///
+/// A full name equal to the last name is a mononym (see
+/// [`crate::normalize::split_full_name`]): it has no first name, and taking its first token
+/// would compare a family name against first names.
+pub(crate) fn first_name_of<'a>(full: &'a str, last: Option<&str>) -> Option<&'a str> {
+    let given = match last {
+        Some(l) if full == l => return None,
+        Some(l) => full.strip_suffix(l).and_then(|p| p.strip_suffix(' ')).unwrap_or(full),
+        None => full,
+    };
+    given.split(' ').find(|t| !t.is_empty())
+}
+
+/// The government id number without its `CC:` prefix.
+///
+/// The country is left out of comparisons on purpose: it is often guessed from the address
+/// (or unknown, `XX`), so the same document would otherwise disagree with itself between two
+/// sources, while two different people's numbers colliding across countries is negligible.
+pub(crate) fn gov_number(v: &str) -> &str {
+    match v.split_once(':') {
+        Some((cc, n)) if cc.len() == 2 => n,
+        _ => v,
+    }
+}
+
+/// Whether `value` is a placeholder for `kind` (`test@test.com`, `123456789`, …). Placeholders
+/// are treated as missing: two people typing `000000000` do not share an identity.
+fn is_placeholder(kind: &str, value: &str) -> bool {
+    let bare = if kind == kinds::GOV_ID { gov_number(value) } else { value };
+    GENERIC_PLACEHOLDERS.contains(&bare)
+        || BUILT_IN_PLACEHOLDERS.iter().any(|(k, vs)| *k == kind && vs.contains(&value))
+        || (kind == kinds::GOV_ID && is_dummy_number(bare))
+}
+
+/// An id number nobody is issued: one repeated digit, or a run of consecutive digits.
+fn is_dummy_number(n: &str) -> bool {
+    let b = n.as_bytes();
+    if b.len() < 6 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let same = b.iter().all(|&c| c == b[0]);
+    let up = b.windows(2).all(|w| w[1] == w[0] + 1 || (w[0] == b'9' && w[1] == b'0'));
+    let down = b.windows(2).all(|w| w[0] == w[1] + 1 || (w[0] == b'0' && w[1] == b'9'));
+    same || up || down
+}
+
+/// Field slots read from the attributes.
+#[derive(Clone, Copy)]
+enum Slot {
+    Name = 0,
+    Last = 1,
+    Dob = 2,
+    Gov = 3,
+    Email = 4,
+    Phone = 5,
+    Address = 6,
+}
+const SLOTS: usize = 7;
+
+fn slot_of(kind: &str) -> Option<Slot> {
+    Some(match kind {
+        kinds::NAME => Slot::Name,
+        kinds::NAME_LAST => Slot::Last,
+        kinds::BIRTHDATE => Slot::Dob,
+        kinds::GOV_ID => Slot::Gov,
+        kinds::EMAIL => Slot::Email,
+        kinds::PHONE => Slot::Phone,
+        kinds::ADDRESS => Slot::Address,
+        _ => return None,
+    })
+}
+
+/// The records of a dedupe run: one per anchor entity (an account, or an inquiry without a
+/// known account), in entity order. Columnar, with interned strings.
+///
+/// Each field is the anchor's own value; when the anchor has none, the first value among
+/// its inquiries (in attribute order) fills in, because an inquiry collects the same claimed
+/// identity again and often completes a sparse account. Placeholder values are missing.
+#[derive(Debug, Clone)]
+pub struct DedupeRecords {
+    /// Entity index (in the [`LinkInput`]) of each record's anchor; ascending.
+    pub anchors: Vec<u32>,
+    /// First name: the first token of `name` before the last name.
+    pub first_name: Column,
+    /// Last name (`name_last`).
+    pub last_name: Column,
+    /// Full name (`name`, `first middle last`); kept for display, not compared.
+    pub full_name: Column,
+    /// Birthdates, packed (0 = missing).
+    pub(crate) birthdate: Vec<Dob>,
+    /// Government id number without its country prefix.
+    pub gov_id: Column,
+    /// Email address.
+    pub email: Column,
+    /// Phone number (E.164).
+    pub phone: Column,
+    /// Address key (`street|postal`, `street|city` or `street|`).
+    pub address: Column,
+    pub(crate) keyer: Keyer,
+}
+
+impl DedupeRecords {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.anchors.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
+    }
+
+    /// The birthdate of record `rec` as `YYYY-MM-DD`.
+    pub fn birthdate(&self, rec: usize) -> Option<String> {
+        format_dob(self.birthdate[rec])
+    }
+
+    /// Record `rec` as an owned [`DedupeRecord`].
+    pub fn record(&self, rec: usize) -> DedupeRecord {
+        let s = |c: &Column| c.get(rec).map(str::to_owned);
+        DedupeRecord {
+            first_name: s(&self.first_name),
+            last_name: s(&self.last_name),
+            full_name: s(&self.full_name),
+            birthdate: self.birthdate(rec),
+            gov_id: s(&self.gov_id),
+            email: s(&self.email),
+            phone: s(&self.phone),
+            address: s(&self.address),
+        }
+    }
+
+    /// The comparison view of record `rec`.
+    pub(crate) fn side(&self, rec: usize) -> Side<'_> {
+        Side {
+            first: self.first_name.get(rec),
+            last: self.last_name.get(rec),
+            dob: self.birthdate[rec],
+            gov: self.gov_id.get(rec),
+            email: self.email.get(rec),
+            phone: self.phone.get(rec),
+            address: self.address.get(rec),
+        }
+    }
+}
+
+pub(crate) fn format_dob(d: Dob) -> Option<String> {
+    if d == 0 {
+        return None;
+    }
+    let (y, m, day) = dob_parts(d);
+    Some(format!("{y:04}-{m:02}-{day:02}"))
+}
+
+/// The values of one record that comparisons look at, borrowed.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Side<'a> {
+    pub first: Option<&'a str>,
+    pub last: Option<&'a str>,
+    pub dob: Dob,
+    pub gov: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub address: Option<&'a str>,
+}
+
+/// One record outside [`DedupeRecords`], e.g. arriving on the live path. Values are in
+/// normalised form ([`crate::normalize`]); build it with [`DedupeRecord::from_attributes`]
+/// or [`DedupeRecord::from_normalized`] so the same rules as the batch path apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DedupeRecord {
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Full name.
+    pub full_name: Option<String>,
+    /// Birthdate `YYYY-MM-DD`.
+    pub birthdate: Option<String>,
+    /// Government id number without its country prefix.
+    pub gov_id: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Address key.
+    pub address: Option<String>,
+}
+
+impl DedupeRecord {
+    /// Builds a record from `(kind, normalised value)` attributes, exactly as
+    /// [`records_from_input`] reads an anchor: the first value of each kind wins,
+    /// placeholders are missing, the first name is taken from `name` and `name_last`.
+    pub fn from_attributes<'a>(attrs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut vals: [Option<&str>; SLOTS] = [None; SLOTS];
+        for (kind, value) in attrs {
+            if let Some(s) = slot_of(kind)
+                && vals[s as usize].is_none()
+                && !is_placeholder(kind, value)
+            {
+                vals[s as usize] = Some(value);
+            }
+        }
+        let last = vals[Slot::Last as usize];
+        let dob = vals[Slot::Dob as usize].map(pack_dob).unwrap_or(0);
+        DedupeRecord {
+            first_name: vals[Slot::Name as usize].and_then(|f| first_name_of(f, last)).map(str::to_owned),
+            last_name: last.map(str::to_owned),
+            full_name: vals[Slot::Name as usize].map(str::to_owned),
+            birthdate: format_dob(dob),
+            gov_id: vals[Slot::Gov as usize].map(|g| gov_number(g).to_owned()),
+            email: vals[Slot::Email as usize].map(str::to_owned),
+            phone: vals[Slot::Phone as usize].map(str::to_owned),
+            address: vals[Slot::Address as usize].map(str::to_owned),
+        }
+    }
+
+    /// Builds a record from a normalised input record.
+    pub fn from_normalized(n: &Normalized) -> Self {
+        Self::from_attributes(n.attributes.iter().map(|a| (a.kind.as_str(), a.value.as_str())))
+    }
+
+    pub(crate) fn side(&self) -> Side<'_> {
+        Side {
+            first: self.first_name.as_deref(),
+            last: self.last_name.as_deref(),
+            dob: self.birthdate.as_deref().map(pack_dob).unwrap_or(0),
+            gov: self.gov_id.as_deref(),
+            email: self.email.as_deref(),
+            phone: self.phone.as_deref(),
+            address: self.address.as_deref(),
+        }
+    }
+}
+
+/// Builds the dedupe records of `input`: one per anchor, see [`DedupeRecords`].
+///
+/// Time `O(R + A)` for `R` attribute rows and `A` anchors (one pass over the rows, then the
+/// columns are interned in parallel); memory about 40 bytes per anchor plus the distinct
+/// values. Never fails: missing or unusable values are simply missing.
+pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
+    let ents = &input.entities;
+    let attrs = &input.attributes;
+    let mut rec_of = vec![NULL; ents.len()];
+    let mut anchors = Vec::new();
+    for (e, &a) in ents.anchor.iter().enumerate() {
+        if a as usize == e {
+            rec_of[e] = anchors.len() as u32;
+            anchors.push(e as u32);
+        }
+    }
+    let n = anchors.len();
+    let slot_by_kind: Vec<Option<Slot>> = attrs.kinds.iter().map(|k| slot_of(k)).collect();
+    let placeholder_kind: Vec<&str> = attrs.kinds.iter().map(String::as_str).collect();
+
+    // rows[rec * SLOTS + slot] = attribute row. The anchor's own rows win over its inquiries'
+    // rows: the first pass takes only rows of anchors themselves, the second fills gaps.
+    let mut rows = vec![NULL; n * SLOTS];
+    for own in [true, false] {
+        for (row, (&e, &k)) in attrs.entity.iter().zip(&attrs.kind).enumerate() {
+            let Some(slot) = slot_by_kind[k as usize] else { continue };
+            let anchor = ents.anchor[e as usize];
+            if (anchor == e) != own {
+                continue;
+            }
+            let rec = rec_of[anchor as usize];
+            if rec == NULL {
+                // An anchor that is not its own anchor cannot occur in a valid input; skip.
+                continue;
+            }
+            let cell = &mut rows[rec as usize * SLOTS + slot as usize];
+            if *cell == NULL && !is_placeholder(placeholder_kind[k as usize], attrs.value(row as u32)) {
+                *cell = row as u32;
+            }
+        }
+    }
+    let value = |rec: usize, slot: Slot| -> Option<&str> {
+        match rows[rec * SLOTS + slot as usize] {
+            NULL => None,
+            r => Some(attrs.value(r)),
+        }
+    };
+
+    // Eight columns, interned in parallel (each interning is sequential to keep ids in
+    // record order).
+    let tasks: Vec<u8> = (0..7).collect();
+    let cols: Vec<Column> = tasks
+        .par_iter()
+        .map(|&t| {
+            let it = (0..n).map(|r| match t {
+                0 => value(r, Slot::Name).and_then(|f| first_name_of(f, value(r, Slot::Last))),
+                1 => value(r, Slot::Last),
+                2 => value(r, Slot::Name),
+                3 => value(r, Slot::Gov).map(gov_number),
+                4 => value(r, Slot::Email),
+                5 => value(r, Slot::Phone),
+                _ => value(r, Slot::Address),
+            });
+            Column::intern(it, n)
+        })
+        .collect();
+    let birthdate: Vec<Dob> =
+        (0..n).into_par_iter().map(|r| value(r, Slot::Dob).map(pack_dob).unwrap_or(0)).collect();
+    let mut it = cols.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    DedupeRecords {
+        first_name: next(),
+        last_name: next(),
+        full_name: next(),
+        gov_id: next(),
+        email: next(),
+        phone: next(),
+        address: next(),
+        birthdate,
+        anchors,
+        keyer: input.keyer.clone(),
+    }
+}

@@ -1,0 +1,384 @@
+//! Scoring pairs, explaining them, and forming duplicate groups.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::blocking::{BlockReport, Candidates, DedupeIndex, RuleStats, candidates, unpack};
+use super::compare::{COMPARISONS, EXACT, FIRST_NAME, LAST_NAME, NCOMP, code, compare};
+use super::config::DedupeConfig;
+use super::model::{Compiled, Model, gammas, train_from};
+use super::records::{DedupeRecord, DedupeRecords, Side};
+
+/// `b` of the pairs [`score_record`] returns: the new record, which has no entity index yet.
+pub const NEW_RECORD: u32 = u32::MAX;
+
+/// One comparison's part of a pair's explanation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldScore {
+    /// Field (`first_name`, `last_name`, `birthdate`, `gov_id`, `email`, `phone`, `address`).
+    pub field: &'static str,
+    /// Level the pair agrees at (`exact`, `jaro_winkler>=0.92`, `transposed_day_month`,
+    /// `one_edit`, `null`, `else`, …).
+    pub level: &'static str,
+    /// `log2(m/u)` of the level; for an exact name match `log2(m/f)` with `f` the value's
+    /// frequency (term-frequency adjustment); 0 for `null`.
+    pub weight: f64,
+}
+
+/// A scored pair of anchors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairScore {
+    /// Entity index of the first anchor (`a < b`).
+    pub a: u32,
+    /// Entity index of the second anchor, or [`NEW_RECORD`].
+    pub b: u32,
+    /// Posterior probability that both are the same identity, `2^w / (1 + 2^w)`.
+    pub match_probability: f64,
+    /// `w`: the prior weight ([`Model::prior_weight`]) plus the `fields` weights, summed in
+    /// that order, so the explanation adds up to it exactly.
+    pub match_weight: f64,
+    /// Every comparison, in the fixed order.
+    pub fields: Vec<FieldScore>,
+}
+
+/// Run statistics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DedupeStats {
+    /// Records (anchors) compared.
+    pub records: u64,
+    /// Prior weight used.
+    pub prior_weight: f64,
+    /// Threshold used.
+    pub threshold: f64,
+    /// What each blocking rule contributed.
+    pub rules: Vec<RuleStats>,
+    /// Pairs at or above the threshold.
+    pub matches: u64,
+    /// Groups of two or more.
+    pub groups: u64,
+    /// Largest group.
+    pub largest_group: u64,
+    /// Group merges refused because a pair across them scored below the threshold or the
+    /// group would exceed [`DedupeConfig::max_group_size`].
+    pub refused_merges: u64,
+    /// Wall time per step in milliseconds.
+    pub timings_ms: Vec<(String, u64)>,
+}
+
+/// The duplicates of a record set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DedupeResult {
+    /// Pairs at or above the threshold, sorted by `(a, b)`.
+    pub pairs: Vec<PairScore>,
+    /// Duplicate groups (entity indexes, ascending; groups ordered by first member). Every
+    /// two members of a group score at or above the threshold; [`score_pairs`] describes how
+    /// they are formed.
+    pub groups: Vec<Vec<u32>>,
+    /// Blocks skipped because they were larger than the cap.
+    pub oversized_blocks: Vec<BlockReport>,
+    /// Candidate pairs compared.
+    pub candidate_pairs: u64,
+    /// Statistics.
+    pub stats: DedupeStats,
+}
+
+/// Pair scoring over one record set, with the term-frequency weights of its distinct names
+/// computed once.
+pub(crate) struct Scorer<'a> {
+    records: &'a DedupeRecords,
+    comp: Compiled<'a>,
+    tf_first: Vec<f64>,
+    tf_last: Vec<f64>,
+}
+
+impl<'a> Scorer<'a> {
+    pub fn new(records: &'a DedupeRecords, model: &'a Model) -> Self {
+        let comp = Compiled::new(model);
+        let tf = |c: usize, dict: &[Box<str>]| -> Vec<f64> { dict.par_iter().map(|v| comp.exact_weight(c, v)).collect() };
+        let tf_first = tf(FIRST_NAME, &records.first_name.dict);
+        let tf_last = tf(LAST_NAME, &records.last_name.dict);
+        Scorer { records, comp, tf_first, tf_last }
+    }
+
+    /// Field weights of records `a` and `b` with comparison vector `g`.
+    fn fields(&self, g: u32, a: usize) -> [f64; NCOMP] {
+        let mut w = [0.0; NCOMP];
+        for (c, wc) in w.iter_mut().enumerate() {
+            let k = code(g, c);
+            *wc = match (c, k) {
+                (FIRST_NAME, EXACT) => self.tf_first[self.records.first_name.ids[a] as usize],
+                (LAST_NAME, EXACT) => self.tf_last[self.records.last_name.ids[a] as usize],
+                _ => self.comp.w[c][k as usize],
+            };
+        }
+        w
+    }
+
+    fn weight(&self, fields: &[f64; NCOMP]) -> f64 {
+        fields.iter().fold(self.comp.prior, |acc, w| acc + w)
+    }
+
+    /// The match weight of records `a` and `b`.
+    pub fn pair_weight(&self, a: usize, b: usize) -> f64 {
+        let g = compare(&self.records.side(a), &self.records.side(b));
+        self.weight(&self.fields(g, a))
+    }
+
+    fn pair_score(&self, a: usize, b: usize, g: u32) -> PairScore {
+        let f = self.fields(g, a);
+        explain(self.records.anchors[a], self.records.anchors[b], g, &f, self.weight(&f))
+    }
+}
+
+fn probability(w: f64) -> f64 {
+    1.0 / (1.0 + (-w).exp2())
+}
+
+fn explain(a: u32, b: u32, g: u32, f: &[f64; NCOMP], w: f64) -> PairScore {
+    PairScore {
+        a,
+        b,
+        match_probability: probability(w),
+        match_weight: w,
+        fields: (0..NCOMP)
+            .map(|c| {
+                let k = code(g, c) as usize;
+                FieldScore {
+                    field: COMPARISONS[c].field,
+                    level: if k == 0 { "null" } else { COMPARISONS[c].levels[k - 1] },
+                    weight: f[c],
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Scores the pairs of a new record against the records it blocks with.
+fn score_new(
+    model: &Model,
+    records: &DedupeRecords,
+    new: &DedupeRecord,
+    with: &[u32],
+    min_probability: f64,
+) -> Vec<PairScore> {
+    let comp = Compiled::new(model);
+    let side: Side<'_> = new.side();
+    let mut out: Vec<PairScore> = with
+        .iter()
+        .filter_map(|&r| {
+            let other = records.side(r as usize);
+            let g = compare(&other, &side);
+            let mut f = [0.0; NCOMP];
+            for (c, fc) in f.iter_mut().enumerate() {
+                let k = code(g, c);
+                *fc = match (c, k) {
+                    (FIRST_NAME, EXACT) => comp.exact_weight(c, other.first.unwrap_or_default()),
+                    (LAST_NAME, EXACT) => comp.exact_weight(c, other.last.unwrap_or_default()),
+                    _ => comp.w[c][k as usize],
+                };
+            }
+            let w = f.iter().fold(comp.prior, |acc, x| acc + x);
+            (probability(w) >= min_probability).then(|| explain(records.anchors[r as usize], NEW_RECORD, g, &f, w))
+        })
+        .collect();
+    out.sort_by(|x, y| y.match_weight.total_cmp(&x.match_weight).then(x.a.cmp(&y.a)));
+    out
+}
+
+impl DedupeIndex {
+    /// Scores `new` against the indexed records it blocks with and returns the pairs whose
+    /// probability is at least `min_probability`, strongest first (then by entity index).
+    /// `a` is the existing anchor, `b` is [`NEW_RECORD`]. `O(K log A + C)` for `C` candidates.
+    pub fn score(
+        &self,
+        model: &Model,
+        records: &DedupeRecords,
+        new: &DedupeRecord,
+        min_probability: f64,
+    ) -> Vec<PairScore> {
+        score_new(model, records, new, &self.candidates(records, new), min_probability)
+    }
+}
+
+/// Scores a new record against `records` through the same blocking rules and cap as the batch
+/// path, returning the pairs at or above the threshold, strongest first (`a` = the existing
+/// anchor, `b` = [`NEW_RECORD`]). A copy of an existing record scores against the others
+/// exactly as the batch scored that record's pairs.
+///
+/// This builds a [`DedupeIndex`] on every call, `O(K·A log A)`; a service scoring many
+/// records keeps one index and calls [`DedupeIndex::score`].
+pub fn score_record(model: &Model, records: &DedupeRecords, new_record: &DedupeRecord, cfg: &DedupeConfig) -> Vec<PairScore> {
+    DedupeIndex::build(records, cfg).score(model, records, new_record, cfg.threshold_clamped())
+}
+
+/// Trains a model on `records`: blocking, u from random pairs, m and the prior by EM over the
+/// candidate pairs (see [`super::model`]).
+///
+/// Time: blocking `O(K·A log A + P log P)`, one comparison per candidate pair and per sampled
+/// random pair, EM `O(iterations · distinct comparison vectors)`. Never fails: with no
+/// candidate pairs the starting m values are kept and [`super::TrainingReport::em_converged`]
+/// is false.
+pub fn train(records: &DedupeRecords, cfg: &DedupeConfig) -> Model {
+    let cands = candidates(records, cfg);
+    train_from(records, cfg, &gammas(records, &cands))
+}
+
+/// Scores every candidate pair of `records` under `model` and forms duplicate groups.
+///
+/// **Groups** are built greedily from the strongest pairs down (Kruskal order: match weight
+/// descending, then `(a, b)`): two groups are merged only if *every* pair across them scores
+/// at or above the threshold (pairs that blocking did not produce are scored on the spot)
+/// and the result stays within [`DedupeConfig::max_group_size`]. So every two members of a
+/// group are a match; one strong pair can never chain two unrelated people through a third
+/// record. Refused merges are counted in [`DedupeStats::refused_merges`].
+///
+/// Time: one comparison per candidate pair plus `O(Σ g²)` comparisons for groups of size `g`.
+pub fn score_pairs(records: &DedupeRecords, model: &Model, cfg: &DedupeConfig) -> DedupeResult {
+    let t = Instant::now();
+    let cands = candidates(records, cfg);
+    let blocking_ms = t.elapsed().as_millis() as u64;
+    let mut r = score_candidates(records, model, cfg, &cands, None);
+    r.stats.timings_ms.insert(0, ("blocking".into(), blocking_ms));
+    r
+}
+
+/// Trains on `records` and scores them in one go, blocking and comparing only once. This is
+/// what the batch job calls; the model it returns is what the live path reloads.
+pub fn dedupe(records: &DedupeRecords, cfg: &DedupeConfig) -> (Model, DedupeResult) {
+    let mut t = Instant::now();
+    let lap = |t: &mut Instant| {
+        let ms = t.elapsed().as_millis() as u64;
+        *t = Instant::now();
+        ms
+    };
+    let cands = candidates(records, cfg);
+    let blocking = lap(&mut t);
+    let g = gammas(records, &cands);
+    let comparing = lap(&mut t);
+    let model = train_from(records, cfg, &g);
+    let training = lap(&mut t);
+    let mut r = score_candidates(records, &model, cfg, &cands, Some(&g));
+    let mut timings =
+        vec![("blocking".to_owned(), blocking), ("comparing".to_owned(), comparing), ("training".to_owned(), training)];
+    timings.append(&mut r.stats.timings_ms);
+    r.stats.timings_ms = timings;
+    (model, r)
+}
+
+fn score_candidates(
+    records: &DedupeRecords,
+    model: &Model,
+    cfg: &DedupeConfig,
+    cands: &Candidates,
+    gammas: Option<&[u32]>,
+) -> DedupeResult {
+    let mut t = Instant::now();
+    let threshold = cfg.threshold_clamped();
+    let scorer = Scorer::new(records, model);
+    let pairs: Vec<PairScore> = cands
+        .pairs
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, &p)| {
+            let (a, b) = unpack(p);
+            let (a, b) = (a as usize, b as usize);
+            let g = match gammas {
+                Some(gs) => gs[i],
+                None => compare(&records.side(a), &records.side(b)),
+            };
+            let w = scorer.weight(&scorer.fields(g, a));
+            (probability(w) >= threshold).then(|| scorer.pair_score(a, b, g))
+        })
+        .collect();
+    let scoring = t.elapsed().as_millis() as u64;
+    t = Instant::now();
+    let (groups, refused) = groups(records, &scorer, &pairs, threshold, cfg.max_group_size.max(2) as usize);
+    let grouping = t.elapsed().as_millis() as u64;
+    DedupeResult {
+        stats: DedupeStats {
+            records: records.len() as u64,
+            prior_weight: model.prior_weight(),
+            threshold,
+            rules: cands.rules.clone(),
+            matches: pairs.len() as u64,
+            groups: groups.len() as u64,
+            largest_group: groups.iter().map(|g| g.len() as u64).max().unwrap_or(0),
+            refused_merges: refused,
+            timings_ms: vec![("scoring".into(), scoring), ("grouping".into(), grouping)],
+        },
+        pairs,
+        groups,
+        oversized_blocks: cands.oversized.clone(),
+        candidate_pairs: cands.pairs.len() as u64,
+    }
+}
+
+/// Constrained greedy grouping (see [`score_pairs`]). Returns the groups as entity indexes
+/// and the number of refused merges.
+fn groups(
+    records: &DedupeRecords,
+    scorer: &Scorer<'_>,
+    matches: &[PairScore],
+    threshold: f64,
+    max_size: usize,
+) -> (Vec<Vec<u32>>, u64) {
+    // Matches carry entity indexes; anchors are ascending, so the record is a binary search.
+    let rec_of = |anchor: u32| records.anchors.partition_point(|&x| x < anchor);
+    let mut edges: Vec<(f64, usize, usize)> =
+        matches.iter().map(|p| (p.match_weight, rec_of(p.a), rec_of(p.b))).collect();
+    edges.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    // Union-find with the member list kept at each root (only for records in some match).
+    let mut parent: Vec<u32> = (0..records.len() as u32).collect();
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    fn find(parent: &mut [u32], x: usize) -> usize {
+        let mut r = x;
+        while parent[r] as usize != r {
+            r = parent[r] as usize;
+        }
+        let mut y = x;
+        while parent[y] as usize != r {
+            let next = parent[y] as usize;
+            parent[y] = r as u32;
+            y = next;
+        }
+        r
+    }
+    let mut refused = 0u64;
+    for &(_, a, b) in &edges {
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        if ra == rb {
+            continue;
+        }
+        let ma = members.remove(&ra).unwrap_or_else(|| vec![ra]);
+        let mb = members.remove(&rb).unwrap_or_else(|| vec![rb]);
+        let ok = ma.len() + mb.len() <= max_size
+            && ma.iter().all(|&x| {
+                mb.iter().all(|&y| probability(scorer.pair_weight(x.min(y), x.max(y))) >= threshold)
+            });
+        if ok {
+            let (big, small, mut mbig, msmall) =
+                if ma.len() >= mb.len() { (ra, rb, ma, mb) } else { (rb, ra, mb, ma) };
+            parent[small] = big as u32;
+            mbig.extend(msmall);
+            members.insert(big, mbig);
+        } else {
+            refused += 1;
+            members.insert(ra, ma);
+            members.insert(rb, mb);
+        }
+    }
+    let mut out: Vec<Vec<u32>> = members
+        .into_values()
+        .filter(|m| m.len() >= 2)
+        .map(|m| {
+            let mut g: Vec<u32> = m.iter().map(|&r| records.anchors[r]).collect();
+            g.sort_unstable();
+            g
+        })
+        .collect();
+    out.sort_unstable();
+    (out, refused)
+}
