@@ -106,8 +106,10 @@ pub struct UserError(pub String);
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     let user = e.chain().any(|c| {
         c.downcast_ref::<UserError>().is_some()
-            || c.downcast_ref::<graph_core::Error>().is_some_and(graph_core::Error::is_user_error)
-            || c.downcast_ref::<ingest::Error>().is_some_and(ingest::Error::is_user_error)
+            || c.downcast_ref::<graph_core::Error>()
+                .is_some_and(graph_core::Error::is_user_error)
+            || c.downcast_ref::<ingest::Error>()
+                .is_some_and(ingest::Error::is_user_error)
     });
     if user { 2 } else { 1 }
 }
@@ -119,19 +121,38 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let secret_file = cli.key_secret_file.as_deref();
     match cli.command {
-        Command::Generate { accounts, seed, out } => {
+        Command::Generate {
+            accounts,
+            seed,
+            out,
+        } => {
             generate(accounts, seed, &out)?;
         }
-        Command::Ingest { accounts, inquiries, mapping, region, out } => {
+        Command::Ingest {
+            accounts,
+            inquiries,
+            mapping,
+            region,
+            out,
+        } => {
             let settings = GraphSettings::load(secret_file, region.as_deref())?;
             ingest_files(&accounts, &inquiries, mapping.as_deref(), &settings, &out)?;
         }
-        Command::Link { dir, out, config, top } => {
+        Command::Link {
+            dir,
+            out,
+            config,
+            top,
+        } => {
             let settings = GraphSettings::load(secret_file, None)?;
             let summary = link_dir(&dir, &out, config.as_deref(), &settings)?;
             print!("{}", render_link_summary(&summary, &out, top));
         }
-        Command::Eval { truth, results, json } => {
+        Command::Eval {
+            truth,
+            results,
+            json,
+        } => {
             let report = eval(&truth, &results)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -139,7 +160,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", render_eval(&report));
             }
         }
-        Command::Demo { accounts, seed, dir } => {
+        Command::Demo {
+            accounts,
+            seed,
+            dir,
+        } => {
             let settings = GraphSettings::load(secret_file, None)?;
             let data = dir.join("data");
             let canonical = dir.join("canonical");
@@ -167,14 +192,21 @@ fn generate(accounts: usize, seed: u64, out: &Path) -> anyhow::Result<()> {
         bail!(UserError("--accounts must be at least 1".into()));
     }
     let mut p = Progress::new("generate");
-    p.step(&format!("generating {accounts} accounts (seed {seed}) into {}", out.display()));
+    p.step(&format!(
+        "generating {accounts} accounts (seed {seed}) into {}",
+        out.display()
+    ));
     let cfg = datasets::Config::new(accounts, seed);
     let summary = datasets::generate_to_dir(&cfg, out, &mut |n| p.count("accounts", n))
         .with_context(|| format!("generating into {}", out.display()))?;
     p.finish();
     eprintln!(
         "generated {} accounts, {} inquiries, {} planted rings ({} ring accounts, largest {})",
-        summary.accounts, summary.inquiries, summary.rings, summary.ring_accounts, summary.largest_ring
+        summary.accounts,
+        summary.inquiries,
+        summary.rings,
+        summary.ring_accounts,
+        summary.largest_ring
     );
     Ok(())
 }
@@ -189,7 +221,11 @@ fn ingest_files(
     let mapping = mapping.map(ingest::Mapping::from_toml_file).transpose()?;
     let sources = accounts
         .iter()
-        .map(|p| ingest::Source { path: p.clone(), entity_type: EntityType::Account, format: None })
+        .map(|p| ingest::Source {
+            path: p.clone(),
+            entity_type: EntityType::Account,
+            format: None,
+        })
         .chain(inquiries.iter().map(|p| ingest::Source {
             path: p.clone(),
             entity_type: EntityType::Inquiry,
@@ -208,7 +244,9 @@ fn ingest_files(
     };
     let mut p = Progress::new("ingest");
     let summary = ingest::run(&opts, &mut |ev| match ev {
-        ingest::Progress::FileStarted { path, .. } => p.step(&format!("reading {}", path.display())),
+        ingest::Progress::FileStarted { path, .. } => {
+            p.step(&format!("reading {}", path.display()))
+        }
         ingest::Progress::Rows { rows_done, .. } => p.count("rows", rows_done),
         _ => {}
     })?;
@@ -217,11 +255,17 @@ fn ingest_files(
     Ok(())
 }
 
-fn link_dir(dir: &Path, out: &Path, config: Option<&Path>, settings: &GraphSettings) -> anyhow::Result<RunSummary> {
+fn link_dir(
+    dir: &Path,
+    out: &Path,
+    config: Option<&Path>,
+    settings: &GraphSettings,
+) -> anyhow::Result<RunSummary> {
     let config = match config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| UserError(format!("cannot read link config {}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                UserError(format!("cannot read link config {}: {e}", path.display()))
+            })?;
             LinkConfig::from_toml_str(&text).with_context(|| format!("in {}", path.display()))?
         }
         None => LinkConfig::default(),
@@ -263,7 +307,11 @@ pub fn render_link_summary(s: &RunSummary, out: &Path, top: usize) -> String {
         o,
         "Time: {} ms ({}).",
         total,
-        s.timings_ms.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        s.timings_ms
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if !s.top_rings.is_empty() {
         let _ = writeln!(o, "\nTop rings:");
@@ -292,13 +340,20 @@ pub fn render_link_summary(s: &RunSummary, out: &Path, top: usize) -> String {
 
 fn eval(truth: &Path, results: &Path) -> anyhow::Result<EvalReport> {
     let truth_rows = ingest::read_truth(truth)?;
-    Ok(graph_core::eval::evaluate_results_dir(&truth_rows, results)?)
+    Ok(graph_core::eval::evaluate_results_dir(
+        &truth_rows,
+        results,
+    )?)
 }
 
 /// The readable evaluation report.
 pub fn render_eval(r: &EvalReport) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "Evaluation over {} accounts ({} missing from results)", r.accounts, r.missing_from_results);
+    let _ = writeln!(
+        o,
+        "Evaluation over {} accounts ({} missing from results)",
+        r.accounts, r.missing_from_results
+    );
     let prf = |o: &mut String, name: &str, p: &graph_core::eval::Prf| {
         let _ = writeln!(
             o,

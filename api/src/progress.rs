@@ -27,7 +27,12 @@ impl Progress {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        Progress { bar, job, step: None, last_line: Instant::now() }
+        Progress {
+            bar,
+            job,
+            step: None,
+            last_line: Instant::now(),
+        }
     }
 
     /// A new step begins; the previous one is reported done with its duration.
@@ -43,7 +48,10 @@ impl Progress {
     /// A count within the current step (rows, accounts); plain output at most every 2 s.
     pub fn count(&mut self, what: &str, n: u64) {
         match &self.bar {
-            Some(b) => b.set_message(format!("{} {n} {what}", self.step.as_ref().map_or("", |s| s.0.as_str()))),
+            Some(b) => b.set_message(format!(
+                "{} {n} {what}",
+                self.step.as_ref().map_or("", |s| s.0.as_str())
+            )),
             None => {
                 if self.last_line.elapsed() >= Duration::from_secs(2) {
                     eprintln!("[{}]   {n} {what}", self.job);
@@ -55,7 +63,11 @@ impl Progress {
 
     fn finish_step(&mut self) {
         if let Some((name, t)) = self.step.take() {
-            let line = format!("[{}] {name}: done in {:.2} s", self.job, t.elapsed().as_secs_f64());
+            let line = format!(
+                "[{}] {name}: done in {:.2} s",
+                self.job,
+                t.elapsed().as_secs_f64()
+            );
             match &self.bar {
                 Some(b) => b.println(line),
                 None => eprintln!("{line}"),

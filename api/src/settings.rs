@@ -27,15 +27,22 @@ impl GraphSettings {
     ///
     /// # Errors
     /// Unreadable or too short secret file, invalid region.
-    pub fn load(key_secret_file: Option<&std::path::Path>, region: Option<&str>) -> anyhow::Result<Self> {
+    pub fn load(
+        key_secret_file: Option<&std::path::Path>,
+        region: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let mut secret = std::env::var(KEY_SECRET_ENV).ok().filter(|s| !s.is_empty());
         if let Some(path) = key_secret_file {
-            let s = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("cannot read key secret file {}: {e}", path.display()))?;
+            let s = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("cannot read key secret file {}: {e}", path.display())
+            })?;
             secret = Some(s.trim().to_owned());
         }
         if let Some(s) = &secret {
-            anyhow::ensure!(s.len() >= 16, "the key secret must be at least 16 bytes long");
+            anyhow::ensure!(
+                s.len() >= 16,
+                "the key secret must be at least 16 bytes long"
+            );
         }
         let region = region
             .map(str::to_owned)

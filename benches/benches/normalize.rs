@@ -4,23 +4,78 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use graph_core::{EntityType, Field, NormalizeOptions, RawRecord, normalize};
 use std::hint::black_box;
 
-const EMAILS: &[&str] = &["  John.Smith+promo@GMAIL.com ", "maria.garcia@outlook.com", "Zoë.Müller@proton.me", "x_y@company.co.uk"];
-const PHONES: &[&str] = &["+1 (415) 555-2671", "415.555.2671", "07700 900123", "+49 151 23456789"];
-const NAMES: &[&str] = &["  José  GARCÍA-López", "Zoë O'Brien", "Nguyễn Văn An", "ＪＯＨＮ smith"];
-const ADDRESSES: &[&str] = &["123 Main Street Apt 4, Springfield, IL 62704", "10 Downing St", "Hauptstraße 5", "500 N. Michigan Avenue Suite 300"];
+const EMAILS: &[&str] = &[
+    "  John.Smith+promo@GMAIL.com ",
+    "maria.garcia@outlook.com",
+    "Zoë.Müller@proton.me",
+    "x_y@company.co.uk",
+];
+const PHONES: &[&str] = &[
+    "+1 (415) 555-2671",
+    "415.555.2671",
+    "07700 900123",
+    "+49 151 23456789",
+];
+const NAMES: &[&str] = &[
+    "  José  GARCÍA-López",
+    "Zoë O'Brien",
+    "Nguyễn Văn An",
+    "ＪＯＨＮ smith",
+];
+const ADDRESSES: &[&str] = &[
+    "123 Main Street Apt 4, Springfield, IL 62704",
+    "10 Downing St",
+    "Hauptstraße 5",
+    "500 N. Michigan Avenue Suite 300",
+];
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("normalize");
     g.throughput(Throughput::Elements(4));
-    g.bench_function("email", |b| b.iter(|| EMAILS.iter().map(|e| normalize::email(black_box(e)).is_ok() as usize).sum::<usize>()));
-    g.bench_function("phone", |b| b.iter(|| PHONES.iter().map(|p| normalize::phone(black_box(p), "US").is_ok() as usize).sum::<usize>()));
-    g.bench_function("name", |b| b.iter(|| NAMES.iter().map(|n| normalize::name_part(black_box(n)).len()).sum::<usize>()));
+    g.bench_function("email", |b| {
+        b.iter(|| {
+            EMAILS
+                .iter()
+                .map(|e| normalize::email(black_box(e)).is_ok() as usize)
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("phone", |b| {
+        b.iter(|| {
+            PHONES
+                .iter()
+                .map(|p| normalize::phone(black_box(p), "US").is_ok() as usize)
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("name", |b| {
+        b.iter(|| {
+            NAMES
+                .iter()
+                .map(|n| normalize::name_part(black_box(n)).len())
+                .sum::<usize>()
+        })
+    });
     g.bench_function("address", |b| {
-        b.iter(|| ADDRESSES.iter().map(|a| normalize::address(Some(black_box(a)), None, None, None, None).map_or(0, |s| s.len())).sum::<usize>())
+        b.iter(|| {
+            ADDRESSES
+                .iter()
+                .map(|a| {
+                    normalize::address(Some(black_box(a)), None, None, None, None)
+                        .map_or(0, |s| s.len())
+                })
+                .sum::<usize>()
+        })
     });
     g.bench_function("peer_trim_lowercase_all", |b| {
         b.iter(|| {
-            EMAILS.iter().chain(PHONES).chain(NAMES).chain(ADDRESSES).map(|s| black_box(s).trim().to_lowercase().len()).sum::<usize>()
+            EMAILS
+                .iter()
+                .chain(PHONES)
+                .chain(NAMES)
+                .chain(ADDRESSES)
+                .map(|s| black_box(s).trim().to_lowercase().len())
+                .sum::<usize>()
         })
     });
     g.finish();

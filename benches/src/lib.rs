@@ -20,8 +20,16 @@ pub fn population(accounts: usize, dir: &Path) -> LinkInput {
         .expect("generate");
     let opts = ingest::IngestOptions {
         sources: vec![
-            ingest::Source { path: data.join("accounts.csv"), entity_type: EntityType::Account, format: None },
-            ingest::Source { path: data.join("inquiries.csv"), entity_type: EntityType::Inquiry, format: None },
+            ingest::Source {
+                path: data.join("accounts.csv"),
+                entity_type: EntityType::Account,
+                format: None,
+            },
+            ingest::Source {
+                path: data.join("inquiries.csv"),
+                entity_type: EntityType::Inquiry,
+                format: None,
+            },
         ],
         mapping: None,
         out_dir: canonical.clone(),
@@ -38,7 +46,11 @@ pub fn population(accounts: usize, dir: &Path) -> LinkInput {
 /// Returns the number of components.
 pub fn sequential_peer(input: &LinkInput, alone_kinds: &[&str]) -> usize {
     let attrs = &input.attributes;
-    let kinds: Vec<bool> = attrs.kinds.iter().map(|k| alone_kinds.contains(&k.as_str())).collect();
+    let kinds: Vec<bool> = attrs
+        .kinds
+        .iter()
+        .map(|k| alone_kinds.contains(&k.as_str()))
+        .collect();
     let mut first: HashMap<u64, u32> = HashMap::new();
     let mut uf = petgraph::unionfind::UnionFind::<u32>::new(input.entities.len());
     for i in 0..attrs.len() {

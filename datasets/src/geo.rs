@@ -15,8 +15,13 @@ pub(crate) enum Country {
 }
 
 impl Country {
-    pub(crate) const ALL: [Country; 5] =
-        [Country::Us, Country::Gb, Country::De, Country::Fr, Country::Ca];
+    pub(crate) const ALL: [Country; 5] = [
+        Country::Us,
+        Country::Gb,
+        Country::De,
+        Country::Fr,
+        Country::Ca,
+    ];
 
     /// Share of personas per country, in per mille.
     pub(crate) const WEIGHTS: [u32; 5] = [800, 60, 50, 40, 50];
@@ -131,7 +136,9 @@ impl Country {
     /// Number of distinct (street, street type) pairs.
     pub(crate) fn street_variants(self) -> u64 {
         match self {
-            Country::Us | Country::Ca | Country::Gb => (EN_STREETS.len() * EN_SUFFIXES.len()) as u64,
+            Country::Us | Country::Ca | Country::Gb => {
+                (EN_STREETS.len() * EN_SUFFIXES.len()) as u64
+            }
             Country::De => (DE_STEMS.len() * DE_SUFFIXES.len()) as u64,
             Country::Fr => (FR_NAMES.len() * FR_TYPES.len()) as u64,
         }
@@ -308,7 +315,11 @@ const fn city(
     subdivision: &'static str,
     postal: &'static [&'static str],
 ) -> City {
-    City { name, subdivision, postal }
+    City {
+        name,
+        subdivision,
+        postal,
+    }
 }
 
 static US_CITIES: &[City] = &[
@@ -345,7 +356,11 @@ static US_CITIES: &[City] = &[
 ];
 
 static GB_CITIES: &[City] = &[
-    city("London", "England", &["SW1A", "E1", "N1", "SE1", "W1", "NW1", "EC1A", "WC2N"]),
+    city(
+        "London",
+        "England",
+        &["SW1A", "E1", "N1", "SE1", "W1", "NW1", "EC1A", "WC2N"],
+    ),
     city("Manchester", "England", &["M1", "M2", "M4", "M14"]),
     city("Birmingham", "England", &["B1", "B5", "B15"]),
     city("Leeds", "England", &["LS1", "LS6"]),
@@ -358,9 +373,17 @@ static GB_CITIES: &[City] = &[
 ];
 
 static DE_CITIES: &[City] = &[
-    city("Berlin", "Berlin", &["101", "103", "104", "106", "107", "108", "109", "120"]),
+    city(
+        "Berlin",
+        "Berlin",
+        &["101", "103", "104", "106", "107", "108", "109", "120"],
+    ),
     city("München", "Bayern", &["803", "804", "806", "809"]),
-    city("Hamburg", "Hamburg", &["200", "201", "202", "203", "220", "221"]),
+    city(
+        "Hamburg",
+        "Hamburg",
+        &["200", "201", "202", "203", "220", "221"],
+    ),
     city("Köln", "Nordrhein-Westfalen", &["506", "507", "509", "510"]),
     city("Frankfurt am Main", "Hessen", &["603", "604", "605"]),
     city("Stuttgart", "Baden-Württemberg", &["701", "703", "704"]),
@@ -376,11 +399,27 @@ static FR_CITIES: &[City] = &[
     city("Paris", "Île-de-France", &["7500", "7501"]),
     city("Lyon", "Auvergne-Rhône-Alpes", &["6900"]),
     city("Marseille", "Provence-Alpes-Côte d'Azur", &["1300", "1301"]),
-    city("Toulouse", "Occitanie", &["3100", "3120", "3130", "3140", "3150"]),
-    city("Nice", "Provence-Alpes-Côte d'Azur", &["0600", "0610", "0620", "0630"]),
-    city("Nantes", "Pays de la Loire", &["4400", "4410", "4420", "4430"]),
+    city(
+        "Toulouse",
+        "Occitanie",
+        &["3100", "3120", "3130", "3140", "3150"],
+    ),
+    city(
+        "Nice",
+        "Provence-Alpes-Côte d'Azur",
+        &["0600", "0610", "0620", "0630"],
+    ),
+    city(
+        "Nantes",
+        "Pays de la Loire",
+        &["4400", "4410", "4420", "4430"],
+    ),
     city("Strasbourg", "Grand Est", &["6700", "6710", "6720"]),
-    city("Bordeaux", "Nouvelle-Aquitaine", &["3300", "3310", "3320", "3380"]),
+    city(
+        "Bordeaux",
+        "Nouvelle-Aquitaine",
+        &["3300", "3310", "3320", "3380"],
+    ),
     city("Lille", "Hauts-de-France", &["5900", "5916", "5980"]),
     city("Rennes", "Bretagne", &["3500", "3520"]),
     city("Montpellier", "Occitanie", &["3400", "3407", "3409"]),
@@ -401,13 +440,66 @@ static CA_CITIES: &[City] = &[
 ];
 
 pub(crate) static EN_STREETS: &[&str] = &[
-    "Main", "Oak", "Maple", "Cedar", "Elm", "Washington", "Lake", "Hill", "Park", "Pine",
-    "Sunset", "Highland", "Church", "Mill", "River", "Spring", "Center", "Ridge", "Jefferson",
-    "Lincoln", "Madison", "Franklin", "Chestnut", "Walnut", "Cherry", "Willow", "Forest",
-    "Meadow", "Valley", "Lakeview", "King", "Queen", "Victoria", "High", "Station", "Bridge",
-    "Green", "Grove", "Mount Pleasant", "Orchard", "Prospect", "Railroad", "Market", "Union",
-    "Water", "Front", "College", "School", "North", "South", "Broad", "Dogwood", "Magnolia",
-    "Hickory", "Birch", "Poplar", "Sycamore", "Laurel", "Jackson", "Adams",
+    "Main",
+    "Oak",
+    "Maple",
+    "Cedar",
+    "Elm",
+    "Washington",
+    "Lake",
+    "Hill",
+    "Park",
+    "Pine",
+    "Sunset",
+    "Highland",
+    "Church",
+    "Mill",
+    "River",
+    "Spring",
+    "Center",
+    "Ridge",
+    "Jefferson",
+    "Lincoln",
+    "Madison",
+    "Franklin",
+    "Chestnut",
+    "Walnut",
+    "Cherry",
+    "Willow",
+    "Forest",
+    "Meadow",
+    "Valley",
+    "Lakeview",
+    "King",
+    "Queen",
+    "Victoria",
+    "High",
+    "Station",
+    "Bridge",
+    "Green",
+    "Grove",
+    "Mount Pleasant",
+    "Orchard",
+    "Prospect",
+    "Railroad",
+    "Market",
+    "Union",
+    "Water",
+    "Front",
+    "College",
+    "School",
+    "North",
+    "South",
+    "Broad",
+    "Dogwood",
+    "Magnolia",
+    "Hickory",
+    "Birch",
+    "Poplar",
+    "Sycamore",
+    "Laurel",
+    "Jackson",
+    "Adams",
 ];
 
 /// (long form, abbreviation).
@@ -425,11 +517,46 @@ pub(crate) static EN_SUFFIXES: &[(&str, &str)] = &[
 ];
 
 pub(crate) static DE_STEMS: &[&str] = &[
-    "Haupt", "Bahnhof", "Garten", "Schiller", "Goethe", "Linden", "Berg", "Kirch", "Schul",
-    "Wald", "Feld", "Mühlen", "Rosen", "Birken", "Eichen", "Ahorn", "Tannen", "Buchen",
-    "Sonnen", "Mozart", "Beethoven", "Bismarck", "Friedrich", "Wilhelm", "Kaiser", "Königs",
-    "Post", "Markt", "Brunnen", "Burg", "Wiesen", "Blumen", "Parks", "Hafen", "Schloss",
-    "Rathaus", "Kloster", "Dorf", "Mittel", "Lessing",
+    "Haupt",
+    "Bahnhof",
+    "Garten",
+    "Schiller",
+    "Goethe",
+    "Linden",
+    "Berg",
+    "Kirch",
+    "Schul",
+    "Wald",
+    "Feld",
+    "Mühlen",
+    "Rosen",
+    "Birken",
+    "Eichen",
+    "Ahorn",
+    "Tannen",
+    "Buchen",
+    "Sonnen",
+    "Mozart",
+    "Beethoven",
+    "Bismarck",
+    "Friedrich",
+    "Wilhelm",
+    "Kaiser",
+    "Königs",
+    "Post",
+    "Markt",
+    "Brunnen",
+    "Burg",
+    "Wiesen",
+    "Blumen",
+    "Parks",
+    "Hafen",
+    "Schloss",
+    "Rathaus",
+    "Kloster",
+    "Dorf",
+    "Mittel",
+    "Lessing",
 ];
 
 /// (long form, abbreviation). The stem and the suffix are written as one word.
@@ -455,11 +582,36 @@ pub(crate) static FR_TYPES: &[(&str, &str)] = &[
 ];
 
 pub(crate) static FR_NAMES: &[&str] = &[
-    "de la Paix", "Victor Hugo", "Jean Jaurès", "de la République", "Pasteur",
-    "du Général de Gaulle", "des Lilas", "Gambetta", "Voltaire", "de l'Église", "du Moulin",
-    "des Écoles", "de la Gare", "Saint-Michel", "Nationale", "de Verdun", "Émile Zola",
-    "des Tilleuls", "du Château", "de la Liberté", "Carnot", "Foch", "Jean Moulin", "des Roses",
-    "du Stade", "de Paris", "Molière", "Racine", "de la Fontaine", "Louis Blériot",
+    "de la Paix",
+    "Victor Hugo",
+    "Jean Jaurès",
+    "de la République",
+    "Pasteur",
+    "du Général de Gaulle",
+    "des Lilas",
+    "Gambetta",
+    "Voltaire",
+    "de l'Église",
+    "du Moulin",
+    "des Écoles",
+    "de la Gare",
+    "Saint-Michel",
+    "Nationale",
+    "de Verdun",
+    "Émile Zola",
+    "des Tilleuls",
+    "du Château",
+    "de la Liberté",
+    "Carnot",
+    "Foch",
+    "Jean Moulin",
+    "des Roses",
+    "du Stade",
+    "de Paris",
+    "Molière",
+    "Racine",
+    "de la Fontaine",
+    "Louis Blériot",
 ];
 
 pub(crate) static NINO_FIRST: &[u8] = b"ABCEGHJKLMNOPRSTWXYZ";
@@ -509,8 +661,10 @@ pub(crate) static RESIDENTIAL_V4: &[u8] = &[
 ];
 
 /// First octets of hosting / proxy ranges used by fraud rings.
-pub(crate) static DATACENTER_V4: &[u8] =
-    &[45, 103, 104, 138, 139, 141, 142, 143, 146, 147, 149, 151, 154, 155, 159, 162, 164, 167, 185, 193, 194, 195, 209];
+pub(crate) static DATACENTER_V4: &[u8] = &[
+    45, 103, 104, 138, 139, 141, 142, 143, 146, 147, 149, 151, 154, 155, 159, 162, 164, 167, 185,
+    193, 194, 195, 209,
+];
 
 /// Residential IPv6 /32-ish prefixes per country (first two hextets).
 pub(crate) fn v6_prefixes(c: Country) -> &'static [&'static str] {

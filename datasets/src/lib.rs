@@ -315,9 +315,15 @@ impl Config {
             ));
         }
         if self.public_ip_share > 0.5 {
-            return bad(format!("public_ip_share = {} exceeds 0.5", self.public_ip_share));
+            return bad(format!(
+                "public_ip_share = {} exceeds 0.5",
+                self.public_ip_share
+            ));
         }
-        if self.ring_size_min < 3 || self.ring_size_min > self.ring_size_max || self.ring_size_max > 50 {
+        if self.ring_size_min < 3
+            || self.ring_size_min > self.ring_size_max
+            || self.ring_size_max > 50
+        {
             return bad(format!(
                 "ring sizes {}..={} must satisfy 3 <= min <= max <= 50",
                 self.ring_size_min, self.ring_size_max
@@ -332,11 +338,18 @@ impl Config {
         if self.end < self.start {
             return bad(format!("end {} is before start {}", self.end, self.start));
         }
-        if self.ring_share > 0.0 && Pattern::ALL.iter().all(|&p| self.pattern_weights.get(p) == 0) {
+        if self.ring_share > 0.0
+            && Pattern::ALL
+                .iter()
+                .all(|&p| self.pattern_weights.get(p) == 0)
+        {
             return bad("ring_share > 0 but every pattern weight is 0".to_owned());
         }
         if self.accounts as u64 > 1_000_000_000 {
-            return bad(format!("accounts = {} exceeds 1,000,000,000", self.accounts));
+            return bad(format!(
+                "accounts = {} exceeds 1,000,000,000",
+                self.accounts
+            ));
         }
         Ok(())
     }

@@ -59,7 +59,11 @@ pub(crate) enum Ip {
     #[default]
     Missing,
     V4(u32),
-    V6 { prefix: &'static str, high: u32, low: u64 },
+    V6 {
+        prefix: &'static str,
+        high: u32,
+        low: u64,
+    },
 }
 
 /// A government id: canonical characters (digits, or letters and digits) and issuing country.
@@ -249,7 +253,13 @@ pub(crate) fn render_date(out: &mut String, d: Ymd, rng: &mut Rng, noisy: bool) 
 
 /// An email address. Canonical: lowercase, trimmed. Noise: capitalised, upper case, stray
 /// whitespace, and for gmail.com dots removed or added and `+tags` (gmail ignores both).
-pub(crate) fn render_email(out: &mut String, local: &str, domain: &str, rng: &mut Rng, noisy: bool) {
+pub(crate) fn render_email(
+    out: &mut String,
+    local: &str,
+    domain: &str,
+    rng: &mut Rng,
+    noisy: bool,
+) {
     if !noisy {
         out.push_str(local);
         out.push('@');
@@ -308,7 +318,8 @@ pub(crate) fn render_email(out: &mut String, local: &str, domain: &str, rng: &mu
 
 /// A phone number. Canonical: E.164 (`+14155550134`). Noise: national and international
 /// display formats. National formats (no `+` or `00`) are only used when `region` (the row's
-/// address country, or US when the row has none) is the phone's own country.
+/// address country, or US when the row has none) is the phone's own country, and `00` only
+/// when `region` dials out with `00`.
 pub(crate) fn render_phone(
     out: &mut String,
     country: Country,
@@ -329,7 +340,11 @@ pub(crate) fn render_phone(
     match country {
         Country::Us | Country::Ca => {
             let (ex, line) = b.split_at(3);
-            let styles: &[u32] = if local_ok { &[0, 1, 2, 3, 4, 5, 6] } else { &[0, 6] };
+            let styles: &[u32] = if local_ok {
+                &[0, 1, 2, 3, 4, 5, 6]
+            } else {
+                &[0, 6]
+            };
             match pick(rng, styles) {
                 0 => {
                     out.push_str("+1 (");
@@ -384,7 +399,13 @@ pub(crate) fn render_phone(
             // GB: 7911 123456; DE: 151 12345678 (split after the mobile prefix).
             let split = if country == Country::Gb { 4 } else { 3 };
             let (p, rest) = national.split_at(split);
-            let styles: &[u32] = if local_ok { &[0, 1, 2, 3, 4, 5] } else { &[0, 1, 2] };
+            // `00` is the international prefix in Europe, not in North America (011).
+            let idd00 = !matches!(region, Country::Us | Country::Ca);
+            let styles: &[u32] = match (local_ok, idd00) {
+                (true, _) => &[0, 1, 2, 3, 4, 5],
+                (false, true) => &[0, 1, 2],
+                (false, false) => &[0, 1],
+            };
             match pick(rng, styles) {
                 0 => {
                     out.push('+');
@@ -797,7 +818,9 @@ pub(crate) fn render_ip(out: &mut String, ip: Ip) {
             out.push_str(prefix);
             for i in 0..6u32 {
                 out.push(':');
-                let group = if i < 2 { (high >> (16 * (1 - i))) & 0xFFFF } else {
+                let group = if i < 2 {
+                    (high >> (16 * (1 - i))) & 0xFFFF
+                } else {
                     ((low >> (16 * (5 - i))) & 0xFFFF) as u32
                 };
                 push_hex_trimmed(out, u64::from(group));
@@ -807,7 +830,11 @@ pub(crate) fn render_ip(out: &mut String, ip: Ip) {
 }
 
 fn push_hex_trimmed(out: &mut String, v: u64) {
-    let digits = if v == 0 { 1 } else { (64 - v.leading_zeros()).div_ceil(4) };
+    let digits = if v == 0 {
+        1
+    } else {
+        (64 - v.leading_zeros()).div_ceil(4)
+    };
     push_hex(out, v, digits);
 }
 
@@ -817,8 +844,14 @@ pub(crate) fn render_bank(out: &mut String, bank: Bank, keys: &Keys, noisy: bool
     let v = mix(bank.token ^ keys.bank);
     match bank.country {
         Country::Us => {
-            const ROUTING: [&str; 6] =
-                ["021000021", "026009593", "121000248", "091000022", "011401533", "122105155"];
+            const ROUTING: [&str; 6] = [
+                "021000021",
+                "026009593",
+                "121000248",
+                "091000022",
+                "011401533",
+                "122105155",
+            ];
             out.push_str(ROUTING[(v % ROUTING.len() as u64) as usize]);
             out.push(if noisy { ' ' } else { '-' });
             push_padded(out, bank.token % 10_000_000_000, 10);
@@ -907,19 +940,45 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let mut s = String::new();
-            render_phone(&mut s, Country::Us, "4155550134", Country::Us, &mut rng, true);
+            render_phone(
+                &mut s,
+                Country::Us,
+                "4155550134",
+                Country::Us,
+                &mut rng,
+                true,
+            );
             seen.insert(s);
         }
-        for want in ["+1 (415) 555-0134", "415.555.0134", "4155550134", "(415) 555-0134"] {
+        for want in [
+            "+1 (415) 555-0134",
+            "415.555.0134",
+            "4155550134",
+            "(415) 555-0134",
+        ] {
             assert!(seen.contains(want), "{want} not in {seen:?}");
         }
         let mut s = String::new();
-        render_phone(&mut s, Country::Fr, "612345678", Country::Fr, &mut rng, false);
+        render_phone(
+            &mut s,
+            Country::Fr,
+            "612345678",
+            Country::Fr,
+            &mut rng,
+            false,
+        );
         assert_eq!(s, "+33612345678");
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..100 {
             let mut s = String::new();
-            render_phone(&mut s, Country::Fr, "612345678", Country::Fr, &mut rng, true);
+            render_phone(
+                &mut s,
+                Country::Fr,
+                "612345678",
+                Country::Fr,
+                &mut rng,
+                true,
+            );
             seen.insert(s);
         }
         assert!(seen.contains("06 12 34 56 78"), "{seen:?}");
@@ -953,7 +1012,11 @@ mod tests {
     #[test]
     fn date_styles() {
         let mut rng = Rng::seed_from_u64(5);
-        let d = Ymd { year: 1987, month: 4, day: 12 };
+        let d = Ymd {
+            year: 1987,
+            month: 4,
+            day: 12,
+        };
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..100 {
             let mut s = String::new();
@@ -968,7 +1031,14 @@ mod tests {
     #[test]
     fn ipv6_rendering() {
         let mut s = String::new();
-        render_ip(&mut s, Ip::V6 { prefix: "2600:1700", high: 0x0001_abcd, low: 0x0000_1234_0000_ffff });
+        render_ip(
+            &mut s,
+            Ip::V6 {
+                prefix: "2600:1700",
+                high: 0x0001_abcd,
+                low: 0x0000_1234_0000_ffff,
+            },
+        );
         assert_eq!(s, "2600:1700:1:abcd:0:1234:0:ffff");
     }
 }

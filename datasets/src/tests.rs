@@ -16,8 +16,16 @@ struct Data {
 
 fn read(path: &Path) -> (Vec<String>, Vec<csv::StringRecord>) {
     let mut r = csv::ReaderBuilder::new().from_path(path).expect("open csv");
-    let headers = r.headers().expect("headers").iter().map(str::to_owned).collect();
-    let rows = r.records().collect::<std::result::Result<Vec<_>, _>>().expect("valid csv");
+    let headers = r
+        .headers()
+        .expect("headers")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows = r
+        .records()
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .expect("valid csv");
     (headers, rows)
 }
 
@@ -29,7 +37,14 @@ fn generate(cfg: &Config) -> Data {
     let (ha, accounts) = read(&out.join("accounts.csv"));
     let (hi, inquiries) = read(&out.join("inquiries.csv"));
     let (ht, truth) = read(&out.join("truth.csv"));
-    Data { summary, accounts, inquiries, truth, headers: [ha, hi, ht], progress }
+    Data {
+        summary,
+        accounts,
+        inquiries,
+        truth,
+        headers: [ha, hi, ht],
+        progress,
+    }
 }
 
 fn col(headers: &[&str], name: &str) -> usize {
@@ -67,7 +82,11 @@ fn headers_truth_and_csv_roundtrip() {
     assert!(d.truth.iter().all(|r| r.len() == TRUTH_COLUMNS.len()));
     // Values that need quoting are present and survive the round trip.
     let ua = col(&INQUIRY_COLUMNS, "user_agent");
-    assert!(d.inquiries.iter().any(|r| r[ua].contains("KHTML, like Gecko")));
+    assert!(
+        d.inquiries
+            .iter()
+            .any(|r| r[ua].contains("KHTML, like Gecko"))
+    );
     let last = col(&ACCOUNT_COLUMNS, "name_last");
     assert!(d.accounts.iter().any(|r| r[last].contains('\'')));
 
@@ -79,7 +98,11 @@ fn headers_truth_and_csv_roundtrip() {
     for (i, (a, t)) in d.accounts.iter().zip(&d.truth).enumerate() {
         assert_eq!(&a[0], &t[0], "truth row {i} is not for account row {i}");
         assert_eq!(a[0].len(), "acct_0000000001".len());
-        assert!(seen.insert(a[0].to_owned()), "duplicate account id {}", &a[0]);
+        assert!(
+            seen.insert(a[0].to_owned()),
+            "duplicate account id {}",
+            &a[0]
+        );
         assert!(t[1].starts_with("person_"));
         assert!(t[2].is_empty() || t[2].starts_with("ring_"));
     }
@@ -92,8 +115,14 @@ fn headers_truth_and_csv_roundtrip() {
 fn inquiries_follow_their_account() {
     let d = generate(&Config::new(5_000, 3));
     let created: BTreeMap<&str, &str> = d.accounts.iter().map(|a| (&a[0], &a[2])).collect();
-    let statuses =
-        ["completed", "approved", "declined", "needs_review", "failed", "expired"];
+    let statuses = [
+        "completed",
+        "approved",
+        "declined",
+        "needs_review",
+        "failed",
+        "expired",
+    ];
     for q in &d.inquiries {
         let acct = created.get(&q[1]).expect("inquiry of an unknown account");
         // RFC 3339 UTC with a fixed width compares as text.
@@ -102,9 +131,14 @@ fn inquiries_follow_their_account() {
         assert!(statuses.contains(&&q[3]), "status {}", &q[3]);
     }
     let mean = d.inquiries.len() as f64 / d.accounts.len() as f64;
-    assert!((1.0..1.4).contains(&mean), "mean inquiries per account {mean}");
+    assert!(
+        (1.0..1.4).contains(&mean),
+        "mean inquiries per account {mean}"
+    );
     for a in &d.accounts {
-        assert!(a[2].as_bytes() >= b"2024-01-01T00:00:00Z" && a[2].as_bytes() < b"2026-01-01T00:00:00Z");
+        assert!(
+            a[2].as_bytes() >= b"2024-01-01T00:00:00Z" && a[2].as_bytes() < b"2026-01-01T00:00:00Z"
+        );
     }
 }
 
@@ -116,7 +150,11 @@ fn rings_and_benign_lookalikes_at_20k() {
 
     // Rings: sizes within bounds, every pattern present, truth agrees with the summary.
     for p in Pattern::ALL {
-        assert!(s.rings_by_pattern[p.as_str()] >= 1, "no {} ring: {s:?}", p.as_str());
+        assert!(
+            s.rings_by_pattern[p.as_str()] >= 1,
+            "no {} ring: {s:?}",
+            p.as_str()
+        );
     }
     let mut rings: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, t) in d.truth.iter().enumerate() {
@@ -125,29 +163,52 @@ fn rings_and_benign_lookalikes_at_20k() {
         }
     }
     assert_eq!(rings.len() as u64, s.rings);
-    assert_eq!(rings.values().map(Vec::len).sum::<usize>() as u64, s.ring_accounts);
+    assert_eq!(
+        rings.values().map(Vec::len).sum::<usize>() as u64,
+        s.ring_accounts
+    );
     let ring_share = s.ring_accounts as f64 / s.accounts as f64;
-    assert!((0.008..=0.012).contains(&ring_share), "ring share {ring_share}");
+    assert!(
+        (0.008..=0.012).contains(&ring_share),
+        "ring share {ring_share}"
+    );
     let created = col(&ACCOUNT_COLUMNS, "created_at");
     for (id, members) in &rings {
         let n = members.len();
-        assert!((cfg.ring_size_min..=cfg.ring_size_max).contains(&n), "{id} has {n} members");
+        assert!(
+            (cfg.ring_size_min..=cfg.ring_size_max).contains(&n),
+            "{id} has {n} members"
+        );
         // Burst: all members within four days.
-        let times: Vec<&str> = members.iter().map(|&i| d.accounts[i].get(created).unwrap_or("")).collect();
-        let (lo, hi) = (times.iter().min().expect("min"), times.iter().max().expect("max"));
+        let times: Vec<&str> = members
+            .iter()
+            .map(|&i| d.accounts[i].get(created).unwrap_or(""))
+            .collect();
+        let (lo, hi) = (
+            times.iter().min().expect("min"),
+            times.iter().max().expect("max"),
+        );
         let secs = |t: &str| {
-            chrono::DateTime::parse_from_rfc3339(t).expect("rfc3339").timestamp()
+            chrono::DateTime::parse_from_rfc3339(t)
+                .expect("rfc3339")
+                .timestamp()
         };
         assert!(secs(hi) - secs(lo) <= 4 * 86_400, "{id} spans {lo}..{hi}");
     }
-    assert_eq!(s.largest_ring, rings.values().map(Vec::len).max().unwrap_or(0) as u64);
+    assert_eq!(
+        s.largest_ring,
+        rings.values().map(Vec::len).max().unwrap_or(0) as u64
+    );
     assert!(s.largest_ring <= 50);
 
     // A person is either entirely inside one ring or entirely outside rings: stolen-identity
     // victims have no legitimate account, synthetic identities are never reused elsewhere.
     let mut person_rings: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for t in &d.truth {
-        person_rings.entry(t.get(1).unwrap_or("")).or_default().insert(t.get(2).unwrap_or(""));
+        person_rings
+            .entry(t.get(1).unwrap_or(""))
+            .or_default()
+            .insert(t.get(2).unwrap_or(""));
     }
     for (person, rs) in &person_rings {
         assert_eq!(rs.len(), 1, "{person} spans {rs:?}");
@@ -157,9 +218,17 @@ fn rings_and_benign_lookalikes_at_20k() {
     for t in &d.truth {
         *per_person.entry(t.get(1).unwrap_or("")).or_default() += 1;
     }
-    assert!(d.truth.iter().any(|t| !t[2].is_empty() && per_person[&t[1]] >= 3));
+    assert!(
+        d.truth
+            .iter()
+            .any(|t| !t[2].is_empty() && per_person[&t[1]] >= 3)
+    );
     // Benign duplicates: persons with two accounts outside rings.
-    let dup = d.truth.iter().filter(|t| t[2].is_empty() && per_person[&t[1]] == 2).count();
+    let dup = d
+        .truth
+        .iter()
+        .filter(|t| t[2].is_empty() && per_person[&t[1]] == 2)
+        .count();
     assert_eq!(dup as u64, 2 * s.duplicate_persons);
     assert!(s.duplicate_persons >= 100, "{s:?}");
 
@@ -176,7 +245,10 @@ fn rings_and_benign_lookalikes_at_20k() {
     assert!(s.fraud_labels >= 1 && s.legit_labels >= 200, "{s:?}");
 
     // Benign hubs.
-    assert!(s.households >= 200 && s.household_accounts >= 2 * s.households, "{s:?}");
+    assert!(
+        s.households >= 200 && s.household_accounts >= 2 * s.households,
+        "{s:?}"
+    );
     assert!(s.dorms >= 1 && s.dorm_accounts >= 30, "{s:?}");
     assert!(s.public_ips >= 4 && s.public_ip_accounts >= 400, "{s:?}");
     assert!(s.placeholder_accounts >= 1, "{s:?}");
@@ -188,9 +260,16 @@ fn rings_and_benign_lookalikes_at_20k() {
         }
     }
     let big: Vec<_> = by_ip.values().filter(|v| v.len() >= 30).collect();
-    assert!(big.len() >= 5, "expected public and dorm IPs, got {} big IPs", big.len());
+    assert!(
+        big.len() >= 5,
+        "expected public and dorm IPs, got {} big IPs",
+        big.len()
+    );
     for members in big {
-        assert!(members.iter().all(|&i| d.truth[i][2].is_empty()), "a ring on a hub IP");
+        assert!(
+            members.iter().all(|&i| d.truth[i][2].is_empty()),
+            "a ring on a hub IP"
+        );
     }
     let email = col(&ACCOUNT_COLUMNS, "email");
     let phone = col(&ACCOUNT_COLUMNS, "phone");
@@ -199,9 +278,17 @@ fn rings_and_benign_lookalikes_at_20k() {
         .accounts
         .iter()
         .filter(|a| {
-            ["test@test.com", "none@none.com", "N/A", "0000000000", "1234567890", "123456789", "000000000"]
-                .iter()
-                .any(|v| a[email] == **v || a[phone] == **v || a[gov] == **v)
+            [
+                "test@test.com",
+                "none@none.com",
+                "N/A",
+                "0000000000",
+                "1234567890",
+                "123456789",
+                "000000000",
+            ]
+            .iter()
+            .any(|v| a[email] == **v || a[phone] == **v || a[gov] == **v)
         })
         .count();
     assert_eq!(placeholders as u64, s.placeholder_accounts);
@@ -211,7 +298,9 @@ fn rings_and_benign_lookalikes_at_20k() {
     let mut by_addr: BTreeMap<(String, &str), usize> = BTreeMap::new();
     for a in &d.accounts {
         if !a[street].is_empty() {
-            *by_addr.entry((a[street].to_lowercase(), a.get(postal).unwrap_or(""))).or_default() += 1;
+            *by_addr
+                .entry((a[street].to_lowercase(), a.get(postal).unwrap_or("")))
+                .or_default() += 1;
         }
     }
     assert!(by_addr.values().filter(|&&n| n >= 2).count() >= 100);
@@ -225,14 +314,33 @@ fn honest_people_never_share_strong_identifiers() {
         let s = s.trim().to_lowercase();
         let (local, domain) = s.split_once('@').unwrap_or((&s, ""));
         let local = local.split('+').next().unwrap_or("");
-        let local = if domain == "gmail.com" { local.replace('.', "") } else { local.to_owned() };
+        let local = if domain == "gmail.com" {
+            local.replace('.', "")
+        } else {
+            local.to_owned()
+        };
         format!("{local}@{domain}")
     };
     let placeholder = |s: &str| {
-        ["test@test.com", "none@none.com", "n/a", "N/A", "0000000000", "1234567890", "123456789", "000000000"]
-            .contains(&s)
+        [
+            "test@test.com",
+            "none@none.com",
+            "n/a",
+            "N/A",
+            "0000000000",
+            "1234567890",
+            "123456789",
+            "000000000",
+        ]
+        .contains(&s)
     };
-    let columns = ["email", "gov_id_number", "card_fingerprint", "bank_account", "device_id"];
+    let columns = [
+        "email",
+        "gov_id_number",
+        "card_fingerprint",
+        "bank_account",
+        "device_id",
+    ];
     for name in columns {
         let c = col(&ACCOUNT_COLUMNS, name);
         let mut owners: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
@@ -243,18 +351,28 @@ fn honest_people_never_share_strong_identifiers() {
             }
             let key = match name {
                 "email" => email_key(v),
-                "gov_id_number" | "bank_account" => {
-                    v.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase()
-                }
+                "gov_id_number" | "bank_account" => v
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_uppercase(),
                 "device_id" => v.to_lowercase(),
                 _ => v.to_owned(),
             };
-            owners.entry(key).or_default().insert(t.get(1).unwrap_or(""));
+            owners
+                .entry(key)
+                .or_default()
+                .insert(t.get(1).unwrap_or(""));
         }
         let shared: Vec<_> = owners.iter().filter(|(_, o)| o.len() > 1).collect();
         // Households may share a family device; nothing else is shared between honest people.
         let allowed = if name == "device_id" { 200 } else { 0 };
-        assert!(shared.len() <= allowed, "{name}: {} values shared, e.g. {:?}", shared.len(), shared.first());
+        assert!(
+            shared.len() <= allowed,
+            "{name}: {} values shared, e.g. {:?}",
+            shared.len(),
+            shared.first()
+        );
     }
 }
 
@@ -265,9 +383,16 @@ fn phones_are_valid_under_libphonenumber() {
     let country = col(&ACCOUNT_COLUMNS, "address_country");
     let mut checked = 0;
     let mut bad = Vec::new();
-    let rows = d.accounts.iter().map(|a| (&a[phone], &a[country])).chain(
-        d.inquiries.iter().map(|q| (&q[col(&INQUIRY_COLUMNS, "phone")], &q[col(&INQUIRY_COLUMNS, "address_country")])),
-    );
+    let rows = d
+        .accounts
+        .iter()
+        .map(|a| (&a[phone], &a[country]))
+        .chain(d.inquiries.iter().map(|q| {
+            (
+                &q[col(&INQUIRY_COLUMNS, "phone")],
+                &q[col(&INQUIRY_COLUMNS, "address_country")],
+            )
+        }));
     for (p, c) in rows {
         if p.is_empty() || ["0000000000", "1234567890", "N/A"].contains(&p) {
             continue;
@@ -283,13 +408,26 @@ fn phones_are_valid_under_libphonenumber() {
         };
         let id: phonenumber::country::Id = region.parse().expect("region");
         checked += 1;
-        match phonenumber::parse(Some(id), p) {
+        // phonenumber 0.3 applies the default region's national-prefix rule even to numbers
+        // with a `+` country code (so `+49 17…` with region US loses its leading 1): only give
+        // a region to numbers written without one.
+        let given = if p.trim_start().starts_with('+') {
+            None
+        } else {
+            Some(id)
+        };
+        match phonenumber::parse(given, p) {
             Ok(n) if phonenumber::is_valid(&n) => {}
             _ => bad.push(format!("{p} ({region})")),
         }
     }
     assert!(checked > 4_000);
-    assert!(bad.is_empty(), "{} of {checked} invalid, e.g. {:?}", bad.len(), &bad[..bad.len().min(20)]);
+    assert!(
+        bad.is_empty(),
+        "{} of {checked} invalid, e.g. {:?}",
+        bad.len(),
+        &bad[..bad.len().min(20)]
+    );
 }
 
 #[test]
@@ -306,7 +444,10 @@ fn small_and_empty_populations() {
 fn rejects_bad_knobs() {
     let mut cfg = Config::new(10, 1);
     cfg.ring_size_max = 60;
-    assert!(matches!(generate_to_dir(&cfg, Path::new("/nonexistent/never"), &mut |_| {}), Err(Error::InvalidConfig(_))));
+    assert!(matches!(
+        generate_to_dir(&cfg, Path::new("/nonexistent/never"), &mut |_| {}),
+        Err(Error::InvalidConfig(_))
+    ));
     let mut cfg = Config::new(10, 1);
     cfg.noise_rate = 1.5;
     assert!(matches!(cfg.validate(), Err(Error::InvalidConfig(m)) if m.contains("noise_rate")));

@@ -35,7 +35,12 @@ impl Perm {
         let half_bits = bits.div_ceil(2).max(1);
         let mask = (1u64 << half_bits) - 1;
         let keys = [mix(key), mix(key ^ 1), mix(key ^ 2), mix(key ^ 3)];
-        Perm { size, half_bits, mask, keys }
+        Perm {
+            size,
+            half_bits,
+            mask,
+            keys,
+        }
     }
 
     /// Maps `x` (taken modulo the size) to its image. Expected cost: under four Feistel passes.
@@ -69,7 +74,10 @@ pub(crate) struct Unique {
 
 impl Unique {
     pub(crate) fn new(size: u64, key: u64) -> Self {
-        Unique { perm: Perm::new(size, key), next: 0 }
+        Unique {
+            perm: Perm::new(size, key),
+            next: 0,
+        }
     }
 
     pub(crate) fn take(&mut self) -> u64 {
@@ -164,7 +172,11 @@ pub(crate) fn civil_from_days(z: i64) -> Ymd {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = y + i64::from(m <= 2);
-    Ymd { year: year as i32, month: m as u32, day: d as u32 }
+    Ymd {
+        year: year as i32,
+        month: m as u32,
+        day: d as u32,
+    }
 }
 
 /// Appends an RFC 3339 UTC timestamp (`2024-03-05T14:22:07Z`) for Unix seconds `secs`.
@@ -236,7 +248,14 @@ mod tests {
         for z in [-25_567i64, 0, 10_957, 19_723, 20_453, 20_818] {
             assert_eq!(days_from_civil(civil_from_days(z)), z);
         }
-        assert_eq!(days_from_civil(Ymd { year: 2024, month: 1, day: 1 }), 19_723);
+        assert_eq!(
+            days_from_civil(Ymd {
+                year: 2024,
+                month: 1,
+                day: 1
+            }),
+            19_723
+        );
         let mut s = String::new();
         push_rfc3339(&mut s, 1_704_067_200 + 3_661);
         assert_eq!(s, "2024-01-01T01:01:01Z");

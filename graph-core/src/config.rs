@@ -110,7 +110,11 @@ pub struct HubConfig {
 
 impl Default for HubConfig {
     fn default() -> Self {
-        HubConfig { multiplier: 3.0, floor: 20, ceiling: 500 }
+        HubConfig {
+            multiplier: 3.0,
+            floor: 20,
+            ceiling: 500,
+        }
     }
 }
 
@@ -128,7 +132,11 @@ pub struct RingConfig {
 
 impl Default for RingConfig {
     fn default() -> Self {
-        RingConfig { min_accounts: 3, threshold: 50.0, burst_hours: 72.0 }
+        RingConfig {
+            min_accounts: 3,
+            threshold: 50.0,
+            burst_hours: 72.0,
+        }
     }
 }
 
@@ -199,10 +207,16 @@ impl Default for LinkConfig {
         put(kinds::EMAIL, KindRule::new(LinkMode::Alone, 0.8));
         put(kinds::PHONE, KindRule::new(LinkMode::Alone, 0.75));
         put(kinds::NAME_DOB, KindRule::new(LinkMode::Alone, 0.6));
-        put(kinds::BROWSER_FINGERPRINT, KindRule::new(LinkMode::Alone, 0.5));
+        put(
+            kinds::BROWSER_FINGERPRINT,
+            KindRule::new(LinkMode::Alone, 0.5),
+        );
         put(
             kinds::IP,
-            KindRule { window_hours: Some(24.0), ..KindRule::new(LinkMode::Window, 0.3) },
+            KindRule {
+                window_hours: Some(24.0),
+                ..KindRule::new(LinkMode::Window, 0.3)
+            },
         );
         put(
             kinds::ADDRESS,
@@ -246,7 +260,13 @@ pub const BUILT_IN_PLACEHOLDERS: &[(&str, &[&str])] = &[
     ),
     (
         kinds::PHONE,
-        &["+10000000000", "+11111111111", "+11234567890", "+15555555555", "+19999999999"],
+        &[
+            "+10000000000",
+            "+11111111111",
+            "+11234567890",
+            "+15555555555",
+            "+19999999999",
+        ],
     ),
     (
         kinds::GOV_ID,
@@ -260,14 +280,32 @@ pub const BUILT_IN_PLACEHOLDERS: &[(&str, &[&str])] = &[
             "XX:123456789",
         ],
     ),
-    (kinds::DEVICE_ID, &["00000000-0000-0000-0000-000000000000", "unknown", "undefined"]),
+    (
+        kinds::DEVICE_ID,
+        &[
+            "00000000-0000-0000-0000-000000000000",
+            "unknown",
+            "undefined",
+        ],
+    ),
     (kinds::IP, &["0.0.0.0", "127.0.0.1", "::1", "::"]),
     (kinds::CARD_FINGERPRINT, &["unknown", "undefined"]),
 ];
 
 /// Values that are placeholders whatever the kind.
-pub const GENERIC_PLACEHOLDERS: &[&str] =
-    &["n/a", "na", "none", "null", "nil", "unknown", "-", "0", "test", "xxx", "undefined"];
+pub const GENERIC_PLACEHOLDERS: &[&str] = &[
+    "n/a",
+    "na",
+    "none",
+    "null",
+    "nil",
+    "unknown",
+    "-",
+    "0",
+    "test",
+    "xxx",
+    "undefined",
+];
 
 impl LinkConfig {
     /// Parses and validates a TOML configuration; omitted parts keep their defaults.
@@ -304,7 +342,9 @@ impl LinkConfig {
     pub fn validate(&self) -> Result<()> {
         for (kind, r) in &self.rules {
             if !(0.0..=1.0).contains(&r.strength) {
-                return Err(Error::Config(format!("rules.{kind}.strength must be within 0..=1")));
+                return Err(Error::Config(format!(
+                    "rules.{kind}.strength must be within 0..=1"
+                )));
             }
             match r.link {
                 LinkMode::Window => match r.window_hours {
@@ -342,17 +382,24 @@ impl LinkConfig {
             return Err(Error::Config("hubs.multiplier must be > 0".into()));
         }
         if !(0.0..=1.0).contains(&self.scores.proximity_decay) {
-            return Err(Error::Config("scores.proximity_decay must be within 0..=1".into()));
+            return Err(Error::Config(
+                "scores.proximity_decay must be within 0..=1".into(),
+            ));
         }
         if !(0.0..=100.0).contains(&self.rings.threshold) {
-            return Err(Error::Config("rings.threshold must be within 0..=100".into()));
+            return Err(Error::Config(
+                "rings.threshold must be within 0..=100".into(),
+            ));
         }
         Ok(())
     }
 
     /// The rule for a kind: configured, built in, or the custom-kind default.
     pub fn rule(&self, kind: &str) -> KindRule {
-        self.rules.get(kind).cloned().unwrap_or_else(|| KindRule::new(LinkMode::Alone, 0.5))
+        self.rules
+            .get(kind)
+            .cloned()
+            .unwrap_or_else(|| KindRule::new(LinkMode::Alone, 0.5))
     }
 
     /// Whether `value` (normalised) is a placeholder for `kind`: on a list, or a run of one
@@ -371,15 +418,23 @@ impl LinkConfig {
         if !core.is_empty() && is_typed_filler(core) {
             return true;
         }
-        if BUILT_IN_PLACEHOLDERS.iter().any(|(k, vs)| *k == kind && vs.contains(&value)) {
+        if BUILT_IN_PLACEHOLDERS
+            .iter()
+            .any(|(k, vs)| *k == kind && vs.contains(&value))
+        {
             return true;
         }
-        self.rules.get(kind).is_some_and(|r| r.placeholders.iter().any(|p| p == value))
+        self.rules
+            .get(kind)
+            .is_some_and(|r| r.placeholders.iter().any(|p| p == value))
     }
 
     /// Every listed placeholder value of a kind (built-in, generic and configured).
     pub fn placeholders(&self, kind: &str) -> Vec<String> {
-        let mut out: Vec<String> = GENERIC_PLACEHOLDERS.iter().map(|s| (*s).to_owned()).collect();
+        let mut out: Vec<String> = GENERIC_PLACEHOLDERS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         for (k, vs) in BUILT_IN_PLACEHOLDERS {
             if *k == kind {
                 out.extend(vs.iter().map(|s| (*s).to_owned()));
@@ -400,7 +455,9 @@ fn is_typed_filler(s: &str) -> bool {
         b.len() >= 6
             && (b.iter().all(|c| *c == b[0])
                 || (b.iter().all(u8::is_ascii_digit)
-                    && (b.windows(2).all(|w| w[1] == w[0] + 1 || (w[0] == b'9' && w[1] == b'0'))
+                    && (b
+                        .windows(2)
+                        .all(|w| w[1] == w[0] + 1 || (w[0] == b'9' && w[1] == b'0'))
                         || b.windows(2).all(|w| w[1] + 1 == w[0]))))
     };
     filler(b) || (1..=3).any(|cc| b.len() > cc + 6 && filler(&b[cc..]))
@@ -412,7 +469,10 @@ mod tests {
 
     #[test]
     fn empty_toml_is_the_default() {
-        assert_eq!(LinkConfig::from_toml_str("").unwrap(), LinkConfig::default());
+        assert_eq!(
+            LinkConfig::from_toml_str("").unwrap(),
+            LinkConfig::default()
+        );
     }
 
     #[test]
@@ -434,12 +494,16 @@ mod tests {
         assert!(e.to_string().contains("window_hours"), "{e}");
         let e = LinkConfig::from_toml_str("[rules.address]\nlink = \"with\"\n").unwrap_err();
         assert!(e.to_string().contains("with"), "{e}");
-        let e = LinkConfig::from_toml_str("[rules.email]\nlink = \"alone\"\ncap = 1\n").unwrap_err();
+        let e =
+            LinkConfig::from_toml_str("[rules.email]\nlink = \"alone\"\ncap = 1\n").unwrap_err();
         assert!(e.to_string().contains("cap"), "{e}");
         let e = LinkConfig::from_toml_str("[rulez]\n").unwrap_err();
         assert!(e.to_string().contains("rulez"), "{e}");
         let e = LinkConfig::from_toml_str("[rules.email]\nlink = \"sometimes\"\n").unwrap_err();
-        assert!(e.to_string().contains("sometimes") || e.to_string().contains("variant"), "{e}");
+        assert!(
+            e.to_string().contains("sometimes") || e.to_string().contains("variant"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -41,7 +41,10 @@ pub enum Error {
 impl Error {
     /// Whether the error was caused by input or configuration (as opposed to the machine).
     pub fn is_user_error(&self) -> bool {
-        matches!(self, Error::Config(_) | Error::Schema { .. } | Error::TooLarge(_))
+        matches!(
+            self,
+            Error::Config(_) | Error::Schema { .. } | Error::TooLarge(_)
+        )
     }
 }
 

@@ -40,10 +40,29 @@ pub struct Prf {
 impl Prf {
     /// From counts.
     pub fn new(tp: u64, predicted: u64, actual: u64) -> Self {
-        let precision = if predicted == 0 { 1.0 } else { tp as f64 / predicted as f64 };
-        let recall = if actual == 0 { 1.0 } else { tp as f64 / actual as f64 };
-        let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-        Prf { true_positives: tp, predicted, actual, precision, recall, f1 }
+        let precision = if predicted == 0 {
+            1.0
+        } else {
+            tp as f64 / predicted as f64
+        };
+        let recall = if actual == 0 {
+            1.0
+        } else {
+            tp as f64 / actual as f64
+        };
+        let f1 = if precision + recall == 0.0 {
+            0.0
+        } else {
+            2.0 * precision * recall / (precision + recall)
+        };
+        Prf {
+            true_positives: tp,
+            predicted,
+            actual,
+            precision,
+            recall,
+            f1,
+        }
     }
 }
 
@@ -113,7 +132,11 @@ pub fn evaluate(
             member_tp += 1;
         }
         let s = score_of.get(&t.account_id).copied().unwrap_or(0.0);
-        if actual.is_some() { pos_scores.push(s) } else { neg_scores.push(s) }
+        if actual.is_some() {
+            pos_scores.push(s)
+        } else {
+            neg_scores.push(s)
+        }
     }
     let tp: u64 = cell.values().map(|&n| pairs(n)).sum();
     let pred: u64 = pred_size.values().map(|&n| pairs(n)).sum();
@@ -137,7 +160,10 @@ pub fn evaluate(
 /// # Errors
 /// Missing or unreadable result files.
 pub fn evaluate_results_dir(truth: &[TruthRow], results: &Path) -> Result<EvalReport> {
-    let cols = read_columns(&results.join("clusters.parquet"), &["entity_id", "entity_type", "cluster_id"])?;
+    let cols = read_columns(
+        &results.join("clusters.parquet"),
+        &["entity_id", "entity_type", "cluster_id"],
+    )?;
     let mut cluster_of = HashMap::new();
     for ((id, ty), c) in cols[0].iter().zip(&cols[1]).zip(&cols[2]) {
         if let (Some(id), Some("account"), Some(c)) = (id, ty.as_deref(), c) {
@@ -151,14 +177,22 @@ pub fn evaluate_results_dir(truth: &[TruthRow], results: &Path) -> Result<EvalRe
         .filter(|(_, r)| r.as_deref() == Some("true"))
         .filter_map(|(c, _)| c.clone())
         .collect();
-    let scores = read_columns(&results.join("scores.parquet"), &["entity_id", "entity_type", "score"])?;
+    let scores = read_columns(
+        &results.join("scores.parquet"),
+        &["entity_id", "entity_type", "score"],
+    )?;
     let mut score_of = HashMap::new();
     for ((id, ty), s) in scores[0].iter().zip(&scores[1]).zip(&scores[2]) {
         if let (Some(id), Some("account"), Some(s)) = (id, ty.as_deref(), s) {
             score_of.insert(id.clone(), s.parse::<f64>().unwrap_or(0.0));
         }
     }
-    Ok(evaluate(truth, &cluster_of, &|c| ring_clusters.contains(c), &score_of))
+    Ok(evaluate(
+        truth,
+        &cluster_of,
+        &|c| ring_clusters.contains(c),
+        &score_of,
+    ))
 }
 
 /// Area under the ROC curve by the rank-sum (Mann–Whitney) statistic, ties counted half.
@@ -167,8 +201,11 @@ pub fn auc(pos: &[f64], neg: &[f64]) -> f64 {
     if pos.is_empty() || neg.is_empty() {
         return 0.5;
     }
-    let mut all: Vec<(f64, bool)> =
-        pos.iter().map(|&s| (s, true)).chain(neg.iter().map(|&s| (s, false))).collect();
+    let mut all: Vec<(f64, bool)> = pos
+        .iter()
+        .map(|&s| (s, true))
+        .chain(neg.iter().map(|&s| (s, false)))
+        .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut rank_sum = 0.0;
     let mut i = 0;
@@ -206,14 +243,22 @@ mod tests {
             ring_id: r.map(Into::into),
         };
         // Planted ring R = {a, b, c}; prediction puts {a, b} in ring X and {c, d} in ring Y.
-        let truth = vec![t("a", Some("R")), t("b", Some("R")), t("c", Some("R")), t("d", None), t("e", None)];
+        let truth = vec![
+            t("a", Some("R")),
+            t("b", Some("R")),
+            t("c", Some("R")),
+            t("d", None),
+            t("e", None),
+        ];
         let clusters: HashMap<String, String> =
             [("a", "X"), ("b", "X"), ("c", "Y"), ("d", "Y"), ("e", "Z")]
                 .iter()
                 .map(|(a, c)| (a.to_string(), c.to_string()))
                 .collect();
-        let scores: HashMap<String, f64> =
-            [("a", 90.0), ("b", 80.0), ("c", 70.0), ("d", 10.0)].iter().map(|(a, s)| (a.to_string(), *s)).collect();
+        let scores: HashMap<String, f64> = [("a", 90.0), ("b", 80.0), ("c", 70.0), ("d", 10.0)]
+            .iter()
+            .map(|(a, s)| (a.to_string(), *s))
+            .collect();
         let r = evaluate(&truth, &clusters, &|c| c != "Z", &scores);
         assert_eq!(r.ring_pairs.true_positives, 1); // (a, b)
         assert_eq!(r.ring_pairs.predicted, 2); // (a, b), (c, d)

@@ -28,11 +28,17 @@ use crate::table::{Attributes, Entities, LinkInput};
 pub const SCHEMA_VERSION: u32 = 1;
 
 fn pq_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Parquet { path: path.to_path_buf(), message: e.to_string() }
+    Error::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 fn open(path: &Path) -> Result<File> {
-    File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads the named columns of every row group of a Parquet file, in parallel, calling
@@ -42,7 +48,8 @@ fn read_row_groups<T: Send>(
     columns: &[&str],
     each: impl Fn(usize, Vec<RecordBatch>) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(|e| pq_err(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(|e| pq_err(path, e))?;
     let schema = builder.parquet_schema().clone();
     let arrow_schema = builder.schema().clone();
     for c in columns {
@@ -63,7 +70,8 @@ fn read_row_groups<T: Send>(
     (0..groups)
         .into_par_iter()
         .map(|g| {
-            let b = ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(|e| pq_err(path, e))?;
+            let b = ParquetRecordBatchReaderBuilder::try_new(open(path)?)
+                .map_err(|e| pq_err(path, e))?;
             let mask = ProjectionMask::leaves(b.parquet_schema(), leaves.iter().copied());
             let reader = b
                 .with_projection(mask)
@@ -71,7 +79,9 @@ fn read_row_groups<T: Send>(
                 .with_batch_size(65_536)
                 .build()
                 .map_err(|e| pq_err(path, e))?;
-            let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| pq_err(path, e))?;
+            let batches = reader
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| pq_err(path, e))?;
             each(g, batches)
         })
         .collect()
@@ -87,18 +97,32 @@ fn column(path: &Path, batch: &RecordBatch, name: &str, ty: &DataType) -> Result
     }
     cast(col, ty).map_err(|e| Error::Schema {
         path: path.to_path_buf(),
-        message: format!("column `{name}` has type {} (expected {ty}): {e}", col.data_type()),
+        message: format!(
+            "column `{name}` has type {} (expected {ty}): {e}",
+            col.data_type()
+        ),
     })
 }
 
 fn strings(path: &Path, batch: &RecordBatch, name: &str) -> Result<StringViewArray> {
     let a = column(path, batch, name, &DataType::Utf8View)?;
-    a.as_any().downcast_ref::<StringViewArray>().cloned().ok_or_else(|| pq_err(path, "string cast"))
+    a.as_any()
+        .downcast_ref::<StringViewArray>()
+        .cloned()
+        .ok_or_else(|| pq_err(path, "string cast"))
 }
 
-fn prim<A: Array + Clone + 'static>(path: &Path, batch: &RecordBatch, name: &str, ty: DataType) -> Result<A> {
+fn prim<A: Array + Clone + 'static>(
+    path: &Path,
+    batch: &RecordBatch,
+    name: &str,
+    ty: DataType,
+) -> Result<A> {
     let a = column(path, batch, name, &ty)?;
-    a.as_any().downcast_ref::<A>().cloned().ok_or_else(|| pq_err(path, format!("cast of `{name}`")))
+    a.as_any()
+        .downcast_ref::<A>()
+        .cloned()
+        .ok_or_else(|| pq_err(path, format!("cast of `{name}`")))
 }
 
 /// Reads `entities.parquet` and `attributes.parquet` of an ingest output folder, computing
@@ -108,7 +132,13 @@ fn prim<A: Array + Clone + 'static>(path: &Path, batch: &RecordBatch, name: &str
 /// Missing files or columns, unreadable Parquet.
 pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
     let epath = dir.join("entities.parquet");
-    let cols = ["entity_id", "entity_type", "anchor_idx", "created_at_ms", "label"];
+    let cols = [
+        "entity_id",
+        "entity_type",
+        "anchor_idx",
+        "created_at_ms",
+        "label",
+    ];
     let parts = read_row_groups(&epath, &cols, |_, batches| {
         let mut e = Entities::default();
         for b in batches {
@@ -134,7 +164,8 @@ pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
                 e.ids.push(id.value(i).to_owned());
                 e.types.push(t);
                 e.anchor.push(anchor.value(i));
-                e.created_at.push((!created.is_null(i)).then(|| created.value(i)));
+                e.created_at
+                    .push((!created.is_null(i)).then(|| created.value(i)));
                 e.label.push(lab);
             }
         }
@@ -153,7 +184,10 @@ pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
         return Err(Error::TooLarge(n));
     }
     if let Some(bad) = entities.anchor.iter().find(|&&a| a as usize >= n) {
-        return Err(Error::Schema { path: epath, message: format!("anchor_idx {bad} out of range") });
+        return Err(Error::Schema {
+            path: epath,
+            message: format!("anchor_idx {bad} out of range"),
+        });
     }
 
     let apath = dir.join("attributes.parquet");
@@ -190,21 +224,34 @@ pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
     for p in &parts {
         attributes.append(p, 0);
     }
-    Ok(LinkInput { entities, attributes, keyer })
+    Ok(LinkInput {
+        entities,
+        attributes,
+        keyer,
+    })
 }
 
 /// Writes one record batch to `path` atomically (temp file, then rename).
 pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<()> {
     let tmp: PathBuf = path.with_extension("parquet.tmp");
-    let file = File::create(&tmp).map_err(|source| Error::Io { path: tmp.clone(), source })?;
+    let file = File::create(&tmp).map_err(|source| Error::Io {
+        path: tmp.clone(),
+        source,
+    })?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| pq_err(path, e))?))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).map_err(|e| pq_err(path, e))?,
+        ))
         .set_max_row_group_row_count(Some(1 << 20))
         .build();
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| pq_err(path, e))?;
+    let mut w =
+        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| pq_err(path, e))?;
     w.write(batch).map_err(|e| pq_err(path, e))?;
     w.close().map_err(|e| pq_err(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Column builder helpers for output tables.
@@ -221,14 +268,18 @@ impl TableBuilder {
     }
 
     fn push(mut self, name: &str, nullable: bool, a: ArrayRef) -> Self {
-        self.fields.push(ArrowField::new(name, a.data_type().clone(), nullable));
+        self.fields
+            .push(ArrowField::new(name, a.data_type().clone(), nullable));
         self.columns.push(a);
         self
     }
 
     /// A non-null string column.
     pub fn str<S: AsRef<str>>(self, name: &str, values: impl IntoIterator<Item = S>) -> Self {
-        let a: StringArray = values.into_iter().map(|s| Some(s.as_ref().to_owned())).collect();
+        let a: StringArray = values
+            .into_iter()
+            .map(|s| Some(s.as_ref().to_owned()))
+            .collect();
         self.push(name, false, Arc::new(a))
     }
 
@@ -240,17 +291,29 @@ impl TableBuilder {
 
     /// A `u32` column.
     pub fn u32(self, name: &str, values: impl IntoIterator<Item = u32>) -> Self {
-        self.push(name, false, Arc::new(values.into_iter().collect::<UInt32Array>()))
+        self.push(
+            name,
+            false,
+            Arc::new(values.into_iter().collect::<UInt32Array>()),
+        )
     }
 
     /// A `u64` column.
     pub fn u64(self, name: &str, values: impl IntoIterator<Item = u64>) -> Self {
-        self.push(name, false, Arc::new(values.into_iter().collect::<UInt64Array>()))
+        self.push(
+            name,
+            false,
+            Arc::new(values.into_iter().collect::<UInt64Array>()),
+        )
     }
 
     /// An `f64` column.
     pub fn f64(self, name: &str, values: impl IntoIterator<Item = f64>) -> Self {
-        self.push(name, false, Arc::new(values.into_iter().collect::<Float64Array>()))
+        self.push(
+            name,
+            false,
+            Arc::new(values.into_iter().collect::<Float64Array>()),
+        )
     }
 
     /// A boolean column.
@@ -261,10 +324,17 @@ impl TableBuilder {
 
     /// A nullable UTC millisecond timestamp column.
     pub fn timestamp_ms(self, name: &str, values: impl IntoIterator<Item = Option<i64>>) -> Self {
-        let a = values.into_iter().collect::<TimestampMillisecondArray>().with_timezone("UTC");
+        let a = values
+            .into_iter()
+            .collect::<TimestampMillisecondArray>()
+            .with_timezone("UTC");
         let a: ArrayRef = Arc::new(a);
         let mut s = self;
-        s.fields.push(ArrowField::new(name, DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), true));
+        s.fields.push(ArrowField::new(
+            name,
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            true,
+        ));
         s.columns.push(a);
         s
     }
@@ -287,8 +357,10 @@ impl TableBuilder {
     /// Columns of different lengths (a bug).
     pub fn finish(self) -> Result<RecordBatch> {
         let schema = Arc::new(Schema::new(self.fields));
-        RecordBatch::try_new(schema, self.columns)
-            .map_err(|e| Error::Parquet { path: PathBuf::from("<table>"), message: e.to_string() })
+        RecordBatch::try_new(schema, self.columns).map_err(|e| Error::Parquet {
+            path: PathBuf::from("<table>"),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -302,8 +374,12 @@ pub fn read_columns(path: &Path, columns: &[&str]) -> Result<Vec<Vec<Option<Stri
         for b in batches {
             for (ci, c) in columns.iter().enumerate() {
                 let a = column(path, &b, c, &DataType::Utf8)?;
-                let s = a.as_any().downcast_ref::<StringArray>().ok_or_else(|| pq_err(path, "cast"))?;
-                out[ci].extend((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_owned())));
+                let s = a
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| pq_err(path, "cast"))?;
+                out[ci]
+                    .extend((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_owned())));
             }
         }
         Ok(out)

@@ -101,6 +101,9 @@ mod tests {
 
     #[test]
     fn debug_hides_the_secret() {
-        assert_eq!(format!("{:?}", Keyer::new(b"hunter2")), "Keyer { secret: [redacted] }");
+        assert_eq!(
+            format!("{:?}", Keyer::new(b"hunter2")),
+            "Keyer { secret: [redacted] }"
+        );
     }
 }

@@ -49,7 +49,8 @@ pub use linker::{
 pub use normalize::{NormalizeOptions, normalize_record};
 pub use pipeline::{RingSummary, RunResult, RunSummary, link_input, run_link};
 pub use record::{
-    Attribute, Entity, EntityType, Field, FieldIssue, Label, Normalized, RawRecord, RowReject, kinds,
+    Attribute, Entity, EntityType, Field, FieldIssue, Label, Normalized, RawRecord, RowReject,
+    kinds,
 };
 pub use rings::{Reason, RingReport};
 pub use score::EntityScore;

@@ -183,9 +183,14 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
 
     // 1. Rows per kind.
     let mut rows: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
-    for (i, ((&e, &k), &key)) in attrs.entity.iter().zip(&attrs.kind).zip(&attrs.key).enumerate() {
-        let needed = rules[k as usize].link != LinkMode::Never
-            || combos.iter().any(|c| c.1 == k);
+    for (i, ((&e, &k), &key)) in attrs
+        .entity
+        .iter()
+        .zip(&attrs.kind)
+        .zip(&attrs.key)
+        .enumerate()
+    {
+        let needed = rules[k as usize].link != LinkMode::Never || combos.iter().any(|c| c.1 == k);
         if !needed {
             continue;
         }
@@ -225,7 +230,10 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     for (k, krows) in rows.iter().enumerate() {
         let rule = &rules[k];
         let groups = group_bounds(krows);
-        let counts: Vec<u32> = groups.par_iter().map(|&(s, e)| distinct_anchors(&krows[s..e])).collect();
+        let counts: Vec<u32> = groups
+            .par_iter()
+            .map(|&(s, e)| distinct_anchors(&krows[s..e]))
+            .collect();
         let (cap, cap_auto) = match rule.cap {
             Cap::Fixed(c) => (c, false),
             Cap::Auto(_) => (auto_cap(&counts, config), true),
@@ -343,7 +351,11 @@ pub fn base_kind(kind: &str) -> &str {
     kind.split('+').next().unwrap_or(kind)
 }
 
-fn combination_rows(main: &[Row], required: &[Row], combine: impl Fn(u64, u64) -> u64 + Sync + Send) -> Vec<Row> {
+fn combination_rows(
+    main: &[Row],
+    required: &[Row],
+    combine: impl Fn(u64, u64) -> u64 + Sync + Send,
+) -> Vec<Row> {
     // Required keys per anchor, as a sorted (anchor, key) list.
     let mut req: Vec<(u32, u64)> = required.iter().map(|r| (r.anchor, r.key)).collect();
     req.par_sort_unstable();
@@ -353,7 +365,13 @@ fn combination_rows(main: &[Row], required: &[Row], combine: impl Fn(u64, u64) -
         .flat_map_iter(|r| {
             let start = req.partition_point(|(a, _)| *a < r.anchor);
             let end = req.partition_point(|(a, _)| *a <= r.anchor);
-            req[start..end].iter().map(move |&(_, k)| Row { key: combine(r.key, k), ..*r }).collect::<Vec<_>>()
+            req[start..end]
+                .iter()
+                .map(move |&(_, k)| Row {
+                    key: combine(r.key, k),
+                    ..*r
+                })
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -395,8 +413,11 @@ fn auto_cap(counts: &[u32], config: &LinkConfig) -> u32 {
 /// other: sorted by time, consecutive observations of different anchors within the window are
 /// united. Observations without a time never link. Returns the anchors that got a link.
 fn window_links(g: &[Row], window: i64, uf: &ConcurrentUnionFind) -> Vec<u32> {
-    let mut obs: Vec<(i64, u32)> =
-        g.iter().filter(|r| r.time != i64::MAX).map(|r| (r.time, r.anchor)).collect();
+    let mut obs: Vec<(i64, u32)> = g
+        .iter()
+        .filter(|r| r.time != i64::MAX)
+        .map(|r| (r.time, r.anchor))
+        .collect();
     obs.sort_unstable();
     let mut linked = Vec::new();
     // Keep, for the current run, the last observation; a gap over the window ends the run.
@@ -441,12 +462,19 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
             let mut anchors: Vec<u32> = members.iter().map(|&m| ents.anchor[m as usize]).collect();
             anchors.sort_unstable();
             anchors.dedup();
-            Cluster { id: cluster_id(ents, oldest), oldest, members, anchors }
+            Cluster {
+                id: cluster_id(ents, oldest),
+                oldest,
+                members,
+                anchors,
+            }
         })
         .collect();
     // Clusters with several anchors first, then by id: the order is part of the output.
     multi.par_sort_unstable_by(|a, b| {
-        (b.anchors.len() > 1).cmp(&(a.anchors.len() > 1)).then_with(|| a.id.cmp(&b.id))
+        (b.anchors.len() > 1)
+            .cmp(&(a.anchors.len() > 1))
+            .then_with(|| a.id.cmp(&b.id))
     });
     let multi_anchor = multi.iter().take_while(|c| c.anchors.len() > 1).count();
     let mut cluster_of = vec![u32::MAX; n];
@@ -460,7 +488,12 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
     let singles: Vec<Cluster> = (0..n as u32)
         .into_par_iter()
         .filter(|&e| size[roots[e as usize] as usize] == 1)
-        .map(|e| Cluster { id: cluster_id(ents, e), oldest: e, members: vec![e], anchors: vec![ents.anchor[e as usize]] })
+        .map(|e| Cluster {
+            id: cluster_id(ents, e),
+            oldest: e,
+            members: vec![e],
+            anchors: vec![ents.anchor[e as usize]],
+        })
         .collect();
     for s in singles {
         cluster_of[s.oldest as usize] = clusters.len() as u32;
@@ -484,7 +517,13 @@ mod tests {
     /// (id, is_inquiry_of, created_at hours, attributes (kind index, value index))
     type Spec = Vec<(Option<usize>, Option<u8>, Vec<(u8, u8)>)>;
 
-    const KINDS: &[&str] = &[kinds::EMAIL, kinds::DEVICE_ID, kinds::IP, kinds::ADDRESS, kinds::NAME_LAST];
+    const KINDS: &[&str] = &[
+        kinds::EMAIL,
+        kinds::DEVICE_ID,
+        kinds::IP,
+        kinds::ADDRESS,
+        kinds::NAME_LAST,
+    ];
 
     fn build(spec: &Spec, order: &[usize]) -> LinkInput {
         // Accounts keep their ids whatever the order; inquiries point at accounts by id.
@@ -501,7 +540,8 @@ mod tests {
                 Some(_) => (format!("inq_{old}"), EntityType::Inquiry),
                 None => (format!("acct_{old}"), EntityType::Account),
             };
-            let anchor = inq_of.and_then(|a| spec.get(a).filter(|s| s.0.is_none()).map(|_| pos[&a]));
+            let anchor =
+                inq_of.and_then(|a| spec.get(a).filter(|s| s.0.is_none()).map(|_| pos[&a]));
             entities.push(id, ty, anchor, hour.map(|h| h as i64 * 3_600_000), None);
         }
         let mut rows = Vec::new();
@@ -514,7 +554,11 @@ mod tests {
             let kid = attributes.kind_id(KINDS[k as usize % KINDS.len()]);
             attributes.push(&keyer, e, kid, &format!("v{v}"));
         }
-        LinkInput { entities, attributes, keyer }
+        LinkInput {
+            entities,
+            attributes,
+            keyer,
+        }
     }
 
     fn spec_strategy() -> impl Strategy<Value = Spec> {
@@ -540,7 +584,12 @@ mod tests {
 
     fn clusters_by_id(input: &LinkInput, out: &LinkOutput) -> BTreeMap<String, String> {
         (0..input.entities.len())
-            .map(|e| (input.entities.ids[e].clone(), out.clusters[out.cluster_of[e] as usize].id.clone()))
+            .map(|e| {
+                (
+                    input.entities.ids[e].clone(),
+                    out.clusters[out.cluster_of[e] as usize].id.clone(),
+                )
+            })
             .collect()
     }
 
@@ -551,7 +600,13 @@ mod tests {
         let n = ents.len();
         let mut parent: Vec<usize> = (0..n).collect();
         fn find(p: &mut Vec<usize>, x: usize) -> usize {
-            if p[x] == x { x } else { let r = find(p, p[x]); p[x] = r; r }
+            if p[x] == x {
+                x
+            } else {
+                let r = find(p, p[x]);
+                p[x] = r;
+                r
+            }
         }
         // Facts per anchor.
         let mut facts: Vec<(usize, String, String, i64)> = Vec::new();
@@ -573,8 +628,14 @@ mod tests {
             for f in facts.iter().filter(|f| f.1 == *kind) {
                 match rule.link {
                     LinkMode::With => {
-                        for g in facts.iter().filter(|g| g.0 == f.0 && rule.with.contains(&g.1)) {
-                            props.entry(format!("{}|{}", f.2, g.2)).or_default().push((f.0, f.3));
+                        for g in facts
+                            .iter()
+                            .filter(|g| g.0 == f.0 && rule.with.contains(&g.1))
+                        {
+                            props
+                                .entry(format!("{}|{}", f.2, g.2))
+                                .or_default()
+                                .push((f.0, f.3));
                         }
                     }
                     _ => props.entry(f.2.clone()).or_default().push((f.0, f.3)),
@@ -593,8 +654,11 @@ mod tests {
                         }
                     }
                     LinkMode::Window => {
-                        let mut o: Vec<(i64, usize)> =
-                            obs.iter().filter(|o| o.1 != i64::MAX).map(|o| (o.1, o.0)).collect();
+                        let mut o: Vec<(i64, usize)> = obs
+                            .iter()
+                            .filter(|o| o.1 != i64::MAX)
+                            .map(|o| (o.1, o.0))
+                            .collect();
                         o.sort();
                         let w = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
                         for p in o.windows(2) {
@@ -622,7 +686,10 @@ mod tests {
     fn partition(input: &LinkInput, out: &LinkOutput) -> BTreeSet<BTreeSet<String>> {
         let mut groups: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
         for e in 0..input.entities.len() {
-            groups.entry(out.cluster_of[e]).or_default().insert(input.entities.ids[e].clone());
+            groups
+                .entry(out.cluster_of[e])
+                .or_default()
+                .insert(input.entities.ids[e].clone());
         }
         groups.into_values().collect()
     }
@@ -722,7 +789,10 @@ mod tests {
             .iter()
             .map(|h| (h.reason.as_str(), h.entity_count))
             .collect();
-        assert_eq!(reasons, BTreeSet::from([("over_cap", 8), ("placeholder", 2)]));
+        assert_eq!(
+            reasons,
+            BTreeSet::from([("over_cap", 8), ("placeholder", 2)])
+        );
     }
 
     #[test]

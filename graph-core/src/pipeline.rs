@@ -99,11 +99,18 @@ pub fn run_link(
     t = Instant::now();
     progress("writing results");
     write_results(&result, out_dir)?;
-    result.summary.timings_ms.push(("write".to_owned(), t.elapsed().as_millis() as u64));
-    let json = serde_json::to_vec_pretty(&result.summary)
-        .map_err(|e| Error::Parquet { path: out_dir.join("summary.json"), message: e.to_string() })?;
-    std::fs::write(out_dir.join("summary.json"), json)
-        .map_err(|source| Error::Io { path: out_dir.join("summary.json"), source })?;
+    result
+        .summary
+        .timings_ms
+        .push(("write".to_owned(), t.elapsed().as_millis() as u64));
+    let json = serde_json::to_vec_pretty(&result.summary).map_err(|e| Error::Parquet {
+        path: out_dir.join("summary.json"),
+        message: e.to_string(),
+    })?;
+    std::fs::write(out_dir.join("summary.json"), json).map_err(|source| Error::Io {
+        path: out_dir.join("summary.json"),
+        source,
+    })?;
     Ok(result)
 }
 
@@ -111,7 +118,11 @@ pub fn run_link(
 ///
 /// # Errors
 /// Currently none; reserved for input validation.
-pub fn link_input(input: LinkInput, config: &LinkConfig, progress: &mut dyn FnMut(&str)) -> Result<RunResult> {
+pub fn link_input(
+    input: LinkInput,
+    config: &LinkConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<RunResult> {
     let mut timings = Vec::new();
     progress("linking");
     let out = link(&input, config);
@@ -126,13 +137,21 @@ pub fn link_input(input: LinkInput, config: &LinkConfig, progress: &mut dyn FnMu
     timings.push(("scores".to_owned(), t.elapsed().as_millis() as u64));
 
     let ents = &input.entities;
-    let accounts = ents.types.iter().filter(|t| **t == EntityType::Account).count() as u64;
+    let accounts = ents
+        .types
+        .iter()
+        .filter(|t| **t == EntityType::Account)
+        .count() as u64;
     let mut ranked: Vec<&RingReport> = rs.iter().filter(|r| r.is_ring).collect();
     ranked.sort_by(|a, b| {
         b.ring_score
             .total_cmp(&a.ring_score)
             .then(b.accounts.cmp(&a.accounts))
-            .then_with(|| out.clusters[a.cluster as usize].id.cmp(&out.clusters[b.cluster as usize].id))
+            .then_with(|| {
+                out.clusters[a.cluster as usize]
+                    .id
+                    .cmp(&out.clusters[b.cluster as usize].id)
+            })
     });
     let summary = RunSummary {
         schema_version: SCHEMA_VERSION,
@@ -158,16 +177,30 @@ pub fn link_input(input: LinkInput, config: &LinkConfig, progress: &mut dyn FnMu
                 accounts: r.accounts,
                 distinct_identities: r.distinct_identities,
                 ring_score: r.ring_score,
-                reasons: r.reasons.iter().filter(|x| x.points > 0.0).map(|x| x.message.clone()).collect(),
+                reasons: r
+                    .reasons
+                    .iter()
+                    .filter(|x| x.points > 0.0)
+                    .map(|x| x.message.clone())
+                    .collect(),
             })
             .collect(),
         timings_ms: timings,
     };
-    Ok(RunResult { input, link: out, rings: rs, scores: sc, summary })
+    Ok(RunResult {
+        input,
+        link: out,
+        rings: rs,
+        scores: sc,
+        summary,
+    })
 }
 
 fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io { path: out_dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
     let ents = &r.input.entities;
     let attrs = &r.input.attributes;
     let out = &r.link;
@@ -182,22 +215,37 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
 
     let rs = &r.rings;
     let rings = TableBuilder::new()
-        .str("cluster_id", rs.iter().map(|x| out.clusters[x.cluster as usize].id.as_str()))
+        .str(
+            "cluster_id",
+            rs.iter()
+                .map(|x| out.clusters[x.cluster as usize].id.as_str()),
+        )
         .u32("size", rs.iter().map(|x| x.accounts))
         .u32("entities", rs.iter().map(|x| x.entities))
-        .u32("distinct_identities", rs.iter().map(|x| x.distinct_identities))
+        .u32(
+            "distinct_identities",
+            rs.iter().map(|x| x.distinct_identities),
+        )
         .bool("is_ring", rs.iter().map(|x| x.is_ring))
         .f64("ring_score", rs.iter().map(|x| x.ring_score))
-        .str_list("reasons", rs.iter().map(|x| x.reasons.iter().map(|r| r.message.clone()).collect()))
+        .str_list(
+            "reasons",
+            rs.iter()
+                .map(|x| x.reasons.iter().map(|r| r.message.clone()).collect()),
+        )
         .str_list(
             "reason_codes",
-            rs.iter().map(|x| x.reasons.iter().map(|r| r.code.to_owned()).collect()),
+            rs.iter()
+                .map(|x| x.reasons.iter().map(|r| r.code.to_owned()).collect()),
         )
         .str_list("strong_kinds", rs.iter().map(|x| x.strong_kinds.clone()))
         .u32("burst_accounts", rs.iter().map(|x| x.burst_accounts))
         .u32("fraud_labels", rs.iter().map(|x| x.fraud_labels))
         .bool("synthetic_gov_id", rs.iter().map(|x| x.synthetic_gov_id))
-        .bool("synthetic_name_dob", rs.iter().map(|x| x.synthetic_name_dob))
+        .bool(
+            "synthetic_name_dob",
+            rs.iter().map(|x| x.synthetic_name_dob),
+        )
         .u32("identity_reuse", rs.iter().map(|x| x.identity_reuse))
         .bool("household", rs.iter().map(|x| x.household))
         .timestamp_ms("first_seen", rs.iter().map(|x| x.first_seen))
@@ -210,19 +258,29 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
         .str("entity_id", ents.ids.iter())
         .str("entity_type", ents.types.iter().map(|t| t.as_str()))
         .f64("score", sc.iter().map(|s| s.score))
-        .str_list("reasons", sc.iter().map(|s| s.reasons.iter().map(|r| r.message.clone()).collect()))
+        .str_list(
+            "reasons",
+            sc.iter()
+                .map(|s| s.reasons.iter().map(|r| r.message.clone()).collect()),
+        )
         .str_list(
             "reason_codes",
-            sc.iter().map(|s| s.reasons.iter().map(|r| r.code.to_owned()).collect()),
+            sc.iter()
+                .map(|s| s.reasons.iter().map(|r| r.code.to_owned()).collect()),
         )
         .finish()?;
     write_batch(&out_dir.join("scores.parquet"), &scores)?;
 
     let hubs = TableBuilder::new()
-        .str("kind", out.hubs.iter().map(|h| out.kinds[h.kind as usize].as_str()))
+        .str(
+            "kind",
+            out.hubs.iter().map(|h| out.kinds[h.kind as usize].as_str()),
+        )
         .str(
             "masked_value",
-            out.hubs.iter().map(|h| mask(base_kind(&out.kinds[h.kind as usize]), attrs.value(h.row))),
+            out.hubs
+                .iter()
+                .map(|h| mask(base_kind(&out.kinds[h.kind as usize]), attrs.value(h.row))),
         )
         .str("property_key", out.hubs.iter().map(|h| key_hex(h.key)))
         .u32("entity_count", out.hubs.iter().map(|h| h.entity_count))

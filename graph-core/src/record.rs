@@ -116,7 +116,11 @@ pub struct RawRecord<'a> {
 impl<'a> RawRecord<'a> {
     /// An empty record of the given type.
     pub fn new(entity_type: EntityType) -> Self {
-        RawRecord { entity_type, values: [None; Field::COUNT], custom: Vec::new() }
+        RawRecord {
+            entity_type,
+            values: [None; Field::COUNT],
+            custom: Vec::new(),
+        }
     }
 
     /// Sets a field; blank values are stored as absent.

@@ -113,7 +113,11 @@ pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<Ri
         let c = out.cluster_of[s.anchors[0] as usize];
         shared_of.entry(c).or_default().push(i);
     }
-    let strengths: Vec<f64> = out.kinds.iter().map(|k| config.rule(base_kind(k)).strength).collect();
+    let strengths: Vec<f64> = out
+        .kinds
+        .iter()
+        .map(|k| config.rule(base_kind(k)).strength)
+        .collect();
 
     multi
         .par_iter()
@@ -133,13 +137,18 @@ pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<Ri
                     .map(|x| x.2)
                     .unwrap_or(u64::MAX - a as u64)
             };
-            let ids: HashMap<u32, u64> = cluster.anchors.iter().map(|&a| (a, identity(a))).collect();
+            let ids: HashMap<u32, u64> =
+                cluster.anchors.iter().map(|&a| (a, identity(a))).collect();
             let distinct: HashSet<u64> = ids.values().copied().collect();
 
             // Strong properties across identities.
             let mut strong_kinds: Vec<String> = Vec::new();
             let mut strong_examples = Vec::new();
-            for &si in shared_of.get(&(ci as u32)).map(Vec::as_slice).unwrap_or(&[]) {
+            for &si in shared_of
+                .get(&(ci as u32))
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+            {
                 let s = &out.shared[si];
                 if strengths[s.kind as usize] < STRONG {
                     continue;
@@ -177,7 +186,11 @@ pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<Ri
             let mut accounts_without_last = 0;
             for &a in &cluster.anchors {
                 let f = anchor_facts(a);
-                let get = |slot| f.iter().filter(move |x: &&(u32, Slot, u64)| x.1 == slot).map(|x| x.2);
+                let get = |slot| {
+                    f.iter()
+                        .filter(move |x: &&(u32, Slot, u64)| x.1 == slot)
+                        .map(|x| x.2)
+                };
                 // One name / ID number per account: its identity's, so format noise between an
                 // account and its inquiries does not look like a second name.
                 let first_name = get(Slot::Name).next();
@@ -201,9 +214,11 @@ pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<Ri
             let synthetic_gov_id = gov_names.values().any(|n| n.len() >= 2);
             let synthetic_name_dob = dob_govs.values().any(|g| g.len() >= 2);
             let identity_reuse = per_identity.values().copied().max().unwrap_or(0);
-            let has_address_link = shared_of
-                .get(&(ci as u32))
-                .is_some_and(|v| v.iter().any(|&si| base_kind(&out.kinds[out.shared[si].kind as usize]) == kinds::ADDRESS));
+            let has_address_link = shared_of.get(&(ci as u32)).is_some_and(|v| {
+                v.iter().any(|&si| {
+                    base_kind(&out.kinds[out.shared[si].kind as usize]) == kinds::ADDRESS
+                })
+            });
             let household = distinct.len() >= 2
                 && last_names.len() == 1
                 && accounts_without_last == 0
@@ -262,17 +277,28 @@ pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<Ri
 fn score_ring(r: &mut RingReport, config: &LinkConfig) {
     let mut reasons = Vec::new();
     let mut add = |code: &'static str, points: f64, message: String| {
-        reasons.push(Reason { code, message, points });
+        reasons.push(Reason {
+            code,
+            message,
+            points,
+        });
     };
     let n = r.accounts;
     if n >= 3 {
-        add("ring_size", (10.0 + 2.0 * (n - 3) as f64).min(25.0), format!("{n} accounts linked"));
+        add(
+            "ring_size",
+            (10.0 + 2.0 * (n - 3) as f64).min(25.0),
+            format!("{n} accounts linked"),
+        );
     }
     if r.distinct_identities >= 3 {
         add(
             "many_identities",
             15.0,
-            format!("{} distinct identities in one cluster", r.distinct_identities),
+            format!(
+                "{} distinct identities in one cluster",
+                r.distinct_identities
+            ),
         );
     }
     if !r.strong_kinds.is_empty() {
@@ -280,7 +306,11 @@ fn score_ring(r: &mut RingReport, config: &LinkConfig) {
         add(
             "shared_strong_property",
             pts,
-            format!("identities share {}: {}", r.strong_kinds.join(", "), r.strong_examples.join("; ")),
+            format!(
+                "identities share {}: {}",
+                r.strong_kinds.join(", "),
+                r.strong_examples.join("; ")
+            ),
         );
     }
     if r.burst_accounts >= 3 && 2 * r.burst_accounts >= n {
@@ -294,10 +324,18 @@ fn score_ring(r: &mut RingReport, config: &LinkConfig) {
         );
     }
     if r.synthetic_gov_id {
-        add("synthetic_gov_id", 30.0, "one ID number used under several names".to_owned());
+        add(
+            "synthetic_gov_id",
+            30.0,
+            "one ID number used under several names".to_owned(),
+        );
     }
     if r.synthetic_name_dob {
-        add("synthetic_name_dob", 30.0, "one name and birthdate used with several ID numbers".to_owned());
+        add(
+            "synthetic_name_dob",
+            30.0,
+            "one name and birthdate used with several ID numbers".to_owned(),
+        );
     }
     if r.identity_reuse >= 3 {
         add(
@@ -307,7 +345,11 @@ fn score_ring(r: &mut RingReport, config: &LinkConfig) {
         );
     }
     if r.fraud_labels > 0 {
-        add("fraud_labels", 20.0, format!("{} members labelled fraud", r.fraud_labels));
+        add(
+            "fraud_labels",
+            20.0,
+            format!("{} members labelled fraud", r.fraud_labels),
+        );
     }
     if r.household {
         add(
@@ -334,7 +376,13 @@ fn score_ring(r: &mut RingReport, config: &LinkConfig) {
         }
     }
     r.ring_score = score.clamp(0.0, 100.0);
-    r.is_ring = n >= config.rings.min_accounts && strong_evidence && r.ring_score >= config.rings.threshold;
-    reasons.sort_by(|a, b| b.points.abs().total_cmp(&a.points.abs()).then(a.code.cmp(b.code)));
+    r.is_ring =
+        n >= config.rings.min_accounts && strong_evidence && r.ring_score >= config.rings.threshold;
+    reasons.sort_by(|a, b| {
+        b.points
+            .abs()
+            .total_cmp(&a.points.abs())
+            .then(a.code.cmp(b.code))
+    });
     r.reasons = reasons;
 }

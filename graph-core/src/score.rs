@@ -53,7 +53,14 @@ fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u3
     let mut reach: HashMap<u32, Reach> = HashMap::new();
     let mut queue = VecDeque::new();
     for &s in &seeds {
-        reach.insert(s, Reach { hops: 0, seed: s, via: usize::MAX });
+        reach.insert(
+            s,
+            Reach {
+                hops: 0,
+                seed: s,
+                via: usize::MAX,
+            },
+        );
         queue.push_back(s);
     }
     while let Some(a) = queue.pop_front() {
@@ -64,7 +71,11 @@ fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u3
         for &p in props_of.get(&a).map(Vec::as_slice).unwrap_or(&[]) {
             for &b in &out.shared[p].anchors {
                 if let std::collections::hash_map::Entry::Vacant(v) = reach.entry(b) {
-                    v.insert(Reach { hops: r.hops + 1, seed: r.seed, via: p });
+                    v.insert(Reach {
+                        hops: r.hops + 1,
+                        seed: r.seed,
+                        via: p,
+                    });
                     queue.push_back(b);
                 }
             }
@@ -98,12 +109,19 @@ pub fn scores(
             }
         }
     }
-    let hub_keys: HashMap<u64, usize> = out.hubs.iter().enumerate().map(|(i, h)| (h.key, i)).collect();
+    let hub_keys: HashMap<u64, usize> = out
+        .hubs
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.key, i))
+        .collect();
     let mut hub_of: HashMap<u32, usize> = HashMap::new();
     if !hub_keys.is_empty() {
         for i in 0..attrs.len() {
             if let Some(&h) = hub_keys.get(&attrs.key[i]) {
-                hub_of.entry(ents.anchor[attrs.entity[i] as usize]).or_insert(h);
+                hub_of
+                    .entry(ents.anchor[attrs.entity[i] as usize])
+                    .or_insert(h);
             }
         }
     }
@@ -171,7 +189,10 @@ pub fn scores(
                     let (kind, value) = masked(s.kind, s.row);
                     reasons.push(Reason {
                         code: "shared_strong_property",
-                        message: format!("shares {kind} {value} with {} other accounts", s.anchors.len() - 1),
+                        message: format!(
+                            "shares {kind} {value} with {} other accounts",
+                            s.anchors.len() - 1
+                        ),
                         points: w.shared_strong_property,
                     });
                 }
@@ -200,9 +221,21 @@ pub fn scores(
                 });
             }
             reasons.sort_by(|x, y| y.points.total_cmp(&x.points).then(x.code.cmp(y.code)));
-            let score = reasons.iter().map(|r| r.points).sum::<f64>().clamp(0.0, 100.0);
-            (a, EntityScore { score: (score * 10.0).round() / 10.0, reasons })
+            let score = reasons
+                .iter()
+                .map(|r| r.points)
+                .sum::<f64>()
+                .clamp(0.0, 100.0);
+            (
+                a,
+                EntityScore {
+                    score: (score * 10.0).round() / 10.0,
+                    reasons,
+                },
+            )
         })
         .collect();
-    (0..ents.len()).map(|e| anchor_scores[&ents.anchor[e]].clone()).collect()
+    (0..ents.len())
+        .map(|e| anchor_scores[&ents.anchor[e]].clone())
+        .collect()
 }

@@ -118,7 +118,11 @@ impl Attributes {
     /// The normalised value of row `row`.
     pub fn value(&self, row: u32) -> &str {
         let row = row as usize;
-        let start = if row == 0 { 0 } else { self.value_end[row - 1] as usize };
+        let start = if row == 0 {
+            0
+        } else {
+            self.value_end[row - 1] as usize
+        };
         &self.values[start..self.value_end[row] as usize]
     }
 
@@ -126,11 +130,14 @@ impl Attributes {
     pub fn append(&mut self, other: &Attributes, entity_offset: u32) {
         let map: Vec<u16> = other.kinds.iter().map(|k| self.kind_id(k)).collect();
         let base = self.values.len() as u64;
-        self.entity.extend(other.entity.iter().map(|e| e + entity_offset));
-        self.kind.extend(other.kind.iter().map(|k| map[*k as usize]));
+        self.entity
+            .extend(other.entity.iter().map(|e| e + entity_offset));
+        self.kind
+            .extend(other.kind.iter().map(|k| map[*k as usize]));
         self.key.extend_from_slice(&other.key);
         self.values.push_str(&other.values);
-        self.value_end.extend(other.value_end.iter().map(|e| e + base));
+        self.value_end
+            .extend(other.value_end.iter().map(|e| e + base));
     }
 }
 
@@ -174,6 +181,10 @@ impl LinkInput {
                 attributes.push(&keyer, idx, k, &a.value);
             }
         }
-        LinkInput { entities, attributes, keyer }
+        LinkInput {
+            entities,
+            attributes,
+            keyer,
+        }
     }
 }

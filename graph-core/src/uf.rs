@@ -15,7 +15,9 @@ pub struct ConcurrentUnionFind {
 impl ConcurrentUnionFind {
     /// `n` singleton sets `0..n`.
     pub fn new(n: usize) -> Self {
-        ConcurrentUnionFind { parent: (0..n as u32).map(AtomicU32::new).collect() }
+        ConcurrentUnionFind {
+            parent: (0..n as u32).map(AtomicU32::new).collect(),
+        }
     }
 
     /// Number of elements.
@@ -76,7 +78,10 @@ impl ConcurrentUnionFind {
     /// Root of every element; roots are the smallest element of each set.
     pub fn roots(&self) -> Vec<u32> {
         use rayon::prelude::*;
-        (0..self.parent.len() as u32).into_par_iter().map(|x| self.find(x)).collect()
+        (0..self.parent.len() as u32)
+            .into_par_iter()
+            .map(|x| self.find(x))
+            .collect()
     }
 }
 

@@ -17,8 +17,12 @@ use std::time::Instant;
 use graph_core::EntityType;
 use ingest::{IngestOptions, Source};
 
-const FIRST: &[&str] = &["Alice", "Bob", "Carol", "Dmitri", "Eve", "Fatima", "Gus", "Hana", "Ivan", "José"];
-const LAST: &[&str] = &["Smith", "Jones", "Diaz", "Nguyen", "Okafor", "Müller", "Rossi", "Kim", "Singh", "Brown"];
+const FIRST: &[&str] = &[
+    "Alice", "Bob", "Carol", "Dmitri", "Eve", "Fatima", "Gus", "Hana", "Ivan", "José",
+];
+const LAST: &[&str] = &[
+    "Smith", "Jones", "Diaz", "Nguyen", "Okafor", "Müller", "Rossi", "Kim", "Singh", "Brown",
+];
 const CITY: &[&str] = &["Springfield", "Portland", "Austin", "Denver", "Boston"];
 
 fn generate(path: &PathBuf, rows: u64) -> std::io::Result<()> {
@@ -80,14 +84,17 @@ fn generate(path: &PathBuf, rows: u64) -> std::io::Result<()> {
 fn main() {
     let mut args = std::env::args().skip(1);
     let rows: u64 = args.next().map(|a| a.parse().unwrap()).unwrap_or(1_000_000);
-    let csv = args
-        .next()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("ringfence_bench_accounts_{rows}.csv")));
+    let csv = args.next().map(PathBuf::from).unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("ringfence_bench_accounts_{rows}.csv"))
+    });
     if !csv.exists() {
         let t = Instant::now();
         generate(&csv, rows).unwrap();
-        eprintln!("generated {} in {:.1}s", csv.display(), t.elapsed().as_secs_f64());
+        eprintln!(
+            "generated {} in {:.1}s",
+            csv.display(),
+            t.elapsed().as_secs_f64()
+        );
     }
     let out = std::env::temp_dir().join("ringfence_bench_out");
     let opts = IngestOptions::new(vec![Source::new(&csv, EntityType::Account)], &out);

@@ -174,6 +174,9 @@ impl Error {
     }
 
     pub(crate) fn write(path: &Path, err: impl std::fmt::Display) -> Error {
-        Error::WriteOutput { path: path.to_path_buf(), message: err.to_string() }
+        Error::WriteOutput {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        }
     }
 }

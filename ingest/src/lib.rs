@@ -48,8 +48,8 @@ use graph_core::{EntityType, NormalizeOptions};
 pub use error::{Error, Result};
 pub use mapping::{ColumnSpec, EntityMapping, Mapping};
 pub use output::{
-    ATTRIBUTES_FILE, ENTITIES_FILE, REJECTS_FILE, SCHEMA_VERSION, SUMMARY_FILE,
-    attributes_schema, entities_schema, pii_fields, rejects_schema,
+    ATTRIBUTES_FILE, ENTITIES_FILE, REJECTS_FILE, SCHEMA_VERSION, SUMMARY_FILE, attributes_schema,
+    entities_schema, pii_fields, rejects_schema,
 };
 pub use pipeline::run;
 pub use source::{Format, Source};

@@ -102,7 +102,10 @@ impl Mapping {
             message: format!("cannot read: {e}"),
         })?;
         Mapping::from_toml_str(&text).map_err(|e| match e {
-            Error::Mapping { message, .. } => Error::Mapping { path: Some(path.to_path_buf()), message },
+            Error::Mapping { message, .. } => Error::Mapping {
+                path: Some(path.to_path_buf()),
+                message,
+            },
             other => other,
         })
     }
@@ -116,7 +119,10 @@ impl Mapping {
         let repr: FileRepr = toml::from_str(s).map_err(|e| mapping_err(e.to_string()))?;
         Ok(Mapping {
             accounts: repr.accounts.map(|r| section(r, "accounts")).transpose()?,
-            inquiries: repr.inquiries.map(|r| section(r, "inquiries")).transpose()?,
+            inquiries: repr
+                .inquiries
+                .map(|r| section(r, "inquiries"))
+                .transpose()?,
         })
     }
 
@@ -130,7 +136,10 @@ impl Mapping {
 }
 
 fn mapping_err(message: String) -> Error {
-    Error::Mapping { path: None, message }
+    Error::Mapping {
+        path: None,
+        message,
+    }
 }
 
 fn spec(repr: SpecRepr, ctx: &str) -> Result<ColumnSpec> {
@@ -141,10 +150,16 @@ fn spec(repr: SpecRepr, ctx: &str) -> Result<ColumnSpec> {
         SpecRepr::One(c) => Ok(ColumnSpec::One(c.trim().to_owned())),
         SpecRepr::Many(cs) => {
             if cs.is_empty() || cs.iter().any(|c| c.trim().is_empty()) {
-                return Err(mapping_err(format!("{ctx}: column list is empty or has an empty name")));
+                return Err(mapping_err(format!(
+                    "{ctx}: column list is empty or has an empty name"
+                )));
             }
             let mut cs: Vec<String> = cs.into_iter().map(|c| c.trim().to_owned()).collect();
-            Ok(if cs.len() == 1 { ColumnSpec::One(cs.remove(0)) } else { ColumnSpec::Concat(cs) })
+            Ok(if cs.len() == 1 {
+                ColumnSpec::One(cs.remove(0))
+            } else {
+                ColumnSpec::Concat(cs)
+            })
         }
     }
 }
@@ -195,7 +210,9 @@ fn section(r: SectionRepr, name: &str) -> Result<EntityMapping> {
     let mut custom = BTreeMap::new();
     for (kind, value) in r.custom {
         let valid = !kind.is_empty()
-            && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid {
             return Err(mapping_err(format!(
                 "[{name}.custom] kind `{kind}` must be lower-case ASCII letters, digits and `_`"
@@ -246,7 +263,10 @@ mod tests {
         let a = m.accounts.as_ref().expect("accounts");
         assert_eq!(a.format, Some(Format::Csv));
         assert_eq!(a.delimiter, Some(b';'));
-        assert_eq!(a.columns[&Field::AccountId], ColumnSpec::One("cust_no".into()));
+        assert_eq!(
+            a.columns[&Field::AccountId],
+            ColumnSpec::One("cust_no".into())
+        );
         assert_eq!(
             a.columns[&Field::AddressStreet],
             ColumnSpec::Concat(vec!["house_no".into(), "street".into()])
@@ -254,7 +274,10 @@ mod tests {
         assert_eq!(a.birthdate_format.as_deref(), Some("%Y%m%d"));
         assert_eq!(a.custom["loyalty_id"], ColumnSpec::One("loyalty_no".into()));
         let i = m.for_type(EntityType::Inquiry).expect("inquiries");
-        assert_eq!(i.columns[&Field::AddressStreet], ColumnSpec::One("addr_line".into()));
+        assert_eq!(
+            i.columns[&Field::AddressStreet],
+            ColumnSpec::One("addr_line".into())
+        );
     }
 
     #[test]
@@ -264,7 +287,10 @@ mod tests {
             ("[accounts.custom]\nemail = \"x\"", "built-in"),
             ("[accounts]\ndelimiter = \"ab\"", "delimiter"),
             ("[accounts]\nformat = \"xlsx\"", "xlsx"),
-            ("[accounts.columns]\naddress = \"a\"\naddress_street = \"b\"", "both"),
+            (
+                "[accounts.columns]\naddress = \"a\"\naddress_street = \"b\"",
+                "both",
+            ),
             ("[accounts.columns]\nname = []", "empty"),
             ("[acounts]\n", "acounts"),
         ] {

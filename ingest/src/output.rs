@@ -42,7 +42,9 @@ pub fn pii_fields() -> impl Iterator<Item = Field> {
 }
 
 fn schema(cols: &[(&str, DataType)]) -> Schema {
-    cols.iter().map(|(n, t)| (PlSmallStr::from(*n), t.clone())).collect()
+    cols.iter()
+        .map(|(n, t)| (PlSmallStr::from(*n), t.clone()))
+        .collect()
 }
 
 /// Schema of `entities.parquet`.
@@ -94,11 +96,17 @@ struct SharedFile(Arc<Mutex<BufWriter<File>>>);
 
 impl Write for SharedFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().map_err(|_| io::Error::other("writer lock poisoned"))?.write(buf)
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("writer lock poisoned"))?
+            .write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0.lock().map_err(|_| io::Error::other("writer lock poisoned"))?.flush()
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("writer lock poisoned"))?
+            .flush()
     }
 }
 
@@ -145,7 +153,10 @@ pub(crate) struct ParquetOut {
 
 impl std::fmt::Debug for ParquetOut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParquetOut").field("file", &self.file).field("rows", &self.rows).finish()
+        f.debug_struct("ParquetOut")
+            .field("file", &self.file)
+            .field("rows", &self.rows)
+            .finish()
     }
 }
 
@@ -159,25 +170,39 @@ impl ParquetOut {
             .with_statistics(StatisticsOptions::default())
             .batched(schema)
             .map_err(|e| Error::write(&file.dest, e))?;
-        Ok(ParquetOut { file, sink, writer, rows: 0 })
+        Ok(ParquetOut {
+            file,
+            sink,
+            writer,
+            rows: 0,
+        })
     }
 
     pub(crate) fn write(&mut self, df: &DataFrame) -> Result<()> {
         if df.height() == 0 {
             return Ok(());
         }
-        self.writer.write_batch(df).map_err(|e| Error::write(&self.file.dest, e))?;
+        self.writer
+            .write_batch(df)
+            .map_err(|e| Error::write(&self.file.dest, e))?;
         self.rows += df.height() as u64;
         Ok(())
     }
 
     /// Writes the footer, flushes and syncs; the file still has its temporary name.
-    pub(crate) fn finish(mut self) -> Result<TempFile> {
+    pub(crate) fn finish(self) -> Result<TempFile> {
         let dest = self.file.dest.clone();
         self.writer.finish().map_err(|e| Error::write(&dest, e))?;
-        let mut guard = self.sink.0.lock().map_err(|_| Error::write(&dest, "writer lock poisoned"))?;
+        let mut guard = self
+            .sink
+            .0
+            .lock()
+            .map_err(|_| Error::write(&dest, "writer lock poisoned"))?;
         guard.flush().map_err(|e| Error::write(&dest, e))?;
-        guard.get_ref().sync_all().map_err(|e| Error::write(&dest, e))?;
+        guard
+            .get_ref()
+            .sync_all()
+            .map_err(|e| Error::write(&dest, e))?;
         drop(guard);
         Ok(self.file)
     }

@@ -69,8 +69,15 @@ struct State {
 
 /// The outcome of normalising one parsed row.
 enum Outcome {
-    Ok { norm: Normalized, concat: Vec<String> },
-    Reject { code: &'static str, reason: String, entity_id: Option<String> },
+    Ok {
+        norm: Normalized,
+        concat: Vec<String>,
+    },
+    Reject {
+        code: &'static str,
+        reason: String,
+        entity_id: Option<String>,
+    },
 }
 
 /// Runs an ingest: reads every source, writes the outputs into `opts.out_dir` and returns the
@@ -89,7 +96,9 @@ pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<S
         return Err(Error::InvalidOptions("no input sources".to_owned()));
     }
     if opts.chunk_rows == 0 {
-        return Err(Error::InvalidOptions("chunk_rows must be at least 1".to_owned()));
+        return Err(Error::InvalidOptions(
+            "chunk_rows must be at least 1".to_owned(),
+        ));
     }
     // Accounts first (stable), so inquiries can be anchored to them.
     let mut sources: Vec<&Source> = opts.sources.iter().collect();
@@ -98,14 +107,21 @@ pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<S
     // time on the others.
     let mut formats = Vec::with_capacity(sources.len());
     for src in &sources {
-        fs::File::open(&src.path)
-            .map_err(|source| Error::OpenInput { path: src.path.clone(), source })?;
-        let mapping = opts.mapping.as_ref().and_then(|m| m.for_type(src.entity_type));
+        fs::File::open(&src.path).map_err(|source| Error::OpenInput {
+            path: src.path.clone(),
+            source,
+        })?;
+        let mapping = opts
+            .mapping
+            .as_ref()
+            .and_then(|m| m.for_type(src.entity_type));
         let format = src
             .format
             .or(mapping.and_then(|m| m.format))
             .or_else(|| Format::from_path(&src.path))
-            .ok_or_else(|| Error::UnknownFormat { path: src.path.clone() })?;
+            .ok_or_else(|| Error::UnknownFormat {
+                path: src.path.clone(),
+            })?;
         formats.push(format);
     }
 
@@ -141,7 +157,8 @@ pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<S
 /// Renames the finished files into place, the summary last.
 fn commit(out_dir: &Path, files: Vec<TempFile>, summary: &Summary) -> Result<()> {
     let summary_file = TempFile::new(out_dir, SUMMARY_FILE);
-    let json = serde_json::to_vec_pretty(summary).map_err(|e| Error::write(&summary_file.dest, e))?;
+    let json =
+        serde_json::to_vec_pretty(summary).map_err(|e| Error::write(&summary_file.dest, e))?;
     fs::write(&summary_file.tmp, json).map_err(|e| Error::write(&summary_file.dest, e))?;
     // Remove the previous run's summary first: while the parquet files are being swapped,
     // the folder must not claim to be complete.
@@ -169,12 +186,17 @@ fn write_loop(
             WriteMsg::Rejects(df) => rejects.write(&df)?,
         }
     }
-    Ok(vec![rejects.finish()?, attributes.finish()?, entities.finish()?])
+    Ok(vec![
+        rejects.finish()?,
+        attributes.finish()?,
+        entities.finish()?,
+    ])
 }
 
 fn send(tx: &SyncSender<WriteMsg>, msg: WriteMsg) -> Result<()> {
     // The writer only hangs up after an error, which `run` reports instead of this one.
-    tx.send(msg).map_err(|_| Error::Internal("the writer thread stopped".to_owned()))
+    tx.send(msg)
+        .map_err(|_| Error::Internal("the writer thread stopped".to_owned()))
 }
 
 fn ingest_all(
@@ -194,7 +216,10 @@ fn ingest_all(
     };
     let mut summaries = Vec::with_capacity(sources.len());
     let mut totals = Totals::default();
-    let account_sources = sources.iter().filter(|s| s.entity_type == EntityType::Account).count();
+    let account_sources = sources
+        .iter()
+        .filter(|s| s.entity_type == EntityType::Account)
+        .count();
     let mut accounts_checked = false;
     for (src, &format) in sources.iter().zip(formats) {
         if src.entity_type == EntityType::Inquiry && !accounts_checked {
@@ -203,7 +228,10 @@ fn ingest_all(
         }
         let fs = ingest_file(opts, src, format, &mut state, tx, progress)?;
         totals.add(&fs);
-        progress(Progress::FileFinished { path: src.path.clone(), summary: fs.clone() });
+        progress(Progress::FileFinished {
+            path: src.path.clone(),
+            summary: fs.clone(),
+        });
         summaries.push(fs);
     }
     if !accounts_checked {
@@ -216,7 +244,10 @@ fn ingest_all(
 
 fn check_accounts(totals: &Totals, sources: usize) -> Result<()> {
     if totals.accounts_written == 0 {
-        return Err(Error::NoAccountRows { sources, rows_read: totals.rows_read });
+        return Err(Error::NoAccountRows {
+            sources,
+            rows_read: totals.rows_read,
+        });
     }
     Ok(())
 }
@@ -243,7 +274,10 @@ fn ingest_file(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<FileSummary> {
     let started = Instant::now();
-    let mapping = opts.mapping.as_ref().and_then(|m| m.for_type(src.entity_type));
+    let mapping = opts
+        .mapping
+        .as_ref()
+        .and_then(|m| m.for_type(src.entity_type));
     let wanted = wanted_columns(mapping);
     let mut reader = read::open(
         &src.path,
@@ -424,15 +458,33 @@ fn process_chunk(
     fs.rows_read += chunk.rows.len() as u64;
     for (oi, (row, outcome)) in chunk.rows.iter().zip(outcomes.iter_mut()).enumerate() {
         let (number, first, raw) = match row {
-            Row::Bad { number, code, reason, raw } => {
-                reject_row(state, fs, file.file_no, *number, None, code, reason.clone(), raw.clone());
+            Row::Bad {
+                number,
+                code,
+                reason,
+                raw,
+            } => {
+                reject_row(
+                    state,
+                    fs,
+                    file.file_no,
+                    *number,
+                    None,
+                    code,
+                    reason.clone(),
+                    raw.clone(),
+                );
                 continue;
             }
             Row::Parsed { number, first, raw } => (*number, *first, *raw),
         };
         let Some(outcome) = outcome else { continue };
         let norm = match outcome {
-            Outcome::Reject { code, reason, entity_id } => {
+            Outcome::Reject {
+                code,
+                reason,
+                entity_id,
+            } => {
                 let raw = raw_json(chunk, file.columns, first, raw);
                 reject_row(
                     state,
@@ -460,18 +512,35 @@ fn process_chunk(
             };
             let reason = format!(
                 "duplicate {id_field} `{id}`: first seen in {} row {}",
-                state.files.get(prev.file as usize).map(String::as_str).unwrap_or("?"),
+                state
+                    .files
+                    .get(prev.file as usize)
+                    .map(String::as_str)
+                    .unwrap_or("?"),
                 prev.row
             );
             let raw = raw_json(chunk, file.columns, first, raw);
-            reject_row(state, fs, file.file_no, number, Some(id), "duplicate_id", reason, raw);
+            reject_row(
+                state,
+                fs,
+                file.file_no,
+                number,
+                Some(id),
+                "duplicate_id",
+                reason,
+                raw,
+            );
             continue;
         }
         let idx = state.next_idx;
         state.next_idx = idx
             .checked_add(1)
             .ok_or_else(|| Error::Internal("more than 4,294,967,295 entities".to_owned()))?;
-        let first_seen = FirstSeen { idx, file: file.file_no, row: number };
+        let first_seen = FirstSeen {
+            idx,
+            file: file.file_no,
+            row: number,
+        };
         match file.entity_type {
             EntityType::Account => state.accounts.insert(id.as_str().into(), first_seen),
             EntityType::Inquiry => state.inquiries.insert(id.as_str().into(), first_seen),
@@ -485,7 +554,10 @@ fn process_chunk(
             EntityType::Inquiry => {
                 fs.inquiries_written += 1;
                 let account_id = norm.entity.account_id.take();
-                let anchor = account_id.as_deref().and_then(|a| state.accounts.get(a)).map(|f| f.idx);
+                let anchor = account_id
+                    .as_deref()
+                    .and_then(|a| state.accounts.get(a))
+                    .map(|f| f.idx);
                 if anchor.is_some() {
                     state.anchored += 1;
                 }
@@ -496,7 +568,9 @@ fn process_chunk(
             let raw = raw_json(chunk, file.columns, first, raw);
             for issue in std::mem::take(&mut norm.issues) {
                 fs.fields_dropped += 1;
-                *fs.fields_dropped_by_code.entry(issue.code.to_owned()).or_default() += 1;
+                *fs.fields_dropped_by_code
+                    .entry(issue.code.to_owned())
+                    .or_default() += 1;
                 state.rejects.push(RejectRow {
                     file: file.file_no,
                     row: number,
@@ -526,7 +600,11 @@ fn process_chunk(
     }
     fs.attributes_written += attrs.idx.len() as u64;
 
-    let source_file = state.files.get(file.file_no as usize).cloned().unwrap_or_default();
+    let source_file = state
+        .files
+        .get(file.file_no as usize)
+        .cloned()
+        .unwrap_or_default();
     let entities = entities_frame(file, chunk, &outcomes, ents, &source_file)?;
     let attributes = attributes_frame(attrs)?;
     send(tx, WriteMsg::Entities(entities))?;
@@ -638,25 +716,46 @@ fn flush_rejects(state: &mut State, tx: &SyncSender<WriteMsg>) -> Result<()> {
             Column::new(
                 "source_file".into(),
                 rows.iter()
-                    .map(|r| files.get(r.file as usize).map(String::as_str).unwrap_or_default())
+                    .map(|r| {
+                        files
+                            .get(r.file as usize)
+                            .map(String::as_str)
+                            .unwrap_or_default()
+                    })
                     .collect::<Vec<&str>>(),
             ),
-            Column::new("row_number".into(), rows.iter().map(|r| r.row).collect::<Vec<u64>>()),
+            Column::new(
+                "row_number".into(),
+                rows.iter().map(|r| r.row).collect::<Vec<u64>>(),
+            ),
             Column::new(
                 "entity_id".into(),
-                rows.iter().map(|r| r.entity_id.as_deref()).collect::<Vec<Option<&str>>>(),
+                rows.iter()
+                    .map(|r| r.entity_id.as_deref())
+                    .collect::<Vec<Option<&str>>>(),
             ),
-            Column::new("field".into(), rows.iter().map(|r| r.field).collect::<Vec<Option<&str>>>()),
+            Column::new(
+                "field".into(),
+                rows.iter().map(|r| r.field).collect::<Vec<Option<&str>>>(),
+            ),
             Column::new(
                 "code".into(),
                 rows.iter().map(|r| r.code.as_str()).collect::<Vec<&str>>(),
             ),
             Column::new(
                 "reason".into(),
-                rows.iter().map(|r| r.reason.as_str()).collect::<Vec<&str>>(),
+                rows.iter()
+                    .map(|r| r.reason.as_str())
+                    .collect::<Vec<&str>>(),
             ),
-            Column::new("raw".into(), rows.iter().map(|r| r.raw.as_str()).collect::<Vec<&str>>()),
-            Column::new("action".into(), rows.iter().map(|r| r.action).collect::<Vec<&str>>()),
+            Column::new(
+                "raw".into(),
+                rows.iter().map(|r| r.raw.as_str()).collect::<Vec<&str>>(),
+            ),
+            Column::new(
+                "action".into(),
+                rows.iter().map(|r| r.action).collect::<Vec<&str>>(),
+            ),
         ],
     )?;
     send(tx, WriteMsg::Rejects(df))

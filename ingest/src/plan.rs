@@ -63,9 +63,16 @@ impl Plan {
         mapping: Option<&EntityMapping>,
     ) -> Result<Plan> {
         let available = || {
-            let seen: Vec<&str> =
-                columns.iter().map(String::as_str).filter(|c| observed(c)).collect();
-            if seen.is_empty() { "(none)".to_owned() } else { seen.join(", ") }
+            let seen: Vec<&str> = columns
+                .iter()
+                .map(String::as_str)
+                .filter(|c| observed(c))
+                .collect();
+            if seen.is_empty() {
+                "(none)".to_owned()
+            } else {
+                seen.join(", ")
+            }
         };
         let mut concat_slots = 0;
         let mut resolve_spec = |target: &str, spec: &ColumnSpec| -> Result<Src> {
@@ -87,7 +94,10 @@ impl Plan {
                 ColumnSpec::One(_) => Src::One(cols[0]),
                 ColumnSpec::Concat(_) => {
                     concat_slots += 1;
-                    Src::Concat { cols, slot: concat_slots - 1 }
+                    Src::Concat {
+                        cols,
+                        slot: concat_slots - 1,
+                    }
                 }
             })
         };
@@ -97,7 +107,11 @@ impl Plan {
             let src = match mapped {
                 Some(spec) => Some(resolve_spec(field.name(), spec)?),
                 None => find_exact(columns, field.name())
-                    .or_else(|| columns.iter().position(|c| c.eq_ignore_ascii_case(field.name())))
+                    .or_else(|| {
+                        columns
+                            .iter()
+                            .position(|c| c.eq_ignore_ascii_case(field.name()))
+                    })
                     .map(Src::One),
             };
             if let Some(src) = src {
@@ -128,12 +142,20 @@ impl Plan {
                 available: available(),
             });
         }
-        Ok(Plan { entity_type, fields, custom, concat_slots })
+        Ok(Plan {
+            entity_type,
+            fields,
+            custom,
+            concat_slots,
+        })
     }
 
     /// Whether the plan has a source for `field`.
     pub(crate) fn source(&self, field: Field) -> Option<&Src> {
-        self.fields.iter().find(|(f, _)| *f == field).map(|(_, s)| s)
+        self.fields
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, s)| s)
     }
 
     /// The concatenated values of one row (one string per concat slot).
@@ -142,7 +164,11 @@ impl Plan {
             return Vec::new();
         }
         let mut out = vec![String::new(); self.concat_slots];
-        let sources = self.fields.iter().map(|(_, s)| s).chain(self.custom.iter().map(|(_, s)| s));
+        let sources = self
+            .fields
+            .iter()
+            .map(|(_, s)| s)
+            .chain(self.custom.iter().map(|(_, s)| s));
         for src in sources {
             if let Src::Concat { cols, slot } = src {
                 let buf = &mut out[*slot];

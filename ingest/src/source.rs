@@ -69,7 +69,11 @@ pub struct Source {
 impl Source {
     /// A source whose format comes from the mapping or the file extension.
     pub fn new(path: impl Into<PathBuf>, entity_type: EntityType) -> Source {
-        Source { path: path.into(), entity_type, format: None }
+        Source {
+            path: path.into(),
+            entity_type,
+            format: None,
+        }
     }
 
     /// Builder: sets the format explicitly.

@@ -6,17 +6,21 @@
 //! common value (a family phone line, a default address) costs nothing. The candidates are the
 //! union over the rules, each pair once.
 //!
-//! Keys are computed with the deployment's [`Keyer`], so a reported block hash cannot be
-//! tested against guessed values by anyone without the secret.
+//! Block keys are fast unkeyed hashes that never leave the process; the hash a report shows
+//! for an oversized block is computed with the deployment's [`Keyer`], so it cannot be tested
+//! against guessed values by anyone without the secret.
 
 use rayon::prelude::*;
 use rphonetic::{Encoder, Soundex};
 use serde::Serialize;
 
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
 use crate::keys::{Keyer, key_hex};
 
+use super::compare::{ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, PHONE};
 use super::config::{BlockKey, BlockingRule, DedupeConfig};
-use super::records::{DedupeRecord, DedupeRecords, Dob, dob_parts, format_dob};
+use super::records::{DedupeRecord, DedupeRecords, Dob, NULL, dob_parts, format_dob, pack_dob};
 
 /// A block that was skipped because more records share its key than
 /// [`DedupeConfig::max_block_size`].
@@ -70,21 +74,26 @@ pub(crate) fn unpack(p: u64) -> (u32, u32) {
 pub(crate) fn sound(name: &str) -> String {
     // Soundex indexes a 26-letter table and would panic on other letters; give it ASCII only.
     let ascii: String = name.chars().filter(char::is_ascii_alphabetic).collect();
-    if ascii.is_empty() { name.to_owned() } else { Soundex::default().encode(&ascii) }
+    if ascii.is_empty() {
+        name.to_owned()
+    } else {
+        Soundex::default().encode(&ascii)
+    }
 }
 
-/// The values a blocking key is built from.
+/// The plaintext values a blocking key is built from (used only to compute the keyed hash
+/// of an oversized block for its report).
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct KeySource<'a> {
-    pub first: Option<&'a str>,
-    pub first_sound: Option<&'a str>,
-    pub last: Option<&'a str>,
-    pub last_sound: Option<&'a str>,
-    pub dob: Dob,
-    pub gov: Option<&'a str>,
-    pub email: Option<&'a str>,
-    pub phone: Option<&'a str>,
-    pub address: Option<&'a str>,
+struct KeySource<'a> {
+    first: Option<&'a str>,
+    first_sound: Option<&'a str>,
+    last: Option<&'a str>,
+    last_sound: Option<&'a str>,
+    dob: Dob,
+    gov: Option<&'a str>,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    address: Option<&'a str>,
 }
 
 /// Appends one key part to `buf`; false when the part is missing.
@@ -103,84 +112,215 @@ fn push_part(buf: &mut String, k: BlockKey, s: &KeySource<'_>) -> bool {
                 let _ = write!(buf, "{y}-{}-{}", m.min(d), m.max(d));
             })
             .is_some(),
-        BlockKey::BirthYear => dob.map(|(y, _, _)| {
-            let _ = write!(buf, "{y}");
-        })
-        .is_some(),
+        BlockKey::BirthYear => dob
+            .map(|(y, _, _)| {
+                let _ = write!(buf, "{y}");
+            })
+            .is_some(),
         BlockKey::Email => s.email.map(|v| buf.push_str(v)).is_some(),
-        BlockKey::EmailLocal => {
-            s.email.and_then(|e| e.rsplit_once('@')).map(|(l, _)| buf.push_str(l)).is_some()
-        }
+        BlockKey::EmailLocal => email_local(s.email).map(|l| buf.push_str(l)).is_some(),
         BlockKey::Phone => s.phone.map(|v| buf.push_str(v)).is_some(),
         BlockKey::Address => s.address.map(|v| buf.push_str(v)).is_some(),
-        BlockKey::Postal => s
-            .address
-            .and_then(|a| a.rsplit_once('|'))
-            .map(|(_, p)| p)
-            .filter(|p| !p.is_empty())
-            .map(|p| buf.push_str(p))
-            .is_some(),
+        BlockKey::Postal => postal(s.address).map(|p| buf.push_str(p)).is_some(),
     };
     buf.push('\u{1f}');
     ok
 }
 
-/// The key of `src` under a rule, or `None` when a part is missing.
-fn rule_key(keyer: &Keyer, kind: &str, rule: &BlockingRule, src: &KeySource<'_>, buf: &mut String) -> Option<u64> {
-    buf.clear();
+fn email_local(email: Option<&str>) -> Option<&str> {
+    email
+        .and_then(|e| e.rsplit_once('@'))
+        .map(|(l, _)| l)
+        .filter(|l| !l.is_empty())
+}
+
+fn postal(address: Option<&str>) -> Option<&str> {
+    address
+        .and_then(|a| a.rsplit_once('|'))
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty())
+}
+
+/// The keyed hash (for reports) of `src` under a rule.
+fn keyed_hash(keyer: &Keyer, rule: &BlockingRule, src: &KeySource<'_>) -> Option<u64> {
+    let mut buf = String::new();
     for &k in &rule.keys {
-        if !push_part(buf, k, src) {
+        if !push_part(&mut buf, k, src) {
             return None;
         }
     }
-    Some(keyer.key(kind, buf))
+    Some(keyer.key(&format!("dedupe_block:{}", rule.name), &buf))
 }
 
-fn rule_kind(rule: &BlockingRule) -> String {
-    format!("dedupe_block:{}", rule.name)
+/// Number of [`BlockKey`] variants.
+const PARTS: usize = 13;
+
+/// Hash of one string part; 0 is reserved for "missing".
+fn part_hash(tag: BlockKey, s: &str) -> u64 {
+    xxh3_64_with_seed(s.as_bytes(), tag as u64 + 1).max(1)
 }
 
-/// Phonetic codes of every distinct first and last name.
-struct Sounds {
-    first: Vec<Box<str>>,
-    last: Vec<Box<str>>,
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
-impl Sounds {
-    fn new(records: &DedupeRecords) -> Self {
-        let code = |dict: &[Box<str>]| dict.par_iter().map(|v| sound(v).into_boxed_str()).collect();
-        Sounds { first: code(&records.first_name.dict), last: code(&records.last_name.dict) }
+/// The part hashes of one record, indexed by [`BlockKey`]; 0 where the part is missing.
+type Parts = [u64; PARTS];
+
+fn dob_hashes(parts: &mut Parts, dob: Dob) {
+    if dob != 0 {
+        let (y, m, d) = dob_parts(dob);
+        let h = |tag: BlockKey, v: u32| mix(u64::from(v) ^ (tag as u64) << 40).max(1);
+        parts[BlockKey::Birthdate as usize] = h(BlockKey::Birthdate, dob);
+        parts[BlockKey::BirthdateUnordered as usize] = h(
+            BlockKey::BirthdateUnordered,
+            y << 9 | m.min(d) << 5 | m.max(d),
+        );
+        parts[BlockKey::BirthYear as usize] = h(BlockKey::BirthYear, y);
+    }
+}
+
+/// The part hashes of a record outside the record set. Must agree with [`PartTable`].
+fn new_parts(r: &DedupeRecord) -> Parts {
+    let mut p = [0; PARTS];
+    let mut put = |k: BlockKey, v: Option<&str>| {
+        if let Some(v) = v {
+            p[k as usize] = part_hash(k, v);
+        }
+    };
+    put(BlockKey::FirstName, r.first_name.as_deref());
+    put(
+        BlockKey::FirstNamePhonetic,
+        r.first_name.as_deref().map(sound).as_deref(),
+    );
+    put(BlockKey::LastName, r.last_name.as_deref());
+    put(
+        BlockKey::LastNamePhonetic,
+        r.last_name.as_deref().map(sound).as_deref(),
+    );
+    put(BlockKey::GovId, r.gov_id.as_deref());
+    put(BlockKey::Email, r.email.as_deref());
+    put(BlockKey::EmailLocal, email_local(r.email.as_deref()));
+    put(BlockKey::Phone, r.phone.as_deref());
+    put(BlockKey::Address, r.address.as_deref());
+    put(BlockKey::Postal, postal(r.address.as_deref()));
+    dob_hashes(&mut p, r.birthdate.as_deref().map(pack_dob).unwrap_or(0));
+    p
+}
+
+/// The key of a record under a rule, or `None` when a part is missing. Keys are unkeyed
+/// 64-bit hashes: they never leave the process (reports use [`keyed_hash`]), and a
+/// collision only adds a candidate pair.
+fn rule_key(rule: &BlockingRule, parts: &Parts) -> Option<u64> {
+    let mut h = 0x9E37_79B9_7F4A_7C15u64;
+    for &k in &rule.keys {
+        let p = parts[k as usize];
+        if p == 0 {
+            return None;
+        }
+        h = mix(h ^ p);
+    }
+    Some(h)
+}
+
+/// Part hashes of every distinct value, computed once per dictionary entry.
+struct PartTable {
+    first: Vec<u64>,
+    first_sound: Vec<u64>,
+    last: Vec<u64>,
+    last_sound: Vec<u64>,
+    gov: Vec<u64>,
+    email: Vec<u64>,
+    email_local: Vec<u64>,
+    phone: Vec<u64>,
+    address: Vec<u64>,
+    postal: Vec<u64>,
+}
+
+impl PartTable {
+    fn new(r: &DedupeRecords) -> Self {
+        let table = |dict: &[Box<str>], k: BlockKey, f: fn(&str) -> Option<String>| -> Vec<u64> {
+            dict.par_iter()
+                .map(|v| f(v).map_or(0, |s| part_hash(k, &s)))
+                .collect()
+        };
+        let same: fn(&str) -> Option<String> = |v| Some(v.to_owned());
+        PartTable {
+            first: table(&r.first_name.dict, BlockKey::FirstName, same),
+            first_sound: table(&r.first_name.dict, BlockKey::FirstNamePhonetic, |v| {
+                Some(sound(v))
+            }),
+            last: table(&r.last_name.dict, BlockKey::LastName, same),
+            last_sound: table(&r.last_name.dict, BlockKey::LastNamePhonetic, |v| {
+                Some(sound(v))
+            }),
+            gov: table(&r.gov_id.dict, BlockKey::GovId, same),
+            email: table(&r.email.dict, BlockKey::Email, same),
+            email_local: table(&r.email.dict, BlockKey::EmailLocal, |v| {
+                email_local(Some(v)).map(str::to_owned)
+            }),
+            phone: table(&r.phone.dict, BlockKey::Phone, same),
+            address: table(&r.address.dict, BlockKey::Address, same),
+            postal: table(&r.address.dict, BlockKey::Postal, |v| {
+                postal(Some(v)).map(str::to_owned)
+            }),
+        }
     }
 
-    fn source<'a>(&'a self, r: &'a DedupeRecords, rec: usize) -> KeySource<'a> {
-        let f = r.first_name.ids[rec];
-        let l = r.last_name.ids[rec];
-        KeySource {
-            first: r.first_name.get(rec),
-            first_sound: r.first_name.get(rec).map(|_| &*self.first[f as usize]),
-            last: r.last_name.get(rec),
-            last_sound: r.last_name.get(rec).map(|_| &*self.last[l as usize]),
-            dob: r.birthdate[rec],
-            gov: r.gov_id.get(rec),
-            email: r.email.get(rec),
-            phone: r.phone.get(rec),
-            address: r.address.get(rec),
-        }
+    fn parts(&self, r: &DedupeRecords, rec: usize) -> Parts {
+        let row = &r.rows[rec];
+        let get = |t: &[u64], c: usize| {
+            if row[c] == NULL {
+                0
+            } else {
+                t[row[c] as usize]
+            }
+        };
+        let mut p = [0; PARTS];
+        p[BlockKey::FirstName as usize] = get(&self.first, FIRST_NAME);
+        p[BlockKey::FirstNamePhonetic as usize] = get(&self.first_sound, FIRST_NAME);
+        p[BlockKey::LastName as usize] = get(&self.last, LAST_NAME);
+        p[BlockKey::LastNamePhonetic as usize] = get(&self.last_sound, LAST_NAME);
+        p[BlockKey::GovId as usize] = get(&self.gov, GOV_ID);
+        p[BlockKey::Email as usize] = get(&self.email, EMAIL);
+        p[BlockKey::EmailLocal as usize] = get(&self.email_local, EMAIL);
+        p[BlockKey::Phone as usize] = get(&self.phone, PHONE);
+        p[BlockKey::Address as usize] = get(&self.address, ADDRESS);
+        p[BlockKey::Postal as usize] = get(&self.postal, ADDRESS);
+        dob_hashes(&mut p, row[BIRTHDATE]);
+        p
     }
 }
 
 /// `(key, record)` of every record that has a key under `rule`, sorted.
-fn keyed(records: &DedupeRecords, sounds: &Sounds, rule: &BlockingRule) -> Vec<(u64, u32)> {
-    let kind = rule_kind(rule);
+fn keyed(records: &DedupeRecords, table: &PartTable, rule: &BlockingRule) -> Vec<(u64, u32)> {
     let mut keys: Vec<(u64, u32)> = (0..records.len())
         .into_par_iter()
-        .map_init(String::new, |buf, rec| {
-            rule_key(&records.keyer, &kind, rule, &sounds.source(records, rec), buf).map(|k| (k, rec as u32))
-        })
-        .flatten_iter()
+        .filter_map(|rec| rule_key(rule, &table.parts(records, rec)).map(|k| (k, rec as u32)))
         .collect();
     keys.par_sort_unstable();
     keys
+}
+
+/// The plaintext key source of record `rec`, for reports.
+fn source<'a>(
+    records: &'a DedupeRecords,
+    rec: usize,
+    sounds: &'a (Option<String>, Option<String>),
+) -> KeySource<'a> {
+    KeySource {
+        first: records.first_name.get(rec),
+        first_sound: sounds.0.as_deref(),
+        last: records.last_name.get(rec),
+        last_sound: sounds.1.as_deref(),
+        dob: records.birthdate[rec],
+        gov: records.gov_id.get(rec),
+        email: records.email.get(rec),
+        phone: records.phone.get(rec),
+        address: records.address.get(rec),
+    }
 }
 
 /// Runs of equal keys, as `(start, end)`.
@@ -199,12 +339,12 @@ fn runs(keys: &[(u64, u32)]) -> Vec<(usize, usize)> {
 /// Builds the candidate pairs. Time `O(K·A log A + P log P)` for `K` rules, `A` records and
 /// `P` emitted pairs (at most `A·max_block_size/2` per rule); memory 8 bytes per pair.
 pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candidates {
-    let sounds = Sounds::new(records);
+    let table = PartTable::new(records);
     let cap = cfg.block_cap();
     let mut all: Vec<u64> = Vec::new();
     let mut out = Candidates::default();
     for rule in &cfg.blocking {
-        let keys = keyed(records, &sounds, rule);
+        let keys = keyed(records, &table, rule);
         let runs = runs(&keys);
         let mut stats = RuleStats {
             rule: rule.name.clone(),
@@ -215,10 +355,17 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
         for &(s, e) in &runs {
             if e - s > cap {
                 stats.oversized_blocks += 1;
+                let rec = keys[s].1 as usize;
+                let sounds = (
+                    records.first_name.get(rec).map(sound),
+                    records.last_name.get(rec).map(sound),
+                );
+                let key = keyed_hash(&records.keyer, rule, &source(records, rec, &sounds))
+                    .unwrap_or_default();
                 out.oversized.push(BlockReport {
                     rule: rule.name.clone(),
                     entity_count: (e - s) as u32,
-                    key_hash: key_hex(keys[s].0),
+                    key_hash: key_hex(key),
                 });
             }
         }
@@ -227,7 +374,9 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
             .filter(|&&(s, e)| e - s >= 2 && e - s <= cap)
             .flat_map_iter(|&(s, e)| {
                 let block = &keys[s..e];
-                (0..block.len()).flat_map(move |i| (i + 1..block.len()).map(move |j| pack(block[i].1, block[j].1)))
+                (0..block.len()).flat_map(move |i| {
+                    (i + 1..block.len()).map(move |j| pack(block[i].1, block[j].1))
+                })
             })
             .collect();
         stats.pairs = pairs.len() as u64;
@@ -237,7 +386,12 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
     all.par_sort_unstable();
     all.dedup();
     out.pairs = all;
-    out.oversized.sort_by(|a, b| b.entity_count.cmp(&a.entity_count).then_with(|| a.rule.cmp(&b.rule)).then_with(|| a.key_hash.cmp(&b.key_hash)));
+    out.oversized.sort_by(|a, b| {
+        b.entity_count
+            .cmp(&a.entity_count)
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.key_hash.cmp(&b.key_hash))
+    });
     out
 }
 
@@ -256,9 +410,13 @@ pub struct DedupeIndex {
 impl DedupeIndex {
     /// Indexes `records` under the blocking rules of `cfg`.
     pub fn build(records: &DedupeRecords, cfg: &DedupeConfig) -> Self {
-        let sounds = Sounds::new(records);
+        let table = PartTable::new(records);
         DedupeIndex {
-            rules: cfg.blocking.iter().map(|r| keyed(records, &sounds, r)).collect(),
+            rules: cfg
+                .blocking
+                .iter()
+                .map(|r| keyed(records, &table, r))
+                .collect(),
             config_rules: cfg.blocking.clone(),
             cap: cfg.block_cap(),
         }
@@ -267,25 +425,13 @@ impl DedupeIndex {
     /// The records that block with `new` under any rule, ascending and unique. A block that
     /// would exceed the size cap with `new` added is skipped, as the batch path skips it.
     /// `O(K log A + C)` for `C` candidates.
-    pub fn candidates(&self, records: &DedupeRecords, new: &DedupeRecord) -> Vec<u32> {
-        let first_sound = new.first_name.as_deref().map(sound);
-        let last_sound = new.last_name.as_deref().map(sound);
-        let side = new.side();
-        let src = KeySource {
-            first: side.first,
-            first_sound: first_sound.as_deref(),
-            last: side.last,
-            last_sound: last_sound.as_deref(),
-            dob: side.dob,
-            gov: side.gov,
-            email: side.email,
-            phone: side.phone,
-            address: side.address,
-        };
-        let mut buf = String::new();
+    pub fn candidates(&self, new: &DedupeRecord) -> Vec<u32> {
+        let parts = new_parts(new);
         let mut out = Vec::new();
         for (rule, keys) in self.config_rules.iter().zip(&self.rules) {
-            let Some(k) = rule_key(&records.keyer, &rule_kind(rule), rule, &src, &mut buf) else { continue };
+            let Some(k) = rule_key(rule, &parts) else {
+                continue;
+            };
             let start = keys.partition_point(|e| e.0 < k);
             let end = keys.partition_point(|e| e.0 <= k);
             if end - start < self.cap {

@@ -6,7 +6,7 @@
 //! computed with the two strings in a fixed (sorted) order, so `compare(a, b) ==
 //! compare(b, a)` bit for bit.
 
-use super::records::{Side, dob_parts};
+use super::records::{NULL, UNKNOWN, View, dob_parts};
 
 /// A comparison: its field name and its non-null levels, strongest first, `else` last.
 #[derive(Debug, Clone, Copy)]
@@ -31,16 +31,40 @@ const NAME_LEVELS: &[&str] = &["exact", "jaro_winkler>=0.92", "jaro_winkler>=0.8
 
 /// The built-in comparisons, in vector order.
 pub(crate) const COMPARISONS: [ComparisonDef; NCOMP] = [
-    ComparisonDef { field: "first_name", levels: NAME_LEVELS },
-    ComparisonDef { field: "last_name", levels: NAME_LEVELS },
+    ComparisonDef {
+        field: "first_name",
+        levels: NAME_LEVELS,
+    },
+    ComparisonDef {
+        field: "last_name",
+        levels: NAME_LEVELS,
+    },
     ComparisonDef {
         field: "birthdate",
-        levels: &["exact", "transposed_day_month", "one_component_differs", "same_year", "else"],
+        levels: &[
+            "exact",
+            "transposed_day_month",
+            "one_component_differs",
+            "same_year",
+            "else",
+        ],
     },
-    ComparisonDef { field: "gov_id", levels: &["exact", "one_edit", "else"] },
-    ComparisonDef { field: "email", levels: &["exact", "same_local_part", "else"] },
-    ComparisonDef { field: "phone", levels: &["exact", "else"] },
-    ComparisonDef { field: "address", levels: &["exact", "token_jaccard>=0.5", "else"] },
+    ComparisonDef {
+        field: "gov_id",
+        levels: &["exact", "one_edit", "else"],
+    },
+    ComparisonDef {
+        field: "email",
+        levels: &["exact", "same_local_part", "else"],
+    },
+    ComparisonDef {
+        field: "phone",
+        levels: &["exact", "else"],
+    },
+    ComparisonDef {
+        field: "address",
+        levels: &["exact", "token_jaccard>=0.5", "else"],
+    },
 ];
 
 /// Level code 1 is always `exact`.
@@ -52,32 +76,38 @@ pub(crate) fn code(g: u32, c: usize) -> u8 {
     ((g >> (3 * c)) & 7) as u8
 }
 
-/// Compares two records into a packed comparison vector. Cost: a few string comparisons,
-/// Jaro-Winkler only for names that differ.
-pub(crate) fn compare(a: &Side<'_>, b: &Side<'_>) -> u32 {
+/// Compares two records into a packed comparison vector. Equal interned ids settle
+/// exactness without touching the strings; the string measures run only on values that
+/// differ. Cost: a few id comparisons, Jaro-Winkler only for names that differ.
+pub(crate) fn compare<A: View, B: View>(a: &A, b: &B) -> u32 {
     let mut g = 0u32;
-    let mut put = |c: usize, level: Option<u8>| {
-        if let Some(l) = level {
-            g |= u32::from(l) << (3 * c);
+    for c in [FIRST_NAME, LAST_NAME, GOV_ID, EMAIL, PHONE, ADDRESS] {
+        let (ia, ib) = (a.id(c), b.id(c));
+        if ia == NULL || ib == NULL {
+            continue;
         }
-    };
-    put(FIRST_NAME, both(a.first, b.first).map(|(x, y)| name_level(x, y)));
-    put(LAST_NAME, both(a.last, b.last).map(|(x, y)| name_level(x, y)));
-    put(BIRTHDATE, (a.dob != 0 && b.dob != 0).then(|| dob_level(a.dob, b.dob)));
-    put(GOV_ID, both(a.gov, b.gov).map(|(x, y)| gov_level(x, y)));
-    put(EMAIL, both(a.email, b.email).map(|(x, y)| email_level(x, y)));
-    put(PHONE, both(a.phone, b.phone).map(|(x, y)| if x == y { 1 } else { 2 }));
-    put(ADDRESS, both(a.address, b.address).map(|(x, y)| address_level(x, y)));
-    g
-}
-
-fn both<'a>(a: Option<&'a str>, b: Option<&'a str>) -> Option<(&'a str, &'a str)> {
-    // Sorted, so that every measure below sees the same argument order either way round.
-    match (a, b) {
-        (Some(x), Some(y)) if x <= y => Some((x, y)),
-        (Some(x), Some(y)) => Some((y, x)),
-        _ => None,
+        let level = if ia == ib && ia != UNKNOWN {
+            1
+        } else {
+            let (x, y) = (a.text(c), b.text(c));
+            // Sorted, so that every measure sees the same argument order either way round.
+            let (x, y) = if x <= y { (x, y) } else { (y, x) };
+            match c {
+                _ if x == y => 1,
+                FIRST_NAME | LAST_NAME => name_level(x, y),
+                GOV_ID => gov_level(x, y),
+                EMAIL => email_level(x, y),
+                PHONE => 2,
+                _ => address_level(x, y),
+            }
+        };
+        g |= u32::from(level) << (3 * c);
     }
+    let (da, db) = (a.dob(), b.dob());
+    if da != 0 && db != 0 {
+        g |= u32::from(dob_level(da, db)) << (3 * BIRTHDATE);
+    }
+    g
 }
 
 /// exact / Jaro-Winkler ≥ 0.92 / ≥ 0.80 / else.
@@ -170,7 +200,11 @@ pub(crate) fn jaccard(x: &str, y: &str) -> f64 {
         }
     }
     let union = a.len() + b.len() - inter;
-    if union == 0 { 0.0 } else { inter as f64 / union as f64 }
+    if union == 0 {
+        0.0
+    } else {
+        inter as f64 / union as f64
+    }
 }
 
 /// Whether two strings are within one edit: a substitution, an insertion or deletion, or a
@@ -190,10 +224,15 @@ fn within_one_edit_slices<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     let (a, b) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     match b.len() - a.len() {
         0 => {
-            let Some(i) = a.iter().zip(b).position(|(p, q)| p != q) else { return true };
+            let Some(i) = a.iter().zip(b).position(|(p, q)| p != q) else {
+                return true;
+            };
             // One substitution, or one adjacent transposition.
             a[i + 1..] == b[i + 1..]
-                || (i + 1 < a.len() && a[i] == b[i + 1] && a[i + 1] == b[i] && a[i + 2..] == b[i + 2..])
+                || (i + 1 < a.len()
+                    && a[i] == b[i + 1]
+                    && a[i + 1] == b[i]
+                    && a[i + 2..] == b[i + 2..])
         }
         1 => {
             let i = a.iter().zip(b).position(|(p, q)| p != q).unwrap_or(a.len());
@@ -233,7 +272,10 @@ mod tests {
 
     #[test]
     fn address_and_email_levels() {
-        assert_eq!(address_level("12 main st unit 4|62704", "12 main st|62704"), 2);
+        assert_eq!(
+            address_level("12 main st unit 4|62704", "12 main st|62704"),
+            2
+        );
         assert_eq!(address_level("12 main st|62704", "9 oak ave|10001"), 3);
         assert_eq!(email_level("jo@a.com", "jo@b.com"), 2);
         assert_eq!(email_level("jo@a.com", "ann@a.com"), 3);

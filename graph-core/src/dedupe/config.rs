@@ -71,7 +71,10 @@ pub struct BlockingRule {
 
 impl BlockingRule {
     fn new(name: &str, keys: &[BlockKey]) -> Self {
-        BlockingRule { name: name.to_owned(), keys: keys.to_vec() }
+        BlockingRule {
+            name: name.to_owned(),
+            keys: keys.to_vec(),
+        }
     }
 }
 
@@ -140,8 +143,14 @@ impl Default for DedupeConfig {
             blocking: vec![
                 BlockingRule::new("gov_id", &[GovId]),
                 BlockingRule::new("surname_sound_dob", &[LastNamePhonetic, BirthdateUnordered]),
-                BlockingRule::new("first_name_sound_dob", &[FirstNamePhonetic, BirthdateUnordered]),
-                BlockingRule::new("names_sound_birth_year", &[FirstNamePhonetic, LastNamePhonetic, BirthYear]),
+                BlockingRule::new(
+                    "first_name_sound_dob",
+                    &[FirstNamePhonetic, BirthdateUnordered],
+                ),
+                BlockingRule::new(
+                    "names_sound_birth_year",
+                    &[FirstNamePhonetic, LastNamePhonetic, BirthYear],
+                ),
                 BlockingRule::new("email_local", &[EmailLocal]),
                 BlockingRule::new("phone", &[Phone]),
                 BlockingRule::new("address_birth_year", &[Address, BirthYear]),
@@ -153,7 +162,11 @@ impl Default for DedupeConfig {
             em_tolerance: 1e-6,
             u_pairs: 1_000_000,
             m_floor: 1e-3,
-            fixed_m: vec![FixedM { field: "gov_id".into(), level: "else".into(), m: 1e-9 }],
+            fixed_m: vec![FixedM {
+                field: "gov_id".into(),
+                level: "else".into(),
+                m: 1e-9,
+            }],
             threshold: 0.9,
             max_group_size: 1000,
             seed: 0x5eed,
@@ -168,7 +181,8 @@ impl DedupeConfig {
     /// # Errors
     /// [`Error::Config`] naming the problem.
     pub fn from_toml_str(s: &str) -> Result<Self> {
-        let cfg: DedupeConfig = toml::from_str(s).map_err(|e| Error::Config(format!("dedupe: {e}")))?;
+        let cfg: DedupeConfig =
+            toml::from_str(s).map_err(|e| Error::Config(format!("dedupe: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -185,7 +199,9 @@ impl DedupeConfig {
         }
         for (i, r) in self.blocking.iter().enumerate() {
             if r.name.is_empty() || r.keys.is_empty() {
-                return bad(format!("blocking rule {i} needs a name and at least one key"));
+                return bad(format!(
+                    "blocking rule {i} needs a name and at least one key"
+                ));
             }
             if self.blocking[..i].iter().any(|o| o.name == r.name) {
                 return bad(format!("blocking rule name {:?} is used twice", r.name));
@@ -214,10 +230,16 @@ impl DedupeConfig {
                 return bad(format!("fixed_m: unknown field {:?}", f.field));
             };
             if !c.levels.contains(&f.level.as_str()) {
-                return bad(format!("fixed_m: field {} has no level {:?}", f.field, f.level));
+                return bad(format!(
+                    "fixed_m: field {} has no level {:?}",
+                    f.field, f.level
+                ));
             }
             if !(f.m > 0.0 && f.m < 1.0) {
-                return bad(format!("fixed_m: m for {}/{} must be within (0, 1)", f.field, f.level));
+                return bad(format!(
+                    "fixed_m: m for {}/{} must be within (0, 1)",
+                    f.field, f.level
+                ));
             }
         }
         Ok(())
@@ -225,7 +247,11 @@ impl DedupeConfig {
 
     /// The threshold clamped into `(0, 1)`.
     pub(crate) fn threshold_clamped(&self) -> f64 {
-        if self.threshold.is_nan() { 0.9 } else { self.threshold.clamp(1e-12, 1.0 - 1e-12) }
+        if self.threshold.is_nan() {
+            0.9
+        } else {
+            self.threshold.clamp(1e-12, 1.0 - 1e-12)
+        }
     }
 
     /// The block cap, at least 2.

@@ -80,8 +80,8 @@ pub use model::{
 };
 pub use records::{Column, DedupeRecord, DedupeRecords, NULL, records_from_input};
 pub use score::{
-    DedupeResult, DedupeStats, FieldScore, NEW_RECORD, PairScore, dedupe, score_pairs, score_record,
-    train,
+    DedupeResult, DedupeStats, FieldScore, NEW_RECORD, PairScore, dedupe, score_pairs,
+    score_record, train,
 };
 
 #[cfg(test)]

@@ -134,7 +134,8 @@ impl Model {
     /// [`Error::Config`] when the JSON does not parse, has another [`MODEL_VERSION`], or its
     /// comparisons, levels or probabilities do not fit this version.
     pub fn from_json(s: &str) -> Result<Model> {
-        let m: Model = serde_json::from_str(s).map_err(|e| Error::Config(format!("dedupe model: {e}")))?;
+        let m: Model =
+            serde_json::from_str(s).map_err(|e| Error::Config(format!("dedupe model: {e}")))?;
         m.check()?;
         Ok(m)
     }
@@ -142,24 +143,39 @@ impl Model {
     fn check(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::Config(format!("dedupe model: {msg}")));
         if self.version != MODEL_VERSION {
-            return bad(format!("version {} is not supported (expected {MODEL_VERSION})", self.version));
+            return bad(format!(
+                "version {} is not supported (expected {MODEL_VERSION})",
+                self.version
+            ));
         }
         if !(self.lambda > 0.0 && self.lambda < 1.0) {
             return bad("lambda must be within (0, 1)".into());
         }
         if self.comparisons.len() != NCOMP {
-            return bad(format!("expected {NCOMP} comparisons, found {}", self.comparisons.len()));
+            return bad(format!(
+                "expected {NCOMP} comparisons, found {}",
+                self.comparisons.len()
+            ));
         }
         for (c, def) in self.comparisons.iter().zip(&COMPARISONS) {
             if c.field != def.field || c.levels.len() != def.levels.len() {
-                return bad(format!("comparison {:?} does not match the built-in {:?}", c.field, def.field));
+                return bad(format!(
+                    "comparison {:?} does not match the built-in {:?}",
+                    c.field, def.field
+                ));
             }
             for (l, name) in c.levels.iter().zip(def.levels) {
                 if l.level != *name {
-                    return bad(format!("{}: level {:?} where {name:?} was expected", c.field, l.level));
+                    return bad(format!(
+                        "{}: level {:?} where {name:?} was expected",
+                        c.field, l.level
+                    ));
                 }
                 if !(l.m > 0.0 && l.m <= 1.0 && l.u > 0.0 && l.u <= 1.0) {
-                    return bad(format!("{}/{}: m and u must be within (0, 1]", c.field, l.level));
+                    return bad(format!(
+                        "{}/{}: m and u must be within (0, 1]",
+                        c.field, l.level
+                    ));
                 }
             }
         }
@@ -197,7 +213,12 @@ impl<'m> Compiled<'m> {
             m_exact[c] = cm.levels.first().map_or(0.0, |l| l.m);
             tf[c] = cm.term_frequencies.as_ref().filter(|t| t.total > 0);
         }
-        Compiled { prior: model.prior_weight(), w, m_exact, tf }
+        Compiled {
+            prior: model.prior_weight(),
+            w,
+            m_exact,
+            tf,
+        }
     }
 
     /// The weight of an exact match on `value` for comparison `c`, with the term-frequency
@@ -231,7 +252,11 @@ impl SplitMix {
 
 fn column_exact_u(c: &Column) -> (f64, u64) {
     let n = c.non_null();
-    let same: f64 = c.counts.iter().map(|&k| f64::from(k) * (f64::from(k) - 1.0)).sum();
+    let same: f64 = c
+        .counts
+        .iter()
+        .map(|&k| f64::from(k) * (f64::from(k) - 1.0))
+        .sum();
     (same, n)
 }
 
@@ -284,7 +309,9 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
                 |mut acc, ch| {
                     // One generator per chunk, seeded from the chunk number: the sample does
                     // not depend on how rayon splits the work.
-                    let mut rng = SplitMix(cfg.seed ^ (ch.wrapping_add(1)).wrapping_mul(0xA24B_AED4_963E_E407));
+                    let mut rng = SplitMix(
+                        cfg.seed ^ (ch.wrapping_add(1)).wrapping_mul(0xA24B_AED4_963E_E407),
+                    );
                     let len = CHUNK.min(cfg.u_pairs - ch * CHUNK);
                     for _ in 0..len {
                         let i = rng.below(n);
@@ -300,10 +327,19 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
             )
             .reduce(|| [[0; MAX_CODES]; NCOMP], merge)
     };
-    let sampled = if total == 0 { 0 } else { total.min(cfg.u_pairs) };
+    let sampled = if total == 0 {
+        0
+    } else {
+        total.min(cfg.u_pairs)
+    };
 
     // Exact agreement from value counts.
-    let mut dobs: Vec<u32> = records.birthdate.iter().copied().filter(|&d| d != 0).collect();
+    let mut dobs: Vec<u32> = records
+        .birthdate
+        .iter()
+        .copied()
+        .filter(|&d| d != 0)
+        .collect();
     dobs.par_sort_unstable();
     let mut dob_same = 0.0;
     let mut i = 0;
@@ -330,7 +366,11 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
         let present = present as f64;
         let pairs = present * (present - 1.0);
         // Half a pair when no two records share a value.
-        let u_exact = if pairs > 0.0 { (same.max(1.0) / pairs).min(0.999) } else { 1e-6 };
+        let u_exact = if pairs > 0.0 {
+            (same.max(1.0) / pairs).min(0.999)
+        } else {
+            1e-6
+        };
         u[c][EXACT as usize] = u_exact;
         let observed: u64 = counts[c][2..=levels].iter().sum();
         let mut p = [0.0; MAX_CODES];
@@ -380,7 +420,10 @@ fn constrain(m: &mut Table, fixed: &[[Option<f64>; MAX_CODES]; NCOMP], floor: f6
         let free_mass = (1.0 - fixed_sum).max(floor);
         // Two rounds: flooring after normalising can lift the total slightly above 1.
         for _ in 0..2 {
-            let free_sum: f64 = (1..=levels).filter(|&k| fixed[c][k].is_none()).map(|k| m[c][k].max(floor)).sum();
+            let free_sum: f64 = (1..=levels)
+                .filter(|&k| fixed[c][k].is_none())
+                .map(|k| m[c][k].max(floor))
+                .sum();
             for k in 1..=levels {
                 m[c][k] = match fixed[c][k] {
                     Some(v) => v,
@@ -401,7 +444,12 @@ pub(crate) struct EmResult {
 
 /// Runs EM over the distinct comparison vectors `patterns` (vector, number of pairs) with u
 /// fixed. `total_pairs` is `n(n−1)/2`. Each iteration is `O(P·K)` for `P` patterns.
-pub(crate) fn em(patterns: &[(u32, u64)], u: &Table, total_pairs: f64, cfg: &DedupeConfig) -> EmResult {
+pub(crate) fn em(
+    patterns: &[(u32, u64)],
+    u: &Table,
+    total_pairs: f64,
+    cfg: &DedupeConfig,
+) -> EmResult {
     let mut fixed = [[None; MAX_CODES]; NCOMP];
     for f in &cfg.fixed_m {
         if let Some(c) = COMPARISONS.iter().position(|d| d.field == f.field)
@@ -412,16 +460,29 @@ pub(crate) fn em(patterns: &[(u32, u64)], u: &Table, total_pairs: f64, cfg: &Ded
             fixed[c][k + 1] = Some(f.m);
         }
     }
-    let floor = if cfg.m_floor > 0.0 && cfg.m_floor < 0.1 { cfg.m_floor } else { 1e-3 };
+    let floor = if cfg.m_floor > 0.0 && cfg.m_floor < 0.1 {
+        cfg.m_floor
+    } else {
+        1e-3
+    };
     let mut m = initial_m();
     constrain(&mut m, &fixed, floor);
     let candidates: u64 = patterns.iter().map(|p| p.1).sum();
     let min_lambda = 1e-3 / total_pairs.max(1.0);
     let mut lambda = (0.05 * candidates as f64 / total_pairs.max(1.0)).clamp(min_lambda, 0.5);
     if patterns.is_empty() {
-        return EmResult { m, lambda, iterations: 0, converged: false };
+        return EmResult {
+            m,
+            lambda,
+            iterations: 0,
+            converged: false,
+        };
     }
-    let tol = if cfg.em_tolerance > 0.0 { cfg.em_tolerance } else { 1e-6 };
+    let tol = if cfg.em_tolerance > 0.0 {
+        cfg.em_tolerance
+    } else {
+        1e-6
+    };
     for it in 1..=cfg.em_max_iterations {
         let mut lw = [[0.0; MAX_CODES]; NCOMP];
         for c in 0..NCOMP {
@@ -463,16 +524,34 @@ pub(crate) fn em(patterns: &[(u32, u64)], u: &Table, total_pairs: f64, cfg: &Ded
         m = next;
         lambda = next_lambda;
         if dm < tol && dl < tol {
-            return EmResult { m, lambda, iterations: it, converged: true };
+            return EmResult {
+                m,
+                lambda,
+                iterations: it,
+                converged: true,
+            };
         }
     }
-    EmResult { m, lambda, iterations: cfg.em_max_iterations, converged: false }
+    EmResult {
+        m,
+        lambda,
+        iterations: cfg.em_max_iterations,
+        converged: false,
+    }
 }
 
 fn term_frequencies(c: &Column) -> TermFrequencies {
-    let counts =
-        c.dict.iter().zip(&c.counts).filter(|(_, n)| **n >= 2).map(|(v, n)| (v.to_string(), *n)).collect();
-    TermFrequencies { total: c.non_null(), counts }
+    let counts = c
+        .dict
+        .iter()
+        .zip(&c.counts)
+        .filter(|(_, n)| **n >= 2)
+        .map(|(v, n)| (v.to_string(), *n))
+        .collect();
+    TermFrequencies {
+        total: c.non_null(),
+        counts,
+    }
 }
 
 /// The comparison vectors of all candidate pairs, in pair order. Parallel; `O(P)`.
@@ -503,7 +582,9 @@ pub(crate) fn train_from(records: &DedupeRecords, cfg: &DedupeConfig, gammas: &[
     let total_pairs = (n * (n - 1.0) / 2.0).max(1.0);
     let r = em(&patterns, &u, total_pairs, cfg);
     let fixed = |c: usize, k: usize| {
-        cfg.fixed_m.iter().any(|f| f.field == COMPARISONS[c].field && f.level == COMPARISONS[c].levels[k])
+        cfg.fixed_m
+            .iter()
+            .any(|f| f.field == COMPARISONS[c].field && f.level == COMPARISONS[c].levels[k])
     };
     let comparisons = COMPARISONS
         .iter()

@@ -6,6 +6,8 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::config::{BUILT_IN_PLACEHOLDERS, GENERIC_PLACEHOLDERS};
+
+use super::compare::{ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, PHONE};
 use crate::keys::Keyer;
 use crate::record::{Normalized, kinds};
 use crate::table::LinkInput;
@@ -42,7 +44,11 @@ impl Column {
     fn intern<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize) -> Column {
         let mut map: HashMap<&'a str, u32, Xxh3DefaultBuilder> =
             HashMap::with_capacity_and_hasher(len / 2, Xxh3DefaultBuilder);
-        let mut col = Column { ids: Vec::with_capacity(len), dict: Vec::new(), counts: Vec::new() };
+        let mut col = Column {
+            ids: Vec::with_capacity(len),
+            dict: Vec::new(),
+            counts: Vec::new(),
+        };
         for v in values {
             let id = match v {
                 None => NULL,
@@ -71,10 +77,14 @@ pub(crate) fn pack_dob(s: &str) -> Dob {
         return 0;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
     };
     match (num(0..4), num(5..7), num(8..10)) {
-        (Some(y), Some(m), Some(d)) if (1..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d) => {
+        (Some(y), Some(m), Some(d))
+            if (1..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d) =>
+        {
             y << 9 | m << 5 | d
         }
         _ => 0,
@@ -94,7 +104,10 @@ pub(crate) fn dob_parts(d: Dob) -> (u32, u32, u32) {
 pub(crate) fn first_name_of<'a>(full: &'a str, last: Option<&str>) -> Option<&'a str> {
     let given = match last {
         Some(l) if full == l => return None,
-        Some(l) => full.strip_suffix(l).and_then(|p| p.strip_suffix(' ')).unwrap_or(full),
+        Some(l) => full
+            .strip_suffix(l)
+            .and_then(|p| p.strip_suffix(' '))
+            .unwrap_or(full),
         None => full,
     };
     given.split(' ').find(|t| !t.is_empty())
@@ -115,9 +128,15 @@ pub(crate) fn gov_number(v: &str) -> &str {
 /// Whether `value` is a placeholder for `kind` (`test@test.com`, `123456789`, …). Placeholders
 /// are treated as missing: two people typing `000000000` do not share an identity.
 fn is_placeholder(kind: &str, value: &str) -> bool {
-    let bare = if kind == kinds::GOV_ID { gov_number(value) } else { value };
+    let bare = if kind == kinds::GOV_ID {
+        gov_number(value)
+    } else {
+        value
+    };
     GENERIC_PLACEHOLDERS.contains(&bare)
-        || BUILT_IN_PLACEHOLDERS.iter().any(|(k, vs)| *k == kind && vs.contains(&value))
+        || BUILT_IN_PLACEHOLDERS
+            .iter()
+            .any(|(k, vs)| *k == kind && vs.contains(&value))
         || (kind == kinds::GOV_ID && is_dummy_number(bare))
 }
 
@@ -128,8 +147,12 @@ fn is_dummy_number(n: &str) -> bool {
         return false;
     }
     let same = b.iter().all(|&c| c == b[0]);
-    let up = b.windows(2).all(|w| w[1] == w[0] + 1 || (w[0] == b'9' && w[1] == b'0'));
-    let down = b.windows(2).all(|w| w[0] == w[1] + 1 || (w[0] == b'0' && w[1] == b'9'));
+    let up = b
+        .windows(2)
+        .all(|w| w[1] == w[0] + 1 || (w[0] == b'9' && w[1] == b'0'));
+    let down = b
+        .windows(2)
+        .all(|w| w[0] == w[1] + 1 || (w[0] == b'0' && w[1] == b'9'));
     same || up || down
 }
 
@@ -177,6 +200,10 @@ pub struct DedupeRecords {
     pub full_name: Column,
     /// Birthdates, packed (0 = missing).
     pub(crate) birthdate: Vec<Dob>,
+    /// Per record the ids of the compared fields and the birthdate, in comparison order
+    /// (see [`View`]): one cache line per record, because pairs are compared in random
+    /// order and seven column look-ups would be seven cache misses.
+    pub(crate) rows: Vec<[u32; 8]>,
     /// Government id number without its country prefix.
     pub gov_id: Column,
     /// Email address.
@@ -220,15 +247,23 @@ impl DedupeRecords {
     }
 
     /// The comparison view of record `rec`.
-    pub(crate) fn side(&self, rec: usize) -> Side<'_> {
-        Side {
-            first: self.first_name.get(rec),
-            last: self.last_name.get(rec),
-            dob: self.birthdate[rec],
-            gov: self.gov_id.get(rec),
-            email: self.email.get(rec),
-            phone: self.phone.get(rec),
-            address: self.address.get(rec),
+    #[inline]
+    pub(crate) fn side(&self, rec: usize) -> RecSide<'_> {
+        RecSide {
+            recs: self,
+            row: &self.rows[rec],
+        }
+    }
+
+    /// The column compared by comparison `c` (not the birthdate).
+    pub(crate) fn column(&self, c: usize) -> &Column {
+        match c {
+            FIRST_NAME => &self.first_name,
+            LAST_NAME => &self.last_name,
+            GOV_ID => &self.gov_id,
+            EMAIL => &self.email,
+            PHONE => &self.phone,
+            _ => &self.address,
         }
     }
 }
@@ -241,16 +276,65 @@ pub(crate) fn format_dob(d: Dob) -> Option<String> {
     Some(format!("{y:04}-{m:02}-{day:02}"))
 }
 
-/// The values of one record that comparisons look at, borrowed.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Side<'a> {
-    pub first: Option<&'a str>,
-    pub last: Option<&'a str>,
-    pub dob: Dob,
-    pub gov: Option<&'a str>,
-    pub email: Option<&'a str>,
-    pub phone: Option<&'a str>,
-    pub address: Option<&'a str>,
+/// Marks a value that is present but not interned (a record outside [`DedupeRecords`]).
+pub(crate) const UNKNOWN: u32 = u32::MAX - 1;
+
+/// What a comparison needs from one record: per compared field an interned id ([`NULL`]
+/// when missing, [`UNKNOWN`] when present but not interned) and its text, and the birthdate.
+/// Row layout: the comparison index (see [`super::compare`]), with the packed birthdate at
+/// [`BIRTHDATE`].
+pub(crate) trait View {
+    fn id(&self, c: usize) -> u32;
+    fn text(&self, c: usize) -> &str;
+    fn dob(&self) -> Dob;
+}
+
+/// A record of a [`DedupeRecords`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecSide<'a> {
+    recs: &'a DedupeRecords,
+    row: &'a [u32; 8],
+}
+
+impl View for RecSide<'_> {
+    #[inline]
+    fn id(&self, c: usize) -> u32 {
+        self.row[c]
+    }
+    #[inline]
+    fn text(&self, c: usize) -> &str {
+        &self.recs.column(c).dict[self.row[c] as usize]
+    }
+    #[inline]
+    fn dob(&self) -> Dob {
+        self.row[BIRTHDATE]
+    }
+}
+
+/// A [`DedupeRecord`] seen by the comparisons.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewSide<'a> {
+    text: [Option<&'a str>; 8],
+    dob: Dob,
+}
+
+impl View for NewSide<'_> {
+    #[inline]
+    fn id(&self, c: usize) -> u32 {
+        if self.text[c].is_some() {
+            UNKNOWN
+        } else {
+            NULL
+        }
+    }
+    #[inline]
+    fn text(&self, c: usize) -> &str {
+        self.text[c].unwrap_or_default()
+    }
+    #[inline]
+    fn dob(&self) -> Dob {
+        self.dob
+    }
 }
 
 /// One record outside [`DedupeRecords`], e.g. arriving on the live path. Values are in
@@ -293,7 +377,9 @@ impl DedupeRecord {
         let last = vals[Slot::Last as usize];
         let dob = vals[Slot::Dob as usize].map(pack_dob).unwrap_or(0);
         DedupeRecord {
-            first_name: vals[Slot::Name as usize].and_then(|f| first_name_of(f, last)).map(str::to_owned),
+            first_name: vals[Slot::Name as usize]
+                .and_then(|f| first_name_of(f, last))
+                .map(str::to_owned),
             last_name: last.map(str::to_owned),
             full_name: vals[Slot::Name as usize].map(str::to_owned),
             birthdate: format_dob(dob),
@@ -306,18 +392,24 @@ impl DedupeRecord {
 
     /// Builds a record from a normalised input record.
     pub fn from_normalized(n: &Normalized) -> Self {
-        Self::from_attributes(n.attributes.iter().map(|a| (a.kind.as_str(), a.value.as_str())))
+        Self::from_attributes(
+            n.attributes
+                .iter()
+                .map(|a| (a.kind.as_str(), a.value.as_str())),
+        )
     }
 
-    pub(crate) fn side(&self) -> Side<'_> {
-        Side {
-            first: self.first_name.as_deref(),
-            last: self.last_name.as_deref(),
+    pub(crate) fn side(&self) -> NewSide<'_> {
+        let mut text = [None; 8];
+        text[FIRST_NAME] = self.first_name.as_deref();
+        text[LAST_NAME] = self.last_name.as_deref();
+        text[GOV_ID] = self.gov_id.as_deref();
+        text[EMAIL] = self.email.as_deref();
+        text[PHONE] = self.phone.as_deref();
+        text[ADDRESS] = self.address.as_deref();
+        NewSide {
+            text,
             dob: self.birthdate.as_deref().map(pack_dob).unwrap_or(0),
-            gov: self.gov_id.as_deref(),
-            email: self.email.as_deref(),
-            phone: self.phone.as_deref(),
-            address: self.address.as_deref(),
         }
     }
 }
@@ -340,14 +432,33 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
     }
     let n = anchors.len();
     let slot_by_kind: Vec<Option<Slot>> = attrs.kinds.iter().map(|k| slot_of(k)).collect();
-    let placeholder_kind: Vec<&str> = attrs.kinds.iter().map(String::as_str).collect();
+    // The longest placeholder of each kind: most values are longer and skip the list scan.
+    let longest: Vec<usize> = attrs
+        .kinds
+        .iter()
+        .map(|k| {
+            let built_in = BUILT_IN_PLACEHOLDERS
+                .iter()
+                .filter(|(b, _)| b == k)
+                .flat_map(|(_, vs)| vs.iter());
+            let max = GENERIC_PLACEHOLDERS
+                .iter()
+                .chain(built_in)
+                .map(|v| v.len())
+                .max()
+                .unwrap_or(0);
+            if k == kinds::GOV_ID { usize::MAX } else { max }
+        })
+        .collect();
 
     // rows[rec * SLOTS + slot] = attribute row. The anchor's own rows win over its inquiries'
     // rows: the first pass takes only rows of anchors themselves, the second fills gaps.
     let mut rows = vec![NULL; n * SLOTS];
     for own in [true, false] {
         for (row, (&e, &k)) in attrs.entity.iter().zip(&attrs.kind).enumerate() {
-            let Some(slot) = slot_by_kind[k as usize] else { continue };
+            let Some(slot) = slot_by_kind[k as usize] else {
+                continue;
+            };
             let anchor = ents.anchor[e as usize];
             if (anchor == e) != own {
                 continue;
@@ -358,7 +469,11 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
                 continue;
             }
             let cell = &mut rows[rec as usize * SLOTS + slot as usize];
-            if *cell == NULL && !is_placeholder(placeholder_kind[k as usize], attrs.value(row as u32)) {
+            if *cell == NULL {
+                let v = attrs.value(row as u32);
+                if v.len() <= longest[k as usize] && is_placeholder(&attrs.kinds[k as usize], v) {
+                    continue;
+                }
                 *cell = row as u32;
             }
         }
@@ -388,11 +503,13 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
             Column::intern(it, n)
         })
         .collect();
-    let birthdate: Vec<Dob> =
-        (0..n).into_par_iter().map(|r| value(r, Slot::Dob).map(pack_dob).unwrap_or(0)).collect();
+    let birthdate: Vec<Dob> = (0..n)
+        .into_par_iter()
+        .map(|r| value(r, Slot::Dob).map(pack_dob).unwrap_or(0))
+        .collect();
     let mut it = cols.into_iter();
     let mut next = || it.next().unwrap_or_default();
-    DedupeRecords {
+    let mut recs = DedupeRecords {
         first_name: next(),
         last_name: next(),
         full_name: next(),
@@ -401,7 +518,20 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
         phone: next(),
         address: next(),
         birthdate,
+        rows: Vec::new(),
         anchors,
         keyer: input.keyer.clone(),
-    }
+    };
+    recs.rows = (0..n)
+        .into_par_iter()
+        .map(|r| {
+            let mut row = [NULL; 8];
+            for c in [FIRST_NAME, LAST_NAME, GOV_ID, EMAIL, PHONE, ADDRESS] {
+                row[c] = recs.column(c).ids[r];
+            }
+            row[BIRTHDATE] = recs.birthdate[r];
+            row
+        })
+        .collect();
+    recs
 }

@@ -10,7 +10,7 @@ use super::blocking::{BlockReport, Candidates, DedupeIndex, RuleStats, candidate
 use super::compare::{COMPARISONS, EXACT, FIRST_NAME, LAST_NAME, NCOMP, code, compare};
 use super::config::DedupeConfig;
 use super::model::{Compiled, Model, gammas, train_from};
-use super::records::{DedupeRecord, DedupeRecords, Side};
+use super::records::{DedupeRecord, DedupeRecords, View};
 
 /// `b` of the pairs [`score_record`] returns: the new record, which has no entity index yet.
 pub const NEW_RECORD: u32 = u32::MAX;
@@ -97,10 +97,17 @@ pub(crate) struct Scorer<'a> {
 impl<'a> Scorer<'a> {
     pub fn new(records: &'a DedupeRecords, model: &'a Model) -> Self {
         let comp = Compiled::new(model);
-        let tf = |c: usize, dict: &[Box<str>]| -> Vec<f64> { dict.par_iter().map(|v| comp.exact_weight(c, v)).collect() };
+        let tf = |c: usize, dict: &[Box<str>]| -> Vec<f64> {
+            dict.par_iter().map(|v| comp.exact_weight(c, v)).collect()
+        };
         let tf_first = tf(FIRST_NAME, &records.first_name.dict);
         let tf_last = tf(LAST_NAME, &records.last_name.dict);
-        Scorer { records, comp, tf_first, tf_last }
+        Scorer {
+            records,
+            comp,
+            tf_first,
+            tf_last,
+        }
     }
 
     /// Field weights of records `a` and `b` with comparison vector `g`.
@@ -109,8 +116,8 @@ impl<'a> Scorer<'a> {
         for (c, wc) in w.iter_mut().enumerate() {
             let k = code(g, c);
             *wc = match (c, k) {
-                (FIRST_NAME, EXACT) => self.tf_first[self.records.first_name.ids[a] as usize],
-                (LAST_NAME, EXACT) => self.tf_last[self.records.last_name.ids[a] as usize],
+                (FIRST_NAME, EXACT) => self.tf_first[self.records.rows[a][FIRST_NAME] as usize],
+                (LAST_NAME, EXACT) => self.tf_last[self.records.rows[a][LAST_NAME] as usize],
                 _ => self.comp.w[c][k as usize],
             };
         }
@@ -129,7 +136,13 @@ impl<'a> Scorer<'a> {
 
     fn pair_score(&self, a: usize, b: usize, g: u32) -> PairScore {
         let f = self.fields(g, a);
-        explain(self.records.anchors[a], self.records.anchors[b], g, &f, self.weight(&f))
+        explain(
+            self.records.anchors[a],
+            self.records.anchors[b],
+            g,
+            &f,
+            self.weight(&f),
+        )
     }
 }
 
@@ -148,7 +161,11 @@ fn explain(a: u32, b: u32, g: u32, f: &[f64; NCOMP], w: f64) -> PairScore {
                 let k = code(g, c) as usize;
                 FieldScore {
                     field: COMPARISONS[c].field,
-                    level: if k == 0 { "null" } else { COMPARISONS[c].levels[k - 1] },
+                    level: if k == 0 {
+                        "null"
+                    } else {
+                        COMPARISONS[c].levels[k - 1]
+                    },
                     weight: f[c],
                 }
             })
@@ -165,7 +182,7 @@ fn score_new(
     min_probability: f64,
 ) -> Vec<PairScore> {
     let comp = Compiled::new(model);
-    let side: Side<'_> = new.side();
+    let side = new.side();
     let mut out: Vec<PairScore> = with
         .iter()
         .filter_map(|&r| {
@@ -175,16 +192,20 @@ fn score_new(
             for (c, fc) in f.iter_mut().enumerate() {
                 let k = code(g, c);
                 *fc = match (c, k) {
-                    (FIRST_NAME, EXACT) => comp.exact_weight(c, other.first.unwrap_or_default()),
-                    (LAST_NAME, EXACT) => comp.exact_weight(c, other.last.unwrap_or_default()),
+                    (FIRST_NAME | LAST_NAME, EXACT) => comp.exact_weight(c, other.text(c)),
                     _ => comp.w[c][k as usize],
                 };
             }
             let w = f.iter().fold(comp.prior, |acc, x| acc + x);
-            (probability(w) >= min_probability).then(|| explain(records.anchors[r as usize], NEW_RECORD, g, &f, w))
+            (probability(w) >= min_probability)
+                .then(|| explain(records.anchors[r as usize], NEW_RECORD, g, &f, w))
         })
         .collect();
-    out.sort_by(|x, y| y.match_weight.total_cmp(&x.match_weight).then(x.a.cmp(&y.a)));
+    out.sort_by(|x, y| {
+        y.match_weight
+            .total_cmp(&x.match_weight)
+            .then(x.a.cmp(&y.a))
+    });
     out
 }
 
@@ -199,7 +220,7 @@ impl DedupeIndex {
         new: &DedupeRecord,
         min_probability: f64,
     ) -> Vec<PairScore> {
-        score_new(model, records, new, &self.candidates(records, new), min_probability)
+        score_new(model, records, new, &self.candidates(new), min_probability)
     }
 }
 
@@ -210,7 +231,12 @@ impl DedupeIndex {
 ///
 /// This builds a [`DedupeIndex`] on every call, `O(K·A log A)`; a service scoring many
 /// records keeps one index and calls [`DedupeIndex::score`].
-pub fn score_record(model: &Model, records: &DedupeRecords, new_record: &DedupeRecord, cfg: &DedupeConfig) -> Vec<PairScore> {
+pub fn score_record(
+    model: &Model,
+    records: &DedupeRecords,
+    new_record: &DedupeRecord,
+    cfg: &DedupeConfig,
+) -> Vec<PairScore> {
     DedupeIndex::build(records, cfg).score(model, records, new_record, cfg.threshold_clamped())
 }
 
@@ -241,7 +267,9 @@ pub fn score_pairs(records: &DedupeRecords, model: &Model, cfg: &DedupeConfig) -
     let cands = candidates(records, cfg);
     let blocking_ms = t.elapsed().as_millis() as u64;
     let mut r = score_candidates(records, model, cfg, &cands, None);
-    r.stats.timings_ms.insert(0, ("blocking".into(), blocking_ms));
+    r.stats
+        .timings_ms
+        .insert(0, ("blocking".into(), blocking_ms));
     r
 }
 
@@ -261,8 +289,11 @@ pub fn dedupe(records: &DedupeRecords, cfg: &DedupeConfig) -> (Model, DedupeResu
     let model = train_from(records, cfg, &g);
     let training = lap(&mut t);
     let mut r = score_candidates(records, &model, cfg, &cands, Some(&g));
-    let mut timings =
-        vec![("blocking".to_owned(), blocking), ("comparing".to_owned(), comparing), ("training".to_owned(), training)];
+    let mut timings = vec![
+        ("blocking".to_owned(), blocking),
+        ("comparing".to_owned(), comparing),
+        ("training".to_owned(), training),
+    ];
     timings.append(&mut r.stats.timings_ms);
     r.stats.timings_ms = timings;
     (model, r)
@@ -295,7 +326,13 @@ fn score_candidates(
         .collect();
     let scoring = t.elapsed().as_millis() as u64;
     t = Instant::now();
-    let (groups, refused) = groups(records, &scorer, &pairs, threshold, cfg.max_group_size.max(2) as usize);
+    let (groups, refused) = groups(
+        records,
+        &scorer,
+        &pairs,
+        threshold,
+        cfg.max_group_size.max(2) as usize,
+    );
     let grouping = t.elapsed().as_millis() as u64;
     DedupeResult {
         stats: DedupeStats {
@@ -327,8 +364,10 @@ fn groups(
 ) -> (Vec<Vec<u32>>, u64) {
     // Matches carry entity indexes; anchors are ascending, so the record is a binary search.
     let rec_of = |anchor: u32| records.anchors.partition_point(|&x| x < anchor);
-    let mut edges: Vec<(f64, usize, usize)> =
-        matches.iter().map(|p| (p.match_weight, rec_of(p.a), rec_of(p.b))).collect();
+    let mut edges: Vec<(f64, usize, usize)> = matches
+        .iter()
+        .map(|p| (p.match_weight, rec_of(p.a), rec_of(p.b)))
+        .collect();
     edges.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
     // Union-find with the member list kept at each root (only for records in some match).
     let mut parent: Vec<u32> = (0..records.len() as u32).collect();
@@ -356,11 +395,15 @@ fn groups(
         let mb = members.remove(&rb).unwrap_or_else(|| vec![rb]);
         let ok = ma.len() + mb.len() <= max_size
             && ma.iter().all(|&x| {
-                mb.iter().all(|&y| probability(scorer.pair_weight(x.min(y), x.max(y))) >= threshold)
+                mb.iter()
+                    .all(|&y| probability(scorer.pair_weight(x.min(y), x.max(y))) >= threshold)
             });
         if ok {
-            let (big, small, mut mbig, msmall) =
-                if ma.len() >= mb.len() { (ra, rb, ma, mb) } else { (rb, ra, mb, ma) };
+            let (big, small, mut mbig, msmall) = if ma.len() >= mb.len() {
+                (ra, rb, ma, mb)
+            } else {
+                (rb, ra, mb, ma)
+            };
             parent[small] = big as u32;
             mbig.extend(msmall);
             members.insert(big, mbig);

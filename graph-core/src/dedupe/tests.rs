@@ -22,7 +22,11 @@ fn input_from(rows: &[Row]) -> LinkInput {
             attributes.push(&keyer, e, kid, v);
         }
     }
-    LinkInput { entities, attributes, keyer }
+    LinkInput {
+        entities,
+        attributes,
+        keyer,
+    }
 }
 
 #[derive(Clone)]
@@ -41,7 +45,10 @@ impl Person {
         let mut r: Row = vec![
             (kinds::NAME, format!("{} {}", self.first, self.last)),
             (kinds::NAME_LAST, self.last.clone()),
-            (kinds::BIRTHDATE, format!("{:04}-{:02}-{:02}", self.dob.0, self.dob.1, self.dob.2)),
+            (
+                kinds::BIRTHDATE,
+                format!("{:04}-{:02}-{:02}", self.dob.0, self.dob.1, self.dob.2),
+            ),
             (kinds::EMAIL, self.email.clone()),
         ];
         if let Some(g) = &self.gov {
@@ -58,14 +65,42 @@ impl Person {
 }
 
 const FIRST: &[&str] = &[
-    "james", "mary", "john", "patricia", "robert", "jennifer", "michael", "linda", "william", "elizabeth",
-    "david", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah", "charles", "karen",
-    "daniel", "emily", "matthew", "ashley", "anthony", "olivia", "noah", "grace", "andrew", "hannah",
+    "james",
+    "mary",
+    "john",
+    "patricia",
+    "robert",
+    "jennifer",
+    "michael",
+    "linda",
+    "william",
+    "elizabeth",
+    "david",
+    "barbara",
+    "richard",
+    "susan",
+    "joseph",
+    "jessica",
+    "thomas",
+    "sarah",
+    "charles",
+    "karen",
+    "daniel",
+    "emily",
+    "matthew",
+    "ashley",
+    "anthony",
+    "olivia",
+    "noah",
+    "grace",
+    "andrew",
+    "hannah",
 ];
 const LAST: &[&str] = &[
-    "smith", "johnson", "williams", "brown", "jones", "miller", "davis", "wilson", "anderson", "taylor",
-    "thomas", "moore", "jackson", "martin", "thompson", "white", "harris", "clark", "lewis", "robinson",
-    "walker", "young", "allen", "wright", "scott", "baker", "adams", "nelson", "hill", "campbell",
+    "smith", "johnson", "williams", "brown", "jones", "miller", "davis", "wilson", "anderson",
+    "taylor", "thomas", "moore", "jackson", "martin", "thompson", "white", "harris", "clark",
+    "lewis", "robinson", "walker", "young", "allen", "wright", "scott", "baker", "adams", "nelson",
+    "hill", "campbell",
 ];
 
 /// Skewed towards the start of the list, so `smith` is common.
@@ -100,11 +135,17 @@ fn population(persons: usize, dups: usize, seed: u64) -> (Vec<Row>, Vec<usize>) 
         let p = Person {
             first: pick(&mut rng, FIRST).to_owned(),
             last,
-            dob: (1940 + rng.below(60) as u32, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32),
-            gov: (rng.below(10) < 7).then(|| format!("{:09}", 100_000_000 + i * 7919 % 900_000_000)),
+            dob: (
+                1940 + rng.below(60) as u32,
+                1 + rng.below(12) as u32,
+                1 + rng.below(28) as u32,
+            ),
+            gov: (rng.below(10) < 7)
+                .then(|| format!("{:09}", 100_000_000 + i * 7919 % 900_000_000)),
             email: format!("user{i}@mail.com"),
             phone: (rng.below(10) < 8).then(|| format!("+1415555{:04}", i % 10_000)),
-            address: (rng.below(10) < 8).then(|| format!("{} main st|{:05}", 1 + i, 10_000 + i % 500)),
+            address: (rng.below(10) < 8)
+                .then(|| format!("{} main st|{:05}", 1 + i, 10_000 + i % 500)),
         };
         rows.push(p.row());
         person_of.push(i);
@@ -143,7 +184,10 @@ fn population(persons: usize, dups: usize, seed: u64) -> (Vec<Row>, Vec<usize>) 
 }
 
 fn test_cfg() -> DedupeConfig {
-    DedupeConfig { u_pairs: 200_000, ..DedupeConfig::default() }
+    DedupeConfig {
+        u_pairs: 200_000,
+        ..DedupeConfig::default()
+    }
 }
 
 fn planted() -> (LinkInput, Vec<usize>) {
@@ -175,7 +219,11 @@ fn em_converges_on_a_planted_population() {
     let n = person_of.len() as f64;
     let planted = 200.0 / (n * (n - 1.0) / 2.0);
     let ratio = model.lambda / planted;
-    assert!((0.7..1.4).contains(&ratio), "lambda {} vs planted {planted}", model.lambda);
+    assert!(
+        (0.7..1.4).contains(&ratio),
+        "lambda {} vs planted {planted}",
+        model.lambda
+    );
     // And it finds them.
     let names: Vec<String> = person_of.iter().map(|p| p.to_string()).collect();
     let person: Vec<Option<&str>> = names.iter().map(|s| Some(s.as_str())).collect();
@@ -191,7 +239,10 @@ fn explanations_add_up_to_the_weight() {
     assert!(!result.pairs.is_empty());
     for p in &result.pairs {
         assert_eq!(p.fields.len(), 7);
-        let sum = p.fields.iter().fold(model.prior_weight(), |acc, f| acc + f.weight);
+        let sum = p
+            .fields
+            .iter()
+            .fold(model.prior_weight(), |acc, f| acc + f.weight);
         assert_eq!(sum, p.match_weight, "{p:?}");
         for f in &p.fields {
             if f.level == "null" {
@@ -200,7 +251,12 @@ fn explanations_add_up_to_the_weight() {
         }
         assert!(p.a < p.b);
     }
-    assert!(result.pairs.windows(2).all(|w| (w[0].a, w[0].b) < (w[1].a, w[1].b)));
+    assert!(
+        result
+            .pairs
+            .windows(2)
+            .all(|w| (w[0].a, w[0].b) < (w[1].a, w[1].b))
+    );
 }
 
 #[test]
@@ -213,16 +269,28 @@ fn rare_surname_match_weighs_more_than_a_common_one() {
             .pairs
             .iter()
             .find(|p| p.a == anchor)
-            .and_then(|p| p.fields.iter().find(|f| f.field == "last_name" && f.level == "exact"))
+            .and_then(|p| {
+                p.fields
+                    .iter()
+                    .find(|f| f.field == "last_name" && f.level == "exact")
+            })
             .map(|f| f.weight)
     };
     // Person 0 (quixotica) and 1 (smith) both have a duplicate at record 2000 / 2001; the
     // duplicate of 0 or 1 may carry a surname typo, so compare through the model as well.
-    let tf = model.comparisons[1].term_frequencies.as_ref().expect("names have term frequencies");
+    let tf = model.comparisons[1]
+        .term_frequencies
+        .as_ref()
+        .expect("names have term frequencies");
     assert!(tf.frequency("smith") > tf.frequency("quixotica"));
     let reloaded = Model::from_json(&model.to_json()).expect("roundtrip");
     let w = |name: &str| super::model::Compiled::new(&reloaded).exact_weight(1, name);
-    assert!(w("quixotica") > w("smith") + 3.0, "rare {} common {}", w("quixotica"), w("smith"));
+    assert!(
+        w("quixotica") > w("smith") + 3.0,
+        "rare {} common {}",
+        w("quixotica"),
+        w("smith")
+    );
     if let (Some(r), Some(c)) = (last_weight(0), last_weight(1)) {
         assert!(r > c, "rare {r} common {c}");
     }
@@ -242,16 +310,27 @@ fn oversized_blocks_are_skipped_and_reported_without_plaintext() {
     rows.push(vec![(kinds::PHONE, "+14155559999".into())]);
     rows.push(vec![(kinds::PHONE, "+14155559999".into())]);
     let recs = records_from_input(&input_from(&rows));
-    let cfg = DedupeConfig { max_block_size: 200, ..test_cfg() };
+    let cfg = DedupeConfig {
+        max_block_size: 200,
+        ..test_cfg()
+    };
     let c = candidates(&recs, &cfg);
-    let phone = c.oversized.iter().find(|b| b.rule == "phone").expect("phone block reported");
+    let phone = c
+        .oversized
+        .iter()
+        .find(|b| b.rule == "phone")
+        .expect("phone block reported");
     assert_eq!(phone.entity_count, 250);
     assert_eq!(phone.key_hash.len(), 16);
     assert!(!phone.key_hash.contains("4155550000"));
     // The small phone block still pairs; the oversized one adds nothing.
     assert!(c.pairs.contains(&super::blocking::pack(250, 251)));
     assert!(c.pairs.len() < 1000, "{}", c.pairs.len());
-    let stats = c.rules.iter().find(|r| r.rule == "phone").expect("phone rule");
+    let stats = c
+        .rules
+        .iter()
+        .find(|r| r.rule == "phone")
+        .expect("phone rule");
     assert_eq!(stats.oversized_blocks, 1);
     let result = score_pairs(&recs, &train(&recs, &cfg), &cfg);
     assert_eq!(result.oversized_blocks, c.oversized);
@@ -260,8 +339,18 @@ fn oversized_blocks_are_skipped_and_reported_without_plaintext() {
 #[test]
 fn unicode_names_do_not_panic() {
     let names = [
-        "李 小龙", "小龙", "Ωμέγα αλφα", "josé maría garcía", "👍 🎉", "a\u{301}b\u{302} c", "ß ÆØÅ", "ナルト うずまき",
-        "", " ", "x", "ñandú ñ",
+        "李 小龙",
+        "小龙",
+        "Ωμέγα αλφα",
+        "josé maría garcía",
+        "👍 🎉",
+        "a\u{301}b\u{302} c",
+        "ß ÆØÅ",
+        "ナルト うずまき",
+        "",
+        " ",
+        "x",
+        "ñandú ñ",
     ];
     let rows: Vec<Row> = names
         .iter()
@@ -315,7 +404,10 @@ fn live_scoring_matches_the_batch() {
     // with the batch pair's weight.
     for p in result.pairs.iter().filter(|p| p.b >= 2000).take(20) {
         let live = index.score(&model, &recs, &recs.record(p.b as usize), 0.0);
-        let hit = live.iter().find(|l| l.a == p.a).expect("batch pair found live");
+        let hit = live
+            .iter()
+            .find(|l| l.a == p.a)
+            .expect("batch pair found live");
         assert_eq!(hit.match_weight, p.match_weight);
         assert_eq!(hit.b, NEW_RECORD);
     }
@@ -328,7 +420,10 @@ fn results_are_deterministic_across_thread_counts() {
     let (input, _) = planted();
     let recs = records_from_input(&input);
     let cfg = test_cfg();
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
     let (m1, r1) = one.install(|| dedupe(&recs, &cfg));
     let (m2, r2) = dedupe(&recs, &cfg);
     assert_eq!(m1, m2);
@@ -350,7 +445,10 @@ fn groups_do_not_chain_different_people() {
         address: Some("77 elm st|60601".into()),
     };
     // b is a with a different email: clearly a's duplicate.
-    let b = Person { email: "az1971@other.org".into(), ..a.clone() };
+    let b = Person {
+        email: "az1971@other.org".into(),
+        ..a.clone()
+    };
     // c shares b's email and phone but is another person: different name, birthdate, id.
     let c = Person {
         first: "boris".into(),
@@ -385,7 +483,10 @@ fn groups_do_not_chain_different_people() {
 
 #[test]
 fn config_toml_defaults_and_errors() {
-    assert_eq!(DedupeConfig::from_toml_str("").expect("empty"), DedupeConfig::default());
+    assert_eq!(
+        DedupeConfig::from_toml_str("").expect("empty"),
+        DedupeConfig::default()
+    );
     let c = DedupeConfig::from_toml_str(
         "threshold = 0.8\nmax_block_size = 50\n[[blocking]]\nname = \"phone\"\nkeys = [\"phone\"]\n",
     )
@@ -393,8 +494,14 @@ fn config_toml_defaults_and_errors() {
     assert_eq!(c.threshold, 0.8);
     assert_eq!(c.blocking.len(), 1);
     assert!(DedupeConfig::from_toml_str("threshold = 1.5").is_err());
-    assert!(DedupeConfig::from_toml_str("[[fixed_m]]\nfield = \"gov_id\"\nlevel = \"nope\"\nm = 0.1\n").is_err());
-    assert!(DedupeConfig::from_toml_str("[[blocking]]\nname = \"x\"\nkeys = [\"shoe_size\"]\n").is_err());
+    assert!(
+        DedupeConfig::from_toml_str("[[fixed_m]]\nfield = \"gov_id\"\nlevel = \"nope\"\nm = 0.1\n")
+            .is_err()
+    );
+    assert!(
+        DedupeConfig::from_toml_str("[[blocking]]\nname = \"x\"\nkeys = [\"shoe_size\"]\n")
+            .is_err()
+    );
 }
 
 #[test]
@@ -411,7 +518,10 @@ fn first_name_skips_mononyms_and_placeholders_are_missing() {
     assert_eq!(r.gov_id, None);
     assert_eq!(r.email, None);
     assert_eq!(r.phone.as_deref(), Some("+14155552671"));
-    let r = DedupeRecord::from_attributes([(kinds::NAME, "maria jose de la cruz"), (kinds::NAME_LAST, "de la cruz")]);
+    let r = DedupeRecord::from_attributes([
+        (kinds::NAME, "maria jose de la cruz"),
+        (kinds::NAME_LAST, "de la cruz"),
+    ]);
     assert_eq!(r.first_name.as_deref(), Some("maria"));
 }
 

@@ -126,17 +126,28 @@ const STREET_SUFFIXES: &[&str] = &[
 ];
 
 /// Words that introduce a unit number.
-const UNIT_DESIGNATORS: &[&str] =
-    &["apartment", "apt", "unit", "suite", "ste", "no", "nr", "flat", "room", "rm", "#"];
+const UNIT_DESIGNATORS: &[&str] = &[
+    "apartment",
+    "apt",
+    "unit",
+    "suite",
+    "ste",
+    "no",
+    "nr",
+    "flat",
+    "room",
+    "rm",
+    "#",
+];
 
 /// US state and Canadian province codes, removed from the end of a city taken from a
 /// single line ("Springfield IL" is the city "springfield").
 const STATE_CODES: &[&str] = &[
-    "ab", "ak", "al", "ar", "az", "bc", "ca", "co", "ct", "dc", "de", "fl", "ga", "hi", "ia",
-    "id", "il", "in", "ks", "ky", "la", "ma", "mb", "md", "me", "mi", "mn", "mo", "ms", "mt",
-    "nb", "nc", "nd", "ne", "nh", "nj", "nl", "nm", "ns", "nt", "nu", "nv", "ny", "oh", "ok",
-    "on", "or", "pa", "pe", "pr", "qc", "ri", "sc", "sd", "sk", "tn", "tx", "ut", "va", "vt",
-    "wa", "wi", "wv", "wy", "yt",
+    "ab", "ak", "al", "ar", "az", "bc", "ca", "co", "ct", "dc", "de", "fl", "ga", "hi", "ia", "id",
+    "il", "in", "ks", "ky", "la", "ma", "mb", "md", "me", "mi", "mn", "mo", "ms", "mt", "nb", "nc",
+    "nd", "ne", "nh", "nj", "nl", "nm", "ns", "nt", "nu", "nv", "ny", "oh", "ok", "on", "or", "pa",
+    "pe", "pr", "qc", "ri", "sc", "sd", "sk", "tn", "tx", "ut", "va", "vt", "wa", "wi", "wv", "wy",
+    "yt",
 ];
 
 fn abbreviate(token: &str) -> &str {
@@ -226,7 +237,11 @@ fn is_ca_half(t: &str, letter_first: bool) -> bool {
     let b = t.as_bytes();
     b.len() == 3
         && b.iter().enumerate().all(|(i, c)| {
-            if (i % 2 == 0) == letter_first { c.is_ascii_lowercase() } else { c.is_ascii_digit() }
+            if (i % 2 == 0) == letter_first {
+                c.is_ascii_lowercase()
+            } else {
+                c.is_ascii_digit()
+            }
         })
 }
 
@@ -271,7 +286,10 @@ fn postal_in_segment(tokens: &[&str]) -> Option<(String, usize, usize)> {
         }
     }
     // "il 62704", "sydney nsw 2000", "bengaluru 560001", "k1a0b1".
-    if all_digits(last, 4..=6) || all_digits(last, 9..=9) || (n > 1 && is_compact_postal(last) && last.len() >= 5) {
+    if all_digits(last, 4..=6)
+        || all_digits(last, 9..=9)
+        || (n > 1 && is_compact_postal(last) && last.len() >= 5)
+    {
         return Some((last.to_owned(), n - 1, n));
     }
     // Continental order: "10115 berlin", "75001 paris".
@@ -290,7 +308,9 @@ fn postal_at_end_of_line(tokens: &[&str]) -> Option<(String, usize)> {
     if all_digits(prev, 5..=5) && all_digits(last, 4..=4) {
         return Some((prev.to_owned(), n - 2));
     }
-    if (is_uk_outward(prev) && is_uk_inward(last)) || (is_ca_half(prev, true) && is_ca_half(last, false)) {
+    if (is_uk_outward(prev) && is_uk_inward(last))
+        || (is_ca_half(prev, true) && is_ca_half(last, false))
+    {
         return Some((format!("{prev}{last}"), n - 2));
     }
     if all_digits(last, 5..=5) || all_digits(last, 9..=9) {
@@ -302,7 +322,10 @@ fn postal_at_end_of_line(tokens: &[&str]) -> Option<(String, usize)> {
 /// Where a street line that runs on into its locality ends: after the last street suffix
 /// (not the first token), plus a following unit designator and value.
 fn street_end_in_line(toks: &[&str]) -> Option<usize> {
-    let s = toks.iter().rposition(|t| STREET_SUFFIXES.contains(t)).filter(|&s| s >= 1)?;
+    let s = toks
+        .iter()
+        .rposition(|t| STREET_SUFFIXES.contains(t))
+        .filter(|&s| s >= 1)?;
     let mut end = s + 1;
     if toks.get(end).is_some_and(|t| is_unit_designator(t)) {
         end += 1;
@@ -325,8 +348,9 @@ fn has_digit(seg: &[&str]) -> bool {
 }
 
 /// Words that start a street name in languages that put the street type first.
-const LEADING_STREET_WORDS: &[&str] =
-    &["ave", "avenida", "blvd", "calle", "carrer", "po", "rua", "rue", "strada", "via"];
+const LEADING_STREET_WORDS: &[&str] = &[
+    "ave", "avenida", "blvd", "calle", "carrer", "po", "rua", "rue", "strada", "via",
+];
 
 /// Whether a segment reads like a street line rather than a locality: a street suffix after
 /// the first token ("1234 High St"; but "St Louis" is a city), a leading street-type word
@@ -334,13 +358,19 @@ const LEADING_STREET_WORDS: &[&str] =
 /// postal code, so a house number is never mistaken for one.
 fn is_street_like(seg: &[&str]) -> bool {
     seg.iter().skip(1).any(|t| STREET_SUFFIXES.contains(t))
-        || seg.first().is_some_and(|t| LEADING_STREET_WORDS.contains(t))
+        || seg
+            .first()
+            .is_some_and(|t| LEADING_STREET_WORDS.contains(t))
         || seg.iter().any(|t| t.len() > 3 && t.ends_with("str"))
 }
 
 /// Upper-case, alphanumerics only, ZIP+4 → ZIP.
 fn finish_postal(raw: &str) -> Option<String> {
-    let mut p: String = raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_uppercase).collect();
+    let mut p: String = raw
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect();
     if p.len() == 9 && p.bytes().all(|b| b.is_ascii_digit()) {
         p.truncate(5);
     }
@@ -399,7 +429,12 @@ pub fn address(
     fold_words(street?, WordMode::Address, &mut folded);
     let mut segments: Vec<Tokens<'_>> = folded
         .split(',')
-        .map(|seg| seg.split(' ').filter(|t| !t.is_empty()).map(abbreviate).collect::<Tokens<'_>>())
+        .map(|seg| {
+            seg.split(' ')
+                .filter(|t| !t.is_empty())
+                .map(abbreviate)
+                .collect::<Tokens<'_>>()
+        })
         .filter(|seg| !seg.is_empty())
         .collect();
     if segments.is_empty() {
@@ -481,7 +516,10 @@ pub fn address(
         return None;
     }
     key.push('|');
-    if let Some(p) = postal.and_then(postal_field).or_else(|| line_postal.as_deref().and_then(finish_postal)) {
+    if let Some(p) = postal
+        .and_then(postal_field)
+        .or_else(|| line_postal.as_deref().and_then(finish_postal))
+    {
         key.push_str(&p);
         return Some(key);
     }
@@ -490,7 +528,11 @@ pub fn address(
         fold_words(c, WordMode::Plain, &mut folded_city);
         let toks: Tokens<'_> = folded_city.split(' ').filter(|t| !t.is_empty()).collect();
         locality(&toks, &mut key);
-    } else if let Some(seg) = segments.iter().skip(street_end).find(|s| !s.is_empty() && !is_unit_segment(s)) {
+    } else if let Some(seg) = segments
+        .iter()
+        .skip(street_end)
+        .find(|s| !s.is_empty() && !is_unit_segment(s))
+    {
         // The first locality segment of a single line, without a trailing state code.
         let mut toks: &[&str] = seg;
         if toks.len() > 1 && toks.last().is_some_and(|t| STATE_CODES.contains(t)) {
@@ -534,7 +576,13 @@ mod tests {
             "  123   N   Main   St   apt   4  ",
         ] {
             assert_eq!(
-                address(Some(street), Some("Springfield"), Some("IL"), Some("62704-1234"), Some("US")),
+                address(
+                    Some(street),
+                    Some("Springfield"),
+                    Some("IL"),
+                    Some("62704-1234"),
+                    Some("US")
+                ),
                 want,
                 "{street}"
             );
@@ -544,18 +592,60 @@ mod tests {
     #[test]
     fn presence_of_other_components_does_not_matter() {
         let want = Some("123 main st|62704".to_owned());
-        assert_eq!(address(Some("123 Main St"), None, None, Some("62704"), None), want);
-        assert_eq!(address(Some("123 Main St"), Some("Springfield"), None, Some("62704"), None), want);
-        assert_eq!(address(Some("123 Main St"), Some("Springfield"), Some("Illinois"), Some("62704 1234"), Some("United States")), want);
+        assert_eq!(
+            address(Some("123 Main St"), None, None, Some("62704"), None),
+            want
+        );
+        assert_eq!(
+            address(
+                Some("123 Main St"),
+                Some("Springfield"),
+                None,
+                Some("62704"),
+                None
+            ),
+            want
+        );
+        assert_eq!(
+            address(
+                Some("123 Main St"),
+                Some("Springfield"),
+                Some("Illinois"),
+                Some("62704 1234"),
+                Some("United States")
+            ),
+            want
+        );
         let by_city = Some("123 main st|springfield".to_owned());
-        assert_eq!(address(Some("123 Main St"), Some("Springfield"), None, None, None), by_city);
-        assert_eq!(address(Some("123 Main St"), Some("SPRINGFIELD"), Some("IL"), None, Some("US")), by_city);
-        assert_eq!(address(Some("123 Main St"), None, None, None, None), Some("123 main st|".to_owned()));
+        assert_eq!(
+            address(Some("123 Main St"), Some("Springfield"), None, None, None),
+            by_city
+        );
+        assert_eq!(
+            address(
+                Some("123 Main St"),
+                Some("SPRINGFIELD"),
+                Some("IL"),
+                None,
+                Some("US")
+            ),
+            by_city
+        );
+        assert_eq!(
+            address(Some("123 Main St"), None, None, None, None),
+            Some("123 main st|".to_owned())
+        );
     }
 
     #[test]
     fn single_lines_match_columns() {
-        let cols = address(Some("123 Main St Apt 4"), Some("Springfield"), Some("IL"), Some("62704"), Some("US"));
+        let cols = address(
+            Some("123 Main St Apt 4"),
+            Some("Springfield"),
+            Some("IL"),
+            Some("62704"),
+            Some("US"),
+        );
         for line in [
             "123 Main St Apt 4, Springfield, IL 62704",
             "123 Main St Apt 4, Springfield, IL 62704-1234, USA",
@@ -567,33 +657,100 @@ mod tests {
             assert_eq!(one(line), cols, "{line}");
         }
         // Without a postal code, commas still let the city be found.
-        assert_eq!(one("123 Main St, Springfield, IL"), address(Some("123 Main St"), Some("Springfield"), None, None, None));
-        assert_eq!(one("123 Main St, Springfield IL"), address(Some("123 Main St"), Some("Springfield"), None, None, None));
+        assert_eq!(
+            one("123 Main St, Springfield, IL"),
+            address(Some("123 Main St"), Some("Springfield"), None, None, None)
+        );
+        assert_eq!(
+            one("123 Main St, Springfield IL"),
+            address(Some("123 Main St"), Some("Springfield"), None, None, None)
+        );
     }
 
     #[test]
     fn international() {
-        let de = address(Some("Hauptstraße 5"), Some("Berlin"), None, Some("10115"), Some("DE"));
+        let de = address(
+            Some("Hauptstraße 5"),
+            Some("Berlin"),
+            None,
+            Some("10115"),
+            Some("DE"),
+        );
         assert_eq!(de.as_deref(), Some("hauptstr 5|10115"));
-        assert_eq!(address(Some("Hauptstr. 5"), None, None, Some("10115"), None), de);
-        assert_eq!(address(Some("HAUPTSTRASSE 5"), None, None, Some("10115"), None), de);
+        assert_eq!(
+            address(Some("Hauptstr. 5"), None, None, Some("10115"), None),
+            de
+        );
+        assert_eq!(
+            address(Some("HAUPTSTRASSE 5"), None, None, Some("10115"), None),
+            de
+        );
         assert_eq!(one("Hauptstraße 5, 10115 Berlin, Deutschland"), de);
         assert_eq!(
-            address(Some("Konrad-Adenauer-Straße 1"), None, None, Some("53113"), None),
-            address(Some("Konrad Adenauer Str 1"), None, None, Some("53113"), None)
+            address(
+                Some("Konrad-Adenauer-Straße 1"),
+                None,
+                None,
+                Some("53113"),
+                None
+            ),
+            address(
+                Some("Konrad Adenauer Str 1"),
+                None,
+                None,
+                Some("53113"),
+                None
+            )
         );
-        let uk = address(Some("10 Downing Street"), Some("London"), None, Some("SW1A 2AA"), Some("GB"));
+        let uk = address(
+            Some("10 Downing Street"),
+            Some("London"),
+            None,
+            Some("SW1A 2AA"),
+            Some("GB"),
+        );
         assert_eq!(uk.as_deref(), Some("10 downing st|SW1A2AA"));
         assert_eq!(one("10 Downing St, London SW1A 2AA, United Kingdom"), uk);
         assert_eq!(one("10 Downing St London SW1A 2AA"), uk);
-        assert_eq!(one("Flat 3, Rose Court, 12 High St, London, SW1A 1AA"), Some("12 high st unit 3|SW1A1AA".to_owned()));
-        let ca = address(Some("24 Sussex Dr"), Some("Ottawa"), Some("ON"), Some("K1M 1M4"), Some("CA"));
+        assert_eq!(
+            one("Flat 3, Rose Court, 12 High St, London, SW1A 1AA"),
+            Some("12 high st unit 3|SW1A1AA".to_owned())
+        );
+        let ca = address(
+            Some("24 Sussex Dr"),
+            Some("Ottawa"),
+            Some("ON"),
+            Some("K1M 1M4"),
+            Some("CA"),
+        );
         assert_eq!(one("24 Sussex Drive, Ottawa ON K1M 1M4"), ca);
-        let fr = address(Some("12 Rue de l'Église"), Some("Paris"), None, Some("75001"), None);
+        let fr = address(
+            Some("12 Rue de l'Église"),
+            Some("Paris"),
+            None,
+            Some("75001"),
+            None,
+        );
         assert_eq!(fr.as_deref(), Some("12 rue de leglise|75001"));
-        assert_eq!(one("12, rue de l’Eglise, 75001 Paris, France").as_deref(), Some("12 rue de leglise|75001"));
-        assert_eq!(address(Some("Rue Ste-Catherine 5"), None, None, Some("H2X 1K4"), None).as_deref(), Some("rue ste catherine 5|H2X1K4"));
-        assert_eq!(address(Some("1-2-3 Shibuya"), None, None, Some("150-0002"), None).as_deref(), Some("1 2 3 shibuya|1500002"));
+        assert_eq!(
+            one("12, rue de l’Eglise, 75001 Paris, France").as_deref(),
+            Some("12 rue de leglise|75001")
+        );
+        assert_eq!(
+            address(
+                Some("Rue Ste-Catherine 5"),
+                None,
+                None,
+                Some("H2X 1K4"),
+                None
+            )
+            .as_deref(),
+            Some("rue ste catherine 5|H2X1K4")
+        );
+        assert_eq!(
+            address(Some("1-2-3 Shibuya"), None, None, Some("150-0002"), None).as_deref(),
+            Some("1 2 3 shibuya|1500002")
+        );
     }
 
     #[test]
@@ -601,22 +758,50 @@ mod tests {
         let want = address(Some("PO Box 123"), None, None, Some("12345"), None);
         assert_eq!(want.as_deref(), Some("po box 123|12345"));
         for s in ["P.O. Box 123", "p o box 123", "P. O. BOX 123"] {
-            assert_eq!(address(Some(s), None, None, Some("12345"), None), want, "{s}");
+            assert_eq!(
+                address(Some(s), None, None, Some("12345"), None),
+                want,
+                "{s}"
+            );
         }
         assert_eq!(
             address(Some("500 N.W. 1st Ave"), None, None, Some("33101"), None),
-            address(Some("500 Northwest 1st Avenue"), None, None, Some("33101"), None)
+            address(
+                Some("500 Northwest 1st Avenue"),
+                None,
+                None,
+                Some("33101"),
+                None
+            )
         );
     }
 
     #[test]
     fn absent_or_garbage() {
-        assert_eq!(address(None, Some("Springfield"), Some("IL"), Some("62704"), Some("US")), None);
+        assert_eq!(
+            address(
+                None,
+                Some("Springfield"),
+                Some("IL"),
+                Some("62704"),
+                Some("US")
+            ),
+            None
+        );
         assert_eq!(address(Some(""), None, None, None, None), None);
         assert_eq!(address(Some(",,, ;"), None, None, None, None), None);
         assert_eq!(address(Some("😀 🏠"), None, None, None, None), None);
         assert_eq!(address(Some("#"), None, None, None, None), None);
-        assert!(address(Some("1 Main St'; DROP TABLE addresses;--"), None, None, None, None).is_some());
+        assert!(
+            address(
+                Some("1 Main St'; DROP TABLE addresses;--"),
+                None,
+                None,
+                None,
+                None
+            )
+            .is_some()
+        );
     }
 
     #[test]

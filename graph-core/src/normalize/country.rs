@@ -91,7 +91,14 @@ mod tests {
         ] {
             assert_eq!(country(s).as_deref(), Some("US"), "{s}");
         }
-        for s in ["UK", "GB", "GBR", "United Kingdom", "Great Britain", "England"] {
+        for s in [
+            "UK",
+            "GB",
+            "GBR",
+            "United Kingdom",
+            "Great Britain",
+            "England",
+        ] {
             assert_eq!(country(s).as_deref(), Some("GB"), "{s}");
         }
         assert_eq!(country("Deutschland").as_deref(), Some("DE"));
@@ -106,7 +113,9 @@ mod tests {
 
     #[test]
     fn unknown() {
-        for s in ["", "ZZ", "XX", "Texas", "Narnia", "U", "USAA", "😀", "\u{0}"] {
+        for s in [
+            "", "ZZ", "XX", "Texas", "Narnia", "U", "USAA", "😀", "\u{0}",
+        ] {
             assert_eq!(country(s), None, "{s:?}");
         }
     }

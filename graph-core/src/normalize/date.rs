@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{Datelike, DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 use super::text::fold_basic;
 
@@ -48,17 +48,31 @@ fn month_from_name(word: &str) -> Option<u32> {
     }
     MONTHS
         .iter()
-        .position(|m| m.len() >= w.len() && m[..w.len()].eq_ignore_ascii_case(w) && (w.len() == 3 || w.len() == m.len()))
+        .position(|m| {
+            m.len() >= w.len()
+                && m[..w.len()].eq_ignore_ascii_case(w)
+                && (w.len() == 3 || w.len() == m.len())
+        })
         .map(|i| i as u32 + 1)
 }
 
 fn is_weekday(word: &str) -> bool {
-    const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
     let w = word.trim_end_matches('.');
     w.len() >= 3
-        && DAYS
-            .iter()
-            .any(|d| d.len() >= w.len() && d[..w.len()].eq_ignore_ascii_case(w) && (w.len() == 3 || w.len() == d.len()))
+        && DAYS.iter().any(|d| {
+            d.len() >= w.len()
+                && d[..w.len()].eq_ignore_ascii_case(w)
+                && (w.len() == 3 || w.len() == d.len())
+        })
 }
 
 /// Parses a run of 1..=4 ASCII digits.
@@ -73,7 +87,9 @@ fn num(s: &str) -> Option<u32> {
 fn strip_ordinal(s: &str) -> &str {
     if s.len() > 2 && s.is_ascii() {
         let (head, suf) = s.split_at(s.len() - 2);
-        let is_suffix = ["st", "nd", "rd", "th"].iter().any(|x| x.eq_ignore_ascii_case(suf));
+        let is_suffix = ["st", "nd", "rd", "th"]
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(suf));
         if is_suffix && head.bytes().all(|b| b.is_ascii_digit()) {
             return head;
         }
@@ -107,8 +123,13 @@ pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
     if let Some((y, m, d)) = iso_prefix(s) {
         let rest = &s[10..];
         let time_follows = rest.is_empty()
-            || (rest.starts_with(['T', 't', ' ']) && rest[1..].starts_with(|c: char| c.is_ascii_digit()));
-        return if time_follows { NaiveDate::from_ymd_opt(y, m, d) } else { None };
+            || (rest.starts_with(['T', 't', ' '])
+                && rest[1..].starts_with(|c: char| c.is_ascii_digit()));
+        return if time_follows {
+            NaiveDate::from_ymd_opt(y, m, d)
+        } else {
+            None
+        };
     }
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
         let (y, m, d) = (num(&s[0..4])?, num(&s[4..6])?, num(&s[6..8])?);
@@ -148,7 +169,11 @@ pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
             return None;
         }
         let (x, y, year) = (num(a)?, num(b)?, num(c)? as i32);
-        let month_first = if first_sep == Some('/') { x <= 12 } else { y > 12 && x <= 12 };
+        let month_first = if first_sep == Some('/') {
+            x <= 12
+        } else {
+            y > 12 && x <= 12
+        };
         let (m, d) = if month_first { (x, y) } else { (y, x) };
         return NaiveDate::from_ymd_opt(year, m, d);
     }
@@ -193,7 +218,12 @@ pub fn birthdate(raw: &str, format: Option<&str>) -> Result<String, &'static str
     if date < earliest || date > Utc::now().date_naive() {
         return Err(INVALID_BIRTHDATE);
     }
-    Ok(format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()))
+    Ok(format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        date.month(),
+        date.day()
+    ))
 }
 
 /// Parses `HH:MM[:SS[.fff…]]` and returns the time and what follows it.
@@ -201,7 +231,11 @@ fn parse_time(s: &str) -> Option<(NaiveTime, &str)> {
     let b = s.as_bytes();
     let two = |i: usize| -> Option<u32> {
         let t = s.get(i..i + 2)?;
-        if t.bytes().all(|x| x.is_ascii_digit()) { t.parse().ok() } else { None }
+        if t.bytes().all(|x| x.is_ascii_digit()) {
+            t.parse().ok()
+        } else {
+            None
+        }
     };
     let h = two(0)?;
     if b.get(2) != Some(&b':') {
@@ -246,7 +280,11 @@ fn parse_time(s: &str) -> Option<(NaiveTime, &str)> {
 /// Returns the offset in seconds east of UTC.
 fn parse_offset(s: &str) -> Option<i64> {
     let s = s.trim_start();
-    if s.is_empty() || s.eq_ignore_ascii_case("z") || s.eq_ignore_ascii_case("utc") || s.eq_ignore_ascii_case("gmt") {
+    if s.is_empty()
+        || s.eq_ignore_ascii_case("z")
+        || s.eq_ignore_ascii_case("utc")
+        || s.eq_ignore_ascii_case("gmt")
+    {
         return Some(0);
     }
     let sign = match s.as_bytes()[0] {
@@ -263,7 +301,11 @@ fn parse_offset(s: &str) -> Option<i64> {
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    parse_offset_hm(sign, &digits[..2], digits.get(2..).filter(|t| !t.is_empty()).unwrap_or("00"))
+    parse_offset_hm(
+        sign,
+        &digits[..2],
+        digits.get(2..).filter(|t| !t.is_empty()).unwrap_or("00"),
+    )
 }
 
 fn parse_offset_hm(sign: i64, h: &str, m: &str) -> Option<i64> {
@@ -382,11 +424,20 @@ mod tests {
 
     #[test]
     fn birthdate_custom_format_first() {
-        assert_eq!(birthdate("12|04|1987", Some("%d|%m|%Y")).as_deref(), Ok(APR12));
+        assert_eq!(
+            birthdate("12|04|1987", Some("%d|%m|%Y")).as_deref(),
+            Ok(APR12)
+        );
         // The mapping-file format wins over the US default.
-        assert_eq!(birthdate("03/04/1987", Some("%d/%m/%Y")).as_deref(), Ok("1987-04-03"));
+        assert_eq!(
+            birthdate("03/04/1987", Some("%d/%m/%Y")).as_deref(),
+            Ok("1987-04-03")
+        );
         // A format that does not match falls back to the built-ins.
-        assert_eq!(birthdate("1987-04-12", Some("%d/%m/%Y")).as_deref(), Ok(APR12));
+        assert_eq!(
+            birthdate("1987-04-12", Some("%d/%m/%Y")).as_deref(),
+            Ok(APR12)
+        );
         // A nonsense format never panics.
         assert_eq!(birthdate("x", Some("%Q%")), Err(INVALID_BIRTHDATE));
     }
@@ -440,9 +491,18 @@ mod tests {
         assert_eq!(timestamp_ms("1709294400.25", None), Ok(t + 250));
         assert_eq!(timestamp_ms("2024-03-01", None), Ok(t - 12 * 3_600_000));
         assert_eq!(timestamp_ms("03/01/2024", None), Ok(t - 12 * 3_600_000));
-        assert_eq!(timestamp_ms("2016-12-31T23:59:60Z", None), Ok(1_483_228_799_999));
-        assert_eq!(timestamp_ms("01.03.2024 12h00", Some("%d.%m.%Y %Hh%M")), Ok(t));
-        assert_eq!(timestamp_ms("2024-03-01 14:00 +0200", Some("%Y-%m-%d %H:%M %z")), Ok(t));
+        assert_eq!(
+            timestamp_ms("2016-12-31T23:59:60Z", None),
+            Ok(1_483_228_799_999)
+        );
+        assert_eq!(
+            timestamp_ms("01.03.2024 12h00", Some("%d.%m.%Y %Hh%M")),
+            Ok(t)
+        );
+        assert_eq!(
+            timestamp_ms("2024-03-01 14:00 +0200", Some("%Y-%m-%d %H:%M %z")),
+            Ok(t)
+        );
     }
 
     #[test]

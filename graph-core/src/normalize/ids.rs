@@ -70,8 +70,15 @@ pub fn ip(raw: &str) -> Result<String, &'static str> {
     let addr = parse_ip(s)
         .or_else(|| {
             // Tolerate invisible characters pasted around or inside the address.
-            let cleaned: String = s.chars().filter(|&c| !is_invisible(c) && !c.is_whitespace()).collect();
-            if cleaned.len() == s.len() { None } else { parse_ip(&cleaned) }
+            let cleaned: String = s
+                .chars()
+                .filter(|&c| !is_invisible(c) && !c.is_whitespace())
+                .collect();
+            if cleaned.len() == s.len() {
+                None
+            } else {
+                parse_ip(&cleaned)
+            }
         })
         .ok_or(INVALID_IP)?;
     Ok(addr.to_canonical().to_string())
@@ -84,7 +91,10 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
     if let Ok(sa) = s.parse::<SocketAddr>() {
         return Some(sa.ip());
     }
-    let unbracketed = s.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(s);
+    let unbracketed = s
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(s);
     let without_zone = unbracketed.split_once('%').map_or(unbracketed, |(a, _)| a);
     if without_zone.len() != s.len() {
         if let Ok(a) = without_zone.parse::<std::net::Ipv6Addr>() {
@@ -117,7 +127,11 @@ pub fn device_id(raw: &str) -> String {
         }
     }
     let trimmed = out.trim();
-    if trimmed.len() != out.len() { trimmed.to_owned() } else { out }
+    if trimmed.len() != out.len() {
+        trimmed.to_owned()
+    } else {
+        out
+    }
 }
 
 /// Normalises a card or browser fingerprint. Fingerprints are opaque, case-sensitive tokens
@@ -126,7 +140,9 @@ pub fn device_id(raw: &str) -> String {
 ///
 /// May return an empty string; callers treat that as unusable.
 pub fn fingerprint(raw: &str) -> String {
-    raw.chars().filter(|&c| !c.is_whitespace() && !is_invisible(c)).collect()
+    raw.chars()
+        .filter(|&c| !c.is_whitespace() && !is_invisible(c))
+        .collect()
 }
 
 /// Normalises a bank account number (IBAN or domestic): ASCII letters and digits only
@@ -168,11 +184,20 @@ mod tests {
         ] {
             assert_eq!(gov_id(n, c).as_deref(), Ok("US:123456789"), "{n}");
         }
-        assert_eq!(gov_id("ab123456c", Some("GB")).as_deref(), Ok("GB:AB123456C"));
+        assert_eq!(
+            gov_id("ab123456c", Some("GB")).as_deref(),
+            Ok("GB:AB123456C")
+        );
         assert_eq!(gov_id("X1234567", None).as_deref(), Ok("XX:X1234567"));
-        assert_eq!(gov_id("X1234567", Some("Narnia")).as_deref(), Ok("XX:X1234567"));
+        assert_eq!(
+            gov_id("X1234567", Some("Narnia")).as_deref(),
+            Ok("XX:X1234567")
+        );
         assert_eq!(gov_id("αβ123", Some("GR")).as_deref(), Ok("GR:ΑΒ123"));
-        assert_ne!(gov_id("123456789", Some("US")), gov_id("123456789", Some("CA")));
+        assert_ne!(
+            gov_id("123456789", Some("US")),
+            gov_id("123456789", Some("CA"))
+        );
         for bad in ["", "---", "😀", "\u{0}", &"9".repeat(33)] {
             assert_eq!(gov_id(bad, Some("US")), Err(INVALID_GOV_ID), "{bad:?}");
         }
@@ -181,7 +206,13 @@ mod tests {
 
     #[test]
     fn ips() {
-        for s in ["203.0.113.7", " 203.0.113.7 ", "203.0.113.7:443", "::ffff:203.0.113.7", "[::ffff:203.0.113.7]:80"] {
+        for s in [
+            "203.0.113.7",
+            " 203.0.113.7 ",
+            "203.0.113.7:443",
+            "::ffff:203.0.113.7",
+            "[::ffff:203.0.113.7]:80",
+        ] {
             assert_eq!(ip(s).as_deref(), Ok("203.0.113.7"), "{s}");
         }
         for s in [
@@ -197,19 +228,36 @@ mod tests {
             assert_eq!(ip(s).as_deref(), Ok("2001:db8::1"), "{s}");
         }
         assert_eq!(ip("::1").as_deref(), Ok("::1"));
-        for s in ["", "localhost", "1.2.3", "256.1.1.1", "010.0.0.1", "1.2.3.4:99999", "1.2.3.4/24", "::g", "😀", "[1.2.3.4]"] {
+        for s in [
+            "",
+            "localhost",
+            "1.2.3",
+            "256.1.1.1",
+            "010.0.0.1",
+            "1.2.3.4:99999",
+            "1.2.3.4/24",
+            "::g",
+            "😀",
+            "[1.2.3.4]",
+        ] {
             assert_eq!(ip(s), Err(INVALID_IP), "{s:?}");
         }
     }
 
     #[test]
     fn opaque_ids() {
-        assert_eq!(device_id("  550E8400-E29B-41D4-A716-446655440000 "), "550e8400-e29b-41d4-a716-446655440000");
+        assert_eq!(
+            device_id("  550E8400-E29B-41D4-A716-446655440000 "),
+            "550e8400-e29b-41d4-a716-446655440000"
+        );
         assert_eq!(device_id("AB\u{0}CD"), "abcd");
         assert_eq!(device_id("\u{200B}"), "");
         assert_eq!(fingerprint(" AbC+/=\n dEf \t"), "AbC+/=dEf");
         assert_eq!(fingerprint("a\u{200D}b"), "ab");
-        assert_eq!(bank_account("de89 3704 0044 0532 0130 00"), "DE89370400440532013000");
+        assert_eq!(
+            bank_account("de89 3704 0044 0532 0130 00"),
+            "DE89370400440532013000"
+        );
         assert_eq!(bank_account("１２-３４"), "1234");
         assert_eq!(bank_account("---"), "");
         assert_eq!(generic("  ＡＢＣ\t  Déf\u{200B} "), "abc déf");

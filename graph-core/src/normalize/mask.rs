@@ -45,12 +45,22 @@ fn initial(word: &str) -> String {
 }
 
 fn mask_words(s: &str) -> String {
-    s.split(' ').filter(|w| !w.is_empty()).map(initial).collect::<Vec<_>>().join(" ")
+    s.split(' ')
+        .filter(|w| !w.is_empty())
+        .map(initial)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn mask_email(v: &str) -> String {
-    let Some((local, domain)) = v.rsplit_once('@') else { return mask_generic(v) };
-    let local = if local.chars().count() >= 4 { initial(local) } else { "***".to_owned() };
+    let Some((local, domain)) = v.rsplit_once('@') else {
+        return mask_generic(v);
+    };
+    let local = if local.chars().count() >= 4 {
+        initial(local)
+    } else {
+        "***".to_owned()
+    };
     let domain = if PUBLIC_DOMAINS.contains(&domain) {
         domain.to_owned()
     } else {
@@ -117,9 +127,31 @@ fn mask_address(v: &str) -> String {
     let keep = |w: &str| {
         matches!(
             w,
-            "st" | "ave" | "rd" | "blvd" | "dr" | "ln" | "ct" | "pl" | "ter" | "hwy" | "pkwy"
-                | "sq" | "cir" | "way" | "str" | "n" | "s" | "e" | "w" | "ne" | "nw" | "se" | "sw"
-                | "unit" | "po" | "box"
+            "st" | "ave"
+                | "rd"
+                | "blvd"
+                | "dr"
+                | "ln"
+                | "ct"
+                | "pl"
+                | "ter"
+                | "hwy"
+                | "pkwy"
+                | "sq"
+                | "cir"
+                | "way"
+                | "str"
+                | "n"
+                | "s"
+                | "e"
+                | "w"
+                | "ne"
+                | "nw"
+                | "se"
+                | "sw"
+                | "unit"
+                | "po"
+                | "box"
         )
     };
     let mut out = String::with_capacity(v.len());
@@ -210,7 +242,13 @@ pub fn mask(kind: &str, normalized_value: &str) -> String {
         kinds::DEVICE_ID | kinds::BROWSER_FINGERPRINT | kinds::CARD_FINGERPRINT => mask_token(v),
         kinds::BANK_ACCOUNT => {
             let n = v.chars().count();
-            let shown = if n >= 12 { 4 } else if n >= 8 { 2 } else { 0 };
+            let shown = if n >= 12 {
+                4
+            } else if n >= 8 {
+                2
+            } else {
+                0
+            };
             let mut out = "****".to_owned();
             out.extend(v.chars().skip(n - shown));
             out
@@ -231,14 +269,32 @@ mod tests {
         assert_eq!(mask(kinds::PHONE, "+12175550134"), "+1*******134");
         assert_eq!(mask(kinds::GOV_ID, "US:123456789"), "US:*****6789");
         assert_eq!(mask(kinds::GOV_ID, "XX:1234"), "XX:****");
-        assert_eq!(mask(kinds::DEVICE_ID, "dfp0a1b2c3d4e5f6a7b8c9d3f2a"), "dfp…3f2a");
+        assert_eq!(
+            mask(kinds::DEVICE_ID, "dfp0a1b2c3d4e5f6a7b8c9d3f2a"),
+            "dfp…3f2a"
+        );
         assert_eq!(mask(kinds::IP, "203.0.113.7"), "203.0.113.*");
-        assert_eq!(mask(kinds::IP, "2001:db8:85a3::8a2e:370:7334"), "2001:db8:85a3:*");
-        assert_eq!(mask(kinds::ADDRESS, "123 main st unit 4|62704"), "1** m*** st unit * … 62704");
-        assert_eq!(mask(kinds::ADDRESS, "123 main st|springfield"), "1** m*** st … s***");
+        assert_eq!(
+            mask(kinds::IP, "2001:db8:85a3::8a2e:370:7334"),
+            "2001:db8:85a3:*"
+        );
+        assert_eq!(
+            mask(kinds::ADDRESS, "123 main st unit 4|62704"),
+            "1** m*** st unit * … 62704"
+        );
+        assert_eq!(
+            mask(kinds::ADDRESS, "123 main st|springfield"),
+            "1** m*** st … s***"
+        );
         assert_eq!(mask(kinds::NAME, "john paul smith"), "j*** p*** s***");
-        assert_eq!(mask(kinds::NAME_DOB, "john smith|1987-04-12"), "j*** s***|****-**-**");
-        assert_eq!(mask(kinds::BANK_ACCOUNT, "DE89370400440532013000"), "****3000");
+        assert_eq!(
+            mask(kinds::NAME_DOB, "john smith|1987-04-12"),
+            "j*** s***|****-**-**"
+        );
+        assert_eq!(
+            mask(kinds::BANK_ACCOUNT, "DE89370400440532013000"),
+            "****3000"
+        );
         assert_eq!(mask("loyalty_id", "cust-000123"), "c…23");
         assert_eq!(mask("loyalty_id", "short"), "***");
     }
@@ -246,7 +302,16 @@ mod tests {
     #[test]
     fn unicode_never_splits() {
         for kind in kinds::BUILT_IN.iter().chain(&["custom"]) {
-            for v in ["josé@exämple.com", "ÿ", "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀", "دبي|١٢٣", "a|b|c", ":", "|", "@"] {
+            for v in [
+                "josé@exämple.com",
+                "ÿ",
+                "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀",
+                "دبي|١٢٣",
+                "a|b|c",
+                ":",
+                "|",
+                "@",
+            ] {
                 let _ = mask(kind, v);
             }
         }

@@ -51,7 +51,8 @@ pub use name::{name_part, split_full_name};
 pub use phone::phone;
 
 use crate::record::{
-    Attribute, Entity, EntityType, Field, FieldIssue, Label, Normalized, RawRecord, RowReject, kinds,
+    Attribute, Entity, EntityType, Field, FieldIssue, Label, Normalized, RawRecord, RowReject,
+    kinds,
 };
 
 /// Raw values longer than this (in bytes) are not normalised: no real email, name or id is
@@ -76,7 +77,11 @@ pub struct NormalizeOptions {
 
 impl Default for NormalizeOptions {
     fn default() -> Self {
-        NormalizeOptions { default_region: "US".to_owned(), birthdate_format: None, timestamp_format: None }
+        NormalizeOptions {
+            default_region: "US".to_owned(),
+            birthdate_format: None,
+            timestamp_format: None,
+        }
     }
 }
 
@@ -85,7 +90,9 @@ fn issue(field: Field, code: &'static str) -> FieldIssue {
         "too_long" => "is longer than 1024 bytes and was not used",
         "invalid_email" => "is not a usable email address",
         "invalid_phone" => "is not a valid phone number for its country",
-        "invalid_birthdate" => "is not a birthdate between 1900-01-01 and today in a recognised format",
+        "invalid_birthdate" => {
+            "is not a birthdate between 1900-01-01 and today in a recognised format"
+        }
         "invalid_timestamp" => "is not a recognised timestamp",
         "invalid_gov_id" => "has no letters or digits, or more than 32",
         "invalid_ip" => "is not an IPv4 or IPv6 address",
@@ -94,10 +101,16 @@ fn issue(field: Field, code: &'static str) -> FieldIssue {
         "invalid_country" => "is not a recognised country name or ISO code",
         "invalid_label" => "is not `fraud` or `legit`",
         "invalid_account_id" => "is longer than 256 characters or contains control characters",
-        "invalid_custom_kind" => "names a custom kind that is not [a-z0-9_]{1,64} or is a built-in kind",
+        "invalid_custom_kind" => {
+            "names a custom kind that is not [a-z0-9_]{1,64} or is a built-in kind"
+        }
         _ => "is empty after normalisation",
     };
-    FieldIssue { field, code, message: format!("{field} {what}") }
+    FieldIssue {
+        field,
+        code,
+        message: format!("{field} {what}"),
+    }
 }
 
 /// Trims an id and checks it: at most [`MAX_ID_CHARS`] characters, no control characters.
@@ -128,7 +141,9 @@ fn parse_label(raw: &str) -> Option<Label> {
 
 fn valid_custom_kind(kind: &str) -> bool {
     (1..=64).contains(&kind.len())
-        && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && !kinds::BUILT_IN.contains(&kind)
 }
 
@@ -140,7 +155,10 @@ struct Out {
 
 impl Out {
     fn attr(&mut self, kind: &str, value: String) {
-        self.attributes.push(Attribute { kind: kind.to_owned(), value });
+        self.attributes.push(Attribute {
+            kind: kind.to_owned(),
+            value,
+        });
     }
 
     /// Adds `value` as an attribute, or an issue when it is empty.
@@ -187,7 +205,10 @@ impl Out {
 /// # Errors
 /// A [`RowReject`] with code `missing_id` when the record has no id, or `invalid_id` when the
 /// id is longer than 256 characters or contains control characters.
-pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<Normalized, RowReject> {
+pub fn normalize_record(
+    raw: &RawRecord<'_>,
+    opts: &NormalizeOptions,
+) -> Result<Normalized, RowReject> {
     let id_field = match raw.entity_type {
         EntityType::Account => Field::AccountId,
         EntityType::Inquiry => Field::InquiryId,
@@ -198,10 +219,15 @@ pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<
     })?;
     let id = check_id(raw_id).ok_or_else(|| RowReject {
         code: "invalid_id",
-        message: format!("{id_field} is longer than {MAX_ID_CHARS} characters or contains control characters"),
+        message: format!(
+            "{id_field} is longer than {MAX_ID_CHARS} characters or contains control characters"
+        ),
     })?;
 
-    let mut out = Out { attributes: Vec::with_capacity(16), issues: Vec::new() };
+    let mut out = Out {
+        attributes: Vec::with_capacity(16),
+        issues: Vec::new(),
+    };
 
     // Read every used field once, so the length check reports each field at most once.
     let mut values: [Option<&str>; Field::COUNT] = [None; Field::COUNT];
@@ -226,14 +252,19 @@ pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<
         EntityType::Inquiry => get(Field::AccountId).and_then(|v| {
             let id = check_id(v).map(str::to_owned);
             if id.is_none() {
-                out.issues.push(issue(Field::AccountId, "invalid_account_id"));
+                out.issues
+                    .push(issue(Field::AccountId, "invalid_account_id"));
             }
             id
         }),
         EntityType::Account => None,
     };
-    let created_at = get(Field::CreatedAt)
-        .and_then(|v| out.result(Field::CreatedAt, timestamp_ms(v, opts.timestamp_format.as_deref())));
+    let created_at = get(Field::CreatedAt).and_then(|v| {
+        out.result(
+            Field::CreatedAt,
+            timestamp_ms(v, opts.timestamp_format.as_deref()),
+        )
+    });
     let status = get(Field::Status).and_then(|v| {
         let s = generic(v);
         if s.is_empty() {
@@ -270,8 +301,10 @@ pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<
         out.attr(kinds::EMAIL, e);
     }
     if let Some(v) = get(Field::Phone) {
-        let region =
-            address_country.as_deref().or(gov_id_country.as_deref()).unwrap_or(&opts.default_region);
+        let region = address_country
+            .as_deref()
+            .or(gov_id_country.as_deref())
+            .unwrap_or(&opts.default_region);
         if let Some(p) = out.result(Field::Phone, phone(v, region)) {
             out.attr(kinds::PHONE, p);
         }
@@ -295,11 +328,18 @@ pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<
         );
         match key {
             Some(k) => out.attr(kinds::ADDRESS, k),
-            None => out.issues.push(issue(Field::AddressStreet, "invalid_address")),
+            None => out
+                .issues
+                .push(issue(Field::AddressStreet, "invalid_address")),
         }
     }
     if let Some(v) = get(Field::DeviceId) {
-        out.non_empty(Field::DeviceId, kinds::DEVICE_ID, device_id(v), "invalid_device_id");
+        out.non_empty(
+            Field::DeviceId,
+            kinds::DEVICE_ID,
+            device_id(v),
+            "invalid_device_id",
+        );
     }
     if let Some(v) = get(Field::BrowserFingerprint) {
         out.non_empty(
@@ -310,7 +350,12 @@ pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<
         );
     }
     if let Some(v) = get(Field::CardFingerprint) {
-        out.non_empty(Field::CardFingerprint, kinds::CARD_FINGERPRINT, fingerprint(v), "invalid_fingerprint");
+        out.non_empty(
+            Field::CardFingerprint,
+            kinds::CARD_FINGERPRINT,
+            fingerprint(v),
+            "invalid_fingerprint",
+        );
     }
     if let Some(v) = get(Field::IpAddress)
         && let Some(a) = out.result(Field::IpAddress, ip(v))
@@ -318,10 +363,20 @@ pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<
         out.attr(kinds::IP, a);
     }
     if let Some(v) = get(Field::BankAccount) {
-        out.non_empty(Field::BankAccount, kinds::BANK_ACCOUNT, bank_account(v), "invalid_bank_account");
+        out.non_empty(
+            Field::BankAccount,
+            kinds::BANK_ACCOUNT,
+            bank_account(v),
+            "invalid_bank_account",
+        );
     }
     if let Some(v) = get(Field::ReferenceId) {
-        out.non_empty(Field::ReferenceId, kinds::REFERENCE_ID, generic(v), "invalid_reference_id");
+        out.non_empty(
+            Field::ReferenceId,
+            kinds::REFERENCE_ID,
+            generic(v),
+            "invalid_reference_id",
+        );
     }
     for &(kind, v) in &raw.custom {
         // Blank custom values are absent, as blank fields are (RawRecord only filters fields).
@@ -331,11 +386,13 @@ pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<
         let field = Field::ReferenceId;
         if !valid_custom_kind(kind) {
             let mut i = issue(field, "invalid_custom_kind");
-            i.message = format!("custom kind {kind:?} is not [a-z0-9_]{{1,64}} or is a built-in kind");
+            i.message =
+                format!("custom kind {kind:?} is not [a-z0-9_]{{1,64}} or is a built-in kind");
             out.issues.push(i);
         } else if v.len() > MAX_VALUE_BYTES {
             let mut i = issue(field, "too_long");
-            i.message = format!("custom kind {kind} value is longer than 1024 bytes and was not used");
+            i.message =
+                format!("custom kind {kind} value is longer than 1024 bytes and was not used");
             out.issues.push(i);
         } else {
             let g = generic(v);
@@ -349,7 +406,10 @@ pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<
         }
     }
 
-    let Out { mut attributes, mut issues } = out;
+    let Out {
+        mut attributes,
+        mut issues,
+    } = out;
     attributes.sort_unstable();
     attributes.dedup();
     issues.sort_by_key(|i| i.field);
@@ -368,7 +428,11 @@ pub fn normalize_record(raw: &RawRecord<'_>, opts: &NormalizeOptions) -> Result<
 }
 
 /// Name parts, the birthdate, and the attributes built from them.
-fn names_and_birthdate(values: &[Option<&str>; Field::COUNT], opts: &NormalizeOptions, out: &mut Out) {
+fn names_and_birthdate(
+    values: &[Option<&str>; Field::COUNT],
+    opts: &NormalizeOptions,
+    out: &mut Out,
+) {
     let get = |f: Field| values[f as usize];
     let part = |v: Option<&str>, field: Field, report: bool, out: &mut Out| -> Option<String> {
         let n = name_part(v?);
@@ -400,8 +464,12 @@ fn names_and_birthdate(values: &[Option<&str>; Field::COUNT], opts: &NormalizeOp
             part(last_col, Field::NameLast, true, out),
         ),
     };
-    let dob = get(Field::Birthdate)
-        .and_then(|v| out.result(Field::Birthdate, birthdate(v, opts.birthdate_format.as_deref())));
+    let dob = get(Field::Birthdate).and_then(|v| {
+        out.result(
+            Field::Birthdate,
+            birthdate(v, opts.birthdate_format.as_deref()),
+        )
+    });
 
     let mut full = String::new();
     for p in [&first, &middle, &last].into_iter().flatten() {

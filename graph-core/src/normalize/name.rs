@@ -27,15 +27,16 @@ const TITLES: &[&str] = &[
 ];
 
 /// Generational and professional suffixes dropped from the end of a full name.
-const SUFFIXES: &[&str] =
-    &["jr", "sr", "jnr", "snr", "ii", "iii", "iv", "phd", "md", "esq", "dds", "mba", "cpa"];
+const SUFFIXES: &[&str] = &[
+    "jr", "sr", "jnr", "snr", "ii", "iii", "iv", "phd", "md", "esq", "dds", "mba", "cpa",
+];
 
 /// Lower-case particles that belong to the family name when they precede it
 /// ("Ludwig van Beethoven" → last name "van Beethoven"), so that a full name splits the way a
 /// form with separate first/last fields is filled in.
 const PARTICLES: &[&str] = &[
-    "van", "von", "de", "der", "den", "del", "della", "dela", "di", "da", "dos", "das", "do",
-    "du", "la", "le", "st", "ter", "ten", "bin", "binti", "bint", "ibn", "al", "el", "y",
+    "van", "von", "de", "der", "den", "del", "della", "dela", "di", "da", "dos", "das", "do", "du",
+    "la", "le", "st", "ter", "ten", "bin", "binti", "bint", "ibn", "al", "el", "y",
 ];
 
 /// Compares a token with a list, ignoring ASCII case and surrounding dots/commas ("Jr.").
@@ -45,7 +46,11 @@ fn is_one_of(token: &str, list: &[&str]) -> bool {
 }
 
 fn join(tokens: &[&str]) -> Option<String> {
-    if tokens.is_empty() { None } else { Some(tokens.join(" ")) }
+    if tokens.is_empty() {
+        None
+    } else {
+        Some(tokens.join(" "))
+    }
 }
 
 /// Splits a full name into `(first, middle, last)`, returning the raw text of each part
@@ -65,8 +70,10 @@ fn join(tokens: &[&str]) -> Option<String> {
 pub fn split_full_name(raw: &str) -> (Option<String>, Option<String>, Option<String>) {
     let raw = raw.trim();
     if let Some((before, after)) = raw.split_once(',') {
-        let after_tokens: Vec<&str> =
-            after.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).collect();
+        let after_tokens: Vec<&str> = after
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|t| !t.is_empty())
+            .collect();
         let only_suffixes = after_tokens.iter().all(|t| is_one_of(t, SUFFIXES));
         if !only_suffixes {
             let last_tokens: Vec<&str> = before
@@ -105,7 +112,11 @@ fn split_plain(raw: &str) -> (Option<String>, Option<String>, Option<String>) {
             while last_start > 0 && is_particle(rest[last_start - 1]) {
                 last_start -= 1;
             }
-            (Some((*first).to_owned()), join(&rest[..last_start]), join(&rest[last_start..]))
+            (
+                Some((*first).to_owned()),
+                join(&rest[..last_start]),
+                join(&rest[last_start..]),
+            )
         }
     }
 }
@@ -143,7 +154,10 @@ mod tests {
         assert_eq!(name_part("שָׁלוֹם"), name_part("שלום"));
         assert_eq!(name_part("王小明"), "王小明");
         assert_eq!(name_part("Ana\u{200D}😀"), "ana");
-        assert_eq!(name_part("Robert'); DROP TABLE students;--"), "robert drop table students");
+        assert_eq!(
+            name_part("Robert'); DROP TABLE students;--"),
+            "robert drop table students"
+        );
         assert_eq!(name_part("\u{0}\u{1}"), "");
         assert_eq!(name_part("...-"), "");
     }
@@ -151,16 +165,40 @@ mod tests {
     #[test]
     fn split_forms() {
         assert_eq!(split_full_name("John Smith"), (s("John"), None, s("Smith")));
-        assert_eq!(split_full_name("  John  Paul   Smith "), (s("John"), s("Paul"), s("Smith")));
-        assert_eq!(split_full_name("Smith, John Paul"), (s("John"), s("Paul"), s("Smith")));
+        assert_eq!(
+            split_full_name("  John  Paul   Smith "),
+            (s("John"), s("Paul"), s("Smith"))
+        );
+        assert_eq!(
+            split_full_name("Smith, John Paul"),
+            (s("John"), s("Paul"), s("Smith"))
+        );
         assert_eq!(split_full_name("Smith,John"), (s("John"), None, s("Smith")));
-        assert_eq!(split_full_name("John Smith, Jr."), (s("John"), None, s("Smith")));
-        assert_eq!(split_full_name("Dr. John Smith III"), (s("John"), None, s("Smith")));
+        assert_eq!(
+            split_full_name("John Smith, Jr."),
+            (s("John"), None, s("Smith"))
+        );
+        assert_eq!(
+            split_full_name("Dr. John Smith III"),
+            (s("John"), None, s("Smith"))
+        );
         assert_eq!(split_full_name("Madonna"), (None, None, s("Madonna")));
-        assert_eq!(split_full_name("Ludwig van Beethoven"), (s("Ludwig"), None, s("van Beethoven")));
-        assert_eq!(split_full_name("Maria de la Cruz"), (s("Maria"), None, s("de la Cruz")));
-        assert_eq!(split_full_name("Van Morrison"), (s("Van"), None, s("Morrison")));
-        assert_eq!(split_full_name("de la Cruz, Maria"), (s("Maria"), None, s("de la Cruz")));
+        assert_eq!(
+            split_full_name("Ludwig van Beethoven"),
+            (s("Ludwig"), None, s("van Beethoven"))
+        );
+        assert_eq!(
+            split_full_name("Maria de la Cruz"),
+            (s("Maria"), None, s("de la Cruz"))
+        );
+        assert_eq!(
+            split_full_name("Van Morrison"),
+            (s("Van"), None, s("Morrison"))
+        );
+        assert_eq!(
+            split_full_name("de la Cruz, Maria"),
+            (s("Maria"), None, s("de la Cruz"))
+        );
         assert_eq!(split_full_name(""), (None, None, None));
         assert_eq!(split_full_name(" , "), (None, None, None));
         assert_eq!(split_full_name("Mr"), (None, None, s("Mr")));

@@ -9,7 +9,11 @@ fn opts() -> NormalizeOptions {
 }
 
 fn attr<'a>(n: &'a Normalized, kind: &str) -> Vec<&'a str> {
-    n.attributes.iter().filter(|a| a.kind == kind).map(|a| a.value.as_str()).collect()
+    n.attributes
+        .iter()
+        .filter(|a| a.kind == kind)
+        .map(|a| a.value.as_str())
+        .collect()
 }
 
 fn codes(n: &Normalized) -> Vec<(Field, &'static str)> {
@@ -49,7 +53,11 @@ fn full_account_record() {
     assert_eq!(n.entity.account_id, None);
     assert_eq!(n.entity.created_at, Some(1_709_294_400_000));
     assert_eq!(n.entity.label, Some(Label::Fraud));
-    let got: Vec<(&str, &str)> = n.attributes.iter().map(|a| (a.kind.as_str(), a.value.as_str())).collect();
+    let got: Vec<(&str, &str)> = n
+        .attributes
+        .iter()
+        .map(|a| (a.kind.as_str(), a.value.as_str()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -73,20 +81,35 @@ fn full_account_record() {
 #[test]
 fn ids() {
     let missing = RawRecord::new(EntityType::Account).with(Field::Email, "a@b.com");
-    assert_eq!(normalize_record(&missing, &opts()).map_err(|r| r.code), Err("missing_id"));
+    assert_eq!(
+        normalize_record(&missing, &opts()).map_err(|r| r.code),
+        Err("missing_id")
+    );
     let blank = RawRecord::new(EntityType::Inquiry).with(Field::InquiryId, "   ");
-    assert_eq!(normalize_record(&blank, &opts()).map_err(|r| r.code), Err("missing_id"));
+    assert_eq!(
+        normalize_record(&blank, &opts()).map_err(|r| r.code),
+        Err("missing_id")
+    );
     // An inquiry's id is inquiry_id, not account_id.
     let wrong = RawRecord::new(EntityType::Inquiry).with(Field::AccountId, "acct_1");
-    assert_eq!(normalize_record(&wrong, &opts()).map_err(|r| r.code), Err("missing_id"));
+    assert_eq!(
+        normalize_record(&wrong, &opts()).map_err(|r| r.code),
+        Err("missing_id")
+    );
     let long = "x".repeat(257);
     let r = RawRecord::new(EntityType::Account).with(Field::AccountId, &long);
-    assert_eq!(normalize_record(&r, &opts()).map_err(|r| r.code), Err("invalid_id"));
+    assert_eq!(
+        normalize_record(&r, &opts()).map_err(|r| r.code),
+        Err("invalid_id")
+    );
     let ok256 = "é".repeat(256);
     let r = RawRecord::new(EntityType::Account).with(Field::AccountId, &ok256);
     assert!(normalize_record(&r, &opts()).is_ok());
     let r = RawRecord::new(EntityType::Account).with(Field::AccountId, "a\u{0}b");
-    assert_eq!(normalize_record(&r, &opts()).map_err(|r| r.code), Err("invalid_id"));
+    assert_eq!(
+        normalize_record(&r, &opts()).map_err(|r| r.code),
+        Err("invalid_id")
+    );
     let r = RawRecord::new(EntityType::Inquiry)
         .with(Field::InquiryId, "inq_1")
         .with(Field::AccountId, " acct_9 ")
@@ -94,7 +117,9 @@ fn ids() {
     let n = normalize_record(&r, &opts()).expect("usable");
     assert_eq!(n.entity.account_id.as_deref(), Some("acct_9"));
     assert_eq!(n.entity.status.as_deref(), Some("completed"));
-    let r = RawRecord::new(EntityType::Inquiry).with(Field::InquiryId, "inq_1").with(Field::AccountId, "a\u{7}");
+    let r = RawRecord::new(EntityType::Inquiry)
+        .with(Field::InquiryId, "inq_1")
+        .with(Field::AccountId, "a\u{7}");
     let n = normalize_record(&r, &opts()).expect("usable");
     assert_eq!(n.entity.account_id, None);
     assert_eq!(codes(&n), vec![(Field::AccountId, "invalid_account_id")]);
@@ -141,24 +166,45 @@ fn issues_keep_the_row() {
     assert_eq!(n.entity.created_at, None);
     assert_eq!(n.entity.label, None);
     // Only the last name survived; without a first name there is no name_dob.
-    let got: Vec<(&str, &str)> = n.attributes.iter().map(|a| (a.kind.as_str(), a.value.as_str())).collect();
+    let got: Vec<(&str, &str)> = n
+        .attributes
+        .iter()
+        .map(|a| (a.kind.as_str(), a.value.as_str()))
+        .collect();
     assert_eq!(got, vec![("name", "smith"), ("name_last", "smith")]);
     for i in &n.issues {
         assert!(i.message.starts_with(i.field.name()), "{i:?}");
-        assert!(!i.message.contains("Narnia"), "messages carry no raw values");
+        assert!(
+            !i.message.contains("Narnia"),
+            "messages carry no raw values"
+        );
     }
 }
 
 #[test]
 fn labels() {
-    for (raw, want) in [("fraud", Some(Label::Fraud)), (" Legit ", Some(Label::Legit)), ("LEGIT", Some(Label::Legit))] {
-        let r = RawRecord::new(EntityType::Account).with(Field::AccountId, "a").with(Field::Label, raw);
-        assert_eq!(normalize_record(&r, &opts()).expect("usable").entity.label, want);
+    for (raw, want) in [
+        ("fraud", Some(Label::Fraud)),
+        (" Legit ", Some(Label::Legit)),
+        ("LEGIT", Some(Label::Legit)),
+    ] {
+        let r = RawRecord::new(EntityType::Account)
+            .with(Field::AccountId, "a")
+            .with(Field::Label, raw);
+        assert_eq!(
+            normalize_record(&r, &opts()).expect("usable").entity.label,
+            want
+        );
     }
     for raw in ["0", "1", "true", "false", "yes", "fraudulent"] {
-        let r = RawRecord::new(EntityType::Account).with(Field::AccountId, "a").with(Field::Label, raw);
+        let r = RawRecord::new(EntityType::Account)
+            .with(Field::AccountId, "a")
+            .with(Field::Label, raw);
         let n = normalize_record(&r, &opts()).expect("usable");
-        assert_eq!((n.entity.label, codes(&n)), (None, vec![(Field::Label, "invalid_label")]));
+        assert_eq!(
+            (n.entity.label, codes(&n)),
+            (None, vec![(Field::Label, "invalid_label")])
+        );
     }
 }
 
@@ -169,7 +215,10 @@ fn names_from_full_name() {
         .with(Field::Name, "GARCÍA LÓPEZ, José")
         .with(Field::Birthdate, "1987-04-12");
     let n = normalize_record(&r, &opts()).expect("usable");
-    assert_eq!(attr(&n, kinds::NAME_DOB), vec!["jose garcia lopez|1987-04-12"]);
+    assert_eq!(
+        attr(&n, kinds::NAME_DOB),
+        vec!["jose garcia lopez|1987-04-12"]
+    );
     assert_eq!(attr(&n, kinds::NAME), vec!["jose garcia lopez"]);
     assert_eq!(attr(&n, kinds::NAME_LAST), vec!["garcia lopez"]);
     // The same person in columns gives the same keys.
@@ -181,11 +230,15 @@ fn names_from_full_name() {
     let m = normalize_record(&cols, &opts()).expect("usable");
     assert_eq!(n.attributes, m.attributes);
     // Columns win over the full name; a single token is a last name only.
-    let r = RawRecord::new(EntityType::Account).with(Field::AccountId, "a").with(Field::Name, "Madonna");
+    let r = RawRecord::new(EntityType::Account)
+        .with(Field::AccountId, "a")
+        .with(Field::Name, "Madonna");
     let n = normalize_record(&r, &opts()).expect("usable");
     assert_eq!(attr(&n, kinds::NAME_LAST), vec!["madonna"]);
     assert_eq!(attr(&n, kinds::NAME_DOB), Vec::<&str>::new());
-    let r = RawRecord::new(EntityType::Account).with(Field::AccountId, "a").with(Field::Name, "😀 🙃");
+    let r = RawRecord::new(EntityType::Account)
+        .with(Field::AccountId, "a")
+        .with(Field::Name, "😀 🙃");
     let n = normalize_record(&r, &opts()).expect("usable");
     assert_eq!(codes(&n), vec![(Field::Name, "invalid_name")]);
 }
@@ -210,11 +263,25 @@ fn phone_region_and_gov_id_country() {
     assert_eq!(attr(&n, kinds::PHONE), vec!["+442079460958"]);
     assert_eq!(attr(&n, kinds::GOV_ID), vec!["GB:AB123456C"]);
     // Default region, configurable.
-    let r = RawRecord::new(EntityType::Account).with(Field::AccountId, "a").with(Field::Phone, "06 12 34 56 78");
-    let fr = NormalizeOptions { default_region: "FR".into(), ..NormalizeOptions::default() };
-    assert_eq!(attr(&normalize_record(&r, &fr).expect("usable"), kinds::PHONE), vec!["+33612345678"]);
-    let bad = NormalizeOptions { default_region: "??".into(), ..NormalizeOptions::default() };
-    assert_eq!(codes(&normalize_record(&r, &bad).expect("usable")), vec![(Field::Phone, "invalid_phone")]);
+    let r = RawRecord::new(EntityType::Account)
+        .with(Field::AccountId, "a")
+        .with(Field::Phone, "06 12 34 56 78");
+    let fr = NormalizeOptions {
+        default_region: "FR".into(),
+        ..NormalizeOptions::default()
+    };
+    assert_eq!(
+        attr(&normalize_record(&r, &fr).expect("usable"), kinds::PHONE),
+        vec!["+33612345678"]
+    );
+    let bad = NormalizeOptions {
+        default_region: "??".into(),
+        ..NormalizeOptions::default()
+    };
+    assert_eq!(
+        codes(&normalize_record(&r, &bad).expect("usable")),
+        vec![(Field::Phone, "invalid_phone")]
+    );
 }
 
 #[test]
@@ -306,11 +373,42 @@ fn messy() -> impl Strategy<Value = String> {
         "[0-9a-fA-F:.\\[\\]%]{0,45}",
         proptest::collection::vec(
             prop_oneof![
-                Just("\u{0}"), Just("\u{200B}"), Just("\u{202E}"), Just("\u{301}"), Just("é"), Just("ß"),
-                Just("İ"), Just("Σ"), Just("ς"), Just("ǅ"), Just("ﬁ"), Just("①"), Just("한"), Just("ल"),
-                Just("ि"), Just("😀"), Just("\u{FE0F}"), Just(" "), Just(","), Just("|"), Just("#"),
-                Just("'"), Just("-"), Just("."), Just("@"), Just("+"), Just("1"), Just("a"), Just("Z"),
-                Just("st"), Just("apt"), Just("\n"), Just("\u{3000}"), Just("Ⅳ"), Just("ŉ"), Just("ǰ"),
+                Just("\u{0}"),
+                Just("\u{200B}"),
+                Just("\u{202E}"),
+                Just("\u{301}"),
+                Just("é"),
+                Just("ß"),
+                Just("İ"),
+                Just("Σ"),
+                Just("ς"),
+                Just("ǅ"),
+                Just("ﬁ"),
+                Just("①"),
+                Just("한"),
+                Just("ल"),
+                Just("ि"),
+                Just("😀"),
+                Just("\u{FE0F}"),
+                Just(" "),
+                Just(","),
+                Just("|"),
+                Just("#"),
+                Just("'"),
+                Just("-"),
+                Just("."),
+                Just("@"),
+                Just("+"),
+                Just("1"),
+                Just("a"),
+                Just("Z"),
+                Just("st"),
+                Just("apt"),
+                Just("\n"),
+                Just("\u{3000}"),
+                Just("Ⅳ"),
+                Just("ŉ"),
+                Just("ǰ"),
             ],
             0..24
         )

@@ -111,7 +111,11 @@ fn fold_basic_once(raw: &str, lower: bool, out: &mut String) {
             if c.is_ascii_whitespace() {
                 pending_space = true;
             } else if !c.is_ascii_control() {
-                push_char(out, &mut pending_space, if lower { c.to_ascii_lowercase() } else { c });
+                push_char(
+                    out,
+                    &mut pending_space,
+                    if lower { c.to_ascii_lowercase() } else { c },
+                );
             }
         }
         return;
@@ -208,7 +212,11 @@ pub(crate) fn fold_words(raw: &str, mode: WordMode, out: &mut String) {
     let mut needs_nfc = false;
     // Apostrophes go before decomposition: NFKD turns U+00B4 into a space and a combining
     // accent, which would become a word break instead of nothing.
-    for c in raw.chars().filter(|&c| !is_apostrophe(c) && !is_invisible(c)).nfkd() {
+    for c in raw
+        .chars()
+        .filter(|&c| !is_apostrophe(c) && !is_invisible(c))
+        .nfkd()
+    {
         if is_combining_mark(c) {
             // A kept mark must sit right after its letter, or a second pass would see it after
             // a space and drop it.
@@ -270,11 +278,20 @@ mod tests {
         assert_eq!(words("O'Brien", WordMode::Plain), "obrien");
         assert_eq!(words("O´Brien", WordMode::Plain), "obrien");
         assert_eq!(words("Straße", WordMode::Plain), "strasse");
-        assert_eq!(words("ØRSTED Łukasz Đorđe", WordMode::Plain), "orsted lukasz dorde");
-        assert_eq!(words("ΟΔΥΣΣΕΥΣ", WordMode::Plain), words("Οδυσσεύς", WordMode::Plain));
+        assert_eq!(
+            words("ØRSTED Łukasz Đorđe", WordMode::Plain),
+            "orsted lukasz dorde"
+        );
+        assert_eq!(
+            words("ΟΔΥΣΣΕΥΣ", WordMode::Plain),
+            words("Οδυσσεύς", WordMode::Plain)
+        );
         assert_eq!(words("김민준", WordMode::Plain), "김민준");
         assert_eq!(words("  😀 Ana 😀 ", WordMode::Plain), "ana");
-        assert_eq!(words("1 Main St., Apt #4", WordMode::Address), "1 main st,apt # 4");
+        assert_eq!(
+            words("1 Main St., Apt #4", WordMode::Address),
+            "1 main st,apt # 4"
+        );
     }
 
     #[test]

@@ -42,7 +42,12 @@ enum Record {
     /// An empty line.
     Blank { lines: u64 },
     /// A record; its fields are in the reader's scratch buffers.
-    Fields { raw_start: usize, raw_end: usize, bad_quote: bool, lines: u64 },
+    Fields {
+        raw_start: usize,
+        raw_end: usize,
+        bad_quote: bool,
+        lines: u64,
+    },
     /// A quoted field that never closes, or a record over the size limit.
     Runaway { in_quotes: bool },
 }
@@ -67,14 +72,18 @@ pub(crate) struct CsvReader {
 
 impl std::fmt::Debug for CsvReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CsvReader").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("CsvReader")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 impl CsvReader {
     pub(crate) fn open(path: &Path, delim: u8) -> Result<CsvReader> {
-        let input = File::open(path)
-            .map_err(|source| Error::OpenInput { path: path.to_path_buf(), source })?;
+        let input = File::open(path).map_err(|source| Error::OpenInput {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut r = CsvReader {
             path: path.to_path_buf(),
             input,
@@ -90,7 +99,10 @@ impl CsvReader {
             field_bytes: Vec::new(),
             field_ends: Vec::new(),
         };
-        r.fill().map_err(|source| Error::OpenInput { path: path.to_path_buf(), source })?;
+        r.fill().map_err(|source| Error::OpenInput {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if r.buf[..r.end].starts_with(b"\xEF\xBB\xBF") {
             r.pos = 3;
             r.bytes_done = 3;
@@ -100,7 +112,12 @@ impl CsvReader {
     }
 
     fn unreadable(&self, message: String) -> Error {
-        Error::UnreadableInput { path: self.path.clone(), format: "csv", row: None, message }
+        Error::UnreadableInput {
+            path: self.path.clone(),
+            format: "csv",
+            row: None,
+            message,
+        }
     }
 
     fn read_header(&mut self) -> Result<()> {
@@ -109,14 +126,20 @@ impl CsvReader {
                 path: self.path.clone(),
                 source,
             })? {
-                Record::Eof => return Err(Error::EmptyFile { path: self.path.clone() }),
+                Record::Eof => {
+                    return Err(Error::EmptyFile {
+                        path: self.path.clone(),
+                    });
+                }
                 Record::Blank { lines } => self.lines += lines,
                 Record::Runaway { .. } => {
                     return Err(self.unreadable(
                         "the header line has an unterminated quoted field".to_owned(),
                     ));
                 }
-                Record::Fields { bad_quote, lines, .. } => {
+                Record::Fields {
+                    bad_quote, lines, ..
+                } => {
                     self.lines += lines;
                     if bad_quote {
                         return Err(self.unreadable(
@@ -128,7 +151,8 @@ impl CsvReader {
                     })?;
                     let mut start = 0;
                     for &end in &self.field_ends {
-                        self.header.push(clean_header_name(text.get(start..end).unwrap_or("")));
+                        self.header
+                            .push(clean_header_name(text.get(start..end).unwrap_or("")));
                         start = end;
                     }
                     self.header_lines = self.lines;
@@ -314,7 +338,12 @@ impl CsvReader {
             return Some(Record::Blank { lines });
         }
         fe.push(fb.len());
-        Some(Record::Fields { raw_start, raw_end: raw_start + raw_end_trim, bad_quote, lines })
+        Some(Record::Fields {
+            raw_start,
+            raw_end: raw_start + raw_end_trim,
+            bad_quote,
+            lines,
+        })
     }
 
     /// Rejects the first line of a runaway record: returns its text and moves past it.
@@ -382,11 +411,24 @@ impl ChunkReader for CsvReader {
                     let (code, reason) = if in_quotes {
                         ("unterminated_quote", "a quoted field is never closed; the line was skipped and reading resumed on the next line".to_owned())
                     } else {
-                        ("row_too_long", format!("the row is longer than {MAX_RECORD_BYTES} bytes"))
+                        (
+                            "row_too_long",
+                            format!("the row is longer than {MAX_RECORD_BYTES} bytes"),
+                        )
                     };
-                    chunk.rows.push(Row::Bad { number, code, reason, raw });
+                    chunk.rows.push(Row::Bad {
+                        number,
+                        code,
+                        reason,
+                        raw,
+                    });
                 }
-                Record::Fields { raw_start, raw_end, bad_quote, lines } => {
+                Record::Fields {
+                    raw_start,
+                    raw_end,
+                    bad_quote,
+                    lines,
+                } => {
                     self.lines += lines;
                     let raw_text = || {
                         String::from_utf8_lossy(&self.buf[raw_start..raw_end.max(raw_start)])
@@ -420,7 +462,11 @@ impl ChunkReader for CsvReader {
                                     start = end;
                                 }
                                 let first = chunk.spans_len() - ncols;
-                                chunk.rows.push(Row::Parsed { number, first, raw: None });
+                                chunk.rows.push(Row::Parsed {
+                                    number,
+                                    first,
+                                    raw: None,
+                                });
                             }
                             Err(e) => {
                                 let bad_at = e.valid_up_to();
@@ -442,7 +488,11 @@ impl ChunkReader for CsvReader {
             }
         }
         chunk.bytes_done = Some(self.bytes_done);
-        Ok(if chunk.rows.is_empty() { None } else { Some(chunk) })
+        Ok(if chunk.rows.is_empty() {
+            None
+        } else {
+            Some(chunk)
+        })
     }
 }
 
@@ -453,7 +503,10 @@ mod tests {
     use super::*;
 
     /// Parses `text` and returns the header and, per row, either the values or `Err(code)`.
-    fn parse(text: &[u8], delim: u8) -> (Vec<String>, Vec<(u64, Result<Vec<String>, &'static str>)>) {
+    fn parse(
+        text: &[u8],
+        delim: u8,
+    ) -> (Vec<String>, Vec<(u64, Result<Vec<String>, &'static str>)>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, text).unwrap();
@@ -465,7 +518,9 @@ mod tests {
                 match row {
                     Row::Parsed { number, first, .. } => rows.push((
                         *number,
-                        Ok((0..ncols).map(|c| chunk.value(*first, c).unwrap().to_owned()).collect()),
+                        Ok((0..ncols)
+                            .map(|c| chunk.value(*first, c).unwrap().to_owned())
+                            .collect()),
                     )),
                     Row::Bad { number, code, .. } => rows.push((*number, Err(*code))),
                 }
@@ -499,11 +554,17 @@ mod tests {
 
     #[test]
     fn crlf_multiline_and_blank_lines() {
-        let (_, rows) =
-            parse(b"a;b\r\n\r\n1;\"two\r\nlines\"\r\n2;\"q\"\r\n\r\n3;x\r\n", b';');
+        let (_, rows) = parse(
+            b"a;b\r\n\r\n1;\"two\r\nlines\"\r\n2;\"q\"\r\n\r\n3;x\r\n",
+            b';',
+        );
         assert_eq!(
             rows,
-            vec![(2, ok(&["1", "two\r\nlines"])), (4, ok(&["2", "q"])), (6, ok(&["3", "x"]))]
+            vec![
+                (2, ok(&["1", "two\r\nlines"])),
+                (4, ok(&["2", "q"])),
+                (6, ok(&["3", "x"]))
+            ]
         );
     }
 
@@ -533,7 +594,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.csv");
         std::fs::write(&path, b"\n\r\n").unwrap();
-        assert!(matches!(CsvReader::open(&path, b','), Err(Error::EmptyFile { .. })));
+        assert!(matches!(
+            CsvReader::open(&path, b','),
+            Err(Error::EmptyFile { .. })
+        ));
         std::fs::write(&path, b"a,b\n").unwrap();
         let mut r = CsvReader::open(&path, b',').unwrap();
         assert!(r.next_chunk(10).unwrap().is_none());

@@ -24,7 +24,10 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    pub(crate) const NULL: Span = Span { start: 0, len: NULL_LEN };
+    pub(crate) const NULL: Span = Span {
+        start: 0,
+        len: NULL_LEN,
+    };
 }
 
 /// A row of a chunk.
@@ -66,7 +69,10 @@ pub(crate) struct Chunk {
 
 impl Chunk {
     pub(crate) fn with_capacity(rows: usize) -> Chunk {
-        Chunk { rows: Vec::with_capacity(rows), ..Chunk::default() }
+        Chunk {
+            rows: Vec::with_capacity(rows),
+            ..Chunk::default()
+        }
     }
 
     /// The value at `first + col`, `None` when null.
@@ -88,7 +94,10 @@ impl Chunk {
         let start = self.text.len();
         self.text.push_str(s);
         // The arena stays below MAX_CHUNK_TEXT (readers end a chunk before), so these fit.
-        Span { start: start as u32, len: s.len() as u32 }
+        Span {
+            start: start as u32,
+            len: s.len() as u32,
+        }
     }
 
     pub(crate) fn text_len(&self) -> usize {

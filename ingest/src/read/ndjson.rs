@@ -18,8 +18,17 @@ use crate::error::{Error, Result};
 
 /// A parsed line, before the column list is fixed.
 enum Line {
-    Object { number: u64, raw: String, map: serde_json::Map<String, Value> },
-    Bad { number: u64, code: &'static str, reason: String, raw: String },
+    Object {
+        number: u64,
+        raw: String,
+        map: serde_json::Map<String, Value>,
+    },
+    Bad {
+        number: u64,
+        code: &'static str,
+        reason: String,
+        raw: String,
+    },
 }
 
 pub(crate) struct NdjsonReader {
@@ -38,14 +47,18 @@ pub(crate) struct NdjsonReader {
 
 impl std::fmt::Debug for NdjsonReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NdjsonReader").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("NdjsonReader")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 impl NdjsonReader {
     pub(crate) fn open(path: &Path, wanted: &[String], lookahead: usize) -> Result<NdjsonReader> {
-        let file = File::open(path)
-            .map_err(|source| Error::OpenInput { path: path.to_path_buf(), source })?;
+        let file = File::open(path).map_err(|source| Error::OpenInput {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut r = NdjsonReader {
             path: path.to_path_buf(),
             input: BufReader::with_capacity(1 << 20, file),
@@ -65,7 +78,9 @@ impl NdjsonReader {
             }
         }
         if r.pending.is_empty() {
-            return Err(Error::EmptyFile { path: path.to_path_buf() });
+            return Err(Error::EmptyFile {
+                path: path.to_path_buf(),
+            });
         }
         let add = |name: &str, r: &mut NdjsonReader| {
             if !r.index.contains_key(name) {
@@ -100,9 +115,14 @@ impl NdjsonReader {
                 return Ok(None);
             }
             self.buf.clear();
-            let n = self.input.read_until(b'\n', &mut self.buf).map_err(|source| {
-                Error::ReadInput { path: self.path.clone(), row: Some(self.line_no + 1), source }
-            })?;
+            let n = self
+                .input
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|source| Error::ReadInput {
+                    path: self.path.clone(),
+                    row: Some(self.line_no + 1),
+                    source,
+                })?;
             if n == 0 {
                 self.eof = true;
                 return Ok(None);
@@ -130,11 +150,18 @@ impl NdjsonReader {
                 }
             };
             return Ok(Some(match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(map)) => Line::Object { number, raw: text.to_owned(), map },
+                Ok(Value::Object(map)) => Line::Object {
+                    number,
+                    raw: text.to_owned(),
+                    map,
+                },
                 Ok(other) => Line::Bad {
                     number,
                     code: "not_an_object",
-                    reason: format!("the line is JSON but not an object (found {})", kind(&other)),
+                    reason: format!(
+                        "the line is JSON but not an object (found {})",
+                        kind(&other)
+                    ),
                     raw: text.to_owned(),
                 },
                 Err(e) => Line::Bad {
@@ -149,13 +176,25 @@ impl NdjsonReader {
 
     fn push(&self, chunk: &mut Chunk, line: Line) {
         match line {
-            Line::Bad { number, code, reason, raw } => {
-                chunk.rows.push(Row::Bad { number, code, reason, raw });
+            Line::Bad {
+                number,
+                code,
+                reason,
+                raw,
+            } => {
+                chunk.rows.push(Row::Bad {
+                    number,
+                    code,
+                    reason,
+                    raw,
+                });
             }
             Line::Object { number, raw, map } => {
                 let first = chunk.start_row(self.columns.len());
                 for (key, value) in &map {
-                    let Some(&col) = self.index.get(key) else { continue };
+                    let Some(&col) = self.index.get(key) else {
+                        continue;
+                    };
                     let span = match value {
                         Value::Null => continue,
                         Value::String(s) => chunk.push_text(s),
@@ -166,7 +205,11 @@ impl NdjsonReader {
                     chunk.set_span(first + col, span);
                 }
                 let raw = chunk.push_text(&raw);
-                chunk.rows.push(Row::Parsed { number, first, raw: Some(raw) });
+                chunk.rows.push(Row::Parsed {
+                    number,
+                    first,
+                    raw: Some(raw),
+                });
             }
         }
     }
@@ -205,6 +248,10 @@ impl ChunkReader for NdjsonReader {
             self.push(&mut chunk, line);
         }
         chunk.bytes_done = Some(self.bytes_done);
-        Ok(if chunk.rows.is_empty() { None } else { Some(chunk) })
+        Ok(if chunk.rows.is_empty() {
+            None
+        } else {
+            Some(chunk)
+        })
     }
 }

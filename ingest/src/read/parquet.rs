@@ -25,16 +25,22 @@ pub(crate) struct ParquetInput {
 
 impl std::fmt::Debug for ParquetInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParquetInput").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("ParquetInput")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 impl ParquetInput {
     pub(crate) fn open(path: &Path) -> Result<ParquetInput> {
-        let file = File::open(path)
-            .map_err(|source| Error::OpenInput { path: path.to_path_buf(), source })?;
+        let file = File::open(path).map_err(|source| Error::OpenInput {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if file.metadata().map(|m| m.len() == 0).unwrap_or(false) {
-            return Err(Error::EmptyFile { path: path.to_path_buf() });
+            return Err(Error::EmptyFile {
+                path: path.to_path_buf(),
+            });
         }
         let unreadable = |e: PolarsError| Error::UnreadableInput {
             path: path.to_path_buf(),
@@ -109,15 +115,19 @@ impl ChunkReader for ParquetInput {
         if self.offset >= self.total {
             return Ok(None);
         }
-        let file = File::open(&self.path)
-            .map_err(|source| Error::OpenInput { path: self.path.clone(), source })?;
+        let file = File::open(&self.path).map_err(|source| Error::OpenInput {
+            path: self.path.clone(),
+            source,
+        })?;
         let mut reader = ParquetReader::new(file)
             .with_slice(Some((self.offset, max_rows)))
             .with_columns(Some(self.file_columns.clone()));
         if let Some(m) = &self.metadata {
             reader.set_metadata(Arc::clone(m));
         }
-        let df = reader.finish().map_err(|e| self.unreadable(self.offset, e))?;
+        let df = reader
+            .finish()
+            .map_err(|e| self.unreadable(self.offset, e))?;
         let height = df.height();
         if height == 0 {
             self.offset = self.total;

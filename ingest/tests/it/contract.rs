@@ -23,10 +23,22 @@ fn is_string(t: &DataType) -> bool {
 
 #[test]
 fn arrow_rs_reads_the_outputs() {
-    let out = run(vec![account(data("accounts.csv")), inquiry(data("inquiries.csv"))], None);
+    let out = run(
+        vec![
+            account(data("accounts.csv")),
+            inquiry(data("inquiries.csv")),
+        ],
+        None,
+    );
     let ents = arrow_schema(&out.path(ingest::ENTITIES_FILE));
-    let expected: Vec<String> = ingest::entities_schema().iter_names().map(|n| n.to_string()).collect();
-    assert_eq!(ents.iter().map(|c| c.0.clone()).collect::<Vec<_>>(), expected);
+    let expected: Vec<String> = ingest::entities_schema()
+        .iter_names()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        ents.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
+        expected
+    );
     for (name, t, _) in &ents {
         match name.as_str() {
             "entity_idx" | "anchor_idx" => assert_eq!(t, &DataType::UInt32, "{name}"),
@@ -45,15 +57,26 @@ fn arrow_rs_reads_the_outputs() {
     let names: Vec<&str> = rejects.iter().map(|c| c.0.as_str()).collect();
     assert_eq!(
         names,
-        ["source_file", "row_number", "entity_id", "field", "code", "reason", "raw", "action"]
+        [
+            "source_file",
+            "row_number",
+            "entity_id",
+            "field",
+            "code",
+            "reason",
+            "raw",
+            "action"
+        ]
     );
     assert_eq!(rejects[1].1, DataType::UInt64);
 
     // Values read back too.
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(out.path(ingest::ENTITIES_FILE)).unwrap())
-        .unwrap()
-        .build()
-        .unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(
+        File::open(out.path(ingest::ENTITIES_FILE)).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
     let mut idx = Vec::new();
     for batch in reader {
         let batch = batch.unwrap();

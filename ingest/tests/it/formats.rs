@@ -9,15 +9,23 @@ use crate::util::*;
 
 #[test]
 fn ndjson_input_with_bad_lines() {
-    let out = run(vec![account(data("accounts.csv")), inquiry(data("inquiries_mixed.ndjson"))], None);
+    let out = run(
+        vec![
+            account(data("accounts.csv")),
+            inquiry(data("inquiries_mixed.ndjson")),
+        ],
+        None,
+    );
     let f = &out.summary.files[1];
     assert_eq!(f.format, "ndjson");
     // 8 lines, one blank.
     assert_eq!(f.rows_read, 7);
     assert_eq!(f.inquiries_written, 3);
     assert_eq!(f.rows_rejected, 4);
-    let rejects: Vec<_> =
-        reject_codes(&out).into_iter().filter(|(_, _, a)| a == "row_rejected").collect();
+    let rejects: Vec<_> = reject_codes(&out)
+        .into_iter()
+        .filter(|(_, _, a)| a == "row_rejected")
+        .collect();
     assert_eq!(
         rejects,
         vec![
@@ -32,28 +40,48 @@ fn ndjson_input_with_bad_lines() {
     let raws = strs(&rj, "raw");
     let codes = strs(&rj, "code");
     let raw_of = |code: &str| {
-        let i = codes.iter().position(|c| c.as_deref() == Some(code)).unwrap();
+        let i = codes
+            .iter()
+            .position(|c| c.as_deref() == Some(code))
+            .unwrap();
         raws[i].clone().unwrap()
     };
     assert_eq!(raw_of("not_an_object"), "[1, 2, 3]");
     assert_eq!(raw_of("invalid_json"), "{this is not json");
-    assert_eq!(raw_of("duplicate_id"), r#"{"inquiry_id": "N1", "account_id": "A3"}"#);
+    assert_eq!(
+        raw_of("duplicate_id"),
+        r#"{"inquiry_id": "N1", "account_id": "A3"}"#
+    );
 
     let ents = out.entities();
     assert_eq!(strs(&ents, "entity_id")[3..], some(&["N1", "N2", "N3"])[..]);
     assert_eq!(u64s(&ents, "source_row")[3..], [1, 4, 5]);
-    assert_eq!(ent_value(&ents, "N1", "status").as_deref(), Some("completed"));
+    assert_eq!(
+        ent_value(&ents, "N1", "status").as_deref(),
+        Some("completed")
+    );
     // Numbers become their JSON text; nested values compact JSON; null is absent.
-    assert_eq!(ent_value(&ents, "N2", "phone").as_deref(), Some("14155550199"));
-    assert_eq!(ent_value(&ents, "N3", "device_id").as_deref(), Some(r#"{"id":7,"vendor":"x"}"#));
-    assert_eq!(ent_value(&ents, "N3", "user_agent").as_deref(), Some(r#"["a","b"]"#));
+    assert_eq!(
+        ent_value(&ents, "N2", "phone").as_deref(),
+        Some("14155550199")
+    );
+    assert_eq!(
+        ent_value(&ents, "N3", "device_id").as_deref(),
+        Some(r#"{"id":7,"vendor":"x"}"#)
+    );
+    assert_eq!(
+        ent_value(&ents, "N3", "user_agent").as_deref(),
+        Some(r#"["a","b"]"#)
+    );
     assert_eq!(ent_value(&ents, "N3", "email"), None);
     // N1 -> A1 (0), N2 -> A2 (1), N3 has no account.
     assert_eq!(u32s(&ents, "anchor_idx")[3..], [0, 1, 5]);
 }
 
 fn write_parquet(path: &std::path::Path, df: &mut DataFrame) {
-    ParquetWriter::new(File::create(path).unwrap()).finish(df).unwrap();
+    ParquetWriter::new(File::create(path).unwrap())
+        .finish(df)
+        .unwrap();
 }
 
 #[test]
@@ -64,8 +92,14 @@ fn parquet_input_with_non_string_types() {
         3,
         vec![
             Column::new("account_id".into(), [1001i64, 1002, 1003]),
-            Column::new("email".into(), [Some("p1@example.com"), None, Some("  p3@example.com ")]),
-            Column::new("phone".into(), [Some(14_155_550_100i64), None, Some(14_155_550_102)]),
+            Column::new(
+                "email".into(),
+                [Some("p1@example.com"), None, Some("  p3@example.com ")],
+            ),
+            Column::new(
+                "phone".into(),
+                [Some(14_155_550_100i64), None, Some(14_155_550_102)],
+            ),
             Column::new("score".into(), [0.25f64, 1.5, -3.0]),
             Column::new("active".into(), [true, false, true]),
             Column::new("age".into(), [Some(31i32), None, Some(47)]),
@@ -87,9 +121,16 @@ fn parquet_input_with_non_string_types() {
     assert_eq!(u64s(&ents, "source_row"), [1, 2, 3]);
     assert_eq!(
         strs(&ents, "email"),
-        vec![Some("p1@example.com".into()), None, Some("p3@example.com".into())]
+        vec![
+            Some("p1@example.com".into()),
+            None,
+            Some("p3@example.com".into())
+        ]
     );
-    assert_eq!(strs(&ents, "phone"), vec![Some("14155550100".into()), None, Some("14155550102".into())]);
+    assert_eq!(
+        strs(&ents, "phone"),
+        vec![Some("14155550100".into()), None, Some("14155550102".into())]
+    );
     assert_eq!(strs(&ents, "reference_id"), some(&["0.25", "1.5", "-3.0"]));
     let flags: Vec<String> = (0..3)
         .map(|i| {
@@ -118,7 +159,10 @@ fn parquet_rejects_carry_the_row_as_json() {
     .unwrap();
     write_parquet(&path, &mut df);
     let out = run(vec![account(&path)], None);
-    assert_eq!(reject_codes(&out), vec![(2, "missing_id".into(), "row_rejected".into())]);
+    assert_eq!(
+        reject_codes(&out),
+        vec![(2, "missing_id".into(), "row_rejected".into())]
+    );
     let raw = strs(&out.rejects(), "raw")[0].clone().unwrap();
     let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(v, serde_json::json!({"account_id": null, "n": null}));

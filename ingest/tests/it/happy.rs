@@ -9,7 +9,13 @@ use crate::util::*;
 #[test]
 fn canonical_csv_happy_path() {
     // Inquiries given first on purpose: accounts must still come first.
-    let out = run(vec![inquiry(data("inquiries.csv")), account(data("accounts.csv"))], None);
+    let out = run(
+        vec![
+            inquiry(data("inquiries.csv")),
+            account(data("accounts.csv")),
+        ],
+        None,
+    );
     let s = &out.summary;
     assert_eq!(s.schema_version, ingest::SCHEMA_VERSION);
     assert_eq!(s.totals.files, 2);
@@ -17,7 +23,11 @@ fn canonical_csv_happy_path() {
     assert_eq!(s.totals.accounts_written, 3);
     assert_eq!(s.totals.inquiries_written, 4);
     assert_eq!(s.totals.entities_written, 7);
-    assert_eq!(s.totals.rows_rejected, 0, "{:?}", s.totals.rows_rejected_by_code);
+    assert_eq!(
+        s.totals.rows_rejected, 0,
+        "{:?}",
+        s.totals.rows_rejected_by_code
+    );
     assert_eq!(s.totals.inquiries_anchored, 2);
     assert_eq!(s.files[0].entity_type, "account");
     assert!(s.files[0].path.ends_with("accounts.csv"));
@@ -26,43 +36,90 @@ fn canonical_csv_happy_path() {
     // Schemas are the documented contract.
     let ents = out.entities();
     assert_eq!(ents.schema().as_ref(), &ingest::entities_schema());
-    assert_eq!(out.attributes().schema().as_ref(), &ingest::attributes_schema());
+    assert_eq!(
+        out.attributes().schema().as_ref(),
+        &ingest::attributes_schema()
+    );
     let rejects = out.rejects();
     assert_eq!(rejects.schema().as_ref(), &ingest::rejects_schema());
-    let row_rejects = strs(&rejects, "action").iter().filter(|a| a.as_deref() == Some("row_rejected")).count();
+    let row_rejects = strs(&rejects, "action")
+        .iter()
+        .filter(|a| a.as_deref() == Some("row_rejected"))
+        .count();
     assert_eq!(row_rejects, 0);
 
     assert_eq!(u32s(&ents, "entity_idx"), (0..7).collect::<Vec<u32>>());
-    assert_eq!(strs(&ents, "entity_id"), some(&["A1", "A2", "A3", "I1", "I2", "I3", "I4"]));
+    assert_eq!(
+        strs(&ents, "entity_id"),
+        some(&["A1", "A2", "A3", "I1", "I2", "I3", "I4"])
+    );
     assert_eq!(
         strs(&ents, "entity_type"),
-        some(&["account", "account", "account", "inquiry", "inquiry", "inquiry", "inquiry"])
+        some(&[
+            "account", "account", "account", "inquiry", "inquiry", "inquiry", "inquiry"
+        ])
     );
     assert_eq!(
         strs(&ents, "account_id"),
-        vec![None, None, None, Some("A1".into()), Some("A9".into()), None, Some("A3".into())]
+        vec![
+            None,
+            None,
+            None,
+            Some("A1".into()),
+            Some("A9".into()),
+            None,
+            Some("A3".into())
+        ]
     );
     // I1 -> A1 (0), I2's account is unknown (own idx 4), I3 has none (5), I4 -> A3 (2).
     assert_eq!(u32s(&ents, "anchor_idx"), vec![0, 1, 2, 0, 4, 5, 2]);
     assert_eq!(u64s(&ents, "source_row"), vec![1, 2, 3, 1, 2, 3, 4]);
     let files = strs(&ents, "source_file");
-    assert!(files[..3].iter().all(|f| f.as_deref().unwrap().ends_with("accounts.csv")));
-    assert!(files[3..].iter().all(|f| f.as_deref().unwrap().ends_with("inquiries.csv")));
+    assert!(
+        files[..3]
+            .iter()
+            .all(|f| f.as_deref().unwrap().ends_with("accounts.csv"))
+    );
+    assert!(
+        files[3..]
+            .iter()
+            .all(|f| f.as_deref().unwrap().ends_with("inquiries.csv"))
+    );
     let created = i64s(&ents, "created_at_ms");
     assert_eq!(created[0], Some(1_704_164_645_000)); // 2024-01-02T03:04:05Z
     assert_eq!(created[2], Some(1_707_552_000_000)); // 2024-02-10T10:00:00+02:00
     assert_eq!(created[3], Some(1_709_294_400_000)); // 2024-03-01T12:00:00Z
     assert_eq!(
         strs(&ents, "label"),
-        vec![Some("fraud".into()), Some("legit".into()), None, None, None, None, None]
+        vec![
+            Some("fraud".into()),
+            Some("legit".into()),
+            None,
+            None,
+            None,
+            None,
+            None
+        ]
     );
-    assert_eq!(ent_value(&ents, "I1", "status").as_deref(), Some("completed"));
+    assert_eq!(
+        ent_value(&ents, "I1", "status").as_deref(),
+        Some("completed")
+    );
 
     // PII columns carry the trimmed raw values.
-    assert_eq!(ent_value(&ents, "A1", "email").as_deref(), Some("Alice.Smith@Example.com"));
-    assert_eq!(ent_value(&ents, "A3", "address_street").as_deref(), Some("10 Downing St, Flat 2"));
+    assert_eq!(
+        ent_value(&ents, "A1", "email").as_deref(),
+        Some("Alice.Smith@Example.com")
+    );
+    assert_eq!(
+        ent_value(&ents, "A3", "address_street").as_deref(),
+        Some("10 Downing St, Flat 2")
+    );
     assert_eq!(ent_value(&ents, "A2", "name_middle"), None);
-    assert_eq!(ent_value(&ents, "I1", "user_agent").as_deref(), Some("Mozilla/5.0"));
+    assert_eq!(
+        ent_value(&ents, "I1", "user_agent").as_deref(),
+        Some("Mozilla/5.0")
+    );
     assert!(strs(&ents, "name").iter().all(Option::is_none));
     for f in ingest::pii_fields() {
         assert!(ents.column(f.name()).is_ok(), "missing PII column {f}");
@@ -70,16 +127,25 @@ fn canonical_csv_happy_path() {
 
     // Attributes: normalised, per entity, and shared values link.
     let a1 = attrs_of(&out, 0);
-    assert!(a1.contains(&("email".into(), "alice.smith@example.com".into())), "{a1:?}");
+    assert!(
+        a1.contains(&("email".into(), "alice.smith@example.com".into())),
+        "{a1:?}"
+    );
     assert!(a1.iter().any(|(k, _)| k == "phone"), "{a1:?}");
     assert!(a1.iter().any(|(k, _)| k == "device_id"), "{a1:?}");
     let attrs = out.attributes();
     assert!(u32s(&attrs, "entity_idx").iter().all(|&i| i < 7));
     assert_eq!(attrs.height() as u64, s.totals.attributes_written);
-    let dev1 = attrs_of(&out, 0).into_iter().find(|(k, _)| k == "device_id").unwrap();
+    let dev1 = attrs_of(&out, 0)
+        .into_iter()
+        .find(|(k, _)| k == "device_id")
+        .unwrap();
     for id in ["A3", "I1", "I3"] {
         let idx = idx_of(&ents, id);
-        assert!(attrs_of(&out, idx).contains(&dev1), "{id} should share {dev1:?}");
+        assert!(
+            attrs_of(&out, idx).contains(&dev1),
+            "{id} should share {dev1:?}"
+        );
     }
 
     // The summary on disk is the one returned; no temporary files are left.
@@ -91,14 +157,29 @@ fn canonical_csv_happy_path() {
 
 #[test]
 fn progress_events_in_order() {
-    let out = run(vec![inquiry(data("inquiries.csv")), account(data("accounts.csv"))], None);
+    let out = run(
+        vec![
+            inquiry(data("inquiries.csv")),
+            account(data("accounts.csv")),
+        ],
+        None,
+    );
     let kinds: Vec<String> = out
         .events
         .iter()
         .map(|e| match e {
-            Progress::FileStarted { path, entity_type, bytes_total, .. } => {
+            Progress::FileStarted {
+                path,
+                entity_type,
+                bytes_total,
+                ..
+            } => {
                 assert!(bytes_total.unwrap() > 0);
-                format!("start {} {}", entity_type, path.file_name().unwrap().to_string_lossy())
+                format!(
+                    "start {} {}",
+                    entity_type,
+                    path.file_name().unwrap().to_string_lossy()
+                )
             }
             Progress::Rows { rows_done, .. } => format!("rows {rows_done}"),
             Progress::FileFinished { summary, .. } => format!("done {}", summary.rows_read),
@@ -107,15 +188,32 @@ fn progress_events_in_order() {
         .collect();
     assert_eq!(
         kinds,
-        ["start account accounts.csv", "rows 3", "done 3", "start inquiry inquiries.csv", "rows 4", "done 4"]
+        [
+            "start account accounts.csv",
+            "rows 3",
+            "done 3",
+            "start inquiry inquiries.csv",
+            "rows 4",
+            "done 4"
+        ]
     );
-    assert!(matches!(out.events[0], Progress::FileStarted { entity_type: EntityType::Account, .. }));
+    assert!(matches!(
+        out.events[0],
+        Progress::FileStarted {
+            entity_type: EntityType::Account,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn chunking_does_not_change_output() {
     let sources = || {
-        vec![account(data("accounts.csv")), account(data("bad_accounts.csv")), inquiry(data("inquiries.csv"))]
+        vec![
+            account(data("accounts.csv")),
+            account(data("bad_accounts.csv")),
+            inquiry(data("inquiries.csv")),
+        ]
     };
     let big = run_with(sources(), None, ingest::DEFAULT_CHUNK_ROWS);
     let small = run_with(sources(), None, 1);
@@ -130,7 +228,10 @@ fn chunking_does_not_change_output() {
     }
     assert_eq!(a, b);
     // Rows written as several row groups still read back as one contiguous range.
-    assert_eq!(u32s(&small.entities(), "entity_idx"), (0..small.entities().height() as u32).collect::<Vec<_>>());
+    assert_eq!(
+        u32s(&small.entities(), "entity_idx"),
+        (0..small.entities().height() as u32).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -138,10 +239,20 @@ fn rerun_replaces_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let opts = options(vec![account(data("accounts.csv"))], None, dir.path());
     ingest::run(&opts, &mut |_| {}).unwrap();
-    let opts = options(vec![account(data("accounts.csv")), inquiry(data("inquiries.csv"))], None, dir.path());
+    let opts = options(
+        vec![
+            account(data("accounts.csv")),
+            inquiry(data("inquiries.csv")),
+        ],
+        None,
+        dir.path(),
+    );
     let s = ingest::run(&opts, &mut |_| {}).unwrap();
     assert_eq!(s.totals.entities_written, 7);
-    assert_eq!(read_parquet(&dir.path().join(ingest::ENTITIES_FILE)).height(), 7);
+    assert_eq!(
+        read_parquet(&dir.path().join(ingest::ENTITIES_FILE)).height(),
+        7
+    );
     assert_clean_outputs(dir.path());
 }
 
@@ -153,7 +264,10 @@ fn tsv_input() {
     let out = run(vec![account(&path)], None);
     let ents = out.entities();
     assert_eq!(strs(&ents, "entity_id"), some(&["T1", "T2"]));
-    assert_eq!(strs(&ents, "email"), some(&["t1@example.com", ", comma@example.com"]));
+    assert_eq!(
+        strs(&ents, "email"),
+        some(&["t1@example.com", ", comma@example.com"])
+    );
     assert_eq!(strs(&ents, "name"), vec![Some("Ada Lovelace".into()), None]);
     assert_eq!(out.summary.files[0].format, "tsv");
     let _ = DataType::String;

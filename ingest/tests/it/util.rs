@@ -8,7 +8,9 @@ use ingest::{IngestOptions, Mapping, Progress, Source, Summary};
 use polars::prelude::*;
 
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 pub fn account(path: impl Into<PathBuf>) -> Source {
@@ -65,7 +67,11 @@ pub fn run_with(sources: Vec<Source>, mapping: Option<Mapping>, chunk_rows: usiz
     opts.chunk_rows = chunk_rows;
     let mut events = Vec::new();
     let summary = ingest::run(&opts, &mut |p| events.push(p)).unwrap();
-    Out { dir, summary, events }
+    Out {
+        dir,
+        summary,
+        events,
+    }
 }
 
 pub fn run(sources: Vec<Source>, mapping: Option<Mapping>) -> Out {
@@ -73,19 +79,39 @@ pub fn run(sources: Vec<Source>, mapping: Option<Mapping>) -> Out {
 }
 
 pub fn read_parquet(path: &Path) -> DataFrame {
-    ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
+    ParquetReader::new(File::open(path).unwrap())
+        .finish()
+        .unwrap()
 }
 
 pub fn strs(df: &DataFrame, name: &str) -> Vec<Option<String>> {
-    df.column(name).unwrap().str().unwrap().iter().map(|v| v.map(str::to_owned)).collect()
+    df.column(name)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect()
 }
 
 pub fn u32s(df: &DataFrame, name: &str) -> Vec<u32> {
-    df.column(name).unwrap().u32().unwrap().iter().map(|v| v.unwrap()).collect()
+    df.column(name)
+        .unwrap()
+        .u32()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect()
 }
 
 pub fn u64s(df: &DataFrame, name: &str) -> Vec<u64> {
-    df.column(name).unwrap().u64().unwrap().iter().map(|v| v.unwrap()).collect()
+    df.column(name)
+        .unwrap()
+        .u64()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect()
 }
 
 pub fn i64s(df: &DataFrame, name: &str) -> Vec<Option<i64>> {
@@ -149,11 +175,16 @@ pub fn assert_clean_outputs(dir: &Path) {
     names.sort();
     assert_eq!(
         names,
-        [ingest::ATTRIBUTES_FILE, ingest::ENTITIES_FILE, ingest::SUMMARY_FILE, ingest::REJECTS_FILE]
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect::<Vec<_>>()
+        [
+            ingest::ATTRIBUTES_FILE,
+            ingest::ENTITIES_FILE,
+            ingest::SUMMARY_FILE,
+            ingest::REJECTS_FILE
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
     );
 }

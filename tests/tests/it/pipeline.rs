@@ -31,27 +31,50 @@ fn ingest_dir(data: &Path, out: &Path) -> ingest::Summary {
 #[test]
 fn generated_population_meets_the_ring_quality_bar() {
     let tmp = tempfile::tempdir().unwrap();
-    let (data, canonical, results) = (tmp.path().join("data"), tmp.path().join("c"), tmp.path().join("r"));
+    let (data, canonical, results) = (
+        tmp.path().join("data"),
+        tmp.path().join("c"),
+        tmp.path().join("r"),
+    );
     let summary = datasets::generate_to_dir(&datasets::Config::new(30_000, 11), &data, &mut |_| {})
         .expect("generate");
     assert!(summary.rings > 10, "{summary:?}");
     let ing = ingest_dir(&data, &canonical);
     let ing_json = serde_json::to_value(&ing).unwrap();
-    assert!(ing_json.to_string().contains("30000"), "ingest summary counts the accounts: {ing_json}");
+    assert!(
+        ing_json.to_string().contains("30000"),
+        "ingest summary counts the accounts: {ing_json}"
+    );
 
-    let run = graph_core::run_link(&canonical, &results, &LinkConfig::default(), Keyer::new(SECRET), &mut |_| {})
-        .expect("link");
+    let run = graph_core::run_link(
+        &canonical,
+        &results,
+        &LinkConfig::default(),
+        Keyer::new(SECRET),
+        &mut |_| {},
+    )
+    .expect("link");
     for f in ["clusters", "rings", "scores", "hubs", "links"] {
-        assert!(results.join(format!("{f}.parquet")).exists(), "{f}.parquet written");
+        assert!(
+            results.join(format!("{f}.parquet")).exists(),
+            "{f}.parquet written"
+        );
     }
     assert!(results.join("summary.json").exists());
-    assert!(run.summary.hubs > 0, "placeholders and carrier-NAT IPs are reported as hubs");
+    assert!(
+        run.summary.hubs > 0,
+        "placeholders and carrier-NAT IPs are reported as hubs"
+    );
 
     let truth = ingest::read_truth(&data.join("truth.csv")).expect("truth");
     let report = graph_core::eval::evaluate_results_dir(&truth, &results).expect("eval");
     eprintln!("{report:#?}");
     assert_eq!(report.missing_from_results, 0);
-    assert!(report.ring_pairs.f1 >= 0.9, "ring pair F1 {:.4} < 0.9: {report:#?}", report.ring_pairs.f1);
+    assert!(
+        report.ring_pairs.f1 >= 0.9,
+        "ring pair F1 {:.4} < 0.9: {report:#?}",
+        report.ring_pairs.f1
+    );
     assert!(
         report.largest_cluster_accounts as f64 <= 1.5 * report.largest_true_ring as f64,
         "largest cluster {} > 1.5 × largest planted ring {}",
@@ -69,9 +92,16 @@ fn rerun_gives_identical_cluster_ids() {
     let canonical = tmp.path().join("c");
     ingest_dir(&data, &canonical);
     let cols = |out: &Path| {
-        graph_core::run_link(&canonical, out, &LinkConfig::default(), Keyer::new(SECRET), &mut |_| {})
-            .expect("link");
-        graph_core::read_columns(&out.join("clusters.parquet"), &["entity_id", "cluster_id"]).unwrap()
+        graph_core::run_link(
+            &canonical,
+            out,
+            &LinkConfig::default(),
+            Keyer::new(SECRET),
+            &mut |_| {},
+        )
+        .expect("link");
+        graph_core::read_columns(&out.join("clusters.parquet"), &["entity_id", "cluster_id"])
+            .unwrap()
     };
     let a = cols(&tmp.path().join("r1"));
     let b = cols(&tmp.path().join("r2"));
