@@ -4,14 +4,14 @@ use std::path::PathBuf;
 
 /// Errors from [`generate_to_dir`](crate::generate_to_dir).
 ///
-/// [`Error::InvalidConfig`] is the caller's mistake; the others come from the file system.
+/// [`Error::InvalidConfig`] is the caller's mistake; [`Error::Io`] comes from the file system.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A [`Config`](crate::Config) knob is out of range; the message names it.
     #[error("invalid dataset config: {0}")]
     InvalidConfig(String),
-    /// Creating the output directory or a file failed.
+    /// Creating the output directory, or creating or writing a file, failed.
     #[error("cannot write {}", path.display())]
     Io {
         /// The directory or file.
@@ -19,15 +19,6 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: std::io::Error,
-    },
-    /// Writing a CSV record failed (in practice an I/O error underneath).
-    #[error("cannot write CSV to {}", path.display())]
-    Csv {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: csv::Error,
     },
 }
 

@@ -8,7 +8,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::Datelike as _;
@@ -65,11 +65,13 @@ fn needs_quotes(v: &str) -> bool {
 
 fn push_quoted(out: &mut String, v: &str) {
     out.push('"');
-    for c in v.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
+    let mut parts = v.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for part in parts {
+        out.push_str("\"\"");
+        out.push_str(part);
     }
     out.push('"');
 }
@@ -109,7 +111,27 @@ impl Sink {
         }
     }
 
-    /// Renders a field with `f` directly into the buffer, quoting it afterwards if needed.
+    /// Writes a field that is known not to need quoting (ids, codes, pre-encoded values).
+    fn raw(&mut self, v: &str) {
+        debug_assert!(!needs_quotes(v) || v.starts_with('"'), "{v}");
+        self.separator();
+        self.out.push_str(v);
+    }
+
+    fn empty(&mut self) {
+        self.separator();
+    }
+
+    /// Renders a generated token (id, number, code, email, phone, ...) that never contains a
+    /// comma, quote or line break, so it is not scanned.
+    fn token(&mut self, f: impl FnOnce(&mut String)) {
+        self.separator();
+        let start = self.out.len();
+        f(&mut self.out);
+        debug_assert!(!needs_quotes(&self.out[start..]), "{}", &self.out[start..]);
+    }
+
+    /// Renders a free-text field with `f` directly into the buffer, quoting it if needed.
     fn put(&mut self, f: impl FnOnce(&mut String)) {
         self.separator();
         let start = self.out.len();
@@ -130,10 +152,12 @@ impl Sink {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.file.write_all(self.out.as_bytes()).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        self.file
+            .write_all(self.out.as_bytes())
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         self.out.clear();
         Ok(())
     }
@@ -218,6 +242,7 @@ impl Src {
             .flat_map(|&a| geo::NINO_SECOND.iter().map(move |&b| [a, b]))
             .filter(|p| !matches!(p, b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ"))
             .collect();
+        debug_assert_eq!(nino_pairs.len() as u64 * 4_000_000, Country::Gb.gov_space());
         // Email suffixes: a power of ten comfortably above the number of emails handed out.
         let mut email_space = 10_000u64;
         while email_space < 3 * cfg.accounts as u64 + 1_000 {
@@ -237,13 +262,7 @@ impl Src {
             persons: 0,
             email: Unique::new(email_space, key(seed, 1)),
             phone: per_country(10, &|c| c.phone_space()),
-            gov: per_country(20, &|c| {
-                if c == Country::Gb {
-                    nino_pairs_len() * 1_000_000 * 4
-                } else {
-                    c.gov_space()
-                }
-            }),
+            gov: per_country(20, &|c| c.gov_space()),
             addr: per_country(30, &|c| c.address_space()),
             ip_res: Unique::new(
                 geo::RESIDENTIAL_V4.len() as u64 * 65_536 * 254,
@@ -609,21 +628,6 @@ impl Src {
     }
 }
 
-fn nino_pairs_len() -> u64 {
-    let mut n = 0u64;
-    for &a in geo::NINO_FIRST {
-        for &b in geo::NINO_SECOND {
-            if !matches!(
-                &[a, b],
-                b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ"
-            ) {
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
 // ---------------------------------------------------------------------------------------------
 // Groups.
 
@@ -795,7 +799,6 @@ struct Generator<'a> {
     truth: Sink,
     summary: Summary,
     p: Persona,
-    buf: String,
     ring_seq: u64,
     group_seq: u64,
     push_seq: u64,
@@ -837,7 +840,6 @@ impl<'a> Generator<'a> {
             truth: Sink::create(dir.join("truth.csv"), &TRUTH_COLUMNS)?,
             summary,
             p: Persona::default(),
-            buf: String::with_capacity(256),
             ring_seq: 0,
             group_seq: 0,
             push_seq: 0,
@@ -899,11 +901,13 @@ impl<'a> Generator<'a> {
                     self.honest(o)?;
                 }
             }
-            if (o + 1) % PROGRESS_EVERY == 0 {
+            if (o + 1).is_multiple_of(PROGRESS_EVERY) {
                 progress(o + 1);
             }
         }
-        progress(n);
+        if !n.is_multiple_of(PROGRESS_EVERY) || n == 0 {
+            progress(n);
+        }
         Ok(())
     }
 
@@ -1301,7 +1305,7 @@ impl<'a> Generator<'a> {
                 }
             }
             Pattern::Chain => Shared::Chain {
-                offset: src.rng.random_range(0..CHAIN_KINDS.len()),
+                offset: src.rng.random_range(0..CHAIN_KINDS.len() as u32) as usize,
                 prev: None,
             },
         };
@@ -1472,7 +1476,6 @@ impl<'a> Generator<'a> {
             truth,
             summary,
             p,
-            buf,
             ..
         } = self;
         let ordinal = m.ordinal + 1;
@@ -1493,69 +1496,65 @@ impl<'a> Generator<'a> {
         };
 
         let w = accounts;
-        w.put(|b| push_id(b, "acct_", ordinal, 10));
+        w.token(|b| push_id(b, "acct_", ordinal, 10));
         if p.show.reference {
-            w.put(|b| {
+            w.token(|b| {
                 b.push_str("usr_");
                 push_hex(b, mix(ordinal ^ src.keys.reference), 16);
-            })?;
+            });
         } else {
-            w.field("");
+            w.empty();
         }
-        w.put(|b| push_rfc3339(b, m.created));
+        w.token(|b| push_rfc3339(b, m.created));
         if p.show.name {
             let n = src.noisy();
-            w.put(|b| {
-                render_name(b, &p.first, p.culture, &mut src.rng, n)
-            });
+            w.put(|b| render_name(b, &p.first, p.culture, &mut src.rng, n));
             if p.middle.is_empty() || !p.show.middle {
-                w.field("");
+                w.empty();
             } else {
                 let n = src.noisy();
-                w.put(|b| {
-                    render_name(b, &p.middle, p.culture, &mut src.rng, n)
-                });
+                w.put(|b| render_name(b, &p.middle, p.culture, &mut src.rng, n));
             }
             let n = src.noisy();
             w.put(|b| render_name(b, &p.last, p.culture, &mut src.rng, n));
         } else {
-            w.field("");
-            w.field("");
-            w.field("");
+            w.empty();
+            w.empty();
+            w.empty();
         }
         if p.show.birth {
             let n = src.noisy();
             w.put(|b| render_date(b, p.birth, &mut src.rng, n));
         } else {
-            w.field("");
+            w.empty();
         }
-        write_email(w, buf, src, p, p.show.email)?;
-        write_phone(w, buf, src, p, p.show.phone, region)?;
-        write_address(w, buf, src, p, p.show.address)?;
-        write_gov(w, buf, src, p, p.show.gov)?;
+        write_email(w, src, p, p.show.email);
+        write_phone(w, src, p, p.show.phone, region);
+        write_address(w, src, p, p.show.address);
+        write_gov(w, src, p, p.show.gov);
         if p.show.card {
-            w.put(|b| render_card(b, p.card, &src.keys));
+            w.token(|b| render_card(b, p.card, &src.keys));
         } else {
-            w.field("");
+            w.empty();
         }
         if p.show.bank {
             let n = src.noisy();
-            w.put(|b| render_bank(b, p.bank, &src.keys, n));
+            w.token(|b| render_bank(b, p.bank, &src.keys, n));
         } else {
-            w.field("");
+            w.empty();
         }
         if p.show.device {
             let n = src.noisy();
-            w.put(|b| render_device(b, p.device, &src.keys, n));
+            w.token(|b| render_device(b, p.device, &src.keys, n));
         } else {
-            w.field("");
+            w.empty();
         }
         if p.show.ip {
-            w.put(|b| render_ip(b, account_ip));
+            w.token(|b| render_ip(b, account_ip));
         } else {
-            w.field("");
+            w.empty();
         }
-        w.field(match m.label {
+        w.raw(match m.label {
             Label::Empty => "",
             Label::Fraud => "fraud",
             Label::Legit => "legit",
@@ -1568,13 +1567,13 @@ impl<'a> Generator<'a> {
         }
         summary.accounts += 1;
 
-        truth.put(|b| push_id(b, "acct_", ordinal, 10));
-        truth.put(|b| push_id(b, "person_", p.person, 10));
+        truth.token(|b| push_id(b, "acct_", ordinal, 10));
+        truth.token(|b| push_id(b, "person_", p.person, 10));
         match m.ring {
-            Some(r) => truth.put(|b| push_id(b, "ring_", r, 6))?,
-            None => truth.field("")?,
+            Some(r) => truth.token(|b| push_id(b, "ring_", r, 6)),
+            None => truth.empty(),
         }
-        truth.end();
+        truth.end()?;
 
         // Inquiries: binomial(3, mean / 3).
         let q = cfg.inquiries_per_account / 3.0;
@@ -1597,7 +1596,6 @@ impl<'a> Generator<'a> {
             summary.inquiries += 1;
             write_inquiry(
                 inquiries,
-                buf,
                 src,
                 p,
                 hubs,
@@ -1616,7 +1614,6 @@ impl<'a> Generator<'a> {
 #[allow(clippy::too_many_arguments)]
 fn write_inquiry(
     w: &mut Sink,
-    buf: &mut String,
     src: &mut Src,
     p: &Persona,
     hubs: &[Ip],
@@ -1660,31 +1657,29 @@ fn write_inquiry(
         Country::Us
     };
 
-    w.put(|b| push_id(b, "inq_", id, 10));
-    w.put(|b| push_id(b, "acct_", account, 10));
-    w.put(|b| push_rfc3339(b, t));
-    w.field(status);
+    w.token(|b| push_id(b, "inq_", id, 10));
+    w.token(|b| push_id(b, "acct_", account, 10));
+    w.token(|b| push_rfc3339(b, t));
+    w.raw(status);
     if show_name {
         let n = src.noisy();
-        w.put(|b| {
-            render_name(b, &p.first, p.culture, &mut src.rng, n)
-        });
+        w.put(|b| render_name(b, &p.first, p.culture, &mut src.rng, n));
         let n = src.noisy();
         w.put(|b| render_name(b, &p.last, p.culture, &mut src.rng, n));
     } else {
-        w.field("");
-        w.field("");
+        w.empty();
+        w.empty();
     }
     if show_birth {
         let n = src.noisy();
         w.put(|b| render_date(b, p.birth, &mut src.rng, n));
     } else {
-        w.field("");
+        w.empty();
     }
-    write_email(w, buf, src, p, show_email)?;
-    write_phone(w, buf, src, p, show_phone, region)?;
-    write_address(w, buf, src, p, show_addr)?;
-    write_gov(w, buf, src, p, show_gov)?;
+    write_email(w, src, p, show_email);
+    write_phone(w, src, p, show_phone, region);
+    write_address(w, src, p, show_addr);
+    write_gov(w, src, p, show_gov);
 
     // Session signals.
     let r: f64 = src.rng.random();
@@ -1698,7 +1693,7 @@ fn write_inquiry(
     } else {
         src.home_ip(p.country)
     };
-    w.put(|b| render_ip(b, ip));
+    w.token(|b| render_ip(b, ip));
     let device = match m.ctx.first_device {
         Some(d) if j == 0 => d,
         _ => {
@@ -1710,7 +1705,7 @@ fn write_inquiry(
         }
     };
     let n = src.noisy();
-    w.put(|b| render_device(b, device, &src.keys, n));
+    w.token(|b| render_device(b, device, &src.keys, n));
     let fp_token = if m.ctx.anti_detect {
         src.rng.random::<u64>()
     } else if src.chance(0.1) {
@@ -1719,62 +1714,39 @@ fn write_inquiry(
     } else {
         device
     };
-    w.put(|b| render_browser_fp(b, fp_token, &src.keys));
-    w.field(user_agent(device, &src.keys));
+    w.token(|b| render_browser_fp(b, fp_token, &src.keys));
+    w.raw(user_agent(device, &src.keys));
     w.end()
 }
 
-fn write_email(
-    w: &mut Sink,
-    buf: &mut String,
-    src: &mut Src,
-    p: &Persona,
-    show: bool,
-) -> Result<()> {
+fn write_email(w: &mut Sink, src: &mut Src, p: &Persona, show: bool) {
     match p.placeholder {
-        Some(Placeholder::Email(v)) if show => w.field(v),
+        Some(Placeholder::Email(v)) if show => w.raw(v),
         _ if show => {
             let n = src.noisy();
-            w.put(|b| {
-                render_email(b, &p.email_local, p.email_domain, &mut src.rng, n)
-            })
+            w.token(|b| render_email(b, &p.email_local, p.email_domain, &mut src.rng, n))
         }
-        _ => w.field(""),
+        _ => w.empty(),
     }
 }
 
-fn write_phone(
-    w: &mut Sink,
-    buf: &mut String,
-    src: &mut Src,
-    p: &Persona,
-    show: bool,
-    region: Country,
-) -> Result<()> {
+fn write_phone(w: &mut Sink, src: &mut Src, p: &Persona, show: bool, region: Country) {
     match p.placeholder {
-        Some(Placeholder::Phone(v)) if show => w.field(v),
+        Some(Placeholder::Phone(v)) if show => w.raw(v),
         _ if show => {
             let n = src.noisy();
-            w.put(|b| {
-                render_phone(b, p.phone_country, &p.phone, region, &mut src.rng, n)
-            })
+            w.token(|b| render_phone(b, p.phone_country, &p.phone, region, &mut src.rng, n))
         }
-        _ => w.field(""),
+        _ => w.empty(),
     }
 }
 
-fn write_address(
-    w: &mut Sink,
-    buf: &mut String,
-    src: &mut Src,
-    p: &Persona,
-    show: bool,
-) -> Result<()> {
+fn write_address(w: &mut Sink, src: &mut Src, p: &Persona, show: bool) {
     if !show {
         for _ in 0..5 {
-            w.field("");
+            w.empty();
         }
-        return Ok(());
+        return;
     }
     let a = &p.addr;
     let n = src.noisy();
@@ -1784,25 +1756,25 @@ fn write_address(
     let n = src.noisy();
     w.put(|b| render_subdivision(b, a, &mut src.rng, n));
     let n = src.noisy();
-    w.put(|b| render_postal(b, a, &mut src.rng, n));
+    w.token(|b| render_postal(b, a, &mut src.rng, n));
     let n = src.noisy();
-    w.put(|b| render_country(b, a.country, &mut src.rng, n))
+    w.token(|b| render_country(b, a.country, &mut src.rng, n));
 }
 
-fn write_gov(w: &mut Sink, buf: &mut String, src: &mut Src, p: &Persona, show: bool) -> Result<()> {
+fn write_gov(w: &mut Sink, src: &mut Src, p: &Persona, show: bool) {
     match p.placeholder {
         Some(Placeholder::Gov(v)) if show => {
-            w.field(v);
-            w.field(p.gov.country.iso2())
+            w.raw(v);
+            w.raw(p.gov.country.iso2());
         }
         _ if show => {
             let n = src.noisy();
-            w.put(|b| render_gov(b, &p.gov, &mut src.rng, n));
-            w.field(p.gov.country.iso2())
+            w.token(|b| render_gov(b, &p.gov, &mut src.rng, n));
+            w.raw(p.gov.country.iso2());
         }
         _ => {
-            w.field("");
-            w.field("")
+            w.empty();
+            w.empty();
         }
     }
 }

@@ -289,7 +289,9 @@ impl Country {
             Country::Us => 898 * 99 * 9_999,
             // First digit 1-7 or 9, then 7 digits; the ninth is a Luhn check digit.
             Country::Ca => 8 * 10_000_000,
-            Country::Gb => NINO_FIRST.len() as u64 * NINO_SECOND.len() as u64 * 1_000_000 * 4,
+            // Prefix letter pairs without the seven never issued (BG, GB, KN, NK, NT, TN, ZZ),
+            // six digits, suffix A-D.
+            Country::Gb => (NINO_FIRST.len() as u64 * NINO_SECOND.len() as u64 - 7) * 1_000_000 * 4,
             Country::De => 9 * 10_000_000_000,
             // Department 01-95, commune 001-990, order 001-999 (sex and birth come from the persona).
             Country::Fr => 95 * 990 * 999,

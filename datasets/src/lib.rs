@@ -405,8 +405,8 @@ pub struct Summary {
 /// Runs in O(accounts) time and O(accounts in unfinished groups) memory.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] for a bad knob (nothing is written); [`Error::Io`] or
-/// [`Error::Csv`] when a file cannot be created or written (files may be partial).
+/// [`Error::InvalidConfig`] for a bad knob (nothing is written); [`Error::Io`] when the
+/// directory or a file cannot be created or written (files may then be partial).
 pub fn generate_to_dir(cfg: &Config, dir: &Path, progress: &mut dyn FnMut(u64)) -> Result<Summary> {
     cfg.validate()?;
     generator::run(cfg, dir, progress)

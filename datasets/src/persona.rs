@@ -536,7 +536,6 @@ pub(crate) fn render_street(out: &mut String, a: &Addr, rng: &mut Rng, noisy: bo
             let n_suffix = geo::EN_SUFFIXES.len() as u32;
             let name = geo::EN_STREETS[(a.street / n_suffix) as usize % geo::EN_STREETS.len()];
             let (long, short) = geo::EN_SUFFIXES[(a.street % n_suffix) as usize];
-            let mut line = String::with_capacity(40);
             let unit_word = |k: UnitKind| match k {
                 UnitKind::Apt => "Apt",
                 UnitKind::Suite => "Suite",
@@ -546,83 +545,82 @@ pub(crate) fn render_street(out: &mut String, a: &Addr, rng: &mut Rng, noisy: bo
             let gb_flat = matches!(a.unit, Some((UnitKind::Flat, _)));
             if gb_flat && let Some((k, n)) = a.unit {
                 match style {
-                    1 | 2 => line.push_str("FLAT "),
-                    3 => line.push_str("flat "),
+                    1 | 2 => out.push_str("FLAT "),
+                    3 => out.push_str("flat "),
                     _ => {
-                        line.push_str(unit_word(k));
-                        line.push(' ');
+                        out.push_str(unit_word(k));
+                        out.push(' ');
                     }
                 }
-                push_u64(&mut line, u64::from(n));
-                line.push_str(if style == 5 { " " } else { ", " });
+                push_u64(out, u64::from(n));
+                out.push_str(if style == 5 { " " } else { ", " });
             }
-            push_u64(&mut line, u64::from(a.number));
-            line.push(' ');
+            push_u64(out, u64::from(a.number));
+            out.push(' ');
             match style {
                 0 => {
-                    line.push_str(name);
-                    line.push(' ');
-                    line.push_str(long);
+                    out.push_str(name);
+                    out.push(' ');
+                    out.push_str(long);
                 }
                 1 => {
-                    push_upper(&mut line, name);
-                    line.push(' ');
-                    push_upper(&mut line, short);
-                    line.push('.');
+                    push_upper(out, name);
+                    out.push(' ');
+                    push_upper(out, short);
+                    out.push('.');
                 }
                 2 => {
-                    line.push_str(name);
-                    line.push(' ');
-                    line.push_str(short);
+                    out.push_str(name);
+                    out.push(' ');
+                    out.push_str(short);
                 }
                 3 => {
-                    push_lower(&mut line, name);
-                    line.push(' ');
-                    push_lower(&mut line, long);
+                    push_lower(out, name);
+                    out.push(' ');
+                    push_lower(out, long);
                 }
                 4 => {
-                    line.push_str(name);
-                    line.push(' ');
-                    line.push_str(short);
-                    line.push('.');
+                    out.push_str(name);
+                    out.push(' ');
+                    out.push_str(short);
+                    out.push('.');
                 }
                 _ => {
-                    line.push_str(name);
-                    line.push_str("  ");
-                    line.push_str(long);
+                    out.push_str(name);
+                    out.push_str("  ");
+                    out.push_str(long);
                 }
             }
             if !gb_flat && let Some((k, n)) = a.unit {
                 match style {
                     0 => {
-                        line.push(' ');
-                        line.push_str(unit_word(k));
-                        line.push(' ');
+                        out.push(' ');
+                        out.push_str(unit_word(k));
+                        out.push(' ');
                     }
-                    1 => line.push_str(" #"),
+                    1 => out.push_str(" #"),
                     2 => {
-                        line.push(' ');
-                        push_upper(&mut line, unit_word(k));
-                        line.push(' ');
+                        out.push(' ');
+                        push_upper(out, unit_word(k));
+                        out.push(' ');
                     }
                     3 => {
-                        line.push(' ');
-                        push_lower(&mut line, unit_word(k));
-                        line.push(' ');
+                        out.push(' ');
+                        push_lower(out, unit_word(k));
+                        out.push(' ');
                     }
                     4 => {
-                        line.push_str(", ");
-                        line.push_str(unit_word(k));
-                        line.push_str(". ");
+                        out.push_str(", ");
+                        out.push_str(unit_word(k));
+                        out.push_str(". ");
                     }
-                    _ => line.push_str("  #"),
+                    _ => out.push_str("  #"),
                 }
-                push_u64(&mut line, u64::from(n));
+                push_u64(out, u64::from(n));
             }
             if style == 5 {
-                line.push(' ');
+                out.push(' ');
             }
-            out.push_str(&line);
         }
         Country::De => {
             let n_suffix = geo::DE_SUFFIXES.len() as u32;
@@ -754,20 +752,19 @@ pub(crate) fn render_device(out: &mut String, token: u64, keys: &Keys, upper: bo
     let lo = mix(token ^ keys.device_lo);
     let hi = (hi & !0xF000) | 0x4000;
     let lo = (lo & !(0xC << 60)) | (0x8 << 60);
-    let mut s = String::with_capacity(36);
-    push_hex(&mut s, hi >> 32, 8);
-    s.push('-');
-    push_hex(&mut s, (hi >> 16) & 0xFFFF, 4);
-    s.push('-');
-    push_hex(&mut s, hi & 0xFFFF, 4);
-    s.push('-');
-    push_hex(&mut s, lo >> 48, 4);
-    s.push('-');
-    push_hex(&mut s, lo & 0xFFFF_FFFF_FFFF, 12);
+    let start = out.len();
+    push_hex(out, hi >> 32, 8);
+    out.push('-');
+    push_hex(out, (hi >> 16) & 0xFFFF, 4);
+    out.push('-');
+    push_hex(out, hi & 0xFFFF, 4);
+    out.push('-');
+    push_hex(out, lo >> 48, 4);
+    out.push('-');
+    push_hex(out, lo & 0xFFFF_FFFF_FFFF, 12);
     if upper {
-        s.make_ascii_uppercase();
+        out[start..].make_ascii_uppercase();
     }
-    out.push_str(&s);
 }
 
 /// Card fingerprint (case-sensitive, like a payment processor's): `fp_` + 16 base-62 chars.
@@ -783,22 +780,23 @@ pub(crate) fn render_browser_fp(out: &mut String, token: u64, keys: &Keys) {
     push_hex(out, mix(token ^ keys.fp2), 16);
 }
 
+/// User agents, already encoded as CSV fields (quoted, as they contain commas).
 static USER_AGENTS: &[&str] = &[
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.6422.165 Mobile Safari/537.36",
-    "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.210 Mobile Safari/537.36",
+    "\"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\"",
+    "\"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0\"",
+    "\"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15\"",
+    "\"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36\"",
+    "\"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1\"",
+    "\"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1\"",
+    "\"Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.6422.165 Mobile Safari/537.36\"",
+    "\"Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.210 Mobile Safari/537.36\"",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "\"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36\"",
+    "\"Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1\"",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:129.0) Gecko/20100101 Firefox/129.0",
 ];
 
-/// User agent of a device (stable per device token).
+/// User agent of a device (stable per device token), CSV-encoded.
 pub(crate) fn user_agent(token: u64, keys: &Keys) -> &'static str {
     USER_AGENTS[(mix(token ^ keys.ua) % USER_AGENTS.len() as u64) as usize]
 }
@@ -1025,6 +1023,15 @@ mod tests {
         }
         for want in ["04/12/1987", "19870412", "12.04.1987", "April 12, 1987"] {
             assert!(seen.contains(want), "{want}: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn user_agents_are_csv_encoded() {
+        for ua in USER_AGENTS {
+            let inner = ua.trim_matches('"');
+            assert!(!inner.contains('"'));
+            assert_eq!(ua.starts_with('"'), inner.contains(','), "{ua}");
         }
     }
 

@@ -87,48 +87,50 @@ impl Unique {
     }
 }
 
+/// "00" to "99", so two digits are appended per step without UTF-8 checks.
+const PAIRS: &str = "0001020304050607080910111213141516171819\
+                     2021222324252627282930313233343536373839\
+                     4041424344454647484950515253545556575859\
+                     6061626364656667686970717273747576777879\
+                     8081828384858687888990919293949596979899";
+
+/// Number of decimal digits of `n`.
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
 /// Appends `n` in decimal.
 pub(crate) fn push_u64(out: &mut String, n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        out.push(b as char);
+    if n >= 100 {
+        push_u64(out, n / 100);
+        let k = (n % 100) as usize * 2;
+        out.push_str(&PAIRS[k..k + 2]);
+    } else if n >= 10 {
+        let k = n as usize * 2;
+        out.push_str(&PAIRS[k..k + 2]);
+    } else {
+        out.push(char::from(b'0' + n as u8));
     }
 }
 
 /// Appends `n` in decimal, left-padded with zeros to `width` digits.
 pub(crate) fn push_padded(out: &mut String, n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    for _ in decimal_len(n)..width {
+        out.push('0');
     }
-    let start = buf.len().saturating_sub(width).min(i);
-    for &b in &buf[start..] {
-        out.push(b as char);
-    }
+    push_u64(out, n);
 }
 
 /// Appends the low `digits` hex digits of `v`, lowercase.
 pub(crate) fn push_hex(out: &mut String, v: u64, digits: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..digits).rev() {
-        out.push(HEX[((v >> (i * 4)) & 0xF) as usize] as char);
+    for i in (0..digits.min(16)).rev() {
+        out.push(char::from(HEX[((v >> (i * 4)) & 0xF) as usize]));
     }
 }
 

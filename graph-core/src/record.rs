@@ -181,7 +181,8 @@ pub mod kinds {
     pub const GOV_ID: &str = "gov_id";
     /// Full name and birthdate: `first last|YYYY-MM-DD`.
     pub const NAME_DOB: &str = "name_dob";
-    /// Normalised postal address: `street|city|postal code|country`.
+    /// Normalised postal address: `street|POSTAL` when a postal code is known, else
+    /// `street|city` (see `normalize::address`).
     pub const ADDRESS: &str = "address";
     /// Device id.
     pub const DEVICE_ID: &str = "device_id";

@@ -20,7 +20,9 @@ use crate::keys::{Keyer, key_hex};
 
 use super::compare::{ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, PHONE};
 use super::config::{BlockKey, BlockingRule, DedupeConfig};
-use super::records::{DedupeRecord, DedupeRecords, Dob, NULL, dob_parts, format_dob, pack_dob};
+use super::records::{
+    Column, DedupeRecord, DedupeRecords, Dob, NULL, dob_parts, format_dob, pack_dob,
+};
 
 /// A block that was skipped because more records share its key than
 /// [`DedupeConfig::max_block_size`].
@@ -241,29 +243,28 @@ struct PartTable {
 
 impl PartTable {
     fn new(r: &DedupeRecords) -> Self {
-        let table = |dict: &[Box<str>], k: BlockKey, f: fn(&str) -> Option<String>| -> Vec<u64> {
-            dict.par_iter()
-                .map(|v| f(v).map_or(0, |s| part_hash(k, &s)))
+        let table = |col: &Column, k: BlockKey, f: fn(&str) -> Option<String>| -> Vec<u64> {
+            (0..col.distinct() as u32)
+                .into_par_iter()
+                .map(|id| f(col.value(id)).map_or(0, |s| part_hash(k, &s)))
                 .collect()
         };
         let same: fn(&str) -> Option<String> = |v| Some(v.to_owned());
         PartTable {
-            first: table(&r.first_name.dict, BlockKey::FirstName, same),
-            first_sound: table(&r.first_name.dict, BlockKey::FirstNamePhonetic, |v| {
+            first: table(&r.first_name, BlockKey::FirstName, same),
+            first_sound: table(&r.first_name, BlockKey::FirstNamePhonetic, |v| {
                 Some(sound(v))
             }),
-            last: table(&r.last_name.dict, BlockKey::LastName, same),
-            last_sound: table(&r.last_name.dict, BlockKey::LastNamePhonetic, |v| {
-                Some(sound(v))
-            }),
-            gov: table(&r.gov_id.dict, BlockKey::GovId, same),
-            email: table(&r.email.dict, BlockKey::Email, same),
-            email_local: table(&r.email.dict, BlockKey::EmailLocal, |v| {
+            last: table(&r.last_name, BlockKey::LastName, same),
+            last_sound: table(&r.last_name, BlockKey::LastNamePhonetic, |v| Some(sound(v))),
+            gov: table(&r.gov_id, BlockKey::GovId, same),
+            email: table(&r.email, BlockKey::Email, same),
+            email_local: table(&r.email, BlockKey::EmailLocal, |v| {
                 email_local(Some(v)).map(str::to_owned)
             }),
-            phone: table(&r.phone.dict, BlockKey::Phone, same),
-            address: table(&r.address.dict, BlockKey::Address, same),
-            postal: table(&r.address.dict, BlockKey::Postal, |v| {
+            phone: table(&r.phone, BlockKey::Phone, same),
+            address: table(&r.address, BlockKey::Address, same),
+            postal: table(&r.address, BlockKey::Postal, |v| {
                 postal(Some(v)).map(str::to_owned)
             }),
         }
@@ -295,13 +296,43 @@ impl PartTable {
 }
 
 /// `(key, record)` of every record that has a key under `rule`, sorted.
-fn keyed(records: &DedupeRecords, table: &PartTable, rule: &BlockingRule) -> Vec<(u64, u32)> {
-    let mut keys: Vec<(u64, u32)> = (0..records.len())
+/// For every rule, `(key, record)` of every record that has a key under it, sorted.
+///
+/// The part hashes of a record are gathered once for all rules (they are random look-ups
+/// into the part tables, the expensive step), then each rule's list is sorted.
+fn keyed_all(
+    records: &DedupeRecords,
+    table: &PartTable,
+    rules: &[BlockingRule],
+) -> Vec<Vec<(u64, u32)>> {
+    const NONE: u64 = 0;
+    let k = rules.len();
+    let mut flat = vec![NONE; records.len() * k];
+    flat.par_chunks_mut(k.max(1))
+        .enumerate()
+        .for_each(|(rec, out)| {
+            let parts = table.parts(records, rec);
+            for (o, rule) in out.iter_mut().zip(rules) {
+                // A real key of 0 would read as "none"; it is moved to 1 (a collision only adds
+                // candidate pairs).
+                *o = rule_key(rule, &parts).map_or(NONE, |h| h.max(1));
+            }
+        });
+    (0..k)
         .into_par_iter()
-        .filter_map(|rec| rule_key(rule, &table.parts(records, rec)).map(|k| (k, rec as u32)))
-        .collect();
-    keys.par_sort_unstable();
-    keys
+        .map(|r| {
+            let mut keys: Vec<(u64, u32)> = flat
+                .iter()
+                .skip(r)
+                .step_by(k)
+                .enumerate()
+                .filter(|&(_, &h)| h != NONE)
+                .map(|(rec, &h)| (h, rec as u32))
+                .collect();
+            keys.par_sort_unstable();
+            keys
+        })
+        .collect()
 }
 
 /// The plaintext key source of record `rec`, for reports.
@@ -343,8 +374,11 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
     let cap = cfg.block_cap();
     let mut all: Vec<u64> = Vec::new();
     let mut out = Candidates::default();
-    for rule in &cfg.blocking {
-        let keys = keyed(records, &table, rule);
+    for (rule, keys) in cfg
+        .blocking
+        .iter()
+        .zip(keyed_all(records, &table, &cfg.blocking))
+    {
         let runs = runs(&keys);
         let mut stats = RuleStats {
             rule: rule.name.clone(),
@@ -412,11 +446,7 @@ impl DedupeIndex {
     pub fn build(records: &DedupeRecords, cfg: &DedupeConfig) -> Self {
         let table = PartTable::new(records);
         DedupeIndex {
-            rules: cfg
-                .blocking
-                .iter()
-                .map(|r| keyed(records, &table, r))
-                .collect(),
+            rules: keyed_all(records, &table, &cfg.blocking),
             config_rules: cfg.blocking.clone(),
             cap: cfg.block_cap(),
         }

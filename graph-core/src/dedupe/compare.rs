@@ -6,7 +6,12 @@
 //! computed with the two strings in a fixed (sorted) order, so `compare(a, b) ==
 //! compare(b, a)` bit for bit.
 
-use super::records::{NULL, UNKNOWN, View, dob_parts};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::records::{ADDRESS_TOKENS, NULL, Row, UNKNOWN, View, dob_parts};
 
 /// A comparison: its field name and its non-null levels, strongest first, `else` last.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +72,61 @@ pub(crate) const COMPARISONS: [ComparisonDef; NCOMP] = [
     },
 ];
 
+/// The weight row of the address comparison when the phone numbers are equal.
+///
+/// Household members share an address together with a landline or a surname, so counting
+/// the address as independent of those (over 40 bits with the phone) would make two family
+/// members look like one person. The address levels therefore have their own m and u when
+/// the phones are equal, and again when (only) the last names are equal.
+pub(crate) const ADDRESS_GIVEN_PHONE: usize = 7;
+/// The weight row of the address comparison when the last names are equal (and the phones
+/// are not); see [`ADDRESS_GIVEN_PHONE`].
+pub(crate) const ADDRESS_GIVEN_LAST_NAME: usize = 8;
+/// Weight rows: the comparisons, then the conditional address rows.
+pub(crate) const NROWS: usize = 9;
+
+const CONDITIONAL_DEFS: [ComparisonDef; NROWS - NCOMP] = [
+    ComparisonDef {
+        field: "address|phone_exact",
+        levels: &[
+            "exact|phone_exact",
+            "token_jaccard>=0.5|phone_exact",
+            "else|phone_exact",
+        ],
+    },
+    ComparisonDef {
+        field: "address|last_name_exact",
+        levels: &[
+            "exact|last_name_exact",
+            "token_jaccard>=0.5|last_name_exact",
+            "else|last_name_exact",
+        ],
+    },
+];
+
+/// The definition of weight row `r`.
+pub(crate) fn row_def(r: usize) -> &'static ComparisonDef {
+    if r >= NCOMP {
+        &CONDITIONAL_DEFS[r - NCOMP]
+    } else {
+        &COMPARISONS[r]
+    }
+}
+
+/// The weight row of comparison `c` in vector `g`.
+#[inline]
+pub(crate) fn row_of(g: u32, c: usize) -> usize {
+    if c != ADDRESS {
+        c
+    } else if code(g, PHONE) == EXACT {
+        ADDRESS_GIVEN_PHONE
+    } else if code(g, LAST_NAME) == EXACT {
+        ADDRESS_GIVEN_LAST_NAME
+    } else {
+        ADDRESS
+    }
+}
+
 /// Level code 1 is always `exact`.
 pub(crate) const EXACT: u8 = 1;
 
@@ -76,29 +136,91 @@ pub(crate) fn code(g: u32, c: usize) -> u8 {
     ((g >> (3 * c)) & 7) as u8
 }
 
-/// Compares two records into a packed comparison vector. Equal interned ids settle
-/// exactness without touching the strings; the string measures run only on values that
-/// differ. Cost: a few id comparisons, Jaro-Winkler only for names that differ.
+/// Compares two records into a packed comparison vector. See [`compare_cached`].
 pub(crate) fn compare<A: View, B: View>(a: &A, b: &B) -> u32 {
+    compare_cached(a, b, None)
+}
+
+/// Memoised name levels by interned id pair, one map per name comparison.
+///
+/// Names repeat far more than other values (a few thousand distinct first names cover most
+/// people), so the same two names meet again and again across pairs; Jaro-Winkler is the
+/// most expensive measure here. The cache never changes a result, only skips recomputation.
+#[derive(Debug, Default)]
+pub(crate) struct NameCache {
+    maps: [HashMap<u64, u8, BuildHasherDefault<Mixed>>; 2],
+}
+
+impl NameCache {
+    /// Entries kept per map before it is cleared, bounding memory on very diverse names.
+    const LIMIT: usize = 1 << 20;
+}
+
+/// A hasher for `u64` keys that are not random: one multiply-xorshift round.
+#[derive(Default)]
+pub(crate) struct Mixed(u64);
+
+impl Hasher for Mixed {
+    fn finish(&self) -> u64 {
+        let z = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z ^ (z >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Compares two records into a packed comparison vector. Equal interned ids settle
+/// exactness without touching the strings, and different ids settle inequality, so the
+/// string measures run only where a fuzzy level is possible. Cost: a few id comparisons,
+/// Jaro-Winkler only for names that differ (memoised through `cache` when given).
+pub(crate) fn compare_cached<A: View, B: View>(
+    a: &A,
+    b: &B,
+    mut cache: Option<&mut NameCache>,
+) -> u32 {
     let mut g = 0u32;
     for c in [FIRST_NAME, LAST_NAME, GOV_ID, EMAIL, PHONE, ADDRESS] {
         let (ia, ib) = (a.id(c), b.id(c));
         if ia == NULL || ib == NULL {
             continue;
         }
-        let level = if ia == ib && ia != UNKNOWN {
+        let interned = ia != UNKNOWN && ib != UNKNOWN;
+        let level = if interned && ia == ib {
             1
+        } else if c == PHONE && interned {
+            2
+        } else if let (FIRST_NAME | LAST_NAME, true, Some(cache)) =
+            (c, interned, cache.as_deref_mut())
+        {
+            // The strings are only read on a cache miss: reading them is a memory miss of its
+            // own, and would dominate when the level is already known.
+            let map = &mut cache.maps[c];
+            if map.len() >= NameCache::LIMIT {
+                map.clear();
+            }
+            let key = u64::from(ia.min(ib)) << 32 | u64::from(ia.max(ib));
+            *map.entry(key)
+                .or_insert_with(|| name_level(a.text(c), b.text(c)))
+        } else if let (true, Some(level)) = (interned, settled_by_signature(c, a.row(), b.row())) {
+            level
         } else {
             let (x, y) = (a.text(c), b.text(c));
-            // Sorted, so that every measure sees the same argument order either way round.
-            let (x, y) = if x <= y { (x, y) } else { (y, x) };
-            match c {
-                _ if x == y => 1,
-                FIRST_NAME | LAST_NAME => name_level(x, y),
-                GOV_ID => gov_level(x, y),
-                EMAIL => email_level(x, y),
-                PHONE => 2,
-                _ => address_level(x, y),
+            if !interned && x == y {
+                1
+            } else {
+                match c {
+                    FIRST_NAME | LAST_NAME => name_level(x, y),
+                    GOV_ID => gov_level(x, y),
+                    EMAIL => email_level(x, y),
+                    PHONE => 2,
+                    _ => address_level(x, y),
+                }
             }
         };
         g |= u32::from(level) << (3 * c);
@@ -110,12 +232,96 @@ pub(crate) fn compare<A: View, B: View>(a: &A, b: &B) -> u32 {
     g
 }
 
+/// The level of two *different* interned values of comparison `c` when their signatures
+/// already show it is `else`, without reading the texts; `None` when the texts must decide.
+/// Each test is a sound bound, so the result equals what the text measure would give.
+#[inline]
+fn settled_by_signature(c: usize, a: Option<&Row>, b: Option<&Row>) -> Option<u8> {
+    let (a, b) = (a?, b?);
+    match c {
+        // One edit changes at most two of the character-class counts, by one each.
+        GOV_ID => (signature_distance(a.gov_sig, b.gov_sig) > 2).then_some(3),
+        // Different local-part hashes mean different local parts.
+        EMAIL => (a.email_local != b.email_local).then_some(3),
+        // Jaccard ≥ 0.5 needs 3·|A ∩ B| ≥ |A| + |B|; equal hashes bound |A ∩ B| from above.
+        ADDRESS if a.addr_tokens != u32::MAX && b.addr_tokens != u32::MAX => {
+            let (ha, hb) = (
+                &a.addr_hashes[..a.addr_tokens as usize],
+                &b.addr_hashes[..b.addr_tokens as usize],
+            );
+            let (mut i, mut j, mut common) = (0, 0, 0u32);
+            while i < ha.len() && j < hb.len() {
+                match ha[i].cmp(&hb[j]) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        common += 1;
+                        i += 1;
+                        j += 1;
+                    }
+                }
+            }
+            (3 * common < a.addr_tokens + b.addr_tokens).then_some(3)
+        }
+        _ => None,
+    }
+}
+
+/// Character-class counts of an id number: eight 4-bit counters (saturating), one per class
+/// of characters. Used by [`settled_by_signature`].
+pub(crate) fn gov_signature(s: &str) -> u32 {
+    let mut counts = [0u8; 8];
+    for ch in s.chars() {
+        let class = ((ch as u32).wrapping_mul(0x9E37_79B1) >> 29) as usize;
+        counts[class] = (counts[class] + 1).min(15);
+    }
+    counts
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (i, &n)| acc | u32::from(n) << (4 * i))
+}
+
+/// The L1 distance of two [`gov_signature`]s; a lower bound of the character-count
+/// distance (merging characters into classes and saturating only shrink differences).
+fn signature_distance(a: u32, b: u32) -> u32 {
+    (0..8)
+        .map(|i| ((a >> (4 * i)) & 15).abs_diff((b >> (4 * i)) & 15))
+        .sum()
+}
+
+/// A 32-bit hash of an email's local part (never 0).
+pub(crate) fn local_hash(email: &str) -> u32 {
+    let local = email.rsplit_once('@').map_or(email, |(l, _)| l);
+    (xxh3_64(local.as_bytes()) as u32).max(1)
+}
+
+/// The number of distinct tokens of an address key (as [`jaccard`] splits it) and their
+/// sorted 16-bit hashes; `u32::MAX` tokens when there are more than fit.
+pub(crate) fn address_signature(s: &str) -> (u32, [u16; ADDRESS_TOKENS]) {
+    with_tokens(s, |toks| {
+        let mut h = [0u16; ADDRESS_TOKENS];
+        if toks.len() > ADDRESS_TOKENS {
+            return (u32::MAX, h);
+        }
+        for (slot, t) in h.iter_mut().zip(toks) {
+            *slot = xxh3_64(t.as_bytes()) as u16;
+        }
+        h[..toks.len()].sort_unstable();
+        (toks.len() as u32, h)
+    })
+}
+
 /// exact / Jaro-Winkler ≥ 0.92 / ≥ 0.80 / else.
 fn name_level(x: &str, y: &str) -> u8 {
     if x == y {
         return 1;
     }
-    let jw = strsim::jaro_winkler(x, y);
+    // In a fixed order: Jaro's greedy matching is not guaranteed symmetric.
+    let jw = if x <= y {
+        strsim::jaro_winkler(x, y)
+    } else {
+        strsim::jaro_winkler(y, x)
+    };
     if jw >= 0.92 {
         2
     } else if jw >= 0.80 {
@@ -177,34 +383,65 @@ fn address_level(x: &str, y: &str) -> u8 {
     if jaccard(x, y) >= 0.5 { 2 } else { 3 }
 }
 
-fn tokens(s: &str) -> Vec<&str> {
-    let mut t: Vec<&str> = s.split([' ', '|', ',']).filter(|t| !t.is_empty()).collect();
-    t.sort_unstable();
-    t.dedup();
-    t
+/// Up to this many tokens are sorted on the stack; longer addresses (rare) allocate.
+const STACK_TOKENS: usize = 24;
+
+/// Calls `f` with the sorted, deduplicated tokens of `s`.
+fn with_tokens<R>(s: &str, f: impl FnOnce(&[&str]) -> R) -> R {
+    let mut buf: [&str; STACK_TOKENS] = [""; STACK_TOKENS];
+    let mut n = 0;
+    let mut spill: Vec<&str> = Vec::new();
+    for t in s.split([' ', '|', ',']).filter(|t| !t.is_empty()) {
+        if n < STACK_TOKENS {
+            buf[n] = t;
+            n += 1;
+        } else {
+            if spill.is_empty() {
+                spill.extend_from_slice(&buf);
+            }
+            spill.push(t);
+        }
+    }
+    let toks: &mut [&str] = if spill.is_empty() {
+        &mut buf[..n]
+    } else {
+        &mut spill
+    };
+    toks.sort_unstable();
+    let mut len = 0;
+    for i in 0..toks.len() {
+        if len == 0 || toks[i] != toks[len - 1] {
+            toks[len] = toks[i];
+            len += 1;
+        }
+    }
+    f(&toks[..len])
 }
 
 /// Jaccard similarity of the two token sets, `|A ∩ B| / |A ∪ B|` (0 when both are empty).
 pub(crate) fn jaccard(x: &str, y: &str) -> f64 {
-    let (a, b) = (tokens(x), tokens(y));
-    let (mut i, mut j, mut inter) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                inter += 1;
-                i += 1;
-                j += 1;
+    with_tokens(x, |a| {
+        with_tokens(y, |b| {
+            let (mut i, mut j, mut inter) = (0, 0, 0usize);
+            while i < a.len() && j < b.len() {
+                match a[i].cmp(b[j]) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        inter += 1;
+                        i += 1;
+                        j += 1;
+                    }
+                }
             }
-        }
-    }
-    let union = a.len() + b.len() - inter;
-    if union == 0 {
-        0.0
-    } else {
-        inter as f64 / union as f64
-    }
+            let union = a.len() + b.len() - inter;
+            if union == 0 {
+                0.0
+            } else {
+                inter as f64 / union as f64
+            }
+        })
+    })
 }
 
 /// Whether two strings are within one edit: a substitution, an insertion or deletion, or a

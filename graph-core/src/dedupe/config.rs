@@ -4,13 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-use super::compare::COMPARISONS;
+use super::compare::{NROWS, row_def};
 
 /// One part of a blocking key. A record gets a key for a rule only when every part is present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockKey {
-    /// The government id number (country ignored, see [`super::compare`]).
+    /// The government id number (its country prefix is ignored: the country is often guessed
+    /// from the address, so the same document would otherwise disagree with itself).
     GovId,
     /// The first name.
     FirstName,
@@ -86,7 +87,8 @@ impl BlockingRule {
 #[serde(deny_unknown_fields)]
 pub struct FixedM {
     /// Comparison name (`first_name`, `last_name`, `birthdate`, `gov_id`, `email`, `phone`,
-    /// `address`).
+    /// `address`, or `address|phone_exact` for the address levels used when the phones are
+    /// equal).
     pub field: String,
     /// Level name within the comparison (e.g. `else`).
     pub level: String,
@@ -226,7 +228,7 @@ impl DedupeConfig {
             return bad("max_group_size must be at least 2".into());
         }
         for f in &self.fixed_m {
-            let Some(c) = COMPARISONS.iter().find(|c| c.field == f.field) else {
+            let Some(c) = (0..NROWS).map(row_def).find(|c| c.field == f.field) else {
                 return bad(format!("fixed_m: unknown field {:?}", f.field));
             };
             if !c.levels.contains(&f.level.as_str()) {

@@ -54,6 +54,10 @@
 //! let recs = dedupe::records_from_input(&input);
 //! let cfg = DedupeConfig::default();
 //! let (model, result) = dedupe::dedupe(&recs, &cfg);
+//! // a1 and a2 (a typo and a day/month swap) are one identity; a3 is someone else.
+//! assert_eq!(result.pairs.len(), 1);
+//! assert_eq!((result.pairs[0].a, result.pairs[0].b), (0, 1));
+//! assert_eq!(result.groups, vec![vec![0, 1]]);
 //! // The explanation of every pair adds up to its weight.
 //! for p in &result.pairs {
 //!     let sum = p.fields.iter().fold(model.prior_weight(), |acc, f| acc + f.weight);

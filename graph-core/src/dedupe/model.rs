@@ -23,9 +23,20 @@
 //! # Term frequencies
 //! An exact match on a name counts `log2(m_exact / f(v))` where `f(v)` is the share of
 //! records holding that value (Splink's term-frequency adjustment): a shared rare surname is
-//! stronger evidence than a shared "smith". Values held by one record only are not stored
-//! (the model would otherwise list every unique name); they, and values never seen, count as
-//! held by one record.
+//! stronger evidence than a shared "smith". When the first names are equal too, the last
+//! name counts `log2(m_exact / f(last | first))`, the share of records with that first name
+//! that also carry that last name: first and last names travel together (both come from one
+//! naming culture), so "nguyen" after "thi" is far less surprising than "nguyen" alone, and
+//! two equal full names are weighed by how common the *full* name is. Values held by one
+//! record only are not stored (the model would otherwise list every unique name); they, and
+//! values never seen, count as held by one record.
+//!
+//! # Address given phone or surname
+//! The address levels have a second set of m and u used when the phone numbers are equal,
+//! and a third when only the last names are equal (households share both; see
+//! [`super::compare`]): u of their `exact` level is the share of record pairs sharing the
+//! phone (the surname) that also share an address, computed from value counts, and m is
+//! estimated by EM from the pairs in that situation.
 
 use std::collections::BTreeMap;
 
@@ -35,9 +46,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 use super::blocking::{Candidates, unpack};
-use super::compare::{COMPARISONS, EXACT, FIRST_NAME, LAST_NAME, MAX_CODES, NCOMP, code, compare};
+use super::compare::{
+    ADDRESS, ADDRESS_GIVEN_LAST_NAME, ADDRESS_GIVEN_PHONE, COMPARISONS, EXACT, FIRST_NAME,
+    LAST_NAME, MAX_CODES, NCOMP, NROWS, NameCache, PHONE, code, compare_cached, row_def, row_of,
+};
 use super::config::DedupeConfig;
-use super::records::{Column, DedupeRecords};
+use super::records::{Column, DedupeRecords, NULL};
 
 /// Version of the model's JSON layout; [`Model::from_json`] refuses other versions.
 pub const MODEL_VERSION: u32 = 1;
@@ -50,10 +64,19 @@ pub struct Model {
     /// [`MODEL_VERSION`].
     pub version: u32,
     /// Prior: the probability that two records drawn at random are the same identity.
+    #[serde(with = "exact_f64")]
     pub lambda: f64,
     /// One entry per comparison, in the fixed order `first_name`, `last_name`, `birthdate`,
     /// `gov_id`, `email`, `phone`, `address`.
     pub comparisons: Vec<ComparisonModel>,
+    /// The address levels used when the phone numbers are equal (field
+    /// `address|phone_exact`), then when only the last names are equal
+    /// (`address|last_name_exact`); see the module docs.
+    pub conditional: Vec<ComparisonModel>,
+    /// Counts of `first|last` name combinations, for the last-name weight given an equal
+    /// first name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_pairs: Option<TermFrequencies>,
     /// How the model was trained.
     pub training: TrainingReport,
 }
@@ -78,8 +101,10 @@ pub struct LevelModel {
     /// Level name (e.g. `exact`, `jaro_winkler>=0.92`, `else`).
     pub level: String,
     /// P(level | same identity, both values present).
+    #[serde(with = "exact_f64")]
     pub m: f64,
     /// P(level | different identities, both values present).
+    #[serde(with = "exact_f64")]
     pub u: f64,
     /// Whether m was fixed by the configuration rather than estimated.
     #[serde(default)]
@@ -97,10 +122,14 @@ pub struct TermFrequencies {
 }
 
 impl TermFrequencies {
+    /// Records holding `value` (values not listed count as held by one).
+    pub fn count(&self, value: &str) -> u32 {
+        self.counts.get(value).copied().unwrap_or(1).max(1)
+    }
+
     /// The share of records holding `value` (values not listed count as held by one).
     pub fn frequency(&self, value: &str) -> f64 {
-        let c = self.counts.get(value).copied().unwrap_or(1).max(1);
-        f64::from(c) / self.total.max(1) as f64
+        f64::from(self.count(value)) / self.total.max(1) as f64
     }
 }
 
@@ -157,7 +186,14 @@ impl Model {
                 self.comparisons.len()
             ));
         }
-        for (c, def) in self.comparisons.iter().zip(&COMPARISONS) {
+        if self.conditional.len() != NROWS - NCOMP {
+            return bad(format!(
+                "expected {} conditional comparisons",
+                NROWS - NCOMP
+            ));
+        }
+        for (r, c) in self.comparisons.iter().chain(&self.conditional).enumerate() {
+            let def = row_def(r);
             if c.field != def.field || c.levels.len() != def.levels.len() {
                 return bad(format!(
                     "comparison {:?} does not match the built-in {:?}",
@@ -188,36 +224,77 @@ impl Model {
     }
 }
 
-/// m, u or a weight per comparison and level code (code 0, null, unused).
-pub(crate) type Table = [[f64; MAX_CODES]; NCOMP];
+/// Probabilities are written to JSON as strings holding the shortest decimal that reads back
+/// to the same `f64` (`"0.014548831784981809"`), because serde_json's default number parser
+/// may land one unit in the last place off, and a reloaded model must score exactly like the
+/// batch. Plain JSON numbers are accepted when reading (hand-written models).
+mod exact_f64 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        // `{:?}` prints the shortest representation that parses back to the same value.
+        s.serialize_str(&format!("{v:?}"))
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Number(f64),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Text(t) => t
+                .trim()
+                .parse::<f64>()
+                .map_err(|e| D::Error::custom(format!("{t:?}: {e}"))),
+            Repr::Number(n) => Ok(n),
+        }
+    }
+}
+
+/// m, u or a weight per weight row (see [`row_of`]) and level code (code 0, null, unused).
+pub(crate) type Table = [[f64; MAX_CODES]; NROWS];
 
 /// The model in the form scoring uses.
 #[derive(Debug, Clone)]
 pub(crate) struct Compiled<'m> {
     pub prior: f64,
-    /// `log2(m/u)` per comparison and level code; 0 for null.
+    /// `log2(m/u)` per weight row and level code; 0 for null.
     pub w: Table,
-    pub m_exact: [f64; NCOMP],
-    pub tf: [Option<&'m TermFrequencies>; NCOMP],
+    m_exact: [f64; NCOMP],
+    tf: [Option<&'m TermFrequencies>; NCOMP],
+    name_pairs: Option<&'m TermFrequencies>,
 }
 
 impl<'m> Compiled<'m> {
     pub fn new(model: &'m Model) -> Self {
-        let mut w = [[0.0; MAX_CODES]; NCOMP];
+        let mut w = [[0.0; MAX_CODES]; NROWS];
         let mut m_exact = [0.0; NCOMP];
         let mut tf = [None; NCOMP];
-        for (c, cm) in model.comparisons.iter().enumerate().take(NCOMP) {
+        for (r, cm) in model
+            .comparisons
+            .iter()
+            .chain(&model.conditional)
+            .enumerate()
+            .take(NROWS)
+        {
             for (k, l) in cm.levels.iter().enumerate().take(MAX_CODES - 1) {
-                w[c][k + 1] = (l.m / l.u).log2();
+                w[r][k + 1] = (l.m / l.u).log2();
             }
-            m_exact[c] = cm.levels.first().map_or(0.0, |l| l.m);
-            tf[c] = cm.term_frequencies.as_ref().filter(|t| t.total > 0);
+            if r < NCOMP {
+                m_exact[r] = cm.levels.first().map_or(0.0, |l| l.m);
+                tf[r] = cm.term_frequencies.as_ref().filter(|t| t.total > 0);
+            }
         }
+        let name_pairs = model.name_pairs.as_ref().filter(|t| t.total > 0);
         Compiled {
             prior: model.prior_weight(),
             w,
             m_exact,
             tf,
+            name_pairs,
         }
     }
 
@@ -229,6 +306,27 @@ impl<'m> Compiled<'m> {
             None => self.w[c][EXACT as usize],
         }
     }
+
+    /// The weight of an exact last-name match when the first names are equal too:
+    /// `log2(m / f(last | first))` (see the module docs).
+    pub fn last_given_first_weight(&self, first: &str, last: &str) -> f64 {
+        let (Some(firsts), Some(pairs)) = (self.tf[FIRST_NAME], self.name_pairs) else {
+            return self.exact_weight(LAST_NAME, last);
+        };
+        let with_first = firsts.count(first);
+        let both = pairs.count(&name_pair_key(first, last)).min(with_first);
+        (self.m_exact[LAST_NAME] * f64::from(with_first) / f64::from(both)).log2()
+    }
+}
+
+/// The key of a first and last name in [`Model::name_pairs`]. Normalised names never
+/// contain `|` (punctuation becomes a space), so the key is unambiguous.
+pub(crate) fn name_pair_key(first: &str, last: &str) -> String {
+    let mut k = String::with_capacity(first.len() + last.len() + 1);
+    k.push_str(first);
+    k.push('|');
+    k.push_str(last);
+    k
 }
 
 /// A small deterministic generator (SplitMix64); graph-core has no `rand`, and the u sample
@@ -289,15 +387,19 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
         (0..n as usize)
             .into_par_iter()
             .fold(
-                || [[0; MAX_CODES]; NCOMP],
-                |mut acc, i| {
+                || ([[0; MAX_CODES]; NCOMP], NameCache::default()),
+                |(mut acc, mut cache), i| {
                     let a = records.side(i);
                     for j in i + 1..n as usize {
-                        add_gamma(&mut acc, compare(&a, &records.side(j)));
+                        add_gamma(
+                            &mut acc,
+                            compare_cached(&a, &records.side(j), Some(&mut cache)),
+                        );
                     }
-                    acc
+                    (acc, cache)
                 },
             )
+            .map(|(acc, _)| acc)
             .reduce(|| [[0; MAX_CODES]; NCOMP], merge)
     } else {
         const CHUNK: u64 = 1 << 16;
@@ -305,8 +407,8 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
         (0..chunks)
             .into_par_iter()
             .fold(
-                || [[0; MAX_CODES]; NCOMP],
-                |mut acc, ch| {
+                || ([[0; MAX_CODES]; NCOMP], NameCache::default()),
+                |(mut acc, mut cache), ch| {
                     // One generator per chunk, seeded from the chunk number: the sample does
                     // not depend on how rayon splits the work.
                     let mut rng = SplitMix(
@@ -319,12 +421,13 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
                         if j >= i {
                             j += 1;
                         }
-                        let g = compare(&records.side(i as usize), &records.side(j as usize));
-                        add_gamma(&mut acc, g);
+                        let (a, b) = (records.side(i as usize), records.side(j as usize));
+                        add_gamma(&mut acc, compare_cached(&a, &b, Some(&mut cache)));
                     }
-                    acc
+                    (acc, cache)
                 },
             )
+            .map(|(acc, _)| acc)
             .reduce(|| [[0; MAX_CODES]; NCOMP], merge)
     };
     let sampled = if total == 0 {
@@ -359,7 +462,7 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
         column_exact_u(&records.address),
     ];
 
-    let mut u = [[0.0; MAX_CODES]; NCOMP];
+    let mut u = [[0.0; MAX_CODES]; NROWS];
     for c in 0..NCOMP {
         let levels = COMPARISONS[c].levels.len();
         let (same, present) = exact[c];
@@ -375,8 +478,8 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
         let observed: u64 = counts[c][2..=levels].iter().sum();
         let mut p = [0.0; MAX_CODES];
         if observed > 0 {
-            for k in 2..=levels {
-                p[k] = (counts[c][k] as f64).max(0.5) / observed as f64;
+            for (k, pk) in p.iter_mut().enumerate().take(levels + 1).skip(2) {
+                *pk = (counts[c][k] as f64).max(0.5) / observed as f64;
             }
         } else {
             // No sample (too little data): the fuzzy levels get a small share, `else` the rest.
@@ -390,13 +493,64 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
             u[c][k] = (1.0 - u_exact) * p[k] / sum;
         }
     }
+    // Address given an equal phone or last name: exact from the counts of (phone or last
+    // name, address) combinations; the other levels keep their unconditional proportions.
+    let levels = COMPARISONS[ADDRESS].levels.len();
+    for (r, given) in [
+        (ADDRESS_GIVEN_PHONE, PHONE),
+        (ADDRESS_GIVEN_LAST_NAME, LAST_NAME),
+    ] {
+        let (same_both, same_given) = address_given_counts(records, given);
+        let u_exact = if same_given > 0.0 {
+            (same_both.max(0.5) / same_given).min(0.999)
+        } else {
+            u[ADDRESS][1]
+        };
+        u[r][1] = u_exact;
+        let base = u[ADDRESS];
+        let rest: f64 = base[2..=levels].iter().sum();
+        for (k, x) in u[r].iter_mut().enumerate().take(levels + 1).skip(2) {
+            *x = (1.0 - u_exact) * base[k] / rest;
+        }
+    }
     (u, sampled)
+}
+
+/// Among ordered record pairs equal in field `given` with an address on both sides: how
+/// many also share the address, and how many there are. `O(n log n)`.
+///
+/// These counts include the pairs that are matches, as every exact-level u here does; with
+/// a surname or a phone, households dominate them.
+fn address_given_counts(records: &DedupeRecords, given: usize) -> (f64, f64) {
+    let mut both: Vec<u64> = records
+        .rows
+        .par_iter()
+        .filter(|r| r[given] != NULL && r[ADDRESS] != NULL)
+        .map(|r| u64::from(r[given]) << 32 | u64::from(r[ADDRESS]))
+        .collect();
+    both.par_sort_unstable();
+    let pairs = |n: usize| (n as f64) * (n as f64 - 1.0);
+    let (mut same_both, mut same_given) = (0.0, 0.0);
+    let mut i = 0;
+    while i < both.len() {
+        let g = both[i] >> 32;
+        let j = i + both[i..].partition_point(|&x| x >> 32 == g);
+        same_given += pairs(j - i);
+        let mut k = i;
+        while k < j {
+            let l = k + both[k..j].partition_point(|&x| x == both[k]);
+            same_both += pairs(l - k);
+            k = l;
+        }
+        i = j;
+    }
+    (same_both, same_given)
 }
 
 /// Starting m values: agreement likely among matches, disagreement unlikely.
 fn initial_m() -> Table {
-    let mut m = [[0.0; MAX_CODES]; NCOMP];
-    let rows: [&[f64]; NCOMP] = [
+    let mut m = [[0.0; MAX_CODES]; NROWS];
+    let rows: [&[f64]; NROWS] = [
         &[0.8, 0.08, 0.04, 0.08],
         &[0.8, 0.08, 0.04, 0.08],
         &[0.8, 0.05, 0.05, 0.05, 0.05],
@@ -404,34 +558,58 @@ fn initial_m() -> Table {
         &[0.4, 0.1, 0.5],
         &[0.5, 0.5],
         &[0.5, 0.1, 0.4],
+        &[0.6, 0.1, 0.3],
+        &[0.5, 0.1, 0.4],
     ];
-    for (c, r) in rows.iter().enumerate() {
-        m[c][1..=r.len()].copy_from_slice(r);
+    for (r, init) in rows.iter().enumerate() {
+        m[r][1..=init.len()].copy_from_slice(init);
     }
     m
 }
 
-/// Applies fixed values and the floor, and renormalises the free levels so each comparison
-/// sums to 1.
-fn constrain(m: &mut Table, fixed: &[[Option<f64>; MAX_CODES]; NCOMP], floor: f64) {
-    for c in 0..NCOMP {
-        let levels = COMPARISONS[c].levels.len();
-        let fixed_sum: f64 = (1..=levels).filter_map(|k| fixed[c][k]).sum();
+/// Fixed m values per weight row and level code.
+type Fixed = [[Option<f64>; MAX_CODES]; NROWS];
+
+/// Applies fixed values and the floor, and renormalises the free levels so each row sums
+/// to 1.
+fn constrain(m: &mut Table, fixed: &Fixed, floor: f64) {
+    for r in 0..NROWS {
+        let levels = row_def(r).levels.len();
+        let fixed_sum: f64 = (1..=levels).filter_map(|k| fixed[r][k]).sum();
         let free_mass = (1.0 - fixed_sum).max(floor);
         // Two rounds: flooring after normalising can lift the total slightly above 1.
         for _ in 0..2 {
             let free_sum: f64 = (1..=levels)
-                .filter(|&k| fixed[c][k].is_none())
-                .map(|k| m[c][k].max(floor))
+                .filter(|&k| fixed[r][k].is_none())
+                .map(|k| m[r][k].max(floor))
                 .sum();
             for k in 1..=levels {
-                m[c][k] = match fixed[c][k] {
+                m[r][k] = match fixed[r][k] {
                     Some(v) => v,
-                    None => (m[c][k].max(floor) / free_sum * free_mass).max(floor),
+                    None => (m[r][k].max(floor) / free_sum * free_mass).max(floor),
                 };
             }
         }
     }
+}
+
+/// The fixed m values of `cfg` (entries naming no level are ignored; see
+/// [`DedupeConfig::validate`]).
+fn fixed_of(cfg: &DedupeConfig) -> Fixed {
+    let mut fixed = [[None; MAX_CODES]; NROWS];
+    for f in &cfg.fixed_m {
+        for (r, row) in fixed.iter_mut().enumerate() {
+            let def = row_def(r);
+            if def.field == f.field
+                && let Some(k) = def.levels.iter().position(|l| *l == f.level)
+                && f.m > 0.0
+                && f.m < 1.0
+            {
+                row[k + 1] = Some(f.m);
+            }
+        }
+    }
+    fixed
 }
 
 /// Result of EM.
@@ -450,16 +628,7 @@ pub(crate) fn em(
     total_pairs: f64,
     cfg: &DedupeConfig,
 ) -> EmResult {
-    let mut fixed = [[None; MAX_CODES]; NCOMP];
-    for f in &cfg.fixed_m {
-        if let Some(c) = COMPARISONS.iter().position(|d| d.field == f.field)
-            && let Some(k) = COMPARISONS[c].levels.iter().position(|l| *l == f.level)
-            && f.m > 0.0
-            && f.m < 1.0
-        {
-            fixed[c][k + 1] = Some(f.m);
-        }
-    }
+    let fixed = fixed_of(cfg);
     let floor = if cfg.m_floor > 0.0 && cfg.m_floor < 0.1 {
         cfg.m_floor
     } else {
@@ -484,41 +653,43 @@ pub(crate) fn em(
         1e-6
     };
     for it in 1..=cfg.em_max_iterations {
-        let mut lw = [[0.0; MAX_CODES]; NCOMP];
-        for c in 0..NCOMP {
+        let mut lw = [[0.0; MAX_CODES]; NROWS];
+        for r in 0..NROWS {
             for k in 1..MAX_CODES {
-                if u[c][k] > 0.0 && m[c][k] > 0.0 {
-                    lw[c][k] = (m[c][k] / u[c][k]).log2();
+                if u[r][k] > 0.0 && m[r][k] > 0.0 {
+                    lw[r][k] = (m[r][k] / u[r][k]).log2();
                 }
             }
         }
         let prior = (lambda / (1.0 - lambda)).log2();
-        let mut num = [[0.0; MAX_CODES]; NCOMP];
+        let mut num = [[0.0; MAX_CODES]; NROWS];
         let mut expected = 0.0;
         for &(g, count) in patterns {
-            let w: f64 = (0..NCOMP).map(|c| lw[c][code(g, c) as usize]).sum();
+            let w: f64 = (0..NCOMP)
+                .map(|c| lw[row_of(g, c)][code(g, c) as usize])
+                .sum();
             let post = 1.0 / (1.0 + (-(prior + w)).exp2());
             let mass = post * count as f64;
             expected += mass;
-            for (c, row) in num.iter_mut().enumerate() {
-                row[code(g, c) as usize] += mass;
+            for c in 0..NCOMP {
+                num[row_of(g, c)][code(g, c) as usize] += mass;
             }
         }
         let mut next = m;
-        for c in 0..NCOMP {
-            let levels = COMPARISONS[c].levels.len();
-            let den: f64 = num[c][1..=levels].iter().sum();
+        for r in 0..NROWS {
+            let levels = row_def(r).levels.len();
+            let den: f64 = num[r][1..=levels].iter().sum();
             if den > 0.0 {
                 for k in 1..=levels {
-                    next[c][k] = num[c][k] / den;
+                    next[r][k] = num[r][k] / den;
                 }
             }
         }
         constrain(&mut next, &fixed, floor);
         let next_lambda = (expected / total_pairs).clamp(min_lambda, 0.999);
-        let dm = (0..NCOMP)
-            .flat_map(|c| (1..MAX_CODES).map(move |k| (c, k)))
-            .map(|(c, k)| (next[c][k] - m[c][k]).abs())
+        let dm = (0..NROWS)
+            .flat_map(|r| (1..MAX_CODES).map(move |k| (r, k)))
+            .map(|(r, k)| (next[r][k] - m[r][k]).abs())
             .fold(0.0, f64::max);
         let dl = (next_lambda - lambda).abs() / lambda;
         m = next;
@@ -541,12 +712,10 @@ pub(crate) fn em(
 }
 
 fn term_frequencies(c: &Column) -> TermFrequencies {
-    let counts = c
-        .dict
-        .iter()
+    let counts = (0..c.distinct() as u32)
         .zip(&c.counts)
         .filter(|(_, n)| **n >= 2)
-        .map(|(v, n)| (v.to_string(), *n))
+        .map(|(id, n)| (c.value(id).to_owned(), *n))
         .collect();
     TermFrequencies {
         total: c.non_null(),
@@ -554,14 +723,44 @@ fn term_frequencies(c: &Column) -> TermFrequencies {
     }
 }
 
+/// Counts of the `first|last` combinations held by at least two records.
+fn name_pair_frequencies(records: &DedupeRecords) -> TermFrequencies {
+    let mut pairs: Vec<u64> = records
+        .rows
+        .par_iter()
+        .filter(|r| r[FIRST_NAME] != NULL && r[LAST_NAME] != NULL)
+        .map(|r| u64::from(r[FIRST_NAME]) << 32 | u64::from(r[LAST_NAME]))
+        .collect();
+    pairs.par_sort_unstable();
+    let total = pairs.len() as u64;
+    let mut counts = BTreeMap::new();
+    let mut i = 0;
+    while i < pairs.len() {
+        let j = i + pairs[i..].partition_point(|&x| x == pairs[i]);
+        if j - i >= 2 {
+            let (f, l) = ((pairs[i] >> 32) as u32, pairs[i] as u32);
+            counts.insert(
+                name_pair_key(records.first_name.value(f), records.last_name.value(l)),
+                (j - i) as u32,
+            );
+        }
+        i = j;
+    }
+    TermFrequencies { total, counts }
+}
+
 /// The comparison vectors of all candidate pairs, in pair order. Parallel; `O(P)`.
 pub(crate) fn gammas(records: &DedupeRecords, cands: &Candidates) -> Vec<u32> {
     cands
         .pairs
         .par_iter()
-        .map(|&p| {
+        .map_init(NameCache::default, |cache, &p| {
             let (a, b) = unpack(p);
-            compare(&records.side(a as usize), &records.side(b as usize))
+            compare_cached(
+                &records.side(a as usize),
+                &records.side(b as usize),
+                Some(cache),
+            )
         })
         .collect()
 }
@@ -581,15 +780,10 @@ pub(crate) fn train_from(records: &DedupeRecords, cfg: &DedupeConfig, gammas: &[
     let n = records.len() as f64;
     let total_pairs = (n * (n - 1.0) / 2.0).max(1.0);
     let r = em(&patterns, &u, total_pairs, cfg);
-    let fixed = |c: usize, k: usize| {
-        cfg.fixed_m
-            .iter()
-            .any(|f| f.field == COMPARISONS[c].field && f.level == COMPARISONS[c].levels[k])
-    };
-    let comparisons = COMPARISONS
-        .iter()
-        .enumerate()
-        .map(|(c, def)| ComparisonModel {
+    let fixed = fixed_of(cfg);
+    let row = |r_idx: usize| {
+        let def = row_def(r_idx);
+        ComparisonModel {
             field: def.field.to_owned(),
             levels: def
                 .levels
@@ -597,22 +791,24 @@ pub(crate) fn train_from(records: &DedupeRecords, cfg: &DedupeConfig, gammas: &[
                 .enumerate()
                 .map(|(k, l)| LevelModel {
                     level: (*l).to_owned(),
-                    m: r.m[c][k + 1],
-                    u: u[c][k + 1],
-                    m_fixed: fixed(c, k),
+                    m: r.m[r_idx][k + 1],
+                    u: u[r_idx][k + 1],
+                    m_fixed: fixed[r_idx][k + 1].is_some(),
                 })
                 .collect(),
-            term_frequencies: match c {
+            term_frequencies: match r_idx {
                 FIRST_NAME => Some(term_frequencies(&records.first_name)),
                 LAST_NAME => Some(term_frequencies(&records.last_name)),
                 _ => None,
             },
-        })
-        .collect();
+        }
+    };
     Model {
         version: MODEL_VERSION,
         lambda: r.lambda,
-        comparisons,
+        comparisons: (0..NCOMP).map(row).collect(),
+        conditional: (NCOMP..NROWS).map(row).collect(),
+        name_pairs: Some(name_pair_frequencies(records)),
         training: TrainingReport {
             records: records.len() as u64,
             candidate_pairs: gammas.len() as u64,

@@ -1,13 +1,18 @@
 //! The records compared by duplicate detection: one per anchor, columnar, strings interned.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::BuildHasherDefault;
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+use xxhash_rust::xxh3::xxh3_64;
 
-use crate::config::{BUILT_IN_PLACEHOLDERS, GENERIC_PLACEHOLDERS};
+use crate::config::{BUILT_IN_PLACEHOLDERS, GENERIC_PLACEHOLDERS, LinkConfig};
 
-use super::compare::{ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, PHONE};
+use super::compare::{
+    ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, Mixed, PHONE, address_signature,
+    gov_signature, local_hash,
+};
 use crate::keys::Keyer;
 use crate::record::{Normalized, kinds};
 use crate::table::LinkInput;
@@ -15,15 +20,19 @@ use crate::table::LinkInput;
 /// Marks a missing value in [`Column::ids`].
 pub const NULL: u32 = u32::MAX;
 
-/// One interned string column: `ids[record]` indexes `dict`, or is [`NULL`].
+/// One interned string column: `ids[record]` is a value id (see [`Column::value`]), or
+/// [`NULL`].
 #[derive(Debug, Clone, Default)]
 pub struct Column {
     /// Value id of each record, or [`NULL`].
     pub ids: Vec<u32>,
-    /// Distinct values, in order of first appearance.
-    pub dict: Vec<Box<str>>,
-    /// Records holding each distinct value.
+    /// Records holding each distinct value, by value id.
     pub counts: Vec<u32>,
+    /// The distinct values back to back, in order of first appearance (one allocation
+    /// instead of one per value).
+    text: String,
+    /// End offset of each value in `text`.
+    ends: Vec<usize>,
 }
 
 impl Column {
@@ -31,8 +40,20 @@ impl Column {
     pub fn get(&self, rec: usize) -> Option<&str> {
         match self.ids[rec] {
             NULL => None,
-            id => Some(&self.dict[id as usize]),
+            id => Some(self.value(id)),
         }
+    }
+
+    /// The value with id `id` (`id < self.distinct()`).
+    pub fn value(&self, id: u32) -> &str {
+        let i = id as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// Number of distinct values.
+    pub fn distinct(&self) -> usize {
+        self.ends.len()
     }
 
     /// Records with a value.
@@ -41,22 +62,40 @@ impl Column {
     }
 
     /// Interns `values` (in record order, so ids are deterministic).
+    ///
+    /// The map is keyed by the values' 64-bit hashes, which is several times faster than
+    /// hashing and comparing strings inside the map; a hit is confirmed against the stored
+    /// value, and the (astronomically rare) colliding values go through a string-keyed map, so
+    /// two different values never share an id.
     fn intern<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize) -> Column {
-        let mut map: HashMap<&'a str, u32, Xxh3DefaultBuilder> =
-            HashMap::with_capacity_and_hasher(len / 2, Xxh3DefaultBuilder);
+        let mut map: HashMap<u64, u32, BuildHasherDefault<Mixed>> =
+            HashMap::with_capacity_and_hasher(len / 2, BuildHasherDefault::default());
+        let mut collided: HashMap<&'a str, u32> = HashMap::new();
         let mut col = Column {
             ids: Vec::with_capacity(len),
-            dict: Vec::new(),
-            counts: Vec::new(),
+            ..Column::default()
+        };
+        let add = |col: &mut Column, s: &str| {
+            col.text.push_str(s);
+            col.ends.push(col.text.len());
+            col.counts.push(0);
+            (col.ends.len() - 1) as u32
         };
         for v in values {
             let id = match v {
                 None => NULL,
-                Some(s) => *map.entry(s).or_insert_with(|| {
-                    col.dict.push(s.into());
-                    col.counts.push(0);
-                    (col.dict.len() - 1) as u32
-                }),
+                Some(s) => match map.entry(xxh3_64(s.as_bytes())) {
+                    Entry::Vacant(e) => *e.insert(add(&mut col, s)),
+                    Entry::Occupied(e) if col.value(*e.get()) == s => *e.get(),
+                    Entry::Occupied(_) => match collided.get(s) {
+                        Some(&id) => id,
+                        None => {
+                            let id = add(&mut col, s);
+                            collided.insert(s, id);
+                            id
+                        }
+                    },
+                },
             };
             if id != NULL {
                 col.counts[id as usize] += 1;
@@ -125,35 +164,48 @@ pub(crate) fn gov_number(v: &str) -> &str {
     }
 }
 
-/// Whether `value` is a placeholder for `kind` (`test@test.com`, `123456789`, …). Placeholders
-/// are treated as missing: two people typing `000000000` do not share an identity.
-fn is_placeholder(kind: &str, value: &str) -> bool {
-    let bare = if kind == kinds::GOV_ID {
-        gov_number(value)
-    } else {
-        value
-    };
-    GENERIC_PLACEHOLDERS.contains(&bare)
-        || BUILT_IN_PLACEHOLDERS
-            .iter()
-            .any(|(k, vs)| *k == kind && vs.contains(&value))
-        || (kind == kinds::GOV_ID && is_dummy_number(bare))
+/// The placeholder rules of the linker ([`LinkConfig::is_placeholder`] with the built-in
+/// lists), so that a value the graph refuses to link on is not evidence of one identity
+/// either: two people typing `000000000` do not share an identity. Placeholders are missing.
+struct Placeholders {
+    rules: LinkConfig,
+    /// Per kind index: values longer than this are on no list (gov ids and phones are also
+    /// checked for typed fillers whatever their length).
+    longest: Vec<usize>,
 }
 
-/// An id number nobody is issued: one repeated digit, or a run of consecutive digits.
-fn is_dummy_number(n: &str) -> bool {
-    let b = n.as_bytes();
-    if b.len() < 6 || !b.iter().all(u8::is_ascii_digit) {
-        return false;
+impl Placeholders {
+    fn new(kinds: &[String]) -> Self {
+        let longest = kinds
+            .iter()
+            .map(|k| {
+                let built_in = BUILT_IN_PLACEHOLDERS
+                    .iter()
+                    .filter(|(b, _)| b == k)
+                    .flat_map(|(_, vs)| vs.iter());
+                if k == kinds::GOV_ID || k == kinds::PHONE {
+                    usize::MAX
+                } else {
+                    GENERIC_PLACEHOLDERS
+                        .iter()
+                        .chain(built_in)
+                        .map(|v| v.len())
+                        .max()
+                        .unwrap_or(0)
+                }
+            })
+            .collect();
+        Placeholders {
+            rules: LinkConfig::default(),
+            longest,
+        }
     }
-    let same = b.iter().all(|&c| c == b[0]);
-    let up = b
-        .windows(2)
-        .all(|w| w[1] == w[0] + 1 || (w[0] == b'9' && w[1] == b'0'));
-    let down = b
-        .windows(2)
-        .all(|w| w[0] == w[1] + 1 || (w[0] == b'0' && w[1] == b'9'));
-    same || up || down
+
+    /// Whether `value` of the kind with index `k` (name `kind`) is a placeholder.
+    fn is(&self, k: usize, kind: &str, value: &str) -> bool {
+        value.len() <= self.longest.get(k).copied().unwrap_or(usize::MAX)
+            && self.rules.is_placeholder(kind, value)
+    }
 }
 
 /// Field slots read from the attributes.
@@ -200,10 +252,9 @@ pub struct DedupeRecords {
     pub full_name: Column,
     /// Birthdates, packed (0 = missing).
     pub(crate) birthdate: Vec<Dob>,
-    /// Per record the ids of the compared fields and the birthdate, in comparison order
-    /// (see [`View`]): one cache line per record, because pairs are compared in random
-    /// order and seven column look-ups would be seven cache misses.
-    pub(crate) rows: Vec<[u32; 8]>,
+    /// Per record the ids of the compared fields, the birthdate and value signatures (see
+    /// [`Row`]).
+    pub(crate) rows: Vec<Row>,
     /// Government id number without its country prefix.
     pub gov_id: Column,
     /// Email address.
@@ -284,6 +335,8 @@ pub(crate) const UNKNOWN: u32 = u32::MAX - 1;
 /// Row layout: the comparison index (see [`super::compare`]), with the packed birthdate at
 /// [`BIRTHDATE`].
 pub(crate) trait View {
+    /// The row with signatures, for records of a [`DedupeRecords`].
+    fn row(&self) -> Option<&Row>;
     fn id(&self, c: usize) -> u32;
     fn text(&self, c: usize) -> &str;
     fn dob(&self) -> Dob;
@@ -293,17 +346,21 @@ pub(crate) trait View {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RecSide<'a> {
     recs: &'a DedupeRecords,
-    row: &'a [u32; 8],
+    row: &'a Row,
 }
 
 impl View for RecSide<'_> {
+    #[inline]
+    fn row(&self) -> Option<&Row> {
+        Some(self.row)
+    }
     #[inline]
     fn id(&self, c: usize) -> u32 {
         self.row[c]
     }
     #[inline]
     fn text(&self, c: usize) -> &str {
-        &self.recs.column(c).dict[self.row[c] as usize]
+        self.recs.column(c).value(self.row[c])
     }
     #[inline]
     fn dob(&self) -> Dob {
@@ -319,6 +376,10 @@ pub(crate) struct NewSide<'a> {
 }
 
 impl View for NewSide<'_> {
+    #[inline]
+    fn row(&self) -> Option<&Row> {
+        None
+    }
     #[inline]
     fn id(&self, c: usize) -> u32 {
         if self.text[c].is_some() {
@@ -365,11 +426,15 @@ impl DedupeRecord {
     /// [`records_from_input`] reads an anchor: the first value of each kind wins,
     /// placeholders are missing, the first name is taken from `name` and `name_last`.
     pub fn from_attributes<'a>(attrs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let placeholders = Placeholders {
+            rules: LinkConfig::default(),
+            longest: Vec::new(),
+        };
         let mut vals: [Option<&str>; SLOTS] = [None; SLOTS];
         for (kind, value) in attrs {
             if let Some(s) = slot_of(kind)
                 && vals[s as usize].is_none()
-                && !is_placeholder(kind, value)
+                && !placeholders.is(usize::MAX, kind, value)
             {
                 vals[s as usize] = Some(value);
             }
@@ -432,24 +497,7 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
     }
     let n = anchors.len();
     let slot_by_kind: Vec<Option<Slot>> = attrs.kinds.iter().map(|k| slot_of(k)).collect();
-    // The longest placeholder of each kind: most values are longer and skip the list scan.
-    let longest: Vec<usize> = attrs
-        .kinds
-        .iter()
-        .map(|k| {
-            let built_in = BUILT_IN_PLACEHOLDERS
-                .iter()
-                .filter(|(b, _)| b == k)
-                .flat_map(|(_, vs)| vs.iter());
-            let max = GENERIC_PLACEHOLDERS
-                .iter()
-                .chain(built_in)
-                .map(|v| v.len())
-                .max()
-                .unwrap_or(0);
-            if k == kinds::GOV_ID { usize::MAX } else { max }
-        })
-        .collect();
+    let placeholders = Placeholders::new(&attrs.kinds);
 
     // rows[rec * SLOTS + slot] = attribute row. The anchor's own rows win over its inquiries'
     // rows: the first pass takes only rows of anchors themselves, the second fills gaps.
@@ -471,7 +519,7 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
             let cell = &mut rows[rec as usize * SLOTS + slot as usize];
             if *cell == NULL {
                 let v = attrs.value(row as u32);
-                if v.len() <= longest[k as usize] && is_placeholder(&attrs.kinds[k as usize], v) {
+                if placeholders.is(k as usize, &attrs.kinds[k as usize], v) {
                     continue;
                 }
                 *cell = row as u32;
@@ -522,16 +570,75 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
         anchors,
         keyer: input.keyer.clone(),
     };
+    // Signatures per distinct value, then one row per record.
+    let gov_sig: Vec<u32> = (0..recs.gov_id.distinct() as u32)
+        .into_par_iter()
+        .map(|id| gov_signature(recs.gov_id.value(id)))
+        .collect();
+    let local: Vec<u32> = (0..recs.email.distinct() as u32)
+        .into_par_iter()
+        .map(|id| local_hash(recs.email.value(id)))
+        .collect();
+    let addr: Vec<(u32, [u16; ADDRESS_TOKENS])> = (0..recs.address.distinct() as u32)
+        .into_par_iter()
+        .map(|id| address_signature(recs.address.value(id)))
+        .collect();
     recs.rows = (0..n)
         .into_par_iter()
         .map(|r| {
-            let mut row = [NULL; 8];
+            let mut row = Row {
+                ids: [NULL; 8],
+                gov_sig: 0,
+                email_local: 0,
+                addr_tokens: u32::MAX,
+                addr_hashes: [0; ADDRESS_TOKENS],
+            };
             for c in [FIRST_NAME, LAST_NAME, GOV_ID, EMAIL, PHONE, ADDRESS] {
-                row[c] = recs.column(c).ids[r];
+                row.ids[c] = recs.column(c).ids[r];
             }
-            row[BIRTHDATE] = recs.birthdate[r];
+            row.ids[BIRTHDATE] = recs.birthdate[r];
+            if row.ids[GOV_ID] != NULL {
+                row.gov_sig = gov_sig[row.ids[GOV_ID] as usize];
+            }
+            if row.ids[EMAIL] != NULL {
+                row.email_local = local[row.ids[EMAIL] as usize];
+            }
+            if row.ids[ADDRESS] != NULL {
+                (row.addr_tokens, row.addr_hashes) = addr[row.ids[ADDRESS] as usize];
+            }
             row
         })
         .collect();
     recs
+}
+
+/// Distinct address tokens a [`Row`] holds hashes of.
+pub(crate) const ADDRESS_TOKENS: usize = 10;
+
+/// One record as the comparisons read it: the interned ids of the compared fields (indexed
+/// by comparison, the packed birthdate at [`BIRTHDATE`]) and signatures that settle most
+/// non-matching values without reading their text (see [`super::compare::compare_cached`]).
+///
+/// One cache line per record, because pairs are compared in random order: reading seven
+/// columns and the texts behind them would be a dozen cache misses per pair.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Row {
+    pub ids: [u32; 8],
+    /// [`gov_signature`] of the id number.
+    pub gov_sig: u32,
+    /// [`local_hash`] of the email.
+    pub email_local: u32,
+    /// Distinct address tokens, or `u32::MAX` when there are more than [`ADDRESS_TOKENS`].
+    pub addr_tokens: u32,
+    /// 16-bit hashes of the distinct address tokens, sorted.
+    pub addr_hashes: [u16; ADDRESS_TOKENS],
+}
+
+impl std::ops::Index<usize> for Row {
+    type Output = u32;
+    #[inline]
+    fn index(&self, c: usize) -> &u32 {
+        &self.ids[c]
+    }
 }

@@ -7,10 +7,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::blocking::{BlockReport, Candidates, DedupeIndex, RuleStats, candidates, unpack};
-use super::compare::{COMPARISONS, EXACT, FIRST_NAME, LAST_NAME, NCOMP, code, compare};
+use super::compare::{
+    COMPARISONS, EXACT, FIRST_NAME, LAST_NAME, NCOMP, code, compare, row_def, row_of,
+};
 use super::config::DedupeConfig;
 use super::model::{Compiled, Model, gammas, train_from};
-use super::records::{DedupeRecord, DedupeRecords, View};
+use super::records::{Column, DedupeRecord, DedupeRecords, NULL, View};
 
 /// `b` of the pairs [`score_record`] returns: the new record, which has no entity index yet.
 pub const NEW_RECORD: u32 = u32::MAX;
@@ -86,39 +88,84 @@ pub struct DedupeResult {
 }
 
 /// Pair scoring over one record set, with the term-frequency weights of its distinct names
-/// computed once.
+/// (and first/last combinations) computed once.
 pub(crate) struct Scorer<'a> {
     records: &'a DedupeRecords,
     comp: Compiled<'a>,
     tf_first: Vec<f64>,
     tf_last: Vec<f64>,
+    /// Per record, the index into `tf_pair` of its first/last combination ([`NULL`] without).
+    pair_of: Vec<u32>,
+    /// Last-name weight given an equal first name, per distinct combination.
+    tf_pair: Vec<f64>,
 }
 
 impl<'a> Scorer<'a> {
     pub fn new(records: &'a DedupeRecords, model: &'a Model) -> Self {
         let comp = Compiled::new(model);
-        let tf = |c: usize, dict: &[Box<str>]| -> Vec<f64> {
-            dict.par_iter().map(|v| comp.exact_weight(c, v)).collect()
+        let tf = |c: usize, col: &Column| -> Vec<f64> {
+            (0..col.distinct() as u32)
+                .into_par_iter()
+                .map(|id| comp.exact_weight(c, col.value(id)))
+                .collect()
         };
-        let tf_first = tf(FIRST_NAME, &records.first_name.dict);
-        let tf_last = tf(LAST_NAME, &records.last_name.dict);
+        let tf_first = tf(FIRST_NAME, &records.first_name);
+        let tf_last = tf(LAST_NAME, &records.last_name);
+        // Distinct first/last combinations, so the model's tables are consulted once each.
+        let mut combos: Vec<(u64, u32)> = records
+            .rows
+            .par_iter()
+            .enumerate()
+            .filter(|(_, r)| r[FIRST_NAME] != NULL && r[LAST_NAME] != NULL)
+            .map(|(i, r)| {
+                (
+                    u64::from(r[FIRST_NAME]) << 32 | u64::from(r[LAST_NAME]),
+                    i as u32,
+                )
+            })
+            .collect();
+        combos.par_sort_unstable();
+        let mut pair_of = vec![NULL; records.len()];
+        let mut distinct: Vec<u64> = Vec::new();
+        for &(key, rec) in &combos {
+            if distinct.last() != Some(&key) {
+                distinct.push(key);
+            }
+            pair_of[rec as usize] = (distinct.len() - 1) as u32;
+        }
+        let tf_pair = distinct
+            .par_iter()
+            .map(|&k| {
+                let (f, l) = ((k >> 32) as u32, k as u32);
+                comp.last_given_first_weight(
+                    records.first_name.value(f),
+                    records.last_name.value(l),
+                )
+            })
+            .collect();
         Scorer {
             records,
             comp,
             tf_first,
             tf_last,
+            pair_of,
+            tf_pair,
         }
     }
 
     /// Field weights of records `a` and `b` with comparison vector `g`.
     fn fields(&self, g: u32, a: usize) -> [f64; NCOMP] {
+        let row = &self.records.rows[a];
         let mut w = [0.0; NCOMP];
         for (c, wc) in w.iter_mut().enumerate() {
             let k = code(g, c);
             *wc = match (c, k) {
-                (FIRST_NAME, EXACT) => self.tf_first[self.records.rows[a][FIRST_NAME] as usize],
-                (LAST_NAME, EXACT) => self.tf_last[self.records.rows[a][LAST_NAME] as usize],
-                _ => self.comp.w[c][k as usize],
+                (FIRST_NAME, EXACT) => self.tf_first[row[FIRST_NAME] as usize],
+                (LAST_NAME, EXACT) if code(g, FIRST_NAME) == EXACT => {
+                    self.tf_pair[self.pair_of[a] as usize]
+                }
+                (LAST_NAME, EXACT) => self.tf_last[row[LAST_NAME] as usize],
+                _ => self.comp.w[row_of(g, c)][k as usize],
             };
         }
         w
@@ -164,7 +211,7 @@ fn explain(a: u32, b: u32, g: u32, f: &[f64; NCOMP], w: f64) -> PairScore {
                     level: if k == 0 {
                         "null"
                     } else {
-                        COMPARISONS[c].levels[k - 1]
+                        row_def(row_of(g, c)).levels[k - 1]
                     },
                     weight: f[c],
                 }
@@ -183,24 +230,26 @@ fn score_new(
 ) -> Vec<PairScore> {
     let comp = Compiled::new(model);
     let side = new.side();
-    let mut out: Vec<PairScore> = with
-        .iter()
-        .filter_map(|&r| {
-            let other = records.side(r as usize);
-            let g = compare(&other, &side);
-            let mut f = [0.0; NCOMP];
-            for (c, fc) in f.iter_mut().enumerate() {
-                let k = code(g, c);
-                *fc = match (c, k) {
-                    (FIRST_NAME | LAST_NAME, EXACT) => comp.exact_weight(c, other.text(c)),
-                    _ => comp.w[c][k as usize],
-                };
-            }
-            let w = f.iter().fold(comp.prior, |acc, x| acc + x);
-            (probability(w) >= min_probability)
-                .then(|| explain(records.anchors[r as usize], NEW_RECORD, g, &f, w))
-        })
-        .collect();
+    let mut out: Vec<PairScore> =
+        with.iter()
+            .filter_map(|&r| {
+                let other = records.side(r as usize);
+                let g = compare(&other, &side);
+                let mut f = [0.0; NCOMP];
+                for (c, fc) in f.iter_mut().enumerate() {
+                    let k = code(g, c);
+                    *fc = match (c, k) {
+                        (LAST_NAME, EXACT) if code(g, FIRST_NAME) == EXACT => comp
+                            .last_given_first_weight(other.text(FIRST_NAME), other.text(LAST_NAME)),
+                        (FIRST_NAME | LAST_NAME, EXACT) => comp.exact_weight(c, other.text(c)),
+                        _ => comp.w[row_of(g, c)][k as usize],
+                    };
+                }
+                let w = f.iter().fold(comp.prior, |acc, x| acc + x);
+                (probability(w) >= min_probability)
+                    .then(|| explain(records.anchors[r as usize], NEW_RECORD, g, &f, w))
+            })
+            .collect();
     out.sort_by(|x, y| {
         y.match_weight
             .total_cmp(&x.match_weight)
@@ -241,7 +290,7 @@ pub fn score_record(
 }
 
 /// Trains a model on `records`: blocking, u from random pairs, m and the prior by EM over the
-/// candidate pairs (see [`super::model`]).
+/// candidate pairs (see [`Model`] and the module docs of `dedupe::model` in the source).
 ///
 /// Time: blocking `O(K·A log A + P log P)`, one comparison per candidate pair and per sampled
 /// random pair, EM `O(iterations · distinct comparison vectors)`. Never fails: with no
@@ -364,13 +413,39 @@ fn groups(
 ) -> (Vec<Vec<u32>>, u64) {
     // Matches carry entity indexes; anchors are ascending, so the record is a binary search.
     let rec_of = |anchor: u32| records.anchors.partition_point(|&x| x < anchor);
-    let mut edges: Vec<(f64, usize, usize)> = matches
+    let edges: Vec<(f64, usize, usize)> = matches
         .iter()
         .map(|p| (p.match_weight, rec_of(p.a), rec_of(p.b)))
         .collect();
+    let is_match =
+        |x: usize, y: usize| probability(scorer.pair_weight(x.min(y), x.max(y))) >= threshold;
+    let (groups, refused) = constrained_groups(records.len(), edges, is_match, max_size);
+    let mut out: Vec<Vec<u32>> = groups
+        .into_iter()
+        .map(|m| {
+            let mut g: Vec<u32> = m.iter().map(|&r| records.anchors[r]).collect();
+            g.sort_unstable();
+            g
+        })
+        .collect();
+    out.sort_unstable();
+    (out, refused)
+}
+
+/// Merges along `edges` (`(weight, a, b)` over items `0..n`), strongest first, but only
+/// when `is_match` holds for every pair across the two groups and the merged group has at
+/// most `max_size` members. Returns the groups of two or more (in no particular order) and
+/// the number of refused merges. `O(E log E + Σ g²)` calls of `is_match` for final group sizes
+/// `g`, since each merge checks the cross pairs once.
+pub(crate) fn constrained_groups(
+    n: usize,
+    mut edges: Vec<(f64, usize, usize)>,
+    is_match: impl Fn(usize, usize) -> bool,
+    max_size: usize,
+) -> (Vec<Vec<usize>>, u64) {
     edges.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
-    // Union-find with the member list kept at each root (only for records in some match).
-    let mut parent: Vec<u32> = (0..records.len() as u32).collect();
+    // Union-find with the member list kept at each root (only for items in some edge).
+    let mut parent: Vec<u32> = (0..n as u32).collect();
     let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
     fn find(parent: &mut [u32], x: usize) -> usize {
         let mut r = x;
@@ -394,10 +469,7 @@ fn groups(
         let ma = members.remove(&ra).unwrap_or_else(|| vec![ra]);
         let mb = members.remove(&rb).unwrap_or_else(|| vec![rb]);
         let ok = ma.len() + mb.len() <= max_size
-            && ma.iter().all(|&x| {
-                mb.iter()
-                    .all(|&y| probability(scorer.pair_weight(x.min(y), x.max(y))) >= threshold)
-            });
+            && ma.iter().all(|&x| mb.iter().all(|&y| is_match(x, y)));
         if ok {
             let (big, small, mut mbig, msmall) = if ma.len() >= mb.len() {
                 (ra, rb, ma, mb)
@@ -413,15 +485,8 @@ fn groups(
             members.insert(rb, mb);
         }
     }
-    let mut out: Vec<Vec<u32>> = members
-        .into_values()
-        .filter(|m| m.len() >= 2)
-        .map(|m| {
-            let mut g: Vec<u32> = m.iter().map(|&r| records.anchors[r]).collect();
-            g.sort_unstable();
-            g
-        })
-        .collect();
-    out.sort_unstable();
-    (out, refused)
+    (
+        members.into_values().filter(|m| m.len() >= 2).collect(),
+        refused,
+    )
 }

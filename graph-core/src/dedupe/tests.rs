@@ -482,6 +482,28 @@ fn groups_do_not_chain_different_people() {
 }
 
 #[test]
+fn one_strong_pair_does_not_chain_a_group() {
+    // 0–1 and 1–2 match, 0–2 does not: 2 stays out of {0, 1} although 1–2 is strong; 2–3
+    // then groups on its own.
+    let matching = [(0, 1), (1, 2), (2, 3)];
+    let is_match = |x: usize, y: usize| matching.contains(&(x.min(y), x.max(y)));
+    let edges = vec![(10.0, 0, 1), (9.0, 1, 2), (8.0, 2, 3)];
+    let (mut groups, refused) = super::score::constrained_groups(5, edges, is_match, 10);
+    for g in &mut groups {
+        g.sort_unstable();
+    }
+    groups.sort();
+    assert_eq!(groups, vec![vec![0, 1], vec![2, 3]]);
+    assert_eq!(refused, 1);
+    // The size cap refuses merges too.
+    let all = |_: usize, _: usize| true;
+    let (groups, refused) =
+        super::score::constrained_groups(4, vec![(3.0, 0, 1), (2.0, 2, 3), (1.0, 1, 2)], all, 3);
+    assert_eq!(groups.iter().map(Vec::len).max(), Some(2));
+    assert_eq!(refused, 1);
+}
+
+#[test]
 fn config_toml_defaults_and_errors() {
     assert_eq!(
         DedupeConfig::from_toml_str("").expect("empty"),

@@ -19,6 +19,9 @@
 //! * Postal codes are upper-cased without spaces or dashes; nine digits (US ZIP+4) become the
 //!   five-digit ZIP. This rule does not look at the country, so it cannot depend on whether
 //!   the country is present.
+//! * The city is folded like the street; a trailing US state or Canadian province code is
+//!   dropped ("Springfield IL" = "Springfield"), and a city value that reads as a postal code
+//!   ("10115 Berlin") is used as the postal code.
 //!
 //! # Single-line addresses
 //! A whole address may arrive in `street` ("123 Main St Apt 4, Springfield, IL 62704, USA").
@@ -36,125 +39,199 @@
 
 use super::text::{WordMode, fold_words};
 
-/// Street-type words, directionals and common address words, and their USPS Publication 28
-/// style abbreviations. Every abbreviation maps to itself (checked by a test), which makes the
-/// rewrite idempotent.
-const ABBREVIATIONS: &[(&str, &str)] = &[
-    ("allee", "aly"),
-    ("alley", "aly"),
-    ("ally", "aly"),
-    ("av", "ave"),
-    ("aven", "ave"),
-    ("avenu", "ave"),
-    ("avenue", "ave"),
-    ("avn", "ave"),
-    ("avnue", "ave"),
-    ("boul", "blvd"),
-    ("boulevard", "blvd"),
-    ("boulv", "blvd"),
-    ("building", "bldg"),
-    ("causeway", "cswy"),
-    ("center", "ctr"),
-    ("centre", "ctr"),
-    ("circ", "cir"),
-    ("circl", "cir"),
-    ("circle", "cir"),
-    ("close", "cl"),
-    ("cntr", "ctr"),
-    ("court", "ct"),
-    ("crcl", "cir"),
-    ("crcle", "cir"),
-    ("crescent", "cres"),
-    ("crossing", "xing"),
-    ("drive", "dr"),
-    ("drv", "dr"),
-    ("east", "e"),
-    ("estates", "ests"),
-    ("expressway", "expy"),
-    ("expw", "expy"),
-    ("floor", "fl"),
-    ("fort", "ft"),
-    ("freeway", "fwy"),
-    ("frwy", "fwy"),
-    ("garden", "gdn"),
-    ("gardens", "gdns"),
-    ("grove", "grv"),
-    ("heights", "hts"),
-    ("highway", "hwy"),
-    ("hiway", "hwy"),
-    ("hiwy", "hwy"),
-    ("hway", "hwy"),
-    ("junction", "jct"),
-    ("lane", "ln"),
-    ("mount", "mt"),
-    ("mountain", "mtn"),
-    ("north", "n"),
-    ("northeast", "ne"),
-    ("northwest", "nw"),
-    ("parkway", "pkwy"),
-    ("parkwy", "pkwy"),
-    ("pkway", "pkwy"),
-    ("pky", "pkwy"),
-    ("place", "pl"),
-    ("plaza", "plz"),
-    ("plza", "plz"),
-    ("point", "pt"),
-    ("ridge", "rdg"),
-    ("road", "rd"),
-    ("route", "rte"),
-    ("saint", "st"),
-    ("south", "s"),
-    ("southeast", "se"),
-    ("southwest", "sw"),
-    ("sqr", "sq"),
-    ("squ", "sq"),
-    ("square", "sq"),
-    ("strasse", "str"),
-    ("street", "st"),
-    ("terrace", "ter"),
-    ("trail", "trl"),
-    ("trails", "trl"),
-    ("turnpike", "tpke"),
-    ("west", "w"),
-];
+/// Defines `abbreviation` as a `match` (compiled to a length switch and a few comparisons:
+/// this lookup runs for every token of every address) and, for tests, the same table as data.
+macro_rules! abbreviations {
+    ($($short:literal <= $($long:literal)|+;)*) => {
+        fn abbreviation(token: &str) -> Option<&'static str> {
+            match token {
+                $($($long)|+ => Some($short),)*
+                _ => None,
+            }
+        }
+
+        #[cfg(test)]
+        const ABBREVIATIONS: &[(&str, &[&str])] = &[$(($short, &[$($long),+])),*];
+    };
+}
+
+// Street-type words, directionals and common address words, and their USPS Publication 28
+// style abbreviations. Every abbreviation maps to itself (checked by a test), which makes the
+// rewrite idempotent.
+abbreviations! {
+    "aly" <= "allee" | "alley" | "ally";
+    "ave" <= "av" | "aven" | "avenu" | "avenue" | "avn" | "avnue";
+    "bldg" <= "building";
+    "blvd" <= "boul" | "boulevard" | "boulv";
+    "cir" <= "circ" | "circl" | "circle" | "crcl" | "crcle";
+    "cl" <= "close";
+    "cres" <= "crescent";
+    "cswy" <= "causeway";
+    "ct" <= "court";
+    "ctr" <= "center" | "centre" | "cntr";
+    "dr" <= "drive" | "drv";
+    "e" <= "east";
+    "ests" <= "estates";
+    "expy" <= "expressway" | "expw";
+    "fl" <= "floor";
+    "ft" <= "fort";
+    "fwy" <= "freeway" | "frwy";
+    "gdn" <= "garden";
+    "gdns" <= "gardens";
+    "grv" <= "grove";
+    "hts" <= "heights";
+    "hwy" <= "highway" | "hiway" | "hiwy" | "hway";
+    "jct" <= "junction";
+    "ln" <= "lane";
+    "mt" <= "mount";
+    "mtn" <= "mountain";
+    "n" <= "north";
+    "ne" <= "northeast";
+    "nw" <= "northwest";
+    "pkwy" <= "parkway" | "parkwy" | "pkway" | "pky";
+    "pl" <= "place";
+    "plz" <= "plaza" | "plza";
+    "pt" <= "point";
+    "rd" <= "road";
+    "rdg" <= "ridge";
+    "rte" <= "route";
+    "s" <= "south";
+    "se" <= "southeast";
+    "sq" <= "sqr" | "squ" | "square";
+    "st" <= "saint" | "street";
+    "str" <= "strasse";
+    "sw" <= "southwest";
+    "ter" <= "terrace";
+    "tpke" <= "turnpike";
+    "trl" <= "trail" | "trails";
+    "w" <= "west";
+    "xing" <= "crossing";
+}
 
 /// Tokens after which a street line ends (used to cut a comma-less single line).
-const STREET_SUFFIXES: &[&str] = &[
-    "aly", "ave", "blvd", "cir", "cl", "cres", "ct", "ctr", "cswy", "dr", "expy", "fwy", "hwy",
-    "ln", "loop", "pike", "pkwy", "pl", "plz", "rd", "rte", "sq", "st", "str", "ter", "tpke",
-    "trl", "way", "xing",
-];
+fn is_street_suffix(t: &str) -> bool {
+    matches!(
+        t,
+        "aly"
+            | "ave"
+            | "blvd"
+            | "cir"
+            | "cl"
+            | "cres"
+            | "ct"
+            | "ctr"
+            | "cswy"
+            | "dr"
+            | "expy"
+            | "fwy"
+            | "hwy"
+            | "ln"
+            | "loop"
+            | "pike"
+            | "pkwy"
+            | "pl"
+            | "plz"
+            | "rd"
+            | "rte"
+            | "sq"
+            | "st"
+            | "str"
+            | "ter"
+            | "tpke"
+            | "trl"
+            | "way"
+            | "xing"
+    )
+}
 
 /// Words that introduce a unit number.
-const UNIT_DESIGNATORS: &[&str] = &[
-    "apartment",
-    "apt",
-    "unit",
-    "suite",
-    "ste",
-    "no",
-    "nr",
-    "flat",
-    "room",
-    "rm",
-    "#",
-];
+fn is_unit_designator_word(t: &str) -> bool {
+    matches!(
+        t,
+        "apartment" | "apt" | "unit" | "suite" | "ste" | "no" | "nr" | "flat" | "room" | "rm" | "#"
+    )
+}
 
 /// US state and Canadian province codes, removed from the end of a city taken from a
 /// single line ("Springfield IL" is the city "springfield").
-const STATE_CODES: &[&str] = &[
-    "ab", "ak", "al", "ar", "az", "bc", "ca", "co", "ct", "dc", "de", "fl", "ga", "hi", "ia", "id",
-    "il", "in", "ks", "ky", "la", "ma", "mb", "md", "me", "mi", "mn", "mo", "ms", "mt", "nb", "nc",
-    "nd", "ne", "nh", "nj", "nl", "nm", "ns", "nt", "nu", "nv", "ny", "oh", "ok", "on", "or", "pa",
-    "pe", "pr", "qc", "ri", "sc", "sd", "sk", "tn", "tx", "ut", "va", "vt", "wa", "wi", "wv", "wy",
-    "yt",
-];
+fn is_state_code(t: &str) -> bool {
+    matches!(
+        t,
+        "ab" | "ak"
+            | "al"
+            | "ar"
+            | "az"
+            | "bc"
+            | "ca"
+            | "co"
+            | "ct"
+            | "dc"
+            | "de"
+            | "fl"
+            | "ga"
+            | "hi"
+            | "ia"
+            | "id"
+            | "il"
+            | "in"
+            | "ks"
+            | "ky"
+            | "la"
+            | "ma"
+            | "mb"
+            | "md"
+            | "me"
+            | "mi"
+            | "mn"
+            | "mo"
+            | "ms"
+            | "mt"
+            | "nb"
+            | "nc"
+            | "nd"
+            | "ne"
+            | "nh"
+            | "nj"
+            | "nl"
+            | "nm"
+            | "ns"
+            | "nt"
+            | "nu"
+            | "nv"
+            | "ny"
+            | "oh"
+            | "ok"
+            | "on"
+            | "or"
+            | "pa"
+            | "pe"
+            | "pr"
+            | "qc"
+            | "ri"
+            | "sc"
+            | "sd"
+            | "sk"
+            | "tn"
+            | "tx"
+            | "ut"
+            | "va"
+            | "vt"
+            | "wa"
+            | "wi"
+            | "wv"
+            | "wy"
+            | "yt"
+    )
+}
 
 fn abbreviate(token: &str) -> &str {
-    match ABBREVIATIONS.binary_search_by(|(long, _)| (*long).cmp(token)) {
-        Ok(i) => ABBREVIATIONS[i].1,
+    if token.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return token;
+    }
+    match abbreviation(token) {
+        Some(short) => short,
         // German compounds: "hauptstrasse" (from "Hauptstraße") is "hauptstr".
-        Err(_) => match token.strip_suffix("strasse") {
+        None => match token.strip_suffix("strasse") {
             Some(stem) if !stem.is_empty() => &token[..stem.len() + 3],
             _ => token,
         },
@@ -162,7 +239,7 @@ fn abbreviate(token: &str) -> &str {
 }
 
 fn is_unit_designator(t: &str) -> bool {
-    UNIT_DESIGNATORS.contains(&t)
+    is_unit_designator_word(t)
 }
 
 /// A unit value is a number-like token ("4", "4b", "12a") or a single character ("b").
@@ -174,9 +251,14 @@ fn is_unit_value(t: &str) -> bool {
 /// One token of a segment, after abbreviation.
 type Tokens<'a> = Vec<&'a str>;
 
-/// Splits `tokens` into street words and unit values. Designators without a usable value are
+/// Splits `tokens` into street words and unit values, reporting each to a callback (the
+/// predicates below use it without allocating). Designators without a usable value are
 /// dropped; several designators in a row ("Apt. No. 4", "Apt #4") share one value.
-fn take_units<'a>(tokens: &[&'a str], words: &mut Tokens<'a>, units: &mut Tokens<'a>) {
+fn scan_units<'a>(
+    tokens: &[&'a str],
+    mut on_word: impl FnMut(&'a str),
+    mut on_unit: impl FnMut(&'a str),
+) {
     let mut i = 0;
     while i < tokens.len() {
         let t = tokens[i];
@@ -186,10 +268,9 @@ fn take_units<'a>(tokens: &[&'a str], words: &mut Tokens<'a>, units: &mut Tokens
                 j += 1;
             }
             if let Some(&v) = tokens.get(j)
-                && (t == "#" || is_unit_value(v))
-                && !is_unit_designator(v)
+                && is_unit_value(v)
             {
-                units.push(v);
+                on_unit(v);
                 i = j + 1;
                 continue;
             }
@@ -198,22 +279,23 @@ fn take_units<'a>(tokens: &[&'a str], words: &mut Tokens<'a>, units: &mut Tokens
                 continue;
             }
         }
-        words.push(t);
+        on_word(t);
         i += 1;
     }
 }
 
+fn take_units<'a>(tokens: &[&'a str], words: &mut Tokens<'a>, units: &mut Tokens<'a>) {
+    scan_units(tokens, |w| words.push(w), |u| units.push(u));
+}
+
 /// Whether a segment starts with a unit designator and value ("Apt 4", "#4", "Suite 200").
 fn is_unit_segment(tokens: &[&str]) -> bool {
-    let mut words = Vec::new();
-    let mut units = Vec::new();
-    match tokens.first() {
-        Some(t) if is_unit_designator(t) => {
-            take_units(&tokens[..tokens.len().min(3)], &mut words, &mut units);
-            !units.is_empty()
-        }
-        _ => false,
+    if !tokens.first().is_some_and(|t| is_unit_designator(t)) {
+        return false;
     }
+    let mut found = false;
+    scan_units(&tokens[..tokens.len().min(3)], |_| {}, |_| found = true);
+    found
 }
 
 fn all_digits(t: &str, len: std::ops::RangeInclusive<usize>) -> bool {
@@ -280,7 +362,7 @@ fn postal_in_segment(tokens: &[&str]) -> Option<(String, usize, usize)> {
         if all_digits(tokens[0], 4..=4)
             && tokens[1].len() == 2
             && tokens[1].bytes().all(|b| b.is_ascii_lowercase())
-            && !STATE_CODES.contains(&tokens[1])
+            && !is_state_code(tokens[1])
         {
             return Some((format!("{}{}", tokens[0], tokens[1]), 0, 2));
         }
@@ -324,7 +406,7 @@ fn postal_at_end_of_line(tokens: &[&str]) -> Option<(String, usize)> {
 fn street_end_in_line(toks: &[&str]) -> Option<usize> {
     let s = toks
         .iter()
-        .rposition(|t| STREET_SUFFIXES.contains(t))
+        .rposition(|t| is_street_suffix(t))
         .filter(|&s| s >= 1)?;
     let mut end = s + 1;
     if toks.get(end).is_some_and(|t| is_unit_designator(t)) {
@@ -343,24 +425,32 @@ fn has_digit_token(t: &str) -> bool {
     t.bytes().any(|b| b.is_ascii_digit())
 }
 
+/// Whether a segment has any street word besides unit designators and values.
+fn has_words(seg: &[&str]) -> bool {
+    let mut found = false;
+    scan_units(seg, |t| found |= !is_unit_designator(t), |_| {});
+    found
+}
+
 fn has_digit(seg: &[&str]) -> bool {
     seg.iter().any(|t| has_digit_token(t))
 }
 
 /// Words that start a street name in languages that put the street type first.
-const LEADING_STREET_WORDS: &[&str] = &[
-    "ave", "avenida", "blvd", "calle", "carrer", "po", "rua", "rue", "strada", "via",
-];
+fn is_leading_street_word(t: &str) -> bool {
+    matches!(
+        t,
+        "ave" | "avenida" | "blvd" | "calle" | "carrer" | "po" | "rua" | "rue" | "strada" | "via"
+    )
+}
 
 /// Whether a segment reads like a street line rather than a locality: a street suffix after
 /// the first token ("1234 High St"; but "St Louis" is a city), a leading street-type word
 /// ("rue de …"), or a German compound ending in "str". Such segments are never searched for a
 /// postal code, so a house number is never mistaken for one.
 fn is_street_like(seg: &[&str]) -> bool {
-    seg.iter().skip(1).any(|t| STREET_SUFFIXES.contains(t))
-        || seg
-            .first()
-            .is_some_and(|t| LEADING_STREET_WORDS.contains(t))
+    seg.iter().skip(1).any(|t| is_street_suffix(t))
+        || seg.first().is_some_and(|t| is_leading_street_word(t))
         || seg.iter().any(|t| t.len() > 3 && t.ends_with("str"))
 }
 
@@ -394,17 +484,86 @@ fn locality(tokens: &[&str], out: &mut String) {
     }
 }
 
-/// Joins runs of single-letter tokens ("n w" → "nw", "p o box" → "po box") and writes the
-/// tokens space-separated.
-fn push_words(tokens: &[&str], out: &mut String) {
-    let mut prev_single = false;
-    for t in tokens {
-        let single = t.chars().count() == 1 && t.chars().all(char::is_alphabetic);
-        if !out.is_empty() && !(single && prev_single) {
+/// Joins runs of single-letter tokens inside each segment ("n w" → "nw", "p o box" →
+/// "po box"), before abbreviation and unit detection so a joined word is treated exactly like
+/// the same word typed without spaces.
+fn join_single_letters(folded: &str) -> String {
+    let mut out = String::with_capacity(folded.len());
+    for (si, seg) in folded.split(',').enumerate() {
+        if si > 0 {
+            out.push(',');
+        }
+        let mut prev_single = false;
+        let mut first = true;
+        for t in seg.split(' ').filter(|t| !t.is_empty()) {
+            let s = is_single_letter(t);
+            if !(first || (s && prev_single)) {
+                out.push(' ');
+            }
+            out.push_str(t);
+            prev_single = s;
+            first = false;
+        }
+    }
+    out
+}
+
+fn is_single_letter(t: &str) -> bool {
+    let mut c = t.chars();
+    c.next().is_some_and(char::is_alphabetic) && c.next().is_none()
+}
+
+/// Writes the street words. Taking the units out can leave single letters next to each
+/// other ("A #4 B" → "a b"); they are joined and abbreviated exactly as a second pass over
+/// the key would, and a trailing designator without a value (which a second pass would read
+/// as the designator of the moved units) is dropped. Repeated until nothing changes, so the
+/// key is a fixed point. The common case (no adjacent single letters, no trailing
+/// designator) writes the borrowed words directly.
+fn push_words(words: &[&str], out: &mut String) {
+    let adjacent_singles = words
+        .windows(2)
+        .any(|w| is_single_letter(w[0]) && is_single_letter(w[1]));
+    let trailing = words.last().is_some_and(|t| is_unit_designator(t));
+    if !adjacent_singles && !trailing {
+        for t in words {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(t);
+        }
+        return;
+    }
+    let mut ws: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+    loop {
+        let before = ws.len();
+        let mut joined: Vec<String> = Vec::with_capacity(ws.len());
+        let mut i = 0;
+        while i < ws.len() {
+            let mut j = i;
+            while j < ws.len() && is_single_letter(&ws[j]) {
+                j += 1;
+            }
+            if j > i + 1 {
+                joined.push(abbreviate(&ws[i..j].concat()).to_owned());
+                i = j;
+            } else {
+                joined.push(std::mem::take(&mut ws[i]));
+                i += 1;
+            }
+        }
+        ws = joined;
+        while ws.last().is_some_and(|t| is_unit_designator(t)) {
+            ws.pop();
+        }
+        if ws.len() == before {
+            break;
+        }
+    }
+    for t in &ws {
+        if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(t);
-        prev_single = single;
     }
 }
 
@@ -427,6 +586,27 @@ pub fn address(
     let _ = (subdivision, country);
     let mut folded = String::with_capacity(street?.len() + 8);
     fold_words(street?, WordMode::Address, &mut folded);
+    // Runs of single letters are joined after abbreviation ("South West" → "s w" → "sw") and
+    // the joined words abbreviated again below. Only lines that have a single-letter word
+    // pay for the rewrite.
+    if folded
+        .split([' ', ','])
+        .any(|t| t.chars().count() == 1 || matches!(t, "north" | "south" | "east" | "west"))
+    {
+        let mut abbreviated = String::with_capacity(folded.len());
+        for (i, seg) in folded.split(',').enumerate() {
+            if i > 0 {
+                abbreviated.push(',');
+            }
+            for (j, t) in seg.split(' ').filter(|t| !t.is_empty()).enumerate() {
+                if j > 0 {
+                    abbreviated.push(' ');
+                }
+                abbreviated.push_str(abbreviate(t));
+            }
+        }
+        folded = join_single_letters(&abbreviated);
+    }
     let mut segments: Vec<Tokens<'_>> = folded
         .split(',')
         .map(|seg| {
@@ -480,15 +660,18 @@ pub fn address(
     // The street: the first segment before the locality that holds a digit and is not a unit
     // segment ("Rose Cottage, 12 High St" → "12 High St"); else the first non-unit segment.
     let candidates = &segments[..locality_end];
+    let streetish = |s: &Tokens<'_>| !is_unit_segment(s) && has_words(s);
     let street_idx = candidates
         .iter()
-        .position(|s| !is_unit_segment(s) && has_digit(s))
-        .or_else(|| candidates.iter().position(|s| !is_unit_segment(s)))
+        .position(|s| streetish(s) && has_digit(s))
+        .or_else(|| candidates.iter().position(streetish))
         .unwrap_or(0);
     let mut street_end = street_idx + 1;
-    // "12, rue de l'Église": a bare house number followed by the street name.
+    // "12, rue de l'Église, Paris": a bare house number followed by the street name. Only
+    // when a locality still follows, so that a key "12|paris" reads back as itself.
     if segments[street_idx].iter().all(|t| has_digit_token(t))
         && street_end < locality_end
+        && (postal_seg.is_some() || street_end + 1 < segments.len())
         && !is_unit_segment(&segments[street_end])
     {
         street_end += 1;
@@ -523,22 +706,38 @@ pub fn address(
         key.push_str(&p);
         return Some(key);
     }
-    if let Some(c) = city {
-        let mut folded_city = String::with_capacity(c.len());
-        fold_words(c, WordMode::Plain, &mut folded_city);
-        let toks: Tokens<'_> = folded_city.split(' ').filter(|t| !t.is_empty()).collect();
-        locality(&toks, &mut key);
-    } else if let Some(seg) = segments
-        .iter()
-        .skip(street_end)
-        .find(|s| !s.is_empty() && !is_unit_segment(s))
-    {
-        // The first locality segment of a single line, without a trailing state code.
-        let mut toks: &[&str] = seg;
-        if toks.len() > 1 && toks.last().is_some_and(|t| STATE_CODES.contains(t)) {
-            toks = &toks[..toks.len() - 1];
+    let folded_city: String;
+    let city_tokens: Option<Tokens<'_>> = match city {
+        Some(c) => {
+            let mut f = String::with_capacity(c.len());
+            fold_words(c, WordMode::Plain, &mut f);
+            folded_city = f;
+            Some(
+                folded_city
+                    .split(' ')
+                    .filter(|t| !t.is_empty())
+                    .map(abbreviate)
+                    .collect(),
+            )
         }
-        locality(toks, &mut key);
+        // The first locality segment of a single line.
+        None => segments
+            .iter()
+            .skip(street_end)
+            .find(|s| !s.is_empty() && !is_unit_segment(s))
+            .cloned(),
+    };
+    if let Some(mut toks) = city_tokens {
+        // A trailing state or province code is not part of the city ("Springfield IL").
+        while toks.len() > 1 && toks.last().is_some_and(|t| is_state_code(t)) {
+            toks.pop();
+        }
+        // A "city" that reads as a postal code is used as one: a key holding it must read
+        // back the same way, and "10115 Berlin" in a city column does name the postal code.
+        match postal_in_segment(&toks).and_then(|(code, _, _)| finish_postal(&code)) {
+            Some(p) => key.push_str(&p),
+            None => locality(&toks, &mut key),
+        }
     }
     Some(key)
 }
@@ -552,10 +751,12 @@ mod tests {
     }
 
     #[test]
-    fn abbreviations_are_sorted_and_stable() {
-        assert!(ABBREVIATIONS.windows(2).all(|w| w[0].0 < w[1].0));
-        for (_, short) in ABBREVIATIONS {
+    fn abbreviations_are_stable() {
+        for (short, longs) in ABBREVIATIONS {
             assert_eq!(abbreviate(short), *short);
+            for long in *longs {
+                assert_eq!(abbreviate(long), *short);
+            }
         }
     }
 

@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use phonenumber::country::Id;
+use phonenumber::PhoneNumber;
+use phonenumber::country::{Id, Source};
 use phonenumber::metadata::DATABASE;
 
 const INVALID: &str = "invalid_phone";
@@ -109,8 +110,22 @@ pub fn phone(raw: &str, region: &str) -> Result<String, &'static str> {
     if digits.len() <= 1 {
         return Err(INVALID);
     }
-    let region = region_id(region);
-    let number = phonenumber::parse(region, &digits).map_err(|_| INVALID)?;
+    // A number written with "+" is parsed without a region: the parser applies the given
+    // region's national-prefix rules even to foreign numbers, so "+39 06 6982 1234" on a
+    // German record would lose the Italian leading zero and come out invalid (or, worse, as a
+    // different valid number). The same number must give the same key on every record.
+    let region = if digits.starts_with('+') {
+        None
+    } else {
+        region_id(region)
+    };
+    let mut number = phonenumber::parse(region, &digits).map_err(|_| INVALID)?;
+    if number.code().source() == Source::Idd {
+        // Same problem for "0039 06 …" dialled from Germany: re-read it as "+39 06 …".
+        if let Some(n) = reparse_after_idd(&digits, number.code().value()) {
+            number = n;
+        }
+    }
     if !phonenumber::is_valid(&number) {
         return Err(INVALID);
     }
@@ -119,6 +134,21 @@ pub fn phone(raw: &str, region: &str) -> Result<String, &'static str> {
     // (which `to_string` turns into a panic) when metadata is missing.
     let _ = write!(out, "+{}{}", number.code().value(), number.national());
     Ok(out)
+}
+
+/// Re-parses a number that was dialled with an international prefix (IDD) as `+` followed by
+/// what comes after the prefix. The prefix length is found by trying the shortest one after
+/// which the country code follows and the number is valid (IDDs are 2–5 digits).
+fn reparse_after_idd(digits: &str, code: u16) -> Option<PhoneNumber> {
+    let cc = code.to_string();
+    (1..=5).find_map(|p| {
+        let rest = digits.get(p..)?;
+        if !rest.starts_with(&cc) {
+            return None;
+        }
+        let n = phonenumber::parse(None, format!("+{rest}")).ok()?;
+        (n.code().value() == code && phonenumber::is_valid(&n)).then_some(n)
+    })
 }
 
 /// The parser's region id, only when the metadata has that region: the parser unwraps the
@@ -159,6 +189,26 @@ mod tests {
         assert_eq!(phone("030 123456", "DE").as_deref(), Ok("+4930123456"));
         assert_eq!(phone("+49 30 123456", "US").as_deref(), Ok("+4930123456"));
         assert_eq!(phone("0049 30 123456", "DE").as_deref(), Ok("+4930123456"));
+        // A foreign number keeps its own national rules whatever the record's region.
+        for region in ["DE", "GB", "US", "IT", "FR"] {
+            assert_eq!(
+                phone("+39 06 6982 1234", region).as_deref(),
+                Ok("+390669821234"),
+                "{region}"
+            );
+        }
+        assert_eq!(
+            phone("0039 06 6982 1234", "DE").as_deref(),
+            Ok("+390669821234")
+        );
+        assert_eq!(
+            phone("011 39 06 6982 1234", "US").as_deref(),
+            Ok("+390669821234")
+        );
+        assert_eq!(
+            phone("00 44 20 7946 0958", "FR").as_deref(),
+            Ok("+442079460958")
+        );
         assert_eq!(phone("020 7946 0958", "GB").as_deref(), Ok("+442079460958"));
         assert_eq!(phone("06 12 34 56 78", "fr").as_deref(), Ok("+33612345678"));
         // Italian fixed lines keep their leading zero in E.164.

@@ -89,7 +89,7 @@ fn push_char(out: &mut String, pending_space: &mut bool, c: char) {
 /// do not commute for a handful of characters, so non-ASCII results are re-folded until stable).
 pub(crate) fn fold_basic(raw: &str, lower: bool, out: &mut String) {
     fold_basic_once(raw, lower, out);
-    if !out.is_ascii() {
+    if !out.is_ascii() && !is_basic_fixed_point(out, lower) {
         // Rare path: at most a couple of extra passes, needed only when lower-casing produced
         // a character whose NFKC form differs (or the reverse).
         for _ in 0..3 {
@@ -101,6 +101,18 @@ pub(crate) fn fold_basic(raw: &str, lower: bool, out: &mut String) {
             *out = again;
         }
     }
+}
+
+/// Cheap sufficient test that folding `s` again would not change it: it is NFKC (quick
+/// check) and, when lower-casing, every character is its own lower case. True for almost all
+/// real text, so the re-fold below is rarely paid.
+fn is_basic_fixed_point(s: &str, lower: bool) -> bool {
+    unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes
+        && (!lower
+            || s.chars().all(|c| {
+                let mut l = c.to_lowercase();
+                l.next() == Some(c) && l.next().is_none()
+            }))
 }
 
 fn fold_basic_once(raw: &str, lower: bool, out: &mut String) {
@@ -189,7 +201,9 @@ fn mark_is_droppable(base: char) -> bool {
 pub(crate) fn fold_words(raw: &str, mode: WordMode, out: &mut String) {
     let mut pending_space = false;
     let sink = |c: char, out: &mut String, pending: &mut bool| {
-        if c.is_alphanumeric() {
+        if is_apostrophe(c) {
+            // Also after decomposition: NFKD turns "ŉ" into U+02BC and "n".
+        } else if c.is_alphanumeric() {
             push_char(out, pending, c);
         } else if mode == WordMode::Address && matches!(c, ',' | ';' | '|' | '\n' | '\r') {
             *pending = false;
@@ -198,7 +212,7 @@ pub(crate) fn fold_words(raw: &str, mode: WordMode, out: &mut String) {
             *pending = true;
             push_char(out, pending, '#');
             *pending = true;
-        } else if c.is_whitespace() || !(is_apostrophe(c) || is_invisible(c)) {
+        } else if c.is_whitespace() || !is_invisible(c) {
             *pending = true;
         }
     };

@@ -502,11 +502,10 @@ mod tests {
 
     use super::*;
 
+    type Parsed = Vec<(u64, Result<Vec<String>, &'static str>)>;
+
     /// Parses `text` and returns the header and, per row, either the values or `Err(code)`.
-    fn parse(
-        text: &[u8],
-        delim: u8,
-    ) -> (Vec<String>, Vec<(u64, Result<Vec<String>, &'static str>)>) {
+    fn parse(text: &[u8], delim: u8) -> (Vec<String>, Parsed) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, text).unwrap();
