@@ -1,7 +1,7 @@
 //! Blocking: which record pairs are compared at all.
 //!
-//! Every rule gives each record a key (a keyed hash of the rule's parts, or none when a part
-//! is missing). Records sharing a key form a block; all pairs inside a block are candidates.
+//! Every rule gives each record a key (a hash of the rule's parts, or none when a part is
+//! missing). Records sharing a key form a block; all pairs inside a block are candidates.
 //! A block larger than [`DedupeConfig::max_block_size`] is skipped and reported instead, so a
 //! common value (a family phone line, a default address) costs nothing. The candidates are the
 //! union over the rules, each pair once.
@@ -224,7 +224,8 @@ fn rule_key(rule: &BlockingRule, parts: &Parts) -> Option<u64> {
         }
         h = mix(h ^ p);
     }
-    Some(h)
+    // Never 0, which [`keyed_all`] uses for "no key" (a collision only adds candidate pairs).
+    Some(h.max(1))
 }
 
 /// Part hashes of every distinct value, computed once per dictionary entry.
@@ -313,9 +314,7 @@ fn keyed_all(
         .for_each(|(rec, out)| {
             let parts = table.parts(records, rec);
             for (o, rule) in out.iter_mut().zip(rules) {
-                // A real key of 0 would read as "none"; it is moved to 1 (a collision only adds
-                // candidate pairs).
-                *o = rule_key(rule, &parts).map_or(NONE, |h| h.max(1));
+                *o = rule_key(rule, &parts).unwrap_or(NONE);
             }
         });
     (0..k)

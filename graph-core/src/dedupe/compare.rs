@@ -2,9 +2,9 @@
 //!
 //! A pair's comparison vector is packed into a `u32`, three bits per comparison: 0 means the
 //! value is missing on either side ("null", weight 0), `k ≥ 1` is level `k − 1` of
-//! [`COMPARISONS`]. Every comparison is symmetric by construction: string measures are
-//! computed with the two strings in a fixed (sorted) order, so `compare(a, b) ==
-//! compare(b, a)` bit for bit.
+//! [`COMPARISONS`]. Every comparison is symmetric, so `compare(a, b) == compare(b, a)` bit
+//! for bit: Jaro-Winkler (whose greedy matching need not be) runs on the two strings in a
+//! fixed (sorted) order, and the other measures are symmetric by construction.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

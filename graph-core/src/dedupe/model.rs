@@ -1,42 +1,5 @@
-//! The Fellegi–Sunter model: per comparison level an m and a u probability, term frequencies
-//! for names, the prior; and how they are estimated without labels.
-//!
-//! # Estimation
-//! * **u** (how often a level occurs between two *different* identities) comes from random
-//!   record pairs, because almost every random pair is a non-match. The `exact` level is
-//!   computed exactly from value counts instead, `Σ c(c−1) / n(n−1)`: exact agreement on an id
-//!   is far too rare for a sample of a million pairs to measure. The other levels are sampled
-//!   (seeded, deterministic) and share the remaining mass; a level never seen in the sample
-//!   gets half an observation.
-//! * **m** (how often a level occurs between two records of the *same* identity) and the
-//!   prior **λ** (the probability that two random records match) come from
-//!   expectation–maximisation over the candidate pairs, with u held fixed (as Splink does).
-//!   The E step uses the *global* prior, the probability over all `n(n−1)/2` pairs, and
-//!   the pairs that blocking did not produce are taken as non-matches. That is the EM over
-//!   all pairs with the non-candidates' negligible posteriors dropped, and it keeps EM from
-//!   mistaking the blocked non-matches (which agree on their blocking key far more often than
-//!   random pairs) for matches. Term frequencies are not used during EM, only in scoring.
-//! * m and u are conditional on both values being present; a missing value is level `null`
-//!   with weight 0. m is floored at [`DedupeConfig::m_floor`] and u at half an observation,
-//!   so no level ever has probability 0 or 1.
-//!
-//! # Term frequencies
-//! An exact match on a name counts `log2(m_exact / f(v))` where `f(v)` is the share of
-//! records holding that value (Splink's term-frequency adjustment): a shared rare surname is
-//! stronger evidence than a shared "smith". When the first names are equal too, the last
-//! name counts `log2(m_exact / f(last | first))`, the share of records with that first name
-//! that also carry that last name: first and last names travel together (both come from one
-//! naming culture), so "nguyen" after "thi" is far less surprising than "nguyen" alone, and
-//! two equal full names are weighed by how common the *full* name is. Values held by one
-//! record only are not stored (the model would otherwise list every unique name); they, and
-//! values never seen, count as held by one record.
-//!
-//! # Address given phone or surname
-//! The address levels have a second set of m and u used when the phone numbers are equal,
-//! and a third when only the last names are equal (households share both; see
-//! [`super::compare`]): u of their `exact` level is the share of record pairs sharing the
-//! phone (the surname) that also share an address, computed from value counts, and m is
-//! estimated by EM from the pairs in that situation.
+//! The Fellegi–Sunter model ([`Model`]): per comparison level an m and a u probability,
+//! term frequencies for names, the prior; and how they are estimated without labels.
 
 use std::collections::BTreeMap;
 
@@ -58,6 +21,48 @@ pub const MODEL_VERSION: u32 = 1;
 
 /// A trained duplicate model. Serialise it with [`Model::to_json`] so the live service can
 /// reload it ([`Model::from_json`]) and score new records against the batch's records.
+///
+/// # Estimation
+/// * **u** (how often a level occurs between two *different* identities) comes from random
+///   record pairs, because almost every random pair is a non-match. The `exact` level is
+///   computed exactly from value counts instead, `Σ c(c−1) / n(n−1)`: exact agreement on an id
+///   is far too rare for a sample of a million pairs to measure. The other levels are sampled
+///   (seeded, deterministic) and share the remaining mass; a level never seen in the sample
+///   gets half an observation.
+/// * **m** (how often a level occurs between two records of the *same* identity) and the
+///   prior **λ** (the probability that two random records match) come from
+///   expectation–maximisation over the candidate pairs, with u held fixed (as Splink does).
+///   The E step uses the *global* prior, the probability over all `n(n−1)/2` pairs, and
+///   the pairs that blocking did not produce are taken as non-matches. That is the EM over
+///   all pairs with the non-candidates' negligible posteriors dropped, and it keeps EM from
+///   mistaking the blocked non-matches (which agree on their blocking key far more often than
+///   random pairs) for matches. Term frequencies are not used during EM, only in scoring.
+/// * m and u are conditional on both values being present; a missing value is level `null`
+///   with weight 0. m is floored at [`DedupeConfig::m_floor`] and u at half an observation,
+///   so no level ever has probability 0 or 1.
+///
+/// # Term frequencies
+/// An exact match on a name counts `log2(m_exact / f(v))` where `f(v)` is the share of
+/// records holding that value (Splink's term-frequency adjustment): a shared rare surname is
+/// stronger evidence than a shared "smith". When the first names are equal too, the last
+/// name counts `log2(m_exact / f(last | first))`, the share of records with that first name
+/// that also carry that last name: first and last names travel together (both come from one
+/// naming culture), so "nguyen" after "thi" is far less surprising than "nguyen" alone, and
+/// two equal full names are weighed by how common the *full* name is. Values held by one
+/// record only are not stored (the model would otherwise list every unique name); they, and
+/// values never seen, count as held by one record.
+///
+/// # Address given phone or surname
+/// The address levels have a second set of m and u used when the phone numbers are equal,
+/// and a third when only the last names are equal, because a household shares its address
+/// together with a landline or a surname and the two are not independent evidence: u of
+/// their `exact` level is the share of record pairs sharing the phone (the surname) that
+/// also share an address, computed from value counts, and m is estimated by EM from the pairs
+/// in that situation. They appear in explanations as levels such as `exact|phone_exact`.
+///
+/// # Fixed m
+/// [`DedupeConfig::fixed_m`] holds levels out of EM (by default a wholly different id
+/// number, see there for why).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {

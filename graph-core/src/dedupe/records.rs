@@ -481,8 +481,8 @@ impl DedupeRecord {
 
 /// Builds the dedupe records of `input`: one per anchor, see [`DedupeRecords`].
 ///
-/// Time `O(R + A)` for `R` attribute rows and `A` anchors (one pass over the rows, then the
-/// columns are interned in parallel); memory about 40 bytes per anchor plus the distinct
+/// Time `O(R + A)` for `R` attribute rows and `A` anchors (two passes over the rows, then the
+/// columns are interned in parallel); memory about 100 bytes per anchor plus the distinct
 /// values. Never fails: missing or unusable values are simply missing.
 pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
     let ents = &input.entities;
@@ -533,7 +533,7 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
         }
     };
 
-    // Eight columns, interned in parallel (each interning is sequential to keep ids in
+    // Seven columns, interned in parallel (each interning is sequential to keep ids in
     // record order).
     let tasks: Vec<u8> = (0..7).collect();
     let cols: Vec<Column> = tasks

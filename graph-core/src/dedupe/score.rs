@@ -23,10 +23,12 @@ pub struct FieldScore {
     /// Field (`first_name`, `last_name`, `birthdate`, `gov_id`, `email`, `phone`, `address`).
     pub field: &'static str,
     /// Level the pair agrees at (`exact`, `jaro_winkler>=0.92`, `transposed_day_month`,
-    /// `one_edit`, `null`, `else`, …).
+    /// `one_edit`, `null`, `else`, …). The address levels used when the phones (or else the
+    /// last names) are equal carry a suffix: `exact|phone_exact`, `else|last_name_exact`.
     pub level: &'static str,
-    /// `log2(m/u)` of the level; for an exact name match `log2(m/f)` with `f` the value's
-    /// frequency (term-frequency adjustment); 0 for `null`.
+    /// `log2(m/u)` of the level. For an exact first-name match `log2(m/f(first))`, for an
+    /// exact last-name match `log2(m/f(last))`, or `log2(m/f(last | first))` when the first
+    /// names are equal too (term-frequency adjustment, see [`Model`]); 0 for `null`.
     pub weight: f64,
 }
 
@@ -290,7 +292,7 @@ pub fn score_record(
 }
 
 /// Trains a model on `records`: blocking, u from random pairs, m and the prior by EM over the
-/// candidate pairs (see [`Model`] and the module docs of `dedupe::model` in the source).
+/// candidate pairs, term frequencies for names (see [`Model`] for how each is estimated).
 ///
 /// Time: blocking `O(K·A log A + P log P)`, one comparison per candidate pair and per sampled
 /// random pair, EM `O(iterations · distinct comparison vectors)`. Never fails: with no

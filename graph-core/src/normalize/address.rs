@@ -567,7 +567,7 @@ fn push_words(words: &[&str], out: &mut String) {
     }
 }
 
-/// Normalises a postal address into a key; see the [module documentation](self) for the key
+/// Normalises a postal address into a key; see the `normalize::address` module source for the key
 /// layout and the single-line rules.
 ///
 /// `street` may be a street line or a whole address on one line. `subdivision` and `country`
