@@ -101,10 +101,15 @@ pub struct FixedM {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupeConfig {
-    /// Blocking rules; the candidate pairs are the union of their pairs. The defaults are
-    /// chosen so that every typo the comparisons forgive (one name misspelt, day and month
-    /// swapped, a new email or phone) still leaves at least one rule agreeing, while no rule
-    /// pairs up common values on their own (a surname alone, a birth year alone).
+    /// Blocking rules; the candidate pairs are the union of their pairs. Defaults: `gov_id`;
+    /// `surname_sound_dob` (Soundex of the last name + birthdate with day and month
+    /// unordered); `first_name_sound_dob`; `names_sound_birth_year` (both Soundex codes +
+    /// birth year); `email_local`; `phone`; `address_birth_year`; `address_first_name_sound`;
+    /// `postal_dob`. They are chosen so that every typo the comparisons forgive (one name
+    /// misspelt, day and month swapped, a new email or phone) still leaves at least one rule
+    /// agreeing, while no rule pairs up common values on their own (a surname alone, a birth
+    /// year alone: at a million records `surname + birth year` alone would be tens of millions
+    /// of pairs).
     pub blocking: Vec<BlockingRule>,
     /// A block (records sharing one rule key) with more records than this is skipped and
     /// reported, so that one common value cannot explode the number of pairs (default 200).
