@@ -183,6 +183,10 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
 
     // 1. Rows per kind.
     let mut rows: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
+    // Decided once per kind, not per row: the loop below runs over every attribute row.
+    let needed: Vec<bool> = (0..attrs.kinds.len() as u16)
+        .map(|k| rules[k as usize].link != LinkMode::Never || combos.iter().any(|c| c.1 == k))
+        .collect();
     for (i, ((&e, &k), &key)) in attrs
         .entity
         .iter()
@@ -190,8 +194,7 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
         .zip(&attrs.key)
         .enumerate()
     {
-        let needed = rules[k as usize].link != LinkMode::Never || combos.iter().any(|c| c.1 == k);
-        if !needed {
+        if !needed[k as usize] {
             continue;
         }
         let e = e as usize;
