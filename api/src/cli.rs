@@ -71,11 +71,32 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         top: usize,
     },
-    /// Score link results against ground truth.
+    /// Find duplicate identities in an ingest folder (`ringfence link` does this too).
+    Dedupe {
+        /// Ingest output folder.
+        dir: PathBuf,
+        /// Output folder (duplicates.parquet, dedupe_model.json, dedupe_summary.json).
+        #[arg(long)]
+        out: PathBuf,
+        /// Link configuration (TOML); its `[dedupe]` section applies.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Score with this saved model (a `dedupe_model.json`) instead of training one.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Pairs to show on stdout.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+    },
+    /// Score link or dedupe results against ground truth.
     Eval {
-        /// Ground truth CSV (account_id, person_id, ring_id).
+        /// Ground truth: a CSV (account_id, person_id, ring_id), or with `--mapping` any
+        /// CSV/TSV table whose truth columns the mapping's `[accounts.truth]` names.
         #[arg(long)]
         truth: PathBuf,
+        /// Mapping file describing the truth table (id column, `[accounts.truth] person_id`).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
         /// Folder written by `ringfence link`.
         #[arg(long)]
         results: PathBuf,
@@ -148,12 +169,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let summary = link_dir(&dir, &out, config.as_deref(), &settings)?;
             print!("{}", render_link_summary(&summary, &out, top));
         }
+        Command::Dedupe {
+            dir,
+            out,
+            config,
+            model,
+            top,
+        } => {
+            let settings = GraphSettings::load(secret_file, None)?;
+            let summary = dedupe_dir(&dir, &out, config.as_deref(), model.as_deref(), &settings)?;
+            print!("{}", render_dedupe_summary(&summary, &out, top)?);
+        }
         Command::Eval {
             truth,
+            mapping,
             results,
             json,
         } => {
-            let report = eval(&truth, &results)?;
+            let report = eval(&truth, mapping.as_deref(), &results)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -179,7 +212,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             let summary = link_dir(&canonical, &results, None, &settings)?;
             print!("{}", render_link_summary(&summary, &results, 5));
-            let report = eval(&data.join("truth.csv"), &results)?;
+            let report = eval(&data.join("truth.csv"), None, &results)?;
             println!();
             print!("{}", render_eval(&report));
         }
@@ -255,13 +288,8 @@ fn ingest_files(
     Ok(())
 }
 
-fn link_dir(
-    dir: &Path,
-    out: &Path,
-    config: Option<&Path>,
-    settings: &GraphSettings,
-) -> anyhow::Result<RunSummary> {
-    let config = match config {
+fn load_config(config: Option<&Path>) -> anyhow::Result<LinkConfig> {
+    Ok(match config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 UserError(format!("cannot read link config {}: {e}", path.display()))
@@ -269,7 +297,10 @@ fn link_dir(
             LinkConfig::from_toml_str(&text).with_context(|| format!("in {}", path.display()))?
         }
         None => LinkConfig::default(),
-    };
+    })
+}
+
+fn check_ingest_dir(dir: &Path, settings: &GraphSettings) -> anyhow::Result<()> {
     if settings.key_secret_is_default {
         eprintln!(
             "warning: no key secret configured ({}); property keys use the public development secret",
@@ -283,10 +314,123 @@ fn link_dir(
             dir.display()
         )));
     }
+    Ok(())
+}
+
+fn link_dir(
+    dir: &Path,
+    out: &Path,
+    config: Option<&Path>,
+    settings: &GraphSettings,
+) -> anyhow::Result<RunSummary> {
+    let config = load_config(config)?;
+    check_ingest_dir(dir, settings)?;
     let mut p = Progress::new("link");
     let result = graph_core::run_link(dir, out, &config, settings.keyer(), &mut |s| p.step(s))?;
     p.finish();
     Ok(result.summary)
+}
+
+fn dedupe_dir(
+    dir: &Path,
+    out: &Path,
+    config: Option<&Path>,
+    model: Option<&Path>,
+    settings: &GraphSettings,
+) -> anyhow::Result<graph_core::DedupeRunSummary> {
+    let config = load_config(config)?;
+    let model = model
+        .map(|path| -> anyhow::Result<graph_core::dedupe::Model> {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| UserError(format!("cannot read model {}: {e}", path.display())))?;
+            graph_core::dedupe::Model::from_json(&text).map_err(|e| {
+                UserError(format!("{}: not a usable model: {e}", path.display())).into()
+            })
+        })
+        .transpose()?;
+    check_ingest_dir(dir, settings)?;
+    let mut p = Progress::new("dedupe");
+    let (_, _, summary) = graph_core::run_dedupe(
+        dir,
+        out,
+        &config.dedupe,
+        model.as_ref(),
+        settings.keyer(),
+        &mut |s| p.step(s),
+    )?;
+    p.finish();
+    Ok(summary)
+}
+
+fn render_duplicates(o: &mut String, d: &graph_core::DuplicateSummary) {
+    let _ = writeln!(
+        o,
+        "{} duplicate pairs in {} groups (largest {}) among {} records; {} candidate pairs, \
+         {} oversized blocks skipped, {} merges refused; prior weight {:+.2}, threshold {}{}.",
+        d.pairs,
+        d.groups,
+        d.largest_group,
+        d.records,
+        d.candidate_pairs,
+        d.oversized_blocks_total,
+        d.refused_merges,
+        d.prior_weight,
+        d.threshold,
+        if d.trained {
+            if d.em_converged {
+                format!(", EM converged in {} iterations", d.em_iterations)
+            } else {
+                format!(", EM did NOT converge in {} iterations", d.em_iterations)
+            }
+        } else {
+            ", model loaded".to_owned()
+        }
+    );
+}
+
+/// The readable summary `ringfence dedupe` prints: counts and the strongest pairs with their
+/// explanations (entity ids and comparison levels only, no personal data).
+///
+/// # Errors
+/// The duplicates file cannot be read back.
+pub fn render_dedupe_summary(
+    s: &graph_core::DedupeRunSummary,
+    out: &Path,
+    top: usize,
+) -> anyhow::Result<String> {
+    let mut o = String::new();
+    render_duplicates(&mut o, &s.duplicates);
+    let total: u64 = s.timings_ms.iter().map(|t| t.1).sum();
+    let _ = writeln!(o, "Time: {total} ms.");
+    if top > 0 && s.duplicates.pairs > 0 {
+        let cols = graph_core::read_columns(
+            &out.join("duplicates.parquet"),
+            &["entity_a", "entity_b", "match_probability", "explanation"],
+        )?;
+        let _ = writeln!(o, "\nStrongest pairs:");
+        let cell = |c: &Option<String>| c.clone().unwrap_or_default();
+        let rows = cols[0]
+            .iter()
+            .zip(&cols[1])
+            .zip(cols[2].iter().zip(&cols[3]))
+            .take(top);
+        for ((a, b), (p, why)) in rows {
+            let _ = writeln!(
+                o,
+                "  {} ~ {}  p={}\n      {}",
+                cell(a),
+                cell(b),
+                cell(p),
+                cell(why)
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nResults in {}: duplicates.parquet, dedupe_model.json, dedupe_summary.json",
+        out.display()
+    );
+    Ok(o)
 }
 
 /// The readable summary `ringfence link` prints.
@@ -302,17 +446,19 @@ pub fn render_link_summary(s: &RunSummary, out: &Path, top: usize) -> String {
         "{} linked clusters (largest: {} accounts), {} rings with {} accounts, {} hubs held back.",
         s.linked_clusters, s.largest_cluster_accounts, s.rings, s.ring_accounts, s.hubs
     );
-    let total: u64 = s.timings_ms.iter().map(|t| t.1).sum();
     let _ = writeln!(
         o,
         "Time: {} ms ({}).",
-        total,
+        s.wall_ms,
         s.timings_ms
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(d) = &s.duplicates {
+        render_duplicates(&mut o, d);
+    }
     if !s.top_rings.is_empty() {
         let _ = writeln!(o, "\nTop rings:");
     }
@@ -332,35 +478,78 @@ pub fn render_link_summary(s: &RunSummary, out: &Path, top: usize) -> String {
     }
     let _ = writeln!(
         o,
-        "\nResults in {}: clusters, rings, scores, hubs, links (.parquet), summary.json",
-        out.display()
+        "\nResults in {}: clusters, rings, scores, hubs, links{} (.parquet), summary.json",
+        out.display(),
+        if s.duplicates.is_some() {
+            ", duplicates (+ dedupe_model.json)"
+        } else {
+            ""
+        }
     );
     o
 }
 
-fn eval(truth: &Path, results: &Path) -> anyhow::Result<EvalReport> {
-    let truth_rows = ingest::read_truth(truth)?;
-    Ok(graph_core::eval::evaluate_results_dir(
-        &truth_rows,
-        results,
-    )?)
+/// What `ringfence eval` reports: the full report for link results, or only the duplicate
+/// pairs for a folder `ringfence dedupe` wrote.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Evaluation {
+    /// Link results.
+    Link(EvalReport),
+    /// Dedupe results.
+    Dedupe {
+        /// Accounts in the truth.
+        accounts: u64,
+        /// Duplicate pairs vs pairs of accounts with the same true identity.
+        duplicate_pairs: graph_core::eval::Prf,
+    },
+}
+
+fn eval(truth: &Path, mapping: Option<&Path>, results: &Path) -> anyhow::Result<Evaluation> {
+    let truth_rows = match mapping {
+        Some(m) => ingest::read_truth_mapped(truth, &ingest::Mapping::from_toml_file(m)?)?,
+        None => ingest::read_truth(truth)?,
+    };
+    if results.join("clusters.parquet").exists() {
+        Ok(Evaluation::Link(graph_core::eval::evaluate_results_dir(
+            &truth_rows,
+            results,
+        )?))
+    } else if results.join("duplicates.parquet").exists() {
+        Ok(Evaluation::Dedupe {
+            accounts: truth_rows.len() as u64,
+            duplicate_pairs: graph_core::eval::evaluate_duplicates_file(
+                &truth_rows,
+                &results.join("duplicates.parquet"),
+            )?,
+        })
+    } else {
+        bail!(UserError(format!(
+            "{} holds neither clusters.parquet (`ringfence link`) nor duplicates.parquet (`ringfence dedupe`)",
+            results.display()
+        )))
+    }
 }
 
 /// The readable evaluation report.
-pub fn render_eval(r: &EvalReport) -> String {
+pub fn render_eval(e: &Evaluation) -> String {
     let mut o = String::new();
+    let r = match e {
+        Evaluation::Link(r) => r,
+        Evaluation::Dedupe {
+            accounts,
+            duplicate_pairs,
+        } => {
+            let _ = writeln!(o, "Evaluation over {accounts} accounts");
+            prf(&mut o, "duplicate pairs", duplicate_pairs);
+            return o;
+        }
+    };
     let _ = writeln!(
         o,
         "Evaluation over {} accounts ({} missing from results)",
         r.accounts, r.missing_from_results
     );
-    let prf = |o: &mut String, name: &str, p: &graph_core::eval::Prf| {
-        let _ = writeln!(
-            o,
-            "  {name:<22} precision {:.4}  recall {:.4}  F1 {:.4}  (tp {}, predicted {}, actual {})",
-            p.precision, p.recall, p.f1, p.true_positives, p.predicted, p.actual
-        );
-    };
     prf(&mut o, "ring pairs", &r.ring_pairs);
     prf(&mut o, "ring members", &r.ring_members);
     let _ = writeln!(o, "  {:<22} {:.4}", "score AUC (ring)", r.score_auc);
@@ -369,5 +558,16 @@ pub fn render_eval(r: &EvalReport) -> String {
         "  {:<22} {} predicted / {} planted; largest cluster {} accounts vs largest planted ring {}",
         "rings", r.predicted_rings, r.true_rings, r.largest_cluster_accounts, r.largest_true_ring
     );
+    if let Some(d) = &r.duplicate_pairs {
+        prf(&mut o, "duplicate pairs", d);
+    }
     o
+}
+
+fn prf(o: &mut String, name: &str, p: &graph_core::eval::Prf) {
+    let _ = writeln!(
+        o,
+        "  {name:<22} precision {:.4}  recall {:.4}  F1 {:.4}  (tp {}, predicted {}, actual {})",
+        p.precision, p.recall, p.f1, p.true_positives, p.predicted, p.actual
+    );
 }

@@ -10,7 +10,10 @@ fn bench(c: &mut Criterion) {
         .unwrap_or(200_000);
     let tmp = std::env::temp_dir().join(format!("ringfence-bench-link-{accounts}"));
     let input = benches::population(accounts, &tmp);
-    let config = LinkConfig::default();
+    // Duplicate detection is benchmarked on its own (benches/scripts/dedupe_vs_splink.sh);
+    // here the linker is measured against a linker.
+    let mut config = LinkConfig::default();
+    config.dedupe.enabled = false;
     let alone = [
         kinds::GOV_ID,
         kinds::DEVICE_ID,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dedupe::DedupeConfig;
 use crate::error::{Error, Result};
 use crate::record::kinds;
 
@@ -157,6 +158,9 @@ pub struct ScoreConfig {
     pub uses_hub_value: f64,
     /// Points for being a likely duplicate of another account (scaled by match probability).
     pub possible_duplicate: f64,
+    /// Points for being a likely duplicate of an account labelled fraud (scaled by match
+    /// probability): the same identity as a known fraudster, typed again.
+    pub duplicate_of_fraud: f64,
     /// Factor per further hop from known fraud.
     pub proximity_decay: f64,
     /// Hops beyond which closeness to fraud no longer counts.
@@ -172,6 +176,7 @@ impl Default for ScoreConfig {
             shared_strong_property: 10.0,
             uses_hub_value: 5.0,
             possible_duplicate: 15.0,
+            duplicate_of_fraud: 60.0,
             proximity_decay: 0.5,
             proximity_max_hops: 4,
         }
@@ -191,6 +196,9 @@ pub struct LinkConfig {
     pub rings: RingConfig,
     /// Entity score weights.
     pub scores: ScoreConfig,
+    /// Duplicate-identity detection (`[dedupe]`), run by `ringfence link` unless
+    /// `enabled = false`.
+    pub dedupe: DedupeConfig,
 }
 
 impl Default for LinkConfig {
@@ -233,6 +241,7 @@ impl Default for LinkConfig {
             hubs: HubConfig::default(),
             rings: RingConfig::default(),
             scores: ScoreConfig::default(),
+            dedupe: DedupeConfig::default(),
         }
     }
 }
@@ -324,6 +333,8 @@ impl LinkConfig {
             rings: RingConfig,
             #[serde(default)]
             scores: ScoreConfig,
+            #[serde(default)]
+            dedupe: DedupeConfig,
         }
         let p: Partial = toml::from_str(s).map_err(|e| Error::Config(e.to_string()))?;
         let mut cfg = LinkConfig::default();
@@ -331,6 +342,7 @@ impl LinkConfig {
         cfg.hubs = p.hubs;
         cfg.rings = p.rings;
         cfg.scores = p.scores;
+        cfg.dedupe = p.dedupe;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -386,6 +398,7 @@ impl LinkConfig {
                 "scores.proximity_decay must be within 0..=1".into(),
             ));
         }
+        self.dedupe.validate()?;
         if !(0.0..=100.0).contains(&self.rings.threshold) {
             return Err(Error::Config(
                 "rings.threshold must be within 0..=100".into(),

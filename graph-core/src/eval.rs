@@ -87,6 +87,9 @@ pub struct EvalReport {
     pub predicted_rings: u64,
     /// Planted rings.
     pub true_rings: u64,
+    /// Duplicate pairs (`duplicates.parquet`) vs pairs of accounts with the same true
+    /// identity; `None` when the results hold no duplicates file.
+    pub duplicate_pairs: Option<Prf>,
 }
 
 fn pairs(n: u64) -> u64 {
@@ -151,6 +154,7 @@ pub fn evaluate(
         largest_true_ring: true_size.values().copied().max().unwrap_or(0),
         predicted_rings: pred_size.len() as u64,
         true_rings: true_size.len() as u64,
+        duplicate_pairs: None,
     }
 }
 
@@ -187,12 +191,58 @@ pub fn evaluate_results_dir(truth: &[TruthRow], results: &Path) -> Result<EvalRe
             score_of.insert(id.clone(), s.parse::<f64>().unwrap_or(0.0));
         }
     }
-    Ok(evaluate(
+    let mut report = evaluate(
         truth,
         &cluster_of,
         &|c| ring_clusters.contains(c),
         &score_of,
-    ))
+    );
+    let dups = results.join("duplicates.parquet");
+    if dups.exists() {
+        report.duplicate_pairs = Some(evaluate_duplicates_file(truth, &dups)?);
+    }
+    Ok(report)
+}
+
+/// Precision, recall and F1 of the pairs in a `duplicates.parquet` against the pairs of
+/// truth accounts with the same `person_id`. Pairs naming an entity the truth does not list
+/// (an inquiry without an account, say) are left out: nothing is known about them.
+///
+/// # Errors
+/// Missing or unreadable file.
+pub fn evaluate_duplicates_file(truth: &[TruthRow], path: &Path) -> Result<Prf> {
+    let cols = read_columns(path, &["entity_a", "entity_b"])?;
+    let person: HashMap<&str, &str> = truth
+        .iter()
+        .map(|t| (t.account_id.as_str(), t.person_id.as_str()))
+        .collect();
+    let pairs = cols[0].iter().zip(&cols[1]).filter_map(|(a, b)| {
+        let (a, b) = (a.as_deref()?, b.as_deref()?);
+        Some((person.get(a)?, person.get(b)?, a.min(b), a.max(b)))
+    });
+    Ok(duplicate_pair_prf(&person, pairs))
+}
+
+/// Pair-level precision/recall/F1 of predicted duplicate pairs `(person of a, person of b,
+/// a, b)` against all pairs of accounts sharing a person. Repeated pairs count once.
+fn duplicate_pair_prf<'a>(
+    person: &HashMap<&'a str, &'a str>,
+    predicted: impl Iterator<Item = (&'a &'a str, &'a &'a str, &'a str, &'a str)>,
+) -> Prf {
+    let mut per_person: HashMap<&str, u64> = HashMap::new();
+    for p in person.values() {
+        *per_person.entry(p).or_default() += 1;
+    }
+    let actual: u64 = per_person.values().map(|&n| pairs(n)).sum();
+    let mut seen = HashSet::new();
+    let (mut tp, mut predicted_n) = (0u64, 0u64);
+    for (pa, pb, a, b) in predicted {
+        if a != b && seen.insert((a, b)) {
+            predicted_n += 1;
+            tp += u64::from(pa == pb);
+        }
+    }
+    Prf::new(tp, predicted_n, actual)
 }
 
 /// Area under the ROC curve by the rank-sum (Mann–Whitney) statistic, ties counted half.

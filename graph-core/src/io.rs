@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, ListBuilder, RecordBatch, StringArray,
-    StringBuilder, StringViewArray, TimestampMillisecondArray, UInt32Array, UInt64Array,
+    Array, ArrayRef, BooleanArray, Float64Array, Float64Builder, Int64Array, ListBuilder,
+    RecordBatch, StringArray, StringBuilder, StringViewArray, TimestampMillisecondArray,
+    UInt32Array, UInt64Array,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field as ArrowField, Schema, TimeUnit};
@@ -346,6 +347,16 @@ impl TableBuilder {
             for s in v {
                 b.values().append_value(s);
             }
+            b.append(true);
+        }
+        self.push(name, false, Arc::new(b.finish()))
+    }
+
+    /// A list-of-`f64` column.
+    pub fn f64_list(self, name: &str, values: impl IntoIterator<Item = Vec<f64>>) -> Self {
+        let mut b = ListBuilder::new(Float64Builder::new());
+        for v in values {
+            b.values().append_slice(&v);
             b.append(true);
         }
         self.push(name, false, Arc::new(b.finish()))

@@ -47,7 +47,10 @@ pub use linker::{
     Cluster, Hub, HubReason, KindStats, LinkOutput, SharedProperty, base_kind, cluster_id, link,
 };
 pub use normalize::{NormalizeOptions, normalize_record};
-pub use pipeline::{RingSummary, RunResult, RunSummary, link_input, run_link};
+pub use pipeline::{
+    DedupeRunSummary, DuplicateSummary, Duplicates, RingSummary, RunResult, RunSummary,
+    find_duplicates, link_input, run_dedupe, run_link,
+};
 pub use record::{
     Attribute, Entity, EntityType, Field, FieldIssue, Label, Normalized, RawRecord, RowReject,
     kinds,

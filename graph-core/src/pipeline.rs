@@ -6,10 +6,11 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::LinkConfig;
+use crate::dedupe::{self, BlockReport, DedupeConfig, DedupeResult, Model, RuleStats};
 use crate::error::{Error, Result};
 use crate::io::{SCHEMA_VERSION, TableBuilder, read_ingest_dir, write_batch};
 use crate::keys::{Keyer, key_hex};
-use crate::linker::{KindStats, LinkOutput, base_kind, link};
+use crate::linker::{KindStats, LinkOutput, base_kind, cluster_id, link};
 use crate::normalize::mask;
 use crate::record::EntityType;
 use crate::rings::{RingReport, rings};
@@ -58,8 +59,118 @@ pub struct RunSummary {
     pub kinds: Vec<KindStats>,
     /// The highest-scoring rings (at most 10).
     pub top_rings: Vec<RingSummary>,
-    /// Wall time per step.
+    /// Duplicate detection, when it ran.
+    pub duplicates: Option<DuplicateSummary>,
+    /// Time per step; duplicate detection runs beside linking, so the steps add up to more
+    /// than `wall_ms`.
     pub timings_ms: Vec<(String, u64)>,
+    /// Wall time of the whole run, writing included.
+    pub wall_ms: u64,
+}
+
+/// What `summary.json` says about duplicate detection.
+#[derive(Debug, Clone, Serialize)]
+pub struct DuplicateSummary {
+    /// Records (anchors) compared.
+    pub records: u64,
+    /// Candidate pairs the blocking rules produced.
+    pub candidate_pairs: u64,
+    /// Pairs at or above the threshold (rows of `duplicates.parquet`).
+    pub pairs: u64,
+    /// Duplicate groups of two or more.
+    pub groups: u64,
+    /// Largest group.
+    pub largest_group: u64,
+    /// Merges refused so that no group chains unrelated people.
+    pub refused_merges: u64,
+    /// The prior match weight `log2(λ / (1 − λ))` every pair's weight starts from.
+    pub prior_weight: f64,
+    /// Match-probability threshold.
+    pub threshold: f64,
+    /// Whether the model was trained in this run (false: loaded with `--model`).
+    pub trained: bool,
+    /// EM iterations and whether EM converged (of the model used).
+    pub em_iterations: u32,
+    /// See `em_iterations`.
+    pub em_converged: bool,
+    /// What each blocking rule contributed.
+    pub rules: Vec<RuleStats>,
+    /// Blocks skipped as oversized (keyed hashes, never values), largest first, at most 20.
+    pub oversized_blocks: Vec<BlockReport>,
+    /// Oversized blocks in all.
+    pub oversized_blocks_total: u64,
+}
+
+/// Duplicate pairs and groups of one run, with the model that scored them.
+#[derive(Debug, Clone)]
+pub struct Duplicates {
+    /// The model (trained in this run or loaded).
+    pub model: Model,
+    /// Whether `model` was trained in this run.
+    pub trained: bool,
+    /// Pairs, groups, reports.
+    pub result: DedupeResult,
+}
+
+impl Duplicates {
+    /// `(a, b, match probability)` per pair, as [`scores`] takes them.
+    pub fn probabilities(&self) -> Vec<(u32, u32, f64)> {
+        self.result
+            .pairs
+            .iter()
+            .map(|p| (p.a, p.b, p.match_probability))
+            .collect()
+    }
+
+    /// The summary of this run.
+    pub fn summary(&self) -> DuplicateSummary {
+        let r = &self.result;
+        let mut oversized = r.oversized_blocks.clone();
+        oversized.sort_by(|a, b| {
+            b.entity_count
+                .cmp(&a.entity_count)
+                .then_with(|| a.key_hash.cmp(&b.key_hash))
+        });
+        let total = oversized.len() as u64;
+        oversized.truncate(20);
+        DuplicateSummary {
+            records: r.stats.records,
+            candidate_pairs: r.candidate_pairs,
+            pairs: r.pairs.len() as u64,
+            groups: r.groups.len() as u64,
+            largest_group: r.stats.largest_group,
+            refused_merges: r.stats.refused_merges,
+            prior_weight: r.stats.prior_weight,
+            threshold: r.stats.threshold,
+            trained: self.trained,
+            em_iterations: self.model.training.em_iterations,
+            em_converged: self.model.training.em_converged,
+            rules: r.stats.rules.clone(),
+            oversized_blocks: oversized,
+            oversized_blocks_total: total,
+        }
+    }
+}
+
+/// Finds duplicate identities among the anchors of `input`: trains a model on them, or scores
+/// with `model` when one is given (a model saved by an earlier run).
+pub fn find_duplicates(input: &LinkInput, cfg: &DedupeConfig, model: Option<&Model>) -> Duplicates {
+    let records = dedupe::records_from_input(input);
+    match model {
+        Some(m) => Duplicates {
+            result: dedupe::score_pairs(&records, m, cfg),
+            model: m.clone(),
+            trained: false,
+        },
+        None => {
+            let (model, result) = dedupe::dedupe(&records, cfg);
+            Duplicates {
+                model,
+                trained: true,
+                result,
+            }
+        }
+    }
 }
 
 /// Everything a run computed, for callers that want more than the files.
@@ -73,6 +184,8 @@ pub struct RunResult {
     pub rings: Vec<RingReport>,
     /// Per-entity scores.
     pub scores: Vec<EntityScore>,
+    /// Duplicate identities, unless disabled in the configuration.
+    pub duplicates: Option<Duplicates>,
     /// The summary written to `summary.json`.
     pub summary: RunSummary,
 }
@@ -90,6 +203,7 @@ pub fn run_link(
     progress: &mut dyn FnMut(&str),
 ) -> Result<RunResult> {
     let mut timings = Vec::new();
+    let start = Instant::now();
     let mut t = Instant::now();
     progress("reading ingest output");
     let input = read_ingest_dir(in_dir, keyer)?;
@@ -103,14 +217,8 @@ pub fn run_link(
         .summary
         .timings_ms
         .push(("write".to_owned(), t.elapsed().as_millis() as u64));
-    let json = serde_json::to_vec_pretty(&result.summary).map_err(|e| Error::Parquet {
-        path: out_dir.join("summary.json"),
-        message: e.to_string(),
-    })?;
-    std::fs::write(out_dir.join("summary.json"), json).map_err(|source| Error::Io {
-        path: out_dir.join("summary.json"),
-        source,
-    })?;
+    result.summary.wall_ms = start.elapsed().as_millis() as u64;
+    write_json(&out_dir.join("summary.json"), &result.summary)?;
     Ok(result)
 }
 
@@ -124,16 +232,42 @@ pub fn link_input(
     progress: &mut dyn FnMut(&str),
 ) -> Result<RunResult> {
     let mut timings = Vec::new();
-    progress("linking");
-    let out = link(&input, config);
+    let start = Instant::now();
+    progress(if config.dedupe.enabled {
+        "linking and finding duplicates"
+    } else {
+        "linking"
+    });
+    // Both are rayon-parallel inside; running them side by side keeps both cores busy
+    // through each one's sequential stretches.
+    let (out, dups) = rayon::join(
+        || link(&input, config),
+        || {
+            config.dedupe.enabled.then(|| {
+                let t = Instant::now();
+                (find_duplicates(&input, &config.dedupe, None), t.elapsed())
+            })
+        },
+    );
     timings.extend(out.timings_ms.iter().cloned());
+    let dups = dups.map(|(d, took)| {
+        timings.push((
+            "duplicates (beside linking)".to_owned(),
+            took.as_millis() as u64,
+        ));
+        d
+    });
     let t = Instant::now();
     progress("finding rings");
     let rs = rings(&input, &out, config);
     timings.push(("rings".to_owned(), t.elapsed().as_millis() as u64));
     let t = Instant::now();
     progress("scoring");
-    let sc = scores(&input, &out, &rs, &[], config);
+    let dup_pairs = dups
+        .as_ref()
+        .map(Duplicates::probabilities)
+        .unwrap_or_default();
+    let sc = scores(&input, &out, &rs, &dup_pairs, config);
     timings.push(("scores".to_owned(), t.elapsed().as_millis() as u64));
 
     let ents = &input.entities;
@@ -185,22 +319,189 @@ pub fn link_input(
                     .collect(),
             })
             .collect(),
+        duplicates: dups.as_ref().map(Duplicates::summary),
         timings_ms: timings,
+        wall_ms: start.elapsed().as_millis() as u64,
     };
     Ok(RunResult {
         input,
         link: out,
         rings: rs,
         scores: sc,
+        duplicates: dups,
         summary,
     })
 }
 
-fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
-        path: out_dir.to_path_buf(),
+/// What `dedupe_summary.json` holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct DedupeRunSummary {
+    /// Output schema version.
+    pub schema_version: u32,
+    /// Entities read.
+    pub entities: u64,
+    /// Duplicate detection.
+    pub duplicates: DuplicateSummary,
+    /// Wall time per step.
+    pub timings_ms: Vec<(String, u64)>,
+}
+
+/// Duplicate detection on its own: reads an ingest folder, finds duplicate identities
+/// (training a model, or scoring with `model`), and writes `duplicates.parquet`,
+/// `dedupe_model.json` and `dedupe_summary.json` into `out_dir`.
+///
+/// # Errors
+/// Unreadable input, unwritable output.
+pub fn run_dedupe(
+    in_dir: &Path,
+    out_dir: &Path,
+    cfg: &DedupeConfig,
+    model: Option<&Model>,
+    keyer: Keyer,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(LinkInput, Duplicates, DedupeRunSummary)> {
+    let mut timings = Vec::new();
+    let mut t = Instant::now();
+    progress("reading ingest output");
+    let input = read_ingest_dir(in_dir, keyer)?;
+    timings.push(("read".to_owned(), t.elapsed().as_millis() as u64));
+    t = Instant::now();
+    progress(if model.is_some() {
+        "scoring pairs with the given model"
+    } else {
+        "training and scoring"
+    });
+    let dups = find_duplicates(&input, cfg, model);
+    timings.extend(dups.result.stats.timings_ms.iter().cloned());
+    timings.push(("duplicates".to_owned(), t.elapsed().as_millis() as u64));
+    t = Instant::now();
+    progress("writing results");
+    create_dir(out_dir)?;
+    write_duplicates(&input, &dups, out_dir)?;
+    timings.push(("write".to_owned(), t.elapsed().as_millis() as u64));
+    let summary = DedupeRunSummary {
+        schema_version: SCHEMA_VERSION,
+        entities: input.entities.len() as u64,
+        duplicates: dups.summary(),
+        timings_ms: timings,
+    };
+    write_json(&out_dir.join("dedupe_summary.json"), &summary)?;
+    Ok((input, dups, summary))
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
         source,
+    })
+}
+
+/// Writes `value` as pretty JSON, atomically (a temporary file renamed into place).
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
     })?;
+    write_atomic(path, &json)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Writes `duplicates.parquet` (one row per pair, strongest first, with its explanation) and
+/// `dedupe_model.json` (the model, for the live service; it holds name frequencies, so treat
+/// it as personal data).
+fn write_duplicates(input: &LinkInput, d: &Duplicates, out_dir: &Path) -> Result<()> {
+    let ents = &input.entities;
+    let pairs = &d.result.pairs;
+    // Group id per anchor: `dg_` + the hash of the group's oldest member, like cluster ids.
+    let mut group_of: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+    for g in &d.result.groups {
+        let Some(&oldest) = g.iter().min_by(|&&a, &&b| ents.age_order(a, b)) else {
+            continue;
+        };
+        let id = format!("dg_{}", &cluster_id(ents, oldest)[3..]);
+        for &m in g {
+            group_of.insert(m, id.clone());
+        }
+    }
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    order.sort_by(|&x, &y| {
+        pairs[y]
+            .match_weight
+            .total_cmp(&pairs[x].match_weight)
+            .then((pairs[x].a, pairs[x].b).cmp(&(pairs[y].a, pairs[y].b)))
+    });
+    let ps = || order.iter().map(|&i| &pairs[i]);
+    let group = |p: &crate::dedupe::PairScore| {
+        let (ga, gb) = (group_of.get(&p.a), group_of.get(&p.b));
+        (ga.is_some() && ga == gb).then(|| ga.cloned()).flatten()
+    };
+    let table = TableBuilder::new()
+        .str("entity_a", ps().map(|p| ents.ids[p.a as usize].as_str()))
+        .str("entity_b", ps().map(|p| ents.ids[p.b as usize].as_str()))
+        .f64("match_probability", ps().map(|p| p.match_probability))
+        .f64("match_weight", ps().map(|p| p.match_weight))
+        .opt_str("group_id", ps().map(group))
+        .str_list(
+            "fields",
+            ps().map(|p| p.fields.iter().map(|f| f.field.to_owned()).collect()),
+        )
+        .str_list(
+            "levels",
+            ps().map(|p| p.fields.iter().map(|f| f.level.to_owned()).collect()),
+        )
+        .f64_list(
+            "weights",
+            ps().map(|p| p.fields.iter().map(|f| f.weight).collect()),
+        )
+        .str(
+            "explanation",
+            ps().map(|p| explain(d.model.prior_weight(), p)),
+        )
+        .finish()?;
+    write_batch(&out_dir.join("duplicates.parquet"), &table)?;
+    write_atomic(
+        &out_dir.join("dedupe_model.json"),
+        d.model.to_json().as_bytes(),
+    )
+}
+
+/// `prior -13.2; first_name exact +6.1; last_name jaro_winkler>=0.92 +4.0; …` (no values, so
+/// the explanation carries no personal data).
+fn explain(prior: f64, p: &crate::dedupe::PairScore) -> String {
+    let mut s = format!("prior {prior:+.2}");
+    for f in p.fields.iter().filter(|f| f.level != "null") {
+        s.push_str(&format!("; {} {} {:+.2}", f.field, f.level, f.weight));
+    }
+    s
+}
+
+fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
+    create_dir(out_dir)?;
+    if let Some(d) = &r.duplicates {
+        write_duplicates(&r.input, d, out_dir)?;
+    } else {
+        // A stale file from an earlier run with duplicates must not pass for this run's.
+        for f in ["duplicates.parquet", "dedupe_model.json"] {
+            match std::fs::remove_file(out_dir.join(f)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::Io {
+                        path: out_dir.join(f),
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
     let ents = &r.input.entities;
     let attrs = &r.input.attributes;
     let out = &r.link;

@@ -85,7 +85,8 @@ fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u3
 }
 
 /// Scores every entity. `duplicates` holds likely duplicate pairs `(anchor a, anchor b,
-/// match probability)`.
+/// match probability)` in any order; each anchor's strongest partner is named (ties go to
+/// the smaller entity index, so the result does not depend on the order of the pairs).
 pub fn scores(
     input: &LinkInput,
     out: &LinkOutput,
@@ -129,7 +130,7 @@ pub fn scores(
     for &(a, b, p) in duplicates {
         for (x, y) in [(a, b), (b, a)] {
             let e = dup_of.entry(x).or_insert((y, p));
-            if p > e.1 {
+            if p > e.1 || (p == e.1 && y < e.0) {
                 *e = (y, p);
             }
         }
@@ -138,6 +139,18 @@ pub fn scores(
     for e in 0..ents.len() {
         if ents.label[e] == Some(Label::Fraud) {
             labelled.insert(ents.anchor[e], true);
+        }
+    }
+    // The strongest duplicate partner labelled fraud, per anchor.
+    let mut dup_of_fraud: HashMap<u32, (u32, f64)> = HashMap::new();
+    for &(a, b, p) in duplicates {
+        for (x, y) in [(a, b), (b, a)] {
+            if labelled.contains_key(&y) && !labelled.contains_key(&x) {
+                let e = dup_of_fraud.entry(x).or_insert((y, p));
+                if p > e.1 || (p == e.1 && y < e.0) {
+                    *e = (y, p);
+                }
+            }
         }
     }
     let reach = fraud_reach(input, out, w.proximity_max_hops);
@@ -197,6 +210,16 @@ pub fn scores(
                     });
                 }
             }
+            if let Some(&(other, p)) = dup_of_fraud.get(&a) {
+                reasons.push(Reason {
+                    code: "duplicate_of_fraud",
+                    message: format!(
+                        "likely the same person as {} (labelled fraud; match probability {:.2})",
+                        ents.ids[other as usize], p
+                    ),
+                    points: w.duplicate_of_fraud * p,
+                });
+            }
             if let Some(&(other, p)) = dup_of.get(&a) {
                 reasons.push(Reason {
                     code: "possible_duplicate",
@@ -238,4 +261,139 @@ pub fn scores(
     (0..ents.len())
         .map(|e| anchor_scores[&ents.anchor[e]].clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Keyer;
+    use crate::linker::link;
+    use crate::normalize::{NormalizeOptions, normalize_record};
+    use crate::record::{EntityType, Field, RawRecord};
+    use crate::rings::rings;
+
+    /// Accounts `(id, device, label)` created a day apart, plus one inquiry on `a0`.
+    fn input(rows: &[(&str, &str, &str)]) -> LinkInput {
+        let opts = NormalizeOptions::default();
+        let mut records: Vec<_> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (id, device, label))| {
+                let created = format!("2026-01-{:02}", i + 1);
+                let raw = RawRecord::new(EntityType::Account)
+                    .with(Field::AccountId, id)
+                    .with(Field::CreatedAt, &created)
+                    .with(Field::DeviceId, device)
+                    .with(Field::Label, label);
+                normalize_record(&raw, &opts).unwrap()
+            })
+            .collect();
+        let inq = RawRecord::new(EntityType::Inquiry)
+            .with(Field::InquiryId, "inq_1")
+            .with(Field::AccountId, rows[0].0);
+        records.push(normalize_record(&inq, &opts).unwrap());
+        LinkInput::from_records(&records, Keyer::new(b"score test secret"))
+    }
+
+    fn run(input: &LinkInput, dups: &[(u32, u32, f64)]) -> Vec<EntityScore> {
+        let cfg = LinkConfig::default();
+        let out = link(input, &cfg);
+        let rs = rings(input, &out, &cfg);
+        scores(input, &out, &rs, dups, &cfg)
+    }
+
+    fn idx(input: &LinkInput, id: &str) -> usize {
+        input.entities.ids.iter().position(|x| x == id).unwrap()
+    }
+
+    fn codes(s: &EntityScore) -> Vec<&'static str> {
+        s.reasons.iter().map(|r| r.code).collect()
+    }
+
+    #[test]
+    fn closeness_to_fraud_decays_per_hop_and_names_the_masked_path() {
+        // a0 (fraud) —dev1— a1 —dev2— a2; a3 stands alone.
+        let inp = input(&[
+            ("a0", "dev-aaaa-1111", "fraud"),
+            ("a1", "dev-aaaa-1111", ""),
+            ("a2", "dev-bbbb-2222", ""),
+            ("a3", "dev-cccc-3333", ""),
+        ]);
+        // a1 also uses a2's device.
+        let mut inp2 = inp.clone();
+        let kind = inp2.attributes.kind_id(crate::record::kinds::DEVICE_ID);
+        let keyer = Keyer::new(b"score test secret");
+        inp2.attributes
+            .push(&keyer, idx(&inp, "a1") as u32, kind, "dev-bbbb-2222");
+        let sc = run(&inp2, &[]);
+        let s = |id: &str| &sc[idx(&inp2, id)];
+        assert_eq!(codes(s("a0"))[0], "labelled_fraud");
+        let one = s("a1")
+            .reasons
+            .iter()
+            .find(|r| r.code == "close_to_fraud")
+            .unwrap();
+        let two = s("a2")
+            .reasons
+            .iter()
+            .find(|r| r.code == "close_to_fraud")
+            .unwrap();
+        assert_eq!(one.points, 40.0);
+        assert_eq!(two.points, 20.0);
+        assert!(one.message.starts_with("1 hop from a0"), "{}", one.message);
+        assert!(two.message.starts_with("2 hops from a0"), "{}", two.message);
+        assert!(
+            !one.message.contains("dev-aaaa-1111"),
+            "values are masked: {}",
+            one.message
+        );
+        assert!(s("a3").reasons.is_empty());
+        assert_eq!(s("a3").score, 0.0);
+        // Every score is within 0..=100, reasons come strongest first, and an inquiry
+        // carries its account's score.
+        for e in &sc {
+            assert!((0.0..=100.0).contains(&e.score));
+            assert!(e.reasons.windows(2).all(|w| w[0].points >= w[1].points));
+        }
+        assert_eq!(sc[idx(&inp2, "inq_1")], *s("a0"));
+    }
+
+    #[test]
+    fn a_duplicate_of_known_fraud_is_scored_and_named() {
+        let inp = input(&[
+            ("a0", "dev-aaaa-1111", "fraud"),
+            ("a1", "dev-bbbb-2222", ""),
+            ("a2", "dev-cccc-3333", ""),
+        ]);
+        let (a0, a1, a2) = (
+            idx(&inp, "a0") as u32,
+            idx(&inp, "a1") as u32,
+            idx(&inp, "a2") as u32,
+        );
+        let pairs = [(a0, a1, 0.5), (a1, a2, 0.95)];
+        let sc = run(&inp, &pairs);
+        let r1 = &sc[a1 as usize];
+        let fraud = r1
+            .reasons
+            .iter()
+            .find(|r| r.code == "duplicate_of_fraud")
+            .unwrap();
+        assert_eq!(fraud.points, 30.0);
+        assert!(fraud.message.contains("a0"), "{}", fraud.message);
+        // The strongest partner is the one `possible_duplicate` names.
+        let dup = r1
+            .reasons
+            .iter()
+            .find(|r| r.code == "possible_duplicate")
+            .unwrap();
+        assert!(dup.message.contains("a2"), "{}", dup.message);
+        // 30 + 15 × 0.95 = 44.25, rounded to one decimal.
+        assert_eq!(r1.score, 44.3);
+        // a2's partner is not labelled: no fraud reason, and the pair order does not matter.
+        assert!(!codes(&sc[a2 as usize]).contains(&"duplicate_of_fraud"));
+        let reversed = run(&inp, &[(a2, a1, 0.95), (a1, a0, 0.5)]);
+        assert_eq!(sc, reversed);
+        // The fraud account itself gets no "duplicate of fraud" reason from its partner.
+        assert!(!codes(&sc[a0 as usize]).contains(&"duplicate_of_fraud"));
+    }
 }

@@ -46,7 +46,7 @@ use std::path::PathBuf;
 use graph_core::{EntityType, NormalizeOptions};
 
 pub use error::{Error, Result};
-pub use mapping::{ColumnSpec, EntityMapping, Mapping};
+pub use mapping::{ColumnSpec, EntityMapping, Mapping, TruthColumns};
 pub use output::{
     ATTRIBUTES_FILE, ENTITIES_FILE, REJECTS_FILE, SCHEMA_VERSION, SUMMARY_FILE, attributes_schema,
     entities_schema, pii_fields, rejects_schema,
@@ -124,4 +124,4 @@ pub enum Progress {
 }
 
 mod truth;
-pub use truth::read_truth;
+pub use truth::{read_truth, read_truth_mapped};

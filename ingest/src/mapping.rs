@@ -55,6 +55,20 @@ pub struct EntityMapping {
     pub created_at_format: Option<String>,
     /// Custom kind → source column(s).
     pub custom: BTreeMap<String, ColumnSpec>,
+    /// Ground-truth columns of this table (`[accounts.truth]`), read only by
+    /// `ringfence eval --mapping`; ingest ignores them.
+    pub truth: TruthColumns,
+}
+
+/// Where a table's own ground truth sits: the column holding the true identity (entity id) of
+/// each row, and optionally its planted ring. Public record-linkage benchmarks ship their
+/// truth this way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TruthColumns {
+    /// Column with the true identity of the row (rows with the same value are duplicates).
+    pub person_id: Option<String>,
+    /// Column with the ring of the row (empty: not in a ring).
+    pub ring_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +89,15 @@ struct SectionRepr {
     formats: FormatsRepr,
     #[serde(default)]
     custom: BTreeMap<String, SpecRepr>,
+    #[serde(default)]
+    truth: TruthRepr,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TruthRepr {
+    person_id: Option<String>,
+    ring_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -226,7 +249,18 @@ fn section(r: SectionRepr, name: &str) -> Result<EntityMapping> {
         let s = spec(value, &format!("[{name}.custom] {kind}"))?;
         custom.insert(kind, s);
     }
+    let truth_col = |c: Option<String>, key: &str| match c.map(|c| c.trim().to_owned()) {
+        Some(c) if c.is_empty() => Err(mapping_err(format!(
+            "[{name}.truth] {key}: empty column name"
+        ))),
+        other => Ok(other),
+    };
+    let truth = TruthColumns {
+        person_id: truth_col(r.truth.person_id, "person_id")?,
+        ring_id: truth_col(r.truth.ring_id, "ring_id")?,
+    };
     Ok(EntityMapping {
+        truth,
         format,
         delimiter,
         columns,

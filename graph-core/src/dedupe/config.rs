@@ -101,6 +101,9 @@ pub struct FixedM {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupeConfig {
+    /// Whether `ringfence link` runs duplicate detection (default true). `ringfence dedupe`
+    /// always does.
+    pub enabled: bool,
     /// Blocking rules; the candidate pairs are the union of their pairs. Defaults: `gov_id`;
     /// `surname_sound_dob` (Soundex of the last name + birthdate with day and month
     /// unordered); `first_name_sound_dob`; `names_sound_birth_year` (both Soundex codes +
@@ -147,6 +150,7 @@ impl Default for DedupeConfig {
     fn default() -> Self {
         use BlockKey::*;
         DedupeConfig {
+            enabled: true,
             blocking: vec![
                 BlockingRule::new("gov_id", &[GovId]),
                 BlockingRule::new("surname_sound_dob", &[LastNamePhonetic, BirthdateUnordered]),

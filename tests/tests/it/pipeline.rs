@@ -26,8 +26,9 @@ fn ingest_dir(data: &Path, out: &Path) -> ingest::Summary {
     ingest::run(&opts, &mut |_| {}).expect("ingest")
 }
 
-/// The quality bar on a generated population: ring pair F1 ≥ 0.9 and no cluster
-/// larger than 1.5 × the largest planted ring.
+/// The quality bars on a generated population full of typos and look-alikes: ring pair
+/// F1 ≥ 0.9, no cluster larger than 1.5 × the largest planted ring, duplicate pair F1 ≥ 0.95
+/// and score AUC for ring members ≥ 0.95.
 #[test]
 fn generated_population_meets_the_ring_quality_bar() {
     let tmp = tempfile::tempdir().unwrap();
@@ -54,13 +55,17 @@ fn generated_population_meets_the_ring_quality_bar() {
         &mut |_| {},
     )
     .expect("link");
-    for f in ["clusters", "rings", "scores", "hubs", "links"] {
+    for f in ["clusters", "rings", "scores", "hubs", "links", "duplicates"] {
         assert!(
             results.join(format!("{f}.parquet")).exists(),
             "{f}.parquet written"
         );
     }
     assert!(results.join("summary.json").exists());
+    assert!(results.join("dedupe_model.json").exists());
+    let dups = run.summary.duplicates.as_ref().expect("duplicates ran");
+    assert!(dups.em_converged, "{dups:?}");
+    assert!(dups.pairs > 100, "{dups:?}");
     assert!(
         run.summary.hubs > 0,
         "placeholders and carrier-NAT IPs are reported as hubs"
@@ -81,7 +86,17 @@ fn generated_population_meets_the_ring_quality_bar() {
         report.largest_cluster_accounts,
         report.largest_true_ring
     );
-    assert!(report.score_auc >= 0.9, "score AUC {:.4}", report.score_auc);
+    assert!(
+        report.score_auc >= 0.95,
+        "score AUC {:.4}",
+        report.score_auc
+    );
+    let d = report.duplicate_pairs.expect("duplicates evaluated");
+    assert!(
+        d.actual > 100,
+        "the population has duplicates to find: {d:?}"
+    );
+    assert!(d.f1 >= 0.95, "duplicate pair F1 {:.4} < 0.95: {d:?}", d.f1);
 }
 
 /// Cluster ids are stable across re-runs of the same data (and the outputs are identical).
@@ -100,8 +115,23 @@ fn rerun_gives_identical_cluster_ids() {
             &mut |_| {},
         )
         .expect("link");
-        graph_core::read_columns(&out.join("clusters.parquet"), &["entity_id", "cluster_id"])
-            .unwrap()
+        let mut c =
+            graph_core::read_columns(&out.join("clusters.parquet"), &["entity_id", "cluster_id"])
+                .unwrap();
+        c.extend(
+            graph_core::read_columns(
+                &out.join("duplicates.parquet"),
+                &[
+                    "entity_a",
+                    "entity_b",
+                    "match_weight",
+                    "group_id",
+                    "explanation",
+                ],
+            )
+            .unwrap(),
+        );
+        c
     };
     let a = cols(&tmp.path().join("r1"));
     let b = cols(&tmp.path().join("r2"));
