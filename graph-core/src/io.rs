@@ -132,6 +132,20 @@ fn prim<A: Array + Clone + 'static>(
 /// # Errors
 /// Missing files or columns, unreadable Parquet.
 pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
+    read_ingest(dir, keyer, None)
+}
+
+/// Like [`read_ingest_dir`], but keeps only the attributes of `kinds` and computes no
+/// property keys (every key is 0): for work that compares values instead of linking on
+/// keys, such as duplicate detection, which then reads a fraction of the data.
+///
+/// # Errors
+/// As [`read_ingest_dir`].
+pub fn read_ingest_dir_kinds(dir: &Path, keyer: Keyer, kinds: &[&str]) -> Result<LinkInput> {
+    read_ingest(dir, keyer, Some(kinds))
+}
+
+fn read_ingest(dir: &Path, keyer: Keyer, only: Option<&[&str]>) -> Result<LinkInput> {
     let epath = dir.join("entities.parquet");
     let cols = [
         "entity_id",
@@ -210,13 +224,18 @@ pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
                 let k = kind.value(i);
                 let kid = match &last_kind {
                     Some((name, id)) if name == k => *id,
+                    _ if only.is_some_and(|o| !o.contains(&k)) => continue,
                     _ => {
                         let id = a.kind_id(k);
                         last_kind = Some((k.to_owned(), id));
                         id
                     }
                 };
-                a.push(&keyer, e, kid, value.value(i));
+                if only.is_some() {
+                    a.push_keyed(e, kid, 0, value.value(i));
+                } else {
+                    a.push(&keyer, e, kid, value.value(i));
+                }
             }
         }
         Ok(a)

@@ -41,7 +41,9 @@ mod uf;
 
 pub use config::{Cap, HubConfig, KindRule, LinkConfig, LinkMode, RingConfig, STRONG, ScoreConfig};
 pub use error::{Error, Result};
-pub use io::{SCHEMA_VERSION, TableBuilder, read_columns, read_ingest_dir, write_batch};
+pub use io::{
+    SCHEMA_VERSION, TableBuilder, read_columns, read_ingest_dir, read_ingest_dir_kinds, write_batch,
+};
 pub use keys::{Keyer, key_hex};
 pub use linker::{
     Cluster, Hub, HubReason, KindStats, LinkOutput, SharedProperty, base_kind, cluster_id, link,

@@ -8,7 +8,9 @@ use serde::Serialize;
 use crate::config::LinkConfig;
 use crate::dedupe::{self, BlockReport, DedupeConfig, DedupeResult, Model, RuleStats};
 use crate::error::{Error, Result};
-use crate::io::{SCHEMA_VERSION, TableBuilder, read_ingest_dir, write_batch};
+use crate::io::{
+    SCHEMA_VERSION, TableBuilder, read_ingest_dir, read_ingest_dir_kinds, write_batch,
+};
 use crate::keys::{Keyer, key_hex};
 use crate::linker::{KindStats, LinkOutput, base_kind, cluster_id, link};
 use crate::normalize::mask;
@@ -363,7 +365,7 @@ pub fn run_dedupe(
     let mut timings = Vec::new();
     let mut t = Instant::now();
     progress("reading ingest output");
-    let input = read_ingest_dir(in_dir, keyer)?;
+    let input = read_ingest_dir_kinds(in_dir, keyer, dedupe::COMPARED_KINDS)?;
     timings.push(("read".to_owned(), t.elapsed().as_millis() as u64));
     t = Instant::now();
     progress(if model.is_some() {

@@ -195,6 +195,11 @@ pub(crate) fn compare_cached<A: View, B: View>(
             1
         } else if c == PHONE && interned {
             2
+        } else if (c == FIRST_NAME || c == LAST_NAME)
+            && interned
+            && matches!((a.name_sig(c), b.name_sig(c)), (Some(x), Some(y)) if names_surely_differ(x, y))
+        {
+            4
         } else if let (FIRST_NAME | LAST_NAME, true, Some(cache)) =
             (c, interned, cache.as_deref_mut())
         {
@@ -312,6 +317,65 @@ pub(crate) fn address_signature(s: &str) -> (u32, [u16; ADDRESS_TOKENS]) {
 }
 
 /// exact / Jaro-Winkler ≥ 0.92 / ≥ 0.80 / else.
+/// Character counts of a name for a quick upper bound of its Jaro-Winkler similarity to
+/// another ([`names_surely_differ`]): 64 two-bit counters, `a`–`z` one each, every other
+/// character hashed into the remaining 38; `chars` is the length in characters, 0 when the
+/// bound cannot be used (an empty name, or a counter that would pass 3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct NameSig {
+    counts: u128,
+    chars: u32,
+}
+
+impl NameSig {
+    pub(crate) fn of(s: &str) -> NameSig {
+        let mut counts = 0u128;
+        let mut chars = 0u32;
+        for ch in s.chars() {
+            let bucket = if ch.is_ascii_lowercase() {
+                ch as u32 - 'a' as u32
+            } else {
+                26 + (ch as u32).wrapping_mul(0x9E37_79B1) % 38
+            };
+            let shift = 2 * bucket;
+            if (counts >> shift) & 3 == 3 {
+                return NameSig::default();
+            }
+            counts += 1 << shift;
+            chars += 1;
+        }
+        NameSig { counts, chars }
+    }
+}
+
+/// Whether two different names are certainly below the lowest fuzzy name level
+/// (Jaro-Winkler 0.80), from their [`NameSig`]s alone. Sound: Jaro matches characters one to
+/// one, so the matches `m` are at most the sum over counters of the smaller count (merging
+/// characters into a counter only raises that sum); Jaro is then at most
+/// `(m/|a| + m/|b| + 1) / 3`, and the Winkler prefix bonus (four characters at 0.1) at most
+/// `0.4 (1 − jaro)`. Most pairs of unrelated names share too few letters to reach 0.80, and
+/// settle here without reading either string or running Jaro.
+#[inline]
+pub(crate) fn names_surely_differ(a: NameSig, b: NameSig) -> bool {
+    if a.chars == 0 || b.chars == 0 {
+        return false;
+    }
+    let mut m = 0u32;
+    let (mut x, mut y) = (a.counts, b.counts);
+    while x != 0 && y != 0 {
+        m += ((x & 3) as u32).min((y & 3) as u32);
+        x >>= 2;
+        y >>= 2;
+    }
+    if m == 0 {
+        return true;
+    }
+    let m = f64::from(m);
+    let jaro = (m / f64::from(a.chars) + m / f64::from(b.chars) + 1.0) / 3.0;
+    // A margin below 0.80 absorbs floating-point rounding in either computation.
+    jaro + 0.4 * (1.0 - jaro) < 0.799
+}
+
 fn name_level(x: &str, y: &str) -> u8 {
     if x == y {
         return 1;
@@ -482,6 +546,34 @@ fn within_one_edit_slices<T: PartialEq>(a: &[T], b: &[T]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// The quick bound never settles a pair that Jaro-Winkler puts at a fuzzy level.
+        #[test]
+        fn name_bound_is_sound(
+            x in "[a-eé ]{1,9}|[a-z]{1,12}|\\PC{1,6}",
+            y in "[a-eé ]{1,9}|[a-z]{1,12}|\\PC{1,6}",
+        ) {
+            if x != y && names_surely_differ(NameSig::of(&x), NameSig::of(&y)) {
+                prop_assert_eq!(name_level(&x, &y), 4, "{} / {}", x, y);
+            }
+        }
+    }
+
+    #[test]
+    fn name_bound_settles_unrelated_names_only() {
+        let sig = NameSig::of;
+        assert!(names_surely_differ(sig("olivia"), sig("kenji")));
+        assert!(names_surely_differ(sig("smith"), sig("nakamura")));
+        assert!(!names_surely_differ(sig("jennifer"), sig("jenifer")));
+        assert!(!names_surely_differ(sig("okafor"), sig("okafro")));
+        // Unusable signatures never settle anything.
+        assert!(!names_surely_differ(sig(""), sig("ann")));
+        assert!(!names_surely_differ(sig("aaaa"), sig("bob")));
+    }
 
     #[test]
     fn one_edit_covers_substitution_insertion_deletion_transposition() {

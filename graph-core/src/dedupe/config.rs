@@ -120,7 +120,8 @@ pub struct DedupeConfig {
     /// Most EM iterations (default 100).
     pub em_max_iterations: u32,
     /// EM stops when no m probability moves by more than this and the prior moves by less
-    /// than this relative amount (default 1e-6).
+    /// than this relative amount (default 1e-4, Splink's `em_convergence`: EM converges
+    /// linearly, so a tighter bound buys iterations, not accuracy).
     pub em_tolerance: f64,
     /// Random record pairs sampled to estimate the u probabilities of the non-exact levels
     /// (default 1,000,000; all pairs are used when there are fewer).
@@ -170,7 +171,7 @@ impl Default for DedupeConfig {
             ],
             max_block_size: 200,
             em_max_iterations: 100,
-            em_tolerance: 1e-6,
+            em_tolerance: 1e-4,
             u_pairs: 1_000_000,
             m_floor: 1e-3,
             fixed_m: vec![FixedM {

@@ -420,13 +420,26 @@ pub(crate) fn estimate_u(records: &DedupeRecords, cfg: &DedupeConfig) -> (Table,
                         cfg.seed ^ (ch.wrapping_add(1)).wrapping_mul(0xA24B_AED4_963E_E407),
                     );
                     let len = CHUNK.min(cfg.u_pairs - ch * CHUNK);
-                    for _ in 0..len {
-                        let i = rng.below(n);
-                        let mut j = rng.below(n - 1);
-                        if j >= i {
-                            j += 1;
-                        }
-                        let (a, b) = (records.side(i as usize), records.side(j as usize));
+                    // Drawn first, then compared in order of the first record: the sample
+                    // is the same, but one side of each pair is now read in ascending memory
+                    // order, which the hardware prefetches, instead of two cache misses per
+                    // pair.
+                    let mut pairs: Vec<u64> = (0..len)
+                        .map(|_| {
+                            let i = rng.below(n);
+                            let mut j = rng.below(n - 1);
+                            if j >= i {
+                                j += 1;
+                            }
+                            i << 32 | j
+                        })
+                        .collect();
+                    pairs.sort_unstable();
+                    for p in pairs {
+                        let (a, b) = (
+                            records.side((p >> 32) as usize),
+                            records.side((p & 0xFFFF_FFFF) as usize),
+                        );
                         add_gamma(&mut acc, compare_cached(&a, &b, Some(&mut cache)));
                     }
                     (acc, cache)

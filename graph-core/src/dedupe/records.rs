@@ -10,8 +10,8 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::config::{BUILT_IN_PLACEHOLDERS, GENERIC_PLACEHOLDERS, LinkConfig};
 
 use super::compare::{
-    ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, Mixed, PHONE, address_signature,
-    gov_signature, local_hash,
+    ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, Mixed, NameSig, PHONE,
+    address_signature, gov_signature, local_hash,
 };
 use crate::keys::Keyer;
 use crate::record::{Normalized, kinds};
@@ -221,6 +221,17 @@ enum Slot {
 }
 const SLOTS: usize = 7;
 
+/// The attribute kinds duplicate detection reads; every other kind is ignored.
+pub const COMPARED_KINDS: &[&str] = &[
+    kinds::NAME,
+    kinds::NAME_LAST,
+    kinds::BIRTHDATE,
+    kinds::GOV_ID,
+    kinds::EMAIL,
+    kinds::PHONE,
+    kinds::ADDRESS,
+];
+
 fn slot_of(kind: &str) -> Option<Slot> {
     Some(match kind {
         kinds::NAME => Slot::Name,
@@ -263,6 +274,9 @@ pub struct DedupeRecords {
     pub phone: Column,
     /// Address key (`street|postal`, `street|city` or `street|`).
     pub address: Column,
+    /// [`NameSig`] of each distinct first name (`[FIRST_NAME]`) and last name
+    /// (`[LAST_NAME]`), by value id.
+    pub(crate) name_sigs: [Vec<NameSig>; 2],
     pub(crate) keyer: Keyer,
 }
 
@@ -340,6 +354,8 @@ pub(crate) trait View {
     fn id(&self, c: usize) -> u32;
     fn text(&self, c: usize) -> &str;
     fn dob(&self) -> Dob;
+    /// The [`NameSig`] of the first (`c = FIRST_NAME`) or last name, when precomputed.
+    fn name_sig(&self, c: usize) -> Option<NameSig>;
 }
 
 /// A record of a [`DedupeRecords`].
@@ -365,6 +381,14 @@ impl View for RecSide<'_> {
     #[inline]
     fn dob(&self) -> Dob {
         self.row[BIRTHDATE]
+    }
+    #[inline]
+    fn name_sig(&self, c: usize) -> Option<NameSig> {
+        self.recs
+            .name_sigs
+            .get(c)?
+            .get(self.row[c] as usize)
+            .copied()
     }
 }
 
@@ -395,6 +419,10 @@ impl View for NewSide<'_> {
     #[inline]
     fn dob(&self) -> Dob {
         self.dob
+    }
+    #[inline]
+    fn name_sig(&self, _c: usize) -> Option<NameSig> {
+        None
     }
 }
 
@@ -568,8 +596,16 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
         birthdate,
         rows: Vec::new(),
         anchors,
+        name_sigs: [Vec::new(), Vec::new()],
         keyer: input.keyer.clone(),
     };
+    for c in [FIRST_NAME, LAST_NAME] {
+        let col = recs.column(c);
+        recs.name_sigs[c] = (0..col.distinct() as u32)
+            .into_par_iter()
+            .map(|id| NameSig::of(col.value(id)))
+            .collect();
+    }
     // Signatures per distinct value, then one row per record.
     let gov_sig: Vec<u32> = (0..recs.gov_id.distinct() as u32)
         .into_par_iter()
