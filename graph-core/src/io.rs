@@ -296,11 +296,11 @@ impl TableBuilder {
 
     /// A non-null string column.
     pub fn str<S: AsRef<str>>(self, name: &str, values: impl IntoIterator<Item = S>) -> Self {
-        let a: StringArray = values
-            .into_iter()
-            .map(|s| Some(s.as_ref().to_owned()))
-            .collect();
-        self.push(name, false, Arc::new(a))
+        let mut b = StringBuilder::new();
+        for v in values {
+            b.append_value(v.as_ref());
+        }
+        self.push(name, false, Arc::new(b.finish()))
     }
 
     /// A nullable string column.

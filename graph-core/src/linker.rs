@@ -62,6 +62,8 @@ pub struct Hub {
     pub entity_count: u32,
     /// Why it was held back.
     pub reason: HubReason,
+    /// The anchors sharing it, ascending (`entity_count` of them).
+    pub anchors: Vec<u32>,
 }
 
 /// A property that linked two or more anchors.
@@ -257,6 +259,7 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
                         row: first.row,
                         entity_count: count,
                         reason: HubReason::Placeholder,
+                        anchors: anchors_of(g),
                     });
                 }
                 if count > cap {
@@ -266,12 +269,12 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
                         row: first.row,
                         entity_count: count,
                         reason: HubReason::OverCap,
+                        anchors: anchors_of(g),
                     });
                 }
                 let linked = match rule.link {
                     LinkMode::Alone => {
-                        let mut anchors: Vec<u32> = g.iter().map(|r| r.anchor).collect();
-                        anchors.dedup();
+                        let anchors = anchors_of(g);
                         for a in &anchors[1..] {
                             uf.union(anchors[0], *a);
                         }
@@ -391,6 +394,13 @@ fn group_bounds(rows: &[Row]) -> Vec<(usize, usize)> {
         }
     }
     out
+}
+
+/// The distinct anchors of one key's rows (sorted by anchor within the key).
+fn anchors_of(g: &[Row]) -> Vec<u32> {
+    let mut anchors: Vec<u32> = g.iter().map(|r| r.anchor).collect();
+    anchors.dedup();
+    anchors
 }
 
 fn distinct_anchors(g: &[Row]) -> u32 {

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::LinkConfig;
@@ -592,27 +593,27 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
     write_batch(&out_dir.join("hubs.parquet"), &hubs)?;
 
     // One row per (anchor, property) membership that produced a link: the explanation of
-    // every link in the graph.
-    let mut l_entity = Vec::new();
-    let mut l_kind = Vec::new();
-    let mut l_key = Vec::new();
-    let mut l_mask = Vec::new();
-    for s in &out.shared {
-        let kind = out.kinds[s.kind as usize].as_str();
-        let masked = mask(base_kind(kind), attrs.value(s.row));
-        for &a in &s.anchors {
-            l_entity.push(a as usize);
-            l_kind.push(kind);
-            l_key.push(key_hex(s.key));
-            l_mask.push(masked.clone());
-        }
-    }
+    // every link in the graph. Key and masked value are formatted once per property.
+    let props: Vec<(&str, String, String)> = out
+        .shared
+        .par_iter()
+        .map(|s| {
+            let kind = out.kinds[s.kind as usize].as_str();
+            (kind, key_hex(s.key), mask(base_kind(kind), attrs.value(s.row)))
+        })
+        .collect();
+    let rows: Vec<(usize, usize)> = out
+        .shared
+        .iter()
+        .enumerate()
+        .flat_map(|(p, s)| s.anchors.iter().map(move |&a| (a as usize, p)))
+        .collect();
     let links = TableBuilder::new()
-        .str("entity_id", l_entity.iter().map(|&e| ents.ids[e].as_str()))
-        .str("cluster_id", l_entity.iter().map(|&e| cid(e)))
-        .str("kind", l_kind.iter())
-        .str("property_key", l_key.iter())
-        .str("masked_value", l_mask.iter())
+        .str("entity_id", rows.iter().map(|&(e, _)| ents.ids[e].as_str()))
+        .str("cluster_id", rows.iter().map(|&(e, _)| cid(e)))
+        .str("kind", rows.iter().map(|&(_, p)| props[p].0))
+        .str("property_key", rows.iter().map(|&(_, p)| props[p].1.as_str()))
+        .str("masked_value", rows.iter().map(|&(_, p)| props[p].2.as_str()))
         .finish()?;
     write_batch(&out_dir.join("links.parquet"), &links)?;
     Ok(())

@@ -34,16 +34,40 @@ struct Reach {
     via: usize,
 }
 
+/// Lists of values per anchor in compressed form (`items[offsets[a]..offsets[a + 1]]`):
+/// two flat vectors instead of a map of vectors, built in two passes over the source.
+struct PerAnchor {
+    offsets: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl PerAnchor {
+    /// `each` calls its argument with every `(anchor, value)`; it is run twice.
+    fn build(n: usize, each: impl Fn(&mut dyn FnMut(u32, u32))) -> Self {
+        let mut offsets = vec![0u32; n + 1];
+        each(&mut |a, _| offsets[a as usize + 1] += 1);
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut items = vec![0u32; offsets[n] as usize];
+        each(&mut |a, v| {
+            items[fill[a as usize] as usize] = v;
+            fill[a as usize] += 1;
+        });
+        PerAnchor { offsets, items }
+    }
+
+    fn get(&self, a: u32) -> &[u32] {
+        let a = a as usize;
+        &self.items[self.offsets[a] as usize..self.offsets[a + 1] as usize]
+    }
+}
+
 /// Multi-source breadth-first search from anchors labelled fraud over shared properties.
-/// `O(shared postings)`.
+/// `O(shared postings)`; nothing when no entity is labelled fraud.
 fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u32, Reach> {
     let ents = &input.entities;
-    let mut props_of: HashMap<u32, Vec<usize>> = HashMap::new();
-    for (i, s) in out.shared.iter().enumerate() {
-        for &a in &s.anchors {
-            props_of.entry(a).or_default().push(i);
-        }
-    }
     let mut seeds: Vec<u32> = (0..ents.len())
         .filter(|&e| ents.label[e] == Some(Label::Fraud))
         .map(|e| ents.anchor[e])
@@ -51,6 +75,16 @@ fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u3
     seeds.sort_unstable();
     seeds.dedup();
     let mut reach: HashMap<u32, Reach> = HashMap::new();
+    if seeds.is_empty() {
+        return reach;
+    }
+    let props_of = PerAnchor::build(ents.len(), |f| {
+        for (i, s) in out.shared.iter().enumerate() {
+            for &a in &s.anchors {
+                f(a, i as u32);
+            }
+        }
+    });
     let mut queue = VecDeque::new();
     for &s in &seeds {
         reach.insert(
@@ -68,7 +102,8 @@ fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u3
         if r.hops >= max_hops {
             continue;
         }
-        for &p in props_of.get(&a).map(Vec::as_slice).unwrap_or(&[]) {
+        for &p in props_of.get(a) {
+            let p = p as usize;
             for &b in &out.shared[p].anchors {
                 if let std::collections::hash_map::Entry::Vacant(v) = reach.entry(b) {
                     v.insert(Reach {
@@ -102,28 +137,26 @@ pub fn scores(
         (kind.to_owned(), mask(kind, attrs.value(row)))
     };
     // Strong shared properties and hubs per anchor.
-    let mut strong_of: HashMap<u32, Vec<usize>> = HashMap::new();
-    for (i, s) in out.shared.iter().enumerate() {
-        if config.rule(base_kind(&out.kinds[s.kind as usize])).strength >= STRONG {
-            for &a in &s.anchors {
-                strong_of.entry(a).or_default().push(i);
+    let strong_kind: Vec<bool> = out
+        .kinds
+        .iter()
+        .map(|k| config.rule(base_kind(k)).strength >= STRONG)
+        .collect();
+    let strong_of = PerAnchor::build(ents.len(), |f| {
+        for (i, s) in out.shared.iter().enumerate() {
+            if strong_kind[s.kind as usize] {
+                for &a in &s.anchors {
+                    f(a, i as u32);
+                }
             }
         }
-    }
-    let hub_keys: HashMap<u64, usize> = out
-        .hubs
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.key, i))
-        .collect();
-    let mut hub_of: HashMap<u32, usize> = HashMap::new();
-    if !hub_keys.is_empty() {
-        for i in 0..attrs.len() {
-            if let Some(&h) = hub_keys.get(&attrs.key[i]) {
-                hub_of
-                    .entry(ents.anchor[attrs.entity[i] as usize])
-                    .or_insert(h);
-            }
+    });
+    // The first hub (in report order) each anchor uses.
+    let mut hub_of = vec![u32::MAX; ents.len()];
+    for (i, h) in out.hubs.iter().enumerate() {
+        for &a in &h.anchors {
+            let slot = &mut hub_of[a as usize];
+            *slot = (*slot).min(i as u32);
         }
     }
     let mut dup_of: HashMap<u32, (u32, f64)> = HashMap::new();
@@ -135,17 +168,17 @@ pub fn scores(
             }
         }
     }
-    let mut labelled: HashMap<u32, bool> = HashMap::new();
+    let mut labelled = vec![false; ents.len()];
     for e in 0..ents.len() {
         if ents.label[e] == Some(Label::Fraud) {
-            labelled.insert(ents.anchor[e], true);
+            labelled[ents.anchor[e] as usize] = true;
         }
     }
     // The strongest duplicate partner labelled fraud, per anchor.
     let mut dup_of_fraud: HashMap<u32, (u32, f64)> = HashMap::new();
     for &(a, b, p) in duplicates {
         for (x, y) in [(a, b), (b, a)] {
-            if labelled.contains_key(&y) && !labelled.contains_key(&x) {
+            if labelled[y as usize] && !labelled[x as usize] {
                 let e = dup_of_fraud.entry(x).or_insert((y, p));
                 if p > e.1 || (p == e.1 && y < e.0) {
                     *e = (y, p);
@@ -156,14 +189,16 @@ pub fn scores(
     let reach = fraud_reach(input, out, w.proximity_max_hops);
     let ring_of: HashMap<u32, &RingReport> = rings.iter().map(|r| (r.cluster, r)).collect();
 
-    let anchor_scores: HashMap<u32, EntityScore> = (0..ents.len() as u32)
+    let anchor_scores: Vec<Option<EntityScore>> = (0..ents.len() as u32)
         .into_par_iter()
-        .filter(|&e| ents.anchor[e as usize] == e)
         .map(|a| {
+            if ents.anchor[a as usize] != a {
+                return None;
+            }
             let mut reasons = Vec::new();
             let cluster = out.cluster_of[a as usize];
             let c = &out.clusters[cluster as usize];
-            if labelled.contains_key(&a) {
+            if labelled[a as usize] {
                 reasons.push(Reason {
                     code: "labelled_fraud",
                     message: "labelled fraud".to_owned(),
@@ -196,19 +231,17 @@ pub fn scores(
                     points: w.fraud_proximity * w.proximity_decay.powi(hops as i32 - 1),
                 });
             }
-            if let Some(shared) = strong_of.get(&a) {
-                for &si in shared.iter().take(3) {
-                    let s = &out.shared[si];
-                    let (kind, value) = masked(s.kind, s.row);
-                    reasons.push(Reason {
-                        code: "shared_strong_property",
-                        message: format!(
-                            "shares {kind} {value} with {} other accounts",
-                            s.anchors.len() - 1
-                        ),
-                        points: w.shared_strong_property,
-                    });
-                }
+            for &si in strong_of.get(a).iter().take(3) {
+                let s = &out.shared[si as usize];
+                let (kind, value) = masked(s.kind, s.row);
+                reasons.push(Reason {
+                    code: "shared_strong_property",
+                    message: format!(
+                        "shares {kind} {value} with {} other accounts",
+                        s.anchors.len() - 1
+                    ),
+                    points: w.shared_strong_property,
+                });
             }
             if let Some(&(other, p)) = dup_of_fraud.get(&a) {
                 reasons.push(Reason {
@@ -230,8 +263,7 @@ pub fn scores(
                     points: w.possible_duplicate * p,
                 });
             }
-            if let Some(&h) = hub_of.get(&a) {
-                let hub = &out.hubs[h];
+            if let Some(hub) = out.hubs.get(hub_of[a as usize] as usize) {
                 let (kind, value) = masked(hub.kind, hub.row);
                 reasons.push(Reason {
                     code: "uses_hub_value",
@@ -249,17 +281,22 @@ pub fn scores(
                 .map(|r| r.points)
                 .sum::<f64>()
                 .clamp(0.0, 100.0);
-            (
-                a,
-                EntityScore {
-                    score: (score * 10.0).round() / 10.0,
-                    reasons,
-                },
-            )
+            Some(EntityScore {
+                score: (score * 10.0).round() / 10.0,
+                reasons,
+            })
         })
         .collect();
     (0..ents.len())
-        .map(|e| anchor_scores[&ents.anchor[e]].clone())
+        .into_par_iter()
+        .map(|e| {
+            anchor_scores[ents.anchor[e] as usize]
+                .clone()
+                .unwrap_or(EntityScore {
+                    score: 0.0,
+                    reasons: Vec::new(),
+                })
+        })
         .collect()
 }
 
