@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: generate N accounts, time `ringfence ingest` and `ringfence link`, and
 # in the same run time the Python peer (benches/scripts/peer_link.py) on the same files.
-# Prints medians of RUNS runs, peak memory and the ratio peer / Ringfence.
+# Prints medians of RUNS runs, peak memory and the ratio peer / Ringfence. `link` is the default
+# command (duplicate detection included); `link_only` is the linker with `[dedupe] enabled =
+# false`, the like-for-like comparison with the peer.
 #
 #   benches/scripts/e2e.sh                 # SIZES="1000000 10000000" RUNS=3
 #   SIZES=1000000 RUNS=5 benches/scripts/e2e.sh
@@ -40,10 +42,13 @@ for n in $SIZES; do
   for _ in $(seq "$RUNS"); do
     measure ingest "$BIN" ingest --accounts "$d/data/accounts.csv" --inquiries "$d/data/inquiries.csv" --out "$d/canonical"
     measure link "$BIN" link "$d/canonical" --out "$d/results"
+    # The linker alone, as the peer does no duplicate detection.
+    printf '[dedupe]\nenabled = false\n' > "$WORK/no-dedupe.toml"
+    measure link_only "$BIN" link "$d/canonical" --out "$d/results-link-only" --config "$WORK/no-dedupe.toml"
     mkdir -p "$d/peer"
     measure peer "$VENV/bin/python" benches/scripts/peer_link.py "$d/data/accounts.csv" "$d/data/inquiries.csv" "$d/peer"
   done
-  for s in ingest link peer; do
+  for s in ingest link link_only peer; do
     med=$(awk '{print $1}' "$WORK/$s.times" | median)
     peak=$(awk '{print $2}' "$WORK/$s.times" | sort -n | tail -1)
     printf '%-10s %-22s %10s %10s %12d\n' "$n" "$s" "$med" "$RUNS" $((peak / 1024))
