@@ -286,6 +286,29 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_pairs_count_once_and_skip_unknown_entities() {
+        let truth: Vec<TruthRow> = [("a", "p1"), ("b", "p1"), ("c", "p1"), ("d", "p2")]
+            .iter()
+            .map(|(a, p)| TruthRow {
+                account_id: (*a).to_owned(),
+                person_id: (*p).to_owned(),
+                ring_id: None,
+            })
+            .collect();
+        let person: HashMap<&str, &str> = truth
+            .iter()
+            .map(|t| (t.account_id.as_str(), t.person_id.as_str()))
+            .collect();
+        // (a, b) twice in both orders, (c, d) wrong, (a, x) about an unknown entity.
+        let predicted = [("a", "b"), ("b", "a"), ("c", "d"), ("a", "x")];
+        let pairs = predicted.iter().filter_map(|&(a, b)| {
+            Some((person.get(a)?, person.get(b)?, a.min(b), a.max(b)))
+        });
+        let prf = duplicate_pair_prf(&person, pairs);
+        assert_eq!((prf.true_positives, prf.predicted, prf.actual), (1, 2, 3));
+    }
+
+    #[test]
     fn pairwise_counts_follow_the_contingency_table() {
         let t = |a: &str, r: Option<&str>| TruthRow {
             account_id: a.into(),
