@@ -301,9 +301,9 @@ mod tests {
             .collect();
         // (a, b) twice in both orders, (c, d) wrong, (a, x) about an unknown entity.
         let predicted = [("a", "b"), ("b", "a"), ("c", "d"), ("a", "x")];
-        let pairs = predicted.iter().filter_map(|&(a, b)| {
-            Some((person.get(a)?, person.get(b)?, a.min(b), a.max(b)))
-        });
+        let pairs = predicted
+            .iter()
+            .filter_map(|&(a, b)| Some((person.get(a)?, person.get(b)?, a.min(b), a.max(b))));
         let prf = duplicate_pair_prf(&person, pairs);
         assert_eq!((prf.true_positives, prf.predicted, prf.actual), (1, 2, 3));
     }

@@ -599,7 +599,11 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
         .par_iter()
         .map(|s| {
             let kind = out.kinds[s.kind as usize].as_str();
-            (kind, key_hex(s.key), mask(base_kind(kind), attrs.value(s.row)))
+            (
+                kind,
+                key_hex(s.key),
+                mask(base_kind(kind), attrs.value(s.row)),
+            )
         })
         .collect();
     let rows: Vec<(usize, usize)> = out
@@ -612,8 +616,14 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
         .str("entity_id", rows.iter().map(|&(e, _)| ents.ids[e].as_str()))
         .str("cluster_id", rows.iter().map(|&(e, _)| cid(e)))
         .str("kind", rows.iter().map(|&(_, p)| props[p].0))
-        .str("property_key", rows.iter().map(|&(_, p)| props[p].1.as_str()))
-        .str("masked_value", rows.iter().map(|&(_, p)| props[p].2.as_str()))
+        .str(
+            "property_key",
+            rows.iter().map(|&(_, p)| props[p].1.as_str()),
+        )
+        .str(
+            "masked_value",
+            rows.iter().map(|&(_, p)| props[p].2.as_str()),
+        )
         .finish()?;
     write_batch(&out_dir.join("links.parquet"), &links)?;
     Ok(())
