@@ -31,6 +31,7 @@ pub mod eval;
 mod io;
 mod keys;
 mod linker;
+mod live;
 pub mod normalize;
 mod pipeline;
 mod record;
@@ -46,6 +47,7 @@ pub use keys::{Keyer, key_hex};
 pub use linker::{
     Cluster, Hub, HubReason, KindStats, LinkOutput, SharedProperty, base_kind, cluster_id, link,
 };
+pub use live::{Change, ClusterView, HubView, LiveGraph, PropertyView, Risk};
 pub use normalize::{NormalizeOptions, normalize_record};
 pub use pipeline::{RingSummary, RunResult, RunSummary, link_input, run_link};
 pub use record::{

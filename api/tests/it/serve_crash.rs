@@ -1,0 +1,212 @@
+//! The real `ringfence serve` binary over a socket: `kill -9` during a stream of writes loses
+//! nothing acknowledged, and the restarted graph equals a batch run over the stored records.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use graph_core::{Keyer, LinkConfig, NormalizeOptions};
+use ringfence::serve::AppState;
+use ringfence::store::{Store, Synchronous};
+use serde_json::{Value, json};
+
+use super::serve::{SECRET, batch_clusters};
+
+/// A minimal HTTP/1.1 client: one request per connection.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> std::io::Result<(u16, Value)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad response: {text}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null))
+        .unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+fn start(db: &Path, addr: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args([
+            "serve",
+            "--db",
+            db.to_str().expect("utf-8 path"),
+            "--bind",
+            addr,
+            "--relink-every",
+            "0",
+        ])
+        .env("RINGFENCE__GRAPH__KEY_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ringfence serve")
+}
+
+fn wait_ready(addr: &str, child: &mut Child) {
+    let t0 = Instant::now();
+    loop {
+        if let Ok((200, _)) = http(addr, "GET", "/readyz", "", None) {
+            return;
+        }
+        assert!(child.try_wait().expect("wait").is_none(), "server exited");
+        assert!(t0.elapsed() < Duration::from_secs(60), "server not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn kill_9_during_writes_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db");
+    let o = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args([
+            "keys",
+            "create",
+            "--scopes",
+            "admin",
+            "--db",
+            db.to_str().expect("utf-8 path"),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("rf_live_"), "{token}");
+
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut server = start(&db, &addr);
+    wait_ready(&addr, &mut server);
+
+    // Two writers stream accounts and inquiries sharing devices and emails from small pools,
+    // so clusters form and merge while the server is killed.
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (addr, token, acked, stop) =
+                (addr.clone(), token.clone(), acked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let (path, body) = if i % 3 == 2 {
+                        (
+                            "/v1/inquiries",
+                            json!({
+                                "id": format!("inq_w{w}_{i}"),
+                                "account_id": format!("acct_w{w}_{}", i - 1),
+                                "device_id": format!("dev-{}", (i * 7 + w) % 23),
+                                "ip_address": format!("198.51.100.{}", i % 50),
+                            }),
+                        )
+                    } else {
+                        (
+                            "/v1/accounts",
+                            json!({
+                                "id": format!("acct_w{w}_{i}"),
+                                "email": format!("user{}@example.org", (i * 3 + w) % 31),
+                                "device_id": format!("dev-{}", (i * 5 + w) % 23),
+                                "name_first": "Ann", "name_last": format!("Lee{}", i % 5),
+                                "address_street": format!("{} Main Street", i % 9),
+                                "address_city": "Springfield",
+                            }),
+                        )
+                    };
+                    // Anything but a 201 (the server died mid-request) is not acknowledged.
+                    if let Ok((201, b)) = http(&addr, "POST", path, &token, Some(&body)) {
+                        acked.lock().unwrap().push((
+                            path.to_owned(),
+                            b["id"].as_str().unwrap_or_default().to_owned(),
+                        ));
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    // Let writes flow, then kill -9 (SIGKILL) in the middle of them.
+    let t0 = Instant::now();
+    while acked.lock().unwrap().len() < 150 && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 20,
+        "only {} writes acknowledged",
+        acked.len()
+    );
+    eprintln!("{} writes acknowledged before kill -9", acked.len());
+
+    // Restart on the same file: every acknowledged record is there.
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut server = start(&db, &addr);
+    wait_ready(&addr, &mut server);
+    let mut served = std::collections::BTreeMap::new();
+    for (path, id) in &acked {
+        let (status, body) = http(&addr, "GET", &format!("{path}/{id}"), &token, None).unwrap();
+        assert_eq!(status, 200, "acknowledged {id} lost: {body}");
+        let (status, risk) =
+            http(&addr, "GET", &format!("{path}/{id}/risk"), &token, None).unwrap();
+        assert_eq!(status, 200, "{risk}");
+        served.insert(id.clone(), risk["cluster_id"].as_str().unwrap().to_owned());
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // The clusters the restarted server serves are those of a batch run over the store.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let batch = rt.block_on(async {
+        let store = Store::open(db.to_str().unwrap(), Synchronous::Full)
+            .await
+            .unwrap();
+        let state = AppState::new(
+            store,
+            Keyer::new(SECRET.as_bytes()),
+            LinkConfig::default(),
+            NormalizeOptions::default(),
+        );
+        batch_clusters(&state).await
+    });
+    for (id, cluster) in &served {
+        assert_eq!(batch.get(id), Some(cluster), "{id}");
+    }
+}
