@@ -1,9 +1,10 @@
 //! `ringfence serve`: the real-time risk service.
 //!
 //! * [`app`] builds the axum [`Router`] over an [`AppState`], so tests drive it in-process.
-//! * [`start`] opens the store, builds the live graph from it with the batch linker and
-//!   returns the state; [`run`] also binds, serves, and shuts down gracefully on SIGTERM or
-//!   Ctrl-C (in-flight requests finish, the store is closed cleanly).
+//! * [`AppState::load`] builds the live graph from the store with the batch linker; [`run`]
+//!   opens the store, binds, builds the graph (answering `/readyz` with 503 meanwhile), serves,
+//!   and shuts down gracefully on SIGTERM or Ctrl-C (in-flight requests finish, the store is
+//!   closed cleanly).
 //! * Every write is committed to the store before it touches the live graph, and acknowledged
 //!   only after both; a crashed process rebuilds the graph from the store on start.
 

@@ -3,7 +3,7 @@
 //!
 //! The write path: validate → normalise (graph-core's one normalisation) → commit to the
 //! store (with the idempotency claim, in one transaction) → apply to the live graph under its
-//! write lock → answer. Writes are serialised by [`AppState::write_lock`] from the commit to
+//! write lock → answer. Writes are serialised by [`Inner::write_lock`](super::Inner::write_lock) from the commit to
 //! the graph update, so the graph applies changes in commit order; readers take the graph's
 //! read lock, which a write holds for microseconds (a re-clustering of one cluster at worst).
 

@@ -194,7 +194,11 @@ pub struct Change {
     pub reclustered: bool,
 }
 
-/// The incrementally maintained graph. See the [module docs](self).
+/// The incrementally maintained graph: the batch linker's result kept current one record at a
+/// time. Adds and merges are incremental; cap crossings, replacements and removals re-cluster
+/// the clusters involved; scores are recomputed with the batch functions for the clusters a
+/// write changes. Under the caps in force ([`LiveGraph::caps`]; `auto` caps are chosen when the
+/// graph is built and held until it is rebuilt) it equals a batch run over the same records.
 #[derive(Debug, Clone)]
 pub struct LiveGraph {
     config: LinkConfig,
