@@ -210,3 +210,90 @@ fn kill_9_during_writes_loses_nothing_acknowledged() {
         assert_eq!(batch.get(id), Some(cluster), "{id}");
     }
 }
+
+fn ringfence(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args(args)
+        .env("RINGFENCE__GRAPH__KEY_SECRET", SECRET)
+        .output()
+        .expect("run ringfence")
+}
+
+#[test]
+fn import_then_export_gives_the_batch_clusters_without_plaintext_pii() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("import.db");
+    let db = db.to_str().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/sample");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (imported, batch) = rt.block_on(async {
+        let store = Store::open(db, Synchronous::Normal).await.unwrap();
+        let n = ringfence::serve::import_dir(&store, &sample).await.unwrap();
+        // Importing again adds nothing: ids already stored are skipped.
+        assert_eq!(
+            ringfence::serve::import_dir(&store, &sample).await.unwrap(),
+            0
+        );
+        let state = AppState::new(
+            store,
+            Keyer::new(SECRET.as_bytes()),
+            LinkConfig::default(),
+            NormalizeOptions::default(),
+        );
+        (n, batch_clusters(&state).await)
+    });
+    assert_eq!(imported, 2000 + 2377);
+    let out = dir.path().join("export");
+    let o = ringfence(&["export", "--db", db, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cols = graph_core::read_columns(
+        &out.join("entities.parquet"),
+        &["entity_id", "cluster_id", "score"],
+    )
+    .unwrap();
+    assert_eq!(cols[0].len(), imported as usize);
+    for (id, cluster) in cols[0].iter().zip(&cols[1]) {
+        let id = id.as_deref().unwrap();
+        assert_eq!(batch.get(id), cluster.as_ref(), "{id}");
+    }
+    assert!(out.join("hubs.parquet").exists());
+    // No plaintext PII: an email of the sample appears in neither file.
+    let first = std::fs::read_to_string(sample.join("accounts.csv")).unwrap();
+    let email = first.lines().nth(1).unwrap().split(',').nth(7).unwrap();
+    assert!(email.contains('@'), "{email}");
+    for f in ["entities.parquet", "hubs.parquet"] {
+        let bytes = std::fs::read(out.join(f)).unwrap();
+        let hay = String::from_utf8_lossy(&bytes);
+        assert!(!hay.contains(email), "{f} holds {email}");
+    }
+}
+
+#[test]
+fn keys_cli_refuses_unknown_scopes_and_revokes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    let db = db.to_str().unwrap();
+    let o = ringfence(&["keys", "create", "--scopes", "risk:read,root", "--db", db]);
+    assert_eq!(o.status.code(), Some(2), "user error");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("root"));
+    let o = ringfence(&["keys", "create", "--scopes", "risk:read", "--db", db]);
+    assert!(o.status.success());
+    let token = String::from_utf8(o.stdout).unwrap();
+    let o = ringfence(&["keys", "list", "--db", db]);
+    let list = String::from_utf8(o.stdout).unwrap();
+    assert!(!list.contains(token.trim()), "tokens are never listed");
+    let id = list.split('\t').next().unwrap();
+    assert!(id.starts_with("key_"), "{list}");
+    assert!(
+        ringfence(&["keys", "revoke", id, "--db", db])
+            .status
+            .success()
+    );
+    let list = String::from_utf8(ringfence(&["keys", "list", "--db", db]).stdout).unwrap();
+    assert!(!list.contains("active"), "{list}");
+    let o = ringfence(&["keys", "revoke", id, "--db", db]);
+    assert_eq!(o.status.code(), Some(2), "already revoked");
+}
