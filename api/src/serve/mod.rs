@@ -166,7 +166,7 @@ pub async fn relink(state: &AppState) -> anyhow::Result<Value> {
         .await??;
     let build_ms = t0.elapsed().as_millis() as u64;
     let mut graph = graph;
-    let _writer = state.write_lock.lock().await;
+    let writer = state.write_lock.lock().await;
     let (changed, _) = state.store.changed_since(last).await?;
     for r in &changed {
         if let Some(n) = service::normalize_record(state, r) {
@@ -174,7 +174,11 @@ pub async fn relink(state: &AppState) -> anyhow::Result<Value> {
         }
     }
     let entities = graph.len();
-    *state.graph_write() = graph;
+    // Swap under the lock, free the old graph outside it (dropping millions of entities takes
+    // a while, and readers must not wait for it).
+    let old = std::mem::replace(&mut *state.graph_write(), graph);
+    drop(writer);
+    tokio::task::spawn_blocking(move || drop(old));
     state.skipped.store(skipped, Ordering::Relaxed);
     state.metrics.relinks.inc();
     tracing::info!(

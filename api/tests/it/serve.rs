@@ -938,3 +938,27 @@ fn entity_types_of_ids() {
     );
     assert_eq!(ringfence::serve::model::type_of_id("x"), None);
 }
+
+#[tokio::test]
+async fn a_relink_swaps_in_the_batch_graph_and_keeps_every_write() {
+    let app = TestApp::new().await;
+    let t = Some(app.admin.as_str());
+    for i in 0..12 {
+        let body =
+            json!({"id": format!("acct_l{i}"), "phone": format!("+1415555{:04}", 2000 + i % 4)});
+        assert_eq!(
+            app.call("POST", "/v1/accounts", t, Some(body)).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let before = app.state.graph_read().assignments();
+    let r = app.call("POST", "/v1/admin/relink", t, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["entities"], 12);
+    assert_eq!(app.state.graph_read().assignments(), before);
+    let ids: BTreeMap<String, String> = before.into_iter().map(|((_, id), c)| (id, c)).collect();
+    assert_eq!(batch_clusters(&app.state).await, ids);
+    let key = app.key(&["risk:read"]).await;
+    let r = app.call("POST", "/v1/admin/relink", Some(&key), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
