@@ -297,3 +297,62 @@ fn keys_cli_refuses_unknown_scopes_and_revokes() {
     let o = ringfence(&["keys", "revoke", id, "--db", db]);
     assert_eq!(o.status.code(), Some(2), "already revoked");
 }
+
+#[test]
+fn sigterm_stops_gracefully_and_the_log_holds_no_pii() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("term.db");
+    let o = ringfence(&[
+        "keys",
+        "create",
+        "--scopes",
+        "admin",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ringfence"))
+        .args(["serve", "--db", db.to_str().unwrap(), "--bind", &addr])
+        .env("RINGFENCE__GRAPH__KEY_SECRET", SECRET)
+        .env("RINGFENCE_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(&addr, &mut server);
+    let secret_email = "very.private.person@secret-domain.example";
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/v1/accounts?email=leak",
+        &token,
+        Some(&json!({"email": secret_email, "phone": "+14155550199", "name_last": "Zyxwvut"})),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = http(&addr, "GET", "/v1/nothing", &token, None).unwrap();
+    assert_eq!(status, 404);
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {log}", out.status);
+    assert!(log.contains("stopped"), "{log}");
+    assert!(
+        log.contains("route=/v1/accounts"),
+        "requests are logged: {log}"
+    );
+    for pii in [
+        secret_email,
+        "secret-domain",
+        "4155550199",
+        "Zyxwvut",
+        "email=leak",
+    ] {
+        assert!(!log.contains(pii), "the log holds {pii}");
+    }
+}
