@@ -6,6 +6,7 @@
 #
 #   ACCOUNTS=1000000 RUNS=3 DURATION=20 CONNECTIONS=32 SYNC=full benches/scripts/load.sh
 #
+# BIN=path uses that binary instead of building; STARTUP_RUNS (default RUNS) restarts to time.
 # Installs wrk with apt-get when it is missing; builds the release binary; generates the
 # population once into $WORK (default /tmp/ringfence-load) and imports it once.
 set -euo pipefail
@@ -28,8 +29,10 @@ if ! command -v wrk >/dev/null 2>&1; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
 
-cargo build --release --locked -p ringfence
-BIN="$CARGO_TARGET_DIR/release/ringfence"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked -p ringfence
+  BIN="$CARGO_TARGET_DIR/release/ringfence"
+fi
 mkdir -p "$WORK"
 DATA="$WORK/data-$ACCOUNTS"
 DB="$WORK/store-$ACCOUNTS.db"
@@ -68,7 +71,7 @@ fi
 TOKEN="$("$BIN" keys create --scopes admin --name load --db "$DB")"
 
 startup=()
-for _ in $(seq "$RUNS"); do
+for _ in $(seq "${STARTUP_RUNS:-$RUNS}"); do
   startup+=("$(start_server "")")
   stop_server
 done

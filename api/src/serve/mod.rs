@@ -36,7 +36,7 @@ use tower_http::timeout::TimeoutLayer;
 use self::auth::KeyCache;
 use self::error::ApiError;
 use self::metrics::Metrics;
-use crate::store::{Store, Synchronous};
+use crate::store::{Job, Record, Store, StoreError, Synchronous};
 
 /// Largest accepted request body, in bytes.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -56,9 +56,11 @@ pub struct Inner {
     /// The live graph. Readers take the read lock for microseconds; a write holds the write
     /// lock only while it applies one record to the graph.
     graph: RwLock<LiveGraph>,
-    /// Serialises writes from the store commit to the graph update, so the graph applies
-    /// changes in commit order.
+    /// Held by the writer task from a batch's commit to its last graph update (and by a
+    /// re-link while it replays and swaps), so the graph applies changes in commit order.
     pub write_lock: tokio::sync::Mutex<()>,
+    /// The queue of the writer task (see `writer`).
+    writes: tokio::sync::mpsc::Sender<Pending>,
     /// The one normalisation's options.
     pub normalize: NormalizeOptions,
     /// API key lookups.
@@ -80,22 +82,47 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// State over an open store with an empty graph (not ready until [`AppState::load`]).
+    /// Starts the writer task, so it must be called inside a tokio runtime.
     pub fn new(
         store: Store,
         keyer: graph_core::Keyer,
         config: LinkConfig,
         normalize: NormalizeOptions,
     ) -> Self {
-        AppState(Arc::new(Inner {
+        let (tx, rx) = tokio::sync::mpsc::channel(WRITE_QUEUE);
+        let inner = Arc::new(Inner {
             store,
             graph: RwLock::new(LiveGraph::new(keyer, config)),
             write_lock: tokio::sync::Mutex::new(()),
+            writes: tx,
             normalize,
             keys: KeyCache::default(),
             metrics: Metrics::default(),
             ready: AtomicBool::new(false),
             skipped: Default::default(),
-        }))
+        });
+        tokio::spawn(writer(Arc::downgrade(&inner), rx));
+        AppState(inner)
+    }
+
+    /// Queues a write and waits until it is committed and applied to the graph. Returns the
+    /// stored record and the entity's risk after the write.
+    ///
+    /// # Errors
+    /// The write's own store error, or [`StoreError::Corrupt`] when the batch failed or the
+    /// service is stopping.
+    pub async fn submit(
+        &self,
+        job: Job,
+        graph: GraphOp,
+    ) -> Result<(Record, Option<graph_core::Risk>), StoreError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.writes
+            .send(Pending { job, graph, reply })
+            .await
+            .map_err(|_| StoreError::Corrupt("the writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Corrupt("the writer dropped the request".into()))?
     }
 
     /// Read access to the live graph. A poisoned lock (a panic while writing) is still
@@ -127,6 +154,91 @@ impl AppState {
         let stats = relink(self).await?;
         self.ready.store(true, Ordering::Release);
         Ok(stats)
+    }
+}
+
+/// Most writes queued at once; senders wait beyond it.
+const WRITE_QUEUE: usize = 4096;
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// What a committed write does to the live graph.
+#[derive(Debug, Clone)]
+pub enum GraphOp {
+    /// Add or replace a record.
+    Upsert(graph_core::Normalized),
+    /// Set or clear a label.
+    Label(graph_core::EntityType, String, Option<graph_core::Label>),
+}
+
+type Answer = Result<(Record, Option<graph_core::Risk>), StoreError>;
+
+/// A queued write.
+#[derive(Debug)]
+pub struct Pending {
+    job: Job,
+    graph: GraphOp,
+    reply: tokio::sync::oneshot::Sender<Answer>,
+}
+
+/// The single writer: takes every write queued at the moment (up to [`MAX_BATCH`]), commits
+/// them in one transaction — one fsync for the batch (group commit), each write in its own
+/// savepoint — then applies them to the live graph in commit order and answers each. Under
+/// load, batches grow and the fsync cost is shared; alone, a write is a batch of one.
+async fn writer(state: std::sync::Weak<Inner>, mut rx: tokio::sync::mpsc::Receiver<Pending>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let Some(inner) = state.upgrade() else {
+            break;
+        };
+        let writing = inner.write_lock.lock().await;
+        let jobs: Vec<&Job> = batch.iter().map(|p| &p.job).collect();
+        let results = inner.store.write_batch(&jobs).await;
+        match results {
+            Err(e) => {
+                tracing::error!(error = %e, writes = batch.len(), "write batch failed");
+                for p in batch {
+                    let _ = p
+                        .reply
+                        .send(Err(StoreError::Corrupt("the write batch failed".into())));
+                }
+            }
+            Ok(results) => {
+                for (p, r) in batch.into_iter().zip(results) {
+                    let answer = r.map(|record| {
+                        // The graph lock is taken per write, so readers slip in between.
+                        let mut g = inner
+                            .graph
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let (t, id) = match p.graph {
+                            GraphOp::Upsert(n) => {
+                                let key = (n.entity.entity_type, n.entity.id.clone());
+                                g.upsert(n);
+                                key
+                            }
+                            GraphOp::Label(t, id, label) => {
+                                g.set_label(t, &id, label);
+                                (t, id)
+                            }
+                        };
+                        let risk = g.risk(t, &id);
+                        drop(g);
+                        inner.metrics.graph_writes.inc();
+                        (record, risk)
+                    });
+                    let _ = p.reply.send(answer);
+                }
+            }
+        }
+        drop(writing);
     }
 }
 

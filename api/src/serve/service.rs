@@ -1,11 +1,11 @@
 //! Transport-neutral service functions: validate, persist, update the live graph, shape the
 //! result. Handlers in `routes.rs` only extract, call these, and map.
 //!
-//! The write path: validate → normalise (graph-core's one normalisation) → commit to the
-//! store (with the idempotency claim, in one transaction) → apply to the live graph under its
-//! write lock → answer. Writes are serialised by [`Inner::write_lock`](super::Inner::write_lock) from the commit to
-//! the graph update, so the graph applies changes in commit order; readers take the graph's
-//! read lock, which a write holds for microseconds (a re-clustering of one cluster at worst).
+//! The write path: validate → normalise (graph-core's one normalisation) → queue for the
+//! single writer task, which commits a batch of writes in one transaction (each with its
+//! idempotency claim, in its own savepoint), then applies them to the live graph in commit
+//! order → answer. Readers take the graph's read lock, which a write holds for microseconds
+//! (a re-clustering of one cluster at worst).
 
 use std::collections::BTreeMap;
 
@@ -14,12 +14,21 @@ use graph_core::{EntityType, Field, Label, Normalized, RawRecord, normalize::mas
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::GraphOp;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::model::{
     NeighbourhoodOut, NodeOut, ReasonOut, RiskOut, Warning, pii_kind, prefix, type_of_id,
 };
-use crate::store::{IdempotencyClaim, Record, StoreError, random_hex, sha256_hex};
+use crate::store::{Claim, Job, Record, StoreError, WriteOp, random_hex, sha256_hex};
+
+fn claim_of(caller: &Caller, idem: Option<&Idem>) -> Option<Claim> {
+    idem.map(|i| Claim {
+        key_id: caller.key_id.clone(),
+        idem_key: i.key.clone(),
+        request_hash: i.request_hash.clone(),
+    })
+}
 
 /// Longest accepted id, in characters (graph-core's limit).
 const MAX_ID_CHARS: usize = graph_core::normalize::MAX_ID_CHARS;
@@ -243,45 +252,41 @@ pub async fn write(
         return Ok(r);
     }
     let normalized = normalize(state, &w)?;
-    let claim = idem.as_ref().map(|i| IdempotencyClaim {
-        key_id: &caller.key_id,
-        idem_key: &i.key,
-        request_hash: &i.request_hash,
-    });
     let t = w.entity_type;
-    let (record, risk) = {
-        let _writer = state.write_lock.lock().await;
-        let stored = if update {
-            state
-                .store
-                .update(t, &w.id, w.account_id.as_deref(), &w.fields, claim)
-                .await
-        } else {
-            state
-                .store
-                .insert(t, &w.id, w.account_id.as_deref(), &w.fields, claim)
-                .await
-        };
-        let record = match stored {
-            Err(StoreError::IdempotencyTaken) => {
-                if let Some(i) = &idem
-                    && let Some(r) = replay(state, caller, i).await?
-                {
-                    return Ok(r);
-                }
-                return Err(StoreError::IdempotencyTaken.into());
+    let id = w.id.clone();
+    let op = if update {
+        WriteOp::Update {
+            entity_type: t,
+            id: w.id,
+            account_id: w.account_id,
+            fields: w.fields,
+        }
+    } else {
+        WriteOp::Insert {
+            entity_type: t,
+            id: w.id,
+            account_id: w.account_id,
+            fields: w.fields,
+        }
+    };
+    let job = Job {
+        op,
+        claim: claim_of(caller, idem.as_ref()),
+    };
+    let (record, risk) = match state.submit(job, GraphOp::Upsert(normalized.clone())).await {
+        Err(StoreError::IdempotencyTaken) => {
+            if let Some(i) = &idem
+                && let Some(r) = replay(state, caller, i).await?
+            {
+                return Ok(r);
             }
-            r => r?,
-        };
-        let mut g = state.graph_write();
-        g.upsert(normalized.clone());
-        let risk = g.risk(t, &w.id);
-        state.metrics.graph_writes.inc();
-        (record, risk)
+            return Err(StoreError::IdempotencyTaken.into());
+        }
+        r => r?,
     };
     let mut body = record_json(&record, caller.pii());
     if let (Value::Object(m), Some(r)) = (&mut body, risk) {
-        m.insert("risk".into(), json!(risk_out(t, &w.id, &r)));
+        m.insert("risk".into(), json!(risk_out(t, &id, &r)));
         m.insert("warnings".into(), json!(warnings(&normalized)));
     }
     let status = if update {
@@ -451,20 +456,28 @@ pub async fn label(
     {
         return Ok(r);
     }
-    let claim = idem.as_ref().map(|i| IdempotencyClaim {
-        key_id: &caller.key_id,
-        idem_key: &i.key,
-        request_hash: &i.request_hash,
-    });
-    let risk = {
-        let _writer = state.write_lock.lock().await;
-        state
-            .store
-            .set_label(t, id, parsed.map(Label::as_str), &caller.key_id, claim)
-            .await?;
-        let mut g = state.graph_write();
-        g.set_label(t, id, parsed);
-        g.risk(t, id)
+    let job = Job {
+        op: WriteOp::Label {
+            entity_type: t,
+            id: id.to_owned(),
+            label: parsed.map(|l| l.as_str().to_owned()),
+            key_id: caller.key_id.clone(),
+        },
+        claim: claim_of(caller, idem.as_ref()),
+    };
+    let (_, risk) = match state
+        .submit(job, GraphOp::Label(t, id.to_owned(), parsed))
+        .await
+    {
+        Err(StoreError::IdempotencyTaken) => {
+            if let Some(i) = &idem
+                && let Some(r) = replay(state, caller, i).await?
+            {
+                return Ok(r);
+            }
+            return Err(StoreError::IdempotencyTaken.into());
+        }
+        r => r?,
     };
     let body = json!({
         "id": id,

@@ -126,6 +126,75 @@ pub struct IdempotencyClaim<'a> {
     pub request_hash: &'a str,
 }
 
+/// One write.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// A new record.
+    Insert {
+        /// Account or inquiry.
+        entity_type: EntityType,
+        /// Prefixed id.
+        id: String,
+        /// For inquiries.
+        account_id: Option<String>,
+        /// Fields as sent.
+        fields: BTreeMap<String, String>,
+    },
+    /// New fields for a stored record.
+    Update {
+        /// Account or inquiry.
+        entity_type: EntityType,
+        /// Prefixed id.
+        id: String,
+        /// For inquiries.
+        account_id: Option<String>,
+        /// All fields after the change.
+        fields: BTreeMap<String, String>,
+    },
+    /// Sets or clears a stored record's label (and logs who did).
+    Label {
+        /// Account or inquiry.
+        entity_type: EntityType,
+        /// Prefixed id.
+        id: String,
+        /// `fraud`, `legit`, or `None` to clear.
+        label: Option<String>,
+        /// The caller's key id.
+        key_id: String,
+    },
+}
+
+impl WriteOp {
+    /// The record's id.
+    pub fn id(&self) -> &str {
+        match self {
+            WriteOp::Insert { id, .. } | WriteOp::Update { id, .. } | WriteOp::Label { id, .. } => {
+                id
+            }
+        }
+    }
+}
+
+/// An idempotency claim owned by a queued write.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The caller's API key id.
+    pub key_id: String,
+    /// The `Idempotency-Key` header.
+    pub idem_key: String,
+    /// Hash of the request.
+    pub request_hash: String,
+}
+
+/// A write and its idempotency claim, committed together.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The write.
+    pub op: WriteOp,
+    /// The claim, when the request carried an `Idempotency-Key`.
+    pub claim: Option<Claim>,
+}
+
 /// A saved graph-query template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedQuery {
@@ -288,174 +357,238 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts a new record (and the idempotency claim) in one transaction; returns it as
-    /// stored once the commit is durable.
+    /// Applies a batch of writes in one transaction (one commit, one fsync), each inside its
+    /// own savepoint: a write that fails for its own reason (duplicate id, missing record,
+    /// idempotency key taken) is rolled back alone and reported in its slot; the others commit.
+    /// Returns once the commit is durable.
     ///
     /// # Errors
-    /// [`StoreError::Duplicate`] when the id exists, [`StoreError::IdempotencyTaken`] when the
-    /// idempotency key was claimed meanwhile.
+    /// The outer error when the transaction itself fails (nothing of the batch is stored).
+    pub async fn write_batch(&self, jobs: &[&Job]) -> Result<Vec<Result<Record>>> {
+        let at = now();
+        let mut tx = self.writer.begin().await?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+            match Self::apply(&mut sp, job, &at).await {
+                Ok(r) => {
+                    sp.commit().await?;
+                    out.push(Ok(r));
+                }
+                Err(
+                    e @ (StoreError::Duplicate(_)
+                    | StoreError::NotFound(_)
+                    | StoreError::IdempotencyTaken),
+                ) => {
+                    sp.rollback().await?;
+                    out.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn write_one(&self, job: Job) -> Result<Record> {
+        let mut r = self.write_batch(&[&job]).await?;
+        r.pop()
+            .unwrap_or_else(|| Err(StoreError::Corrupt("empty batch result".into())))
+    }
+
+    async fn apply(conn: &mut SqliteConnection, job: &Job, at: &str) -> Result<Record> {
+        let id = job.op.id();
+        let claim = job.claim.as_ref().map(|c| IdempotencyClaim {
+            key_id: &c.key_id,
+            idem_key: &c.idem_key,
+            request_hash: &c.request_hash,
+        });
+        Self::claim(&mut *conn, claim, id).await?;
+        let rec = match &job.op {
+            WriteOp::Insert {
+                entity_type: t,
+                id,
+                account_id,
+                fields,
+            } => {
+                let json = serde_json::to_string(fields)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let sql = match t {
+                    EntityType::Account => {
+                        "INSERT INTO accounts (id, fields, inserted_at, updated_at) VALUES (?, ?, ?, ?) RETURNING seq"
+                    }
+                    EntityType::Inquiry => {
+                        "INSERT INTO inquiries (id, fields, inserted_at, updated_at, account_id) VALUES (?, ?, ?, ?, ?) RETURNING seq"
+                    }
+                };
+                let mut q = sqlx::query(sql).bind(id).bind(&json).bind(at).bind(at);
+                if *t == EntityType::Inquiry {
+                    q = q.bind(account_id.as_deref());
+                }
+                let seq: i64 = match q.fetch_one(&mut *conn).await {
+                    Ok(row) => row.try_get(0)?,
+                    Err(e) if unique_violation(&e) => {
+                        return Err(StoreError::Duplicate(id.clone()));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                Record {
+                    entity_type: *t,
+                    seq,
+                    id: id.clone(),
+                    account_id: account_id.clone(),
+                    fields: fields.clone(),
+                    inserted_at: at.to_owned(),
+                    updated_at: at.to_owned(),
+                }
+            }
+            WriteOp::Update {
+                entity_type: t,
+                id,
+                account_id,
+                fields,
+            } => {
+                let json = serde_json::to_string(fields)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let sql = match t {
+                    EntityType::Account => {
+                        "UPDATE accounts SET fields = ?, updated_at = ? WHERE id = ? RETURNING seq, inserted_at"
+                    }
+                    EntityType::Inquiry => {
+                        "UPDATE inquiries SET fields = ?, updated_at = ?, account_id = ? WHERE id = ? RETURNING seq, inserted_at"
+                    }
+                };
+                let mut q = sqlx::query(sql).bind(json).bind(at);
+                if *t == EntityType::Inquiry {
+                    q = q.bind(account_id.as_deref());
+                }
+                let row = q
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+                Record {
+                    entity_type: *t,
+                    seq: row.try_get(0)?,
+                    id: id.clone(),
+                    account_id: account_id.clone(),
+                    fields: fields.clone(),
+                    inserted_at: row.try_get(1)?,
+                    updated_at: at.to_owned(),
+                }
+            }
+            WriteOp::Label {
+                entity_type: t,
+                id,
+                label,
+                key_id,
+            } => {
+                let sql = format!(
+                    "SELECT seq, fields, inserted_at{} FROM {} WHERE id = ?",
+                    if *t == EntityType::Inquiry {
+                        ", account_id"
+                    } else {
+                        ""
+                    },
+                    table(*t)
+                );
+                let row = sqlx::query(AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+                let seq: i64 = row.try_get(0)?;
+                let mut fields = parse_fields(row.try_get(1)?)?;
+                let inserted_at: String = row.try_get(2)?;
+                let account_id: Option<String> = if *t == EntityType::Inquiry {
+                    row.try_get(3)?
+                } else {
+                    None
+                };
+                match label {
+                    Some(l) => fields.insert("label".to_owned(), l.clone()),
+                    None => fields.remove("label"),
+                };
+                let json = serde_json::to_string(&fields)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE {} SET fields = ?, updated_at = ? WHERE id = ?",
+                    table(*t)
+                )))
+                .bind(&json)
+                .bind(at)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO labels (entity_type, entity_id, label, key_id, at) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(t.as_str())
+                .bind(id)
+                .bind(label.as_deref())
+                .bind(key_id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+                Record {
+                    entity_type: *t,
+                    seq,
+                    id: id.clone(),
+                    account_id,
+                    fields,
+                    inserted_at,
+                    updated_at: at.to_owned(),
+                }
+            }
+        };
+        Self::log_change(&mut *conn, rec.entity_type, &rec.id).await?;
+        Ok(rec)
+    }
+
+    /// Inserts a new record in its own transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] when the id exists.
     pub async fn insert(
         &self,
         t: EntityType,
         id: &str,
         account_id: Option<&str>,
         fields: &BTreeMap<String, String>,
-        claim: Option<IdempotencyClaim<'_>>,
     ) -> Result<Record> {
-        let json = serde_json::to_string(fields).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let at = now();
-        let mut tx = self.writer.begin().await?;
-        Self::claim(&mut tx, claim, id).await?;
-        let sql = match t {
-            EntityType::Account => {
-                "INSERT INTO accounts (id, fields, inserted_at, updated_at) VALUES (?, ?, ?, ?) RETURNING seq"
-            }
-            EntityType::Inquiry => {
-                "INSERT INTO inquiries (id, fields, inserted_at, updated_at, account_id) VALUES (?, ?, ?, ?, ?) RETURNING seq"
-            }
-        };
-        let mut q = sqlx::query(sql).bind(id).bind(&json).bind(&at).bind(&at);
-        if t == EntityType::Inquiry {
-            q = q.bind(account_id);
-        }
-        let seq: i64 = match q.fetch_one(&mut *tx).await {
-            Ok(row) => row.try_get(0)?,
-            Err(e) if unique_violation(&e) => return Err(StoreError::Duplicate(id.to_owned())),
-            Err(e) => return Err(e.into()),
-        };
-        Self::log_change(&mut tx, t, id).await?;
-        tx.commit().await?;
-        Ok(Record {
-            entity_type: t,
-            seq,
-            id: id.to_owned(),
-            account_id: account_id.map(str::to_owned),
-            fields: fields.clone(),
-            inserted_at: at.clone(),
-            updated_at: at,
+        self.write_one(Job {
+            op: WriteOp::Insert {
+                entity_type: t,
+                id: id.to_owned(),
+                account_id: account_id.map(str::to_owned),
+                fields: fields.clone(),
+            },
+            claim: None,
         })
+        .await
     }
 
-    /// Replaces a record's fields (and the idempotency claim) in one transaction.
+    /// Replaces a record's fields in its own transaction.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`], [`StoreError::IdempotencyTaken`].
+    /// [`StoreError::NotFound`].
     pub async fn update(
         &self,
         t: EntityType,
         id: &str,
         account_id: Option<&str>,
         fields: &BTreeMap<String, String>,
-        claim: Option<IdempotencyClaim<'_>>,
     ) -> Result<Record> {
-        let json = serde_json::to_string(fields).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let at = now();
-        let mut tx = self.writer.begin().await?;
-        Self::claim(&mut tx, claim, id).await?;
-        let sql = match t {
-            EntityType::Account => {
-                "UPDATE accounts SET fields = ?, updated_at = ? WHERE id = ? RETURNING seq, inserted_at"
-            }
-            EntityType::Inquiry => {
-                "UPDATE inquiries SET fields = ?, updated_at = ?, account_id = ? WHERE id = ? RETURNING seq, inserted_at"
-            }
-        };
-        let mut q = sqlx::query(sql).bind(&json).bind(&at);
-        if t == EntityType::Inquiry {
-            q = q.bind(account_id);
-        }
-        let row = q
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        let (seq, inserted_at): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
-        Self::log_change(&mut tx, t, id).await?;
-        tx.commit().await?;
-        Ok(Record {
-            entity_type: t,
-            seq,
-            id: id.to_owned(),
-            account_id: account_id.map(str::to_owned),
-            fields: fields.clone(),
-            inserted_at,
-            updated_at: at,
-        })
-    }
-
-    /// Sets (or with `None` clears) a record's `label` field and logs it, in one transaction.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`], [`StoreError::IdempotencyTaken`].
-    pub async fn set_label(
-        &self,
-        t: EntityType,
-        id: &str,
-        label: Option<&str>,
-        key_id: &str,
-        claim: Option<IdempotencyClaim<'_>>,
-    ) -> Result<Record> {
-        let at = now();
-        let mut tx = self.writer.begin().await?;
-        Self::claim(&mut tx, claim, id).await?;
-        let sql = format!(
-            "SELECT seq, fields, inserted_at{} FROM {} WHERE id = ?",
-            if t == EntityType::Inquiry {
-                ", account_id"
-            } else {
-                ""
+        self.write_one(Job {
+            op: WriteOp::Update {
+                entity_type: t,
+                id: id.to_owned(),
+                account_id: account_id.map(str::to_owned),
+                fields: fields.clone(),
             },
-            table(t)
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        let seq: i64 = row.try_get(0)?;
-        let mut fields = parse_fields(row.try_get(1)?)?;
-        let inserted_at: String = row.try_get(2)?;
-        let account_id: Option<String> = if t == EntityType::Inquiry {
-            row.try_get(3)?
-        } else {
-            None
-        };
-        match label {
-            Some(l) => fields.insert("label".to_owned(), l.to_owned()),
-            None => fields.remove("label"),
-        };
-        let json =
-            serde_json::to_string(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET fields = ?, updated_at = ? WHERE id = ?",
-            table(t)
-        )))
-        .bind(&json)
-        .bind(&at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO labels (entity_type, entity_id, label, key_id, at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(t.as_str())
-        .bind(id)
-        .bind(label)
-        .bind(key_id)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
-        Self::log_change(&mut tx, t, id).await?;
-        tx.commit().await?;
-        Ok(Record {
-            entity_type: t,
-            seq,
-            id: id.to_owned(),
-            account_id,
-            fields,
-            inserted_at,
-            updated_at: at,
+            claim: None,
         })
+        .await
     }
 
     fn record(t: EntityType, row: &sqlx::sqlite::SqliteRow) -> Result<Record> {
@@ -821,7 +954,7 @@ mod tests {
             "a'; DROP TABLE accounts; --@x.com".to_owned(),
         );
         let r = store
-            .insert(EntityType::Account, "acct_1", None, &f, None)
+            .insert(EntityType::Account, "acct_1", None, &f)
             .await
             .unwrap();
         assert_eq!(
@@ -829,14 +962,14 @@ mod tests {
             Some(r)
         );
         let e = store
-            .insert(EntityType::Account, "acct_1", None, &f, None)
+            .insert(EntityType::Account, "acct_1", None, &f)
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Duplicate(_)), "{e}");
         let (all, last) = store.snapshot().await.unwrap();
         assert_eq!((all.len(), last), (1, 1));
         let e = store
-            .update(EntityType::Account, "acct_2", None, &f, None)
+            .update(EntityType::Account, "acct_2", None, &f)
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound(_)), "{e}");

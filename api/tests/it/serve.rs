@@ -962,3 +962,45 @@ async fn a_relink_swaps_in_the_batch_graph_and_keeps_every_write() {
     let r = app.call("POST", "/v1/admin/relink", Some(&key), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_commit_in_batches_and_fail_alone() {
+    // Many writes at once share transactions (group commit); a duplicate in a batch fails on
+    // its own, its neighbours commit.
+    let app = std::sync::Arc::new(TestApp::new().await);
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = if i % 3 == 0 {
+                "acct_same".to_owned()
+            } else {
+                format!("acct_c{i}")
+            };
+            let body = json!({"id": id, "device_id": format!("dev-c{}", i % 5)});
+            app.call("POST", "/v1/accounts", Some(&app.admin), Some(body))
+                .await
+                .status
+        }));
+    }
+    let mut created = 0;
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => conflicts += 1,
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert_eq!((created, conflicts), (41, 19));
+    assert_eq!(app.state.store.counts().await.unwrap(), (41, 0));
+    assert_eq!(app.state.graph_read().len(), 41);
+    let live: BTreeMap<String, String> = app
+        .state
+        .graph_read()
+        .assignments()
+        .into_iter()
+        .map(|((_, id), c)| (id, c))
+        .collect();
+    assert_eq!(batch_clusters(&app.state).await, live);
+}
