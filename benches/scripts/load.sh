@@ -6,7 +6,8 @@
 #
 #   ACCOUNTS=1000000 RUNS=3 DURATION=20 CONNECTIONS=32 SYNC=full benches/scripts/load.sh
 #
-# BIN=path uses that binary instead of building; STARTUP_RUNS (default RUNS) restarts to time.
+# BIN=path uses that binary instead of building; STARTUP_RUNS (default RUNS) restarts to time;
+# EXTRA_CONNECTIONS="8 64" repeats both measurements at other connection counts.
 # Installs wrk with apt-get when it is missing; builds the release binary; generates the
 # population once into $WORK (default /tmp/ringfence-load) and imports it once.
 set -euo pipefail
@@ -47,7 +48,8 @@ stop_server() {
 }
 trap stop_server EXIT
 
-start_server() { # $1: extra args; echoes seconds until ready
+# Not called in a subshell: it sets server_pid and ready_secs for the caller.
+start_server() { # $1: extra args; sets ready_secs (seconds from start until /readyz answers)
   local t0 t1
   t0=$(date +%s.%N)
   # shellcheck disable=SC2086
@@ -59,23 +61,24 @@ start_server() { # $1: extra args; echoes seconds until ready
     sleep 0.2
   done
   t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc
+  ready_secs=$(echo "$t1 - $t0" | bc)
 }
 
 if [ ! -f "$DB" ]; then
   echo "importing $ACCOUNTS accounts into $DB" >&2
-  secs=$(start_server "--import $DATA")
-  echo "import + first start: ${secs}s" >&2
+  start_server "--import $DATA"
+  echo "import + first start: ${ready_secs}s" >&2
   stop_server
 fi
 TOKEN="$("$BIN" keys create --scopes admin --name load --db "$DB")"
 
 startup=()
 for _ in $(seq "${STARTUP_RUNS:-$RUNS}"); do
-  startup+=("$(start_server "")")
+  start_server ""
+  startup+=("$ready_secs")
   stop_server
 done
-start_server "" >/dev/null
+start_server ""
 entities=$(curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^ringfence_graph_entities /{print $2}')
 
 cat >"$WORK/risk.lua" <<EOF
@@ -87,15 +90,20 @@ end
 EOF
 cat >"$WORK/inquiry.lua" <<EOF
 local counter = 0
-local tag = tostring(math.random(1, 1e9))
+-- Unique per run: ids of earlier runs must not collide (409s would be measured instead).
+math.randomseed(os.time())
+local tag = os.time() .. "_" .. math.random(1, 1e9)
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 wrk.headers["Content-Type"] = "application/json"
+-- An inquiry of an existing account, from that account's own device and address block, as
+-- real traffic mostly is. (Random devices or IPs shared across random accounts would weld the
+-- population into one giant cluster within a few runs and measure that instead.)
 request = function()
   counter = counter + 1
   local acct = math.random(1, $ACCOUNTS)
   local body = string.format(
     '{"id":"inq_load_%s_%d","account_id":"acct_%010d","device_id":"load-dev-%d","ip_address":"10.%d.%d.%d","status":"created"}',
-    tag, counter, acct, math.random(1, 200000), math.random(0, 255), math.random(0, 255), math.random(1, 254))
+    tag, counter, acct, acct, acct % 256, math.floor(acct / 256) % 256, math.floor(acct / 65536) % 250 + 1)
   return wrk.format("POST", "/v1/inquiries", nil, body)
 end
 EOF
@@ -125,4 +133,10 @@ echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on loopback, $(nproc) cores, 
 printf '%-28s %12s %10s %10s %6s\n' "endpoint" "median_rps" "p50_ms" "p99_ms" "runs"
 measure risk.lua "GET /v1/accounts/{id}/risk"
 measure inquiry.lua "POST /v1/inquiries"
+if [ -n "${EXTRA_CONNECTIONS:-}" ]; then
+  for c in $EXTRA_CONNECTIONS; do
+    CONNECTIONS=$c measure risk.lua "GET …/risk (-c$c)"
+    CONNECTIONS=$c measure inquiry.lua "POST /v1/inquiries (-c$c)"
+  done
+fi
 printf '%-28s %12s\n' "startup_s (median)" "$(printf '%s\n' "${startup[@]}" | median)"
