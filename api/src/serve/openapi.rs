@@ -315,7 +315,10 @@ pub fn document() -> Value {
                 "content": { "application/json": { "schema": schema_ref(r) } },
             });
         }
-        if method == "post" && scope.is_some() {
+        // Idempotency keys guard the writes to records and labels.
+        if method == "post"
+            && (path.starts_with("/v1/accounts") || path.starts_with("/v1/inquiries"))
+        {
             op["parameters"] = json!([{
                 "name": "Idempotency-Key", "in": "header", "required": false,
                 "schema": { "type": "string", "maxLength": 255 },

@@ -835,6 +835,12 @@ async fn health_readiness_metrics_and_openapi() {
             doc.body["paths"][path][method].is_object(),
             "{method} {path}"
         );
+        let idem = doc.body["paths"][path][method]["parameters"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["name"] == "Idempotency-Key"));
+        let writes_records = method == "post"
+            && (path.starts_with("/v1/accounts") || path.starts_with("/v1/inquiries"));
+        assert_eq!(idem, writes_records, "{method} {path}");
     }
 }
 
