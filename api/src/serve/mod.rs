@@ -572,8 +572,12 @@ pub fn run(args: ServeArgs, settings: &crate::settings::GraphSettings) -> anyhow
         let t0 = Instant::now();
         let store = Store::open(&args.db, args.synchronous).await?;
         if let Some(dir) = &args.import {
-            let n = import_dir(&store, dir).await?;
-            eprintln!("imported {n} new records from {}", dir.display());
+            let (rows, n) = import_dir(&store, dir).await?;
+            eprintln!(
+                "imported {n} new records from {} ({} rows skipped: id already stored or repeated)",
+                dir.display(),
+                rows - n
+            );
         }
         let state = AppState::new(store, keyer, config, normalize);
         let listener = tokio::net::TcpListener::bind(args.bind)
@@ -648,18 +652,20 @@ async fn shutdown_signal() {
 }
 
 /// Imports `accounts.csv` and `inquiries.csv` (data-contract columns) from a folder. Ids
-/// without their prefix get it (`A1` → `acct_A1`); ids already stored are skipped. Returns the
-/// number of records inserted.
+/// without their prefix get it (`A1` → `acct_A1`); rows whose id is already stored (or repeats
+/// an earlier row) are skipped and counted, never dropped silently. Returns
+/// `(rows read, records inserted)`.
 ///
 /// # Errors
 /// Missing or unreadable files, rows without an id (named with their row number).
-pub async fn import_dir(store: &Store, dir: &Path) -> anyhow::Result<u64> {
+pub async fn import_dir(store: &Store, dir: &Path) -> anyhow::Result<(u64, u64)> {
     let accounts = dir.join("accounts.csv");
     anyhow::ensure!(
         accounts.exists(),
         crate::cli::UserError(format!("{} has no accounts.csv", dir.display()))
     );
     let mut total = 0;
+    let mut rows = 0;
     for (t, file) in [
         (graph_core::EntityType::Account, accounts),
         (graph_core::EntityType::Inquiry, dir.join("inquiries.csv")),
@@ -698,6 +704,7 @@ pub async fn import_dir(store: &Store, dir: &Path) -> anyhow::Result<u64> {
                 crate::cli::UserError(format!("{} row {}: no {id_col}", file.display(), i + 2))
             })?;
             batch.push((t, with_prefix(model::prefix(t), &id), account, fields));
+            rows += 1;
             if batch.len() == 10_000 {
                 total += store.import(&batch).await?;
                 batch.clear();
@@ -705,7 +712,7 @@ pub async fn import_dir(store: &Store, dir: &Path) -> anyhow::Result<u64> {
         }
         total += store.import(&batch).await?;
     }
-    Ok(total)
+    Ok((rows, total))
 }
 
 fn with_prefix(prefix: &str, id: &str) -> String {

@@ -231,11 +231,12 @@ fn import_then_export_gives_the_batch_clusters_without_plaintext_pii() {
         .unwrap();
     let (imported, batch) = rt.block_on(async {
         let store = Store::open(db, Synchronous::Normal).await.unwrap();
-        let n = ringfence::serve::import_dir(&store, &sample).await.unwrap();
-        // Importing again adds nothing: ids already stored are skipped.
+        let (rows, n) = ringfence::serve::import_dir(&store, &sample).await.unwrap();
+        assert_eq!(rows, n);
+        // Importing again adds nothing: ids already stored are skipped, and counted.
         assert_eq!(
             ringfence::serve::import_dir(&store, &sample).await.unwrap(),
-            0
+            (rows, 0)
         );
         let state = AppState::new(
             store,
