@@ -116,6 +116,23 @@ pub enum Command {
         #[arg(long, default_value = "ringfence-demo")]
         dir: PathBuf,
     },
+    /// Serve the live graph over HTTP: accounts and inquiries in, risk scores out.
+    Serve(crate::serve::ServeArgs),
+    /// Manage API keys.
+    Keys {
+        /// The key command.
+        #[command(subcommand)]
+        command: crate::serve::KeysCommand,
+    },
+    /// Write the store and the graph's view of it to Parquet for analysts.
+    Export {
+        /// Database URL.
+        #[arg(long, default_value = "ringfence.db", env = "RINGFENCE__STORE__URL")]
+        db: String,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// An error caused by the user's input or flags (exit code 2).
@@ -215,6 +232,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let report = eval(&data.join("truth.csv"), None, &results)?;
             println!();
             print!("{}", render_eval(&report));
+        }
+        Command::Serve(args) => {
+            let settings = GraphSettings::load(secret_file, None)?;
+            crate::serve::run(args, &settings)?;
+        }
+        Command::Keys { command } => crate::serve::keys(command)?,
+        Command::Export { db, out } => {
+            let settings = GraphSettings::load(secret_file, None)?;
+            crate::serve::export(&db, &out, &settings)?;
         }
     }
     Ok(())

@@ -3,4 +3,6 @@
 //! The binary is glue: `main` parses arguments, sets up tracing and calls [`cli::run`].
 pub mod cli;
 mod progress;
+pub mod serve;
 pub mod settings;
+pub mod store;

@@ -33,6 +33,14 @@ pub enum Error {
         /// The cause.
         message: String,
     },
+    /// Two records of one type share an id (caused by the input).
+    #[error("duplicate {entity_type} id {id:?}")]
+    DuplicateId {
+        /// `account` or `inquiry`.
+        entity_type: &'static str,
+        /// The id.
+        id: String,
+    },
     /// More entities than the engine's 32-bit indexes can address.
     #[error("too many entities: {0} (the limit is 4,294,967,294)")]
     TooLarge(usize),
@@ -43,7 +51,10 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            Error::Config(_) | Error::Schema { .. } | Error::TooLarge(_)
+            Error::Config(_)
+                | Error::Schema { .. }
+                | Error::TooLarge(_)
+                | Error::DuplicateId { .. }
         )
     }
 }

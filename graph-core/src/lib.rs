@@ -31,6 +31,7 @@ pub mod eval;
 mod io;
 mod keys;
 mod linker;
+mod live;
 pub mod normalize;
 mod pipeline;
 mod record;
@@ -48,6 +49,7 @@ pub use keys::{Keyer, key_hex};
 pub use linker::{
     Cluster, Hub, HubReason, KindStats, LinkOutput, SharedProperty, base_kind, cluster_id, link,
 };
+pub use live::{Change, ClusterView, HubView, LiveGraph, PropertyView, Risk};
 pub use normalize::{NormalizeOptions, normalize_record};
 pub use pipeline::{
     DedupeRunSummary, DuplicateSummary, Duplicates, RingSummary, RunResult, RunSummary,

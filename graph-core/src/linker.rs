@@ -272,13 +272,16 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
                         anchors: anchors_of(g),
                     });
                 }
-                let linked = match rule.link {
+                // One group of anchors per set the property links; a `window` property seen
+                // at times far apart can link two groups that are not otherwise connected,
+                // and each must count as evidence only within its own group.
+                let groups = match rule.link {
                     LinkMode::Alone => {
                         let anchors = anchors_of(g);
                         for a in &anchors[1..] {
                             uf.union(anchors[0], *a);
                         }
-                        anchors
+                        vec![anchors]
                     }
                     LinkMode::Window => {
                         let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
@@ -286,15 +289,20 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
                     }
                     LinkMode::With | LinkMode::Never => Vec::new(),
                 };
-                if linked.len() >= 2 {
-                    Outcome::Linked(SharedProperty {
+                let linked: Vec<SharedProperty> = groups
+                    .into_iter()
+                    .filter(|a| a.len() >= 2)
+                    .map(|anchors| SharedProperty {
                         kind: k as u16,
                         key: first.key,
                         row: first.row,
-                        anchors: linked,
+                        anchors,
                     })
-                } else {
+                    .collect();
+                if linked.is_empty() {
                     Outcome::Shared
+                } else {
+                    Outcome::Linked(linked)
                 }
             })
             .collect();
@@ -316,7 +324,7 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
                 }
                 Outcome::Linked(s) => {
                     stat.linking_values += 1;
-                    shared.push(s);
+                    shared.extend(s);
                 }
                 Outcome::Shared => {}
             }
@@ -348,7 +356,7 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
 
 enum Outcome {
     Hub(Hub),
-    Linked(SharedProperty),
+    Linked(Vec<SharedProperty>),
     Shared,
 }
 
@@ -423,28 +431,64 @@ fn auto_cap(counts: &[u32], config: &LinkConfig) -> u32 {
 }
 
 /// Links the anchors of one property whose observations fall within `window` ms of each
-/// other: sorted by time, consecutive observations of different anchors within the window are
-/// united. Observations without a time never link. Returns the anchors that got a link.
-fn window_links(g: &[Row], window: i64, uf: &ConcurrentUnionFind) -> Vec<u32> {
-    let mut obs: Vec<(i64, u32)> = g
-        .iter()
-        .filter(|r| r.time != i64::MAX)
-        .map(|r| (r.time, r.anchor))
-        .collect();
+/// other (see [`window_groups`]) and returns the groups of anchors it connected.
+fn window_links(g: &[Row], window: i64, uf: &ConcurrentUnionFind) -> Vec<Vec<u32>> {
+    let obs: Vec<(i64, u32)> = g.iter().map(|r| (r.time, r.anchor)).collect();
+    let (pairs, groups) = window_groups(obs, window);
+    for (a, b) in pairs {
+        uf.union(a, b);
+    }
+    groups
+}
+
+/// The links a `window` property makes among its observations `(time, anchor)`: sorted by
+/// time, consecutive observations of different anchors within `window` ms are linked (which
+/// connects every pair within the window: the observations between them are within it too).
+/// Observations without a time (`i64::MAX`) never link. Returns the linked pairs and the
+/// groups of anchors they connect, each sorted, groups ordered by their smallest anchor. The
+/// live graph calls this too, so both apply one rule.
+pub(crate) fn window_groups(
+    mut obs: Vec<(i64, u32)>,
+    window: i64,
+) -> (Vec<(u32, u32)>, Vec<Vec<u32>>) {
+    obs.retain(|o| o.0 != i64::MAX);
     obs.sort_unstable();
-    let mut linked = Vec::new();
-    // Keep, for the current run, the last observation; a gap over the window ends the run.
+    let mut pairs = Vec::new();
     for w in obs.windows(2) {
         let ((t0, a0), (t1, a1)) = (w[0], w[1]);
         if a0 != a1 && t1 - t0 <= window {
-            uf.union(a0, a1);
-            linked.push(a0);
-            linked.push(a1);
+            pairs.push((a0, a1));
         }
     }
-    linked.sort_unstable();
-    linked.dedup();
-    linked
+    let mut anchors: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+    anchors.sort_unstable();
+    anchors.dedup();
+    let mut parent: Vec<usize> = (0..anchors.len()).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    let pos = |a: u32| anchors.partition_point(|&x| x < a);
+    for &(a, b) in &pairs {
+        let (ra, rb) = (find(&mut parent, pos(a)), find(&mut parent, pos(b)));
+        if ra != rb {
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let mut group_of: HashMap<usize, usize> = HashMap::new();
+    for (i, &a) in anchors.iter().enumerate() {
+        let r = find(&mut parent, i);
+        let g = *group_of.entry(r).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(a);
+    }
+    (pairs, groups)
 }
 
 type ClusterParts = (Vec<u32>, Vec<Cluster>, usize);

@@ -1,2 +1,4 @@
 //! The `ringfence` binary, run as a user runs it.
 mod cli;
+mod serve;
+mod serve_crash;
