@@ -116,7 +116,7 @@ pub struct Duplicates {
 }
 
 impl Duplicates {
-    /// `(a, b, match probability)` per pair, as [`scores`] takes them.
+    /// `(a, b, match probability)` per pair, as the entity scores take them.
     pub fn probabilities(&self) -> Vec<(u32, u32, f64)> {
         self.result
             .pairs
