@@ -25,8 +25,10 @@ if [ "$SPLINK" = 1 ] && [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q 'splink>=4.0,<5' duckdb pyarrow
 fi
-cargo build --release --locked -p ringfence
-BIN="$CARGO_TARGET_DIR/release/ringfence"
+if [ -z "${BIN:-}" ]; then  # BIN=path: measure that binary instead of building one
+  cargo build --release --locked -p ringfence
+  BIN="$CARGO_TARGET_DIR/release/ringfence"
+fi
 
 d="$WORK/n$N"
 if [ ! -f "$d/data/accounts.csv" ]; then
