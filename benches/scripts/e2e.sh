@@ -22,8 +22,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q polars numpy scipy
 fi
-cargo build --release --locked -p ringfence
-BIN="$CARGO_TARGET_DIR/release/ringfence"
+if [ -z "${BIN:-}" ]; then  # BIN=path: measure that binary instead of building one
+  cargo build --release --locked -p ringfence
+  BIN="$CARGO_TARGET_DIR/release/ringfence"
+fi
 
 # measure NAME CMD...: appends "seconds peak_kib" to $WORK/NAME.times
 measure() {
