@@ -159,30 +159,26 @@ pub fn scores(
             *slot = (*slot).min(i as u32);
         }
     }
-    let mut dup_of: HashMap<u32, (u32, f64)> = HashMap::new();
-    for &(a, b, p) in duplicates {
-        for (x, y) in [(a, b), (b, a)] {
-            let e = dup_of.entry(x).or_insert((y, p));
-            if p > e.1 || (p == e.1 && y < e.0) {
-                *e = (y, p);
-            }
-        }
-    }
     let mut labelled = vec![false; ents.len()];
     for e in 0..ents.len() {
         if ents.label[e] == Some(Label::Fraud) {
             labelled[ents.anchor[e] as usize] = true;
         }
     }
-    // The strongest duplicate partner labelled fraud, per anchor.
+    // Per anchor, its strongest duplicate partner, and its strongest partner labelled fraud.
+    let mut dup_of: HashMap<u32, (u32, f64)> = HashMap::new();
     let mut dup_of_fraud: HashMap<u32, (u32, f64)> = HashMap::new();
+    let keep_strongest = |m: &mut HashMap<u32, (u32, f64)>, x: u32, y: u32, p: f64| {
+        let e = m.entry(x).or_insert((y, p));
+        if p > e.1 || (p == e.1 && y < e.0) {
+            *e = (y, p);
+        }
+    };
     for &(a, b, p) in duplicates {
         for (x, y) in [(a, b), (b, a)] {
+            keep_strongest(&mut dup_of, x, y, p);
             if labelled[y as usize] && !labelled[x as usize] {
-                let e = dup_of_fraud.entry(x).or_insert((y, p));
-                if p > e.1 || (p == e.1 && y < e.0) {
-                    *e = (y, p);
-                }
+                keep_strongest(&mut dup_of_fraud, x, y, p);
             }
         }
     }
