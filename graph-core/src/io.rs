@@ -208,11 +208,20 @@ fn read_ingest(dir: &Path, keyer: Keyer, only: Option<&[&str]>) -> Result<LinkIn
     let apath = dir.join("attributes.parquet");
     let parts = read_row_groups(&apath, &["entity_idx", "kind", "value"], |_, batches| {
         let mut a = Attributes::default();
+        // Sized up front when every row is kept (growing by doubling copied each buffer
+        // several times over).
+        let keep_all = only.is_none();
+        if keep_all {
+            a.reserve(batches.iter().map(RecordBatch::num_rows).sum(), 0);
+        }
         let mut last_kind: Option<(String, u16)> = None;
         for b in batches {
             let ent: UInt32Array = prim(&apath, &b, "entity_idx", DataType::UInt32)?;
             let kind = strings(&apath, &b, "kind")?;
             let value = strings(&apath, &b, "value")?;
+            if keep_all {
+                a.reserve(0, value.lengths().map(|l| l as usize).sum());
+            }
             for i in 0..b.num_rows() {
                 let e = ent.value(i);
                 if e as usize >= n {
@@ -240,10 +249,7 @@ fn read_ingest(dir: &Path, keyer: Keyer, only: Option<&[&str]>) -> Result<LinkIn
         }
         Ok(a)
     })?;
-    let mut attributes = Attributes::default();
-    for p in &parts {
-        attributes.append(p, 0);
-    }
+    let attributes = Attributes::concat(parts);
     Ok(LinkInput {
         entities,
         attributes,

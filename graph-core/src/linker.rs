@@ -189,6 +189,16 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     let needed: Vec<bool> = (0..attrs.kinds.len() as u16)
         .map(|k| rules[k as usize].link != LinkMode::Never || combos.iter().any(|c| c.1 == k))
         .collect();
+    // Sized exactly up front: growing by doubling copied the largest lists several times.
+    let mut per_kind = vec![0usize; attrs.kinds.len()];
+    for &k in &attrs.kind {
+        per_kind[k as usize] += 1;
+    }
+    for (k, &count) in per_kind.iter().enumerate() {
+        if needed[k] {
+            rows[k].reserve_exact(count);
+        }
+    }
     for (i, ((&e, &k), &key)) in attrs
         .entity
         .iter()

@@ -487,8 +487,26 @@ fn explain(prior: f64, p: &crate::dedupe::PairScore) -> String {
     s
 }
 
+/// Builds and writes one output table.
+type WriteTask = fn(&RunResult, &Path) -> Result<()>;
+
+/// Writes every output table. Each table is built and written by its own task: Parquet
+/// encoding and compression are single-threaded per file, so the files are written side by
+/// side (the first error wins).
 fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
     create_dir(out_dir)?;
+    let tasks: [WriteTask; 6] = [
+        write_duplicates_or_clear,
+        write_clusters,
+        write_rings,
+        write_scores,
+        write_hubs,
+        write_links,
+    ];
+    tasks.par_iter().try_for_each(|task| task(r, out_dir))
+}
+
+fn write_duplicates_or_clear(r: &RunResult, out_dir: &Path) -> Result<()> {
     if let Some(d) = &r.duplicates {
         write_duplicates(&r.input, d, out_dir)?;
     } else {
@@ -505,18 +523,26 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
             }
         }
     }
-    let ents = &r.input.entities;
-    let attrs = &r.input.attributes;
-    let out = &r.link;
-    let cid = |e: usize| out.clusters[out.cluster_of[e] as usize].id.as_str();
+    Ok(())
+}
 
+/// The cluster id of entity `e`.
+fn cluster_id_of(r: &RunResult, e: usize) -> &str {
+    r.link.clusters[r.link.cluster_of[e] as usize].id.as_str()
+}
+
+fn write_clusters(r: &RunResult, out_dir: &Path) -> Result<()> {
+    let ents = &r.input.entities;
     let clusters = TableBuilder::new()
         .str("entity_id", ents.ids.iter())
         .str("entity_type", ents.types.iter().map(|t| t.as_str()))
-        .str("cluster_id", (0..ents.len()).map(cid))
+        .str("cluster_id", (0..ents.len()).map(|e| cluster_id_of(r, e)))
         .finish()?;
-    write_batch(&out_dir.join("clusters.parquet"), &clusters)?;
+    write_batch(&out_dir.join("clusters.parquet"), &clusters)
+}
 
+fn write_rings(r: &RunResult, out_dir: &Path) -> Result<()> {
+    let out = &r.link;
     let rs = &r.rings;
     let rings = TableBuilder::new()
         .str(
@@ -555,8 +581,11 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
         .timestamp_ms("first_seen", rs.iter().map(|x| x.first_seen))
         .timestamp_ms("last_seen", rs.iter().map(|x| x.last_seen))
         .finish()?;
-    write_batch(&out_dir.join("rings.parquet"), &rings)?;
+    write_batch(&out_dir.join("rings.parquet"), &rings)
+}
 
+fn write_scores(r: &RunResult, out_dir: &Path) -> Result<()> {
+    let ents = &r.input.entities;
     let sc = &r.scores;
     let scores = TableBuilder::new()
         .str("entity_id", ents.ids.iter())
@@ -573,8 +602,12 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
                 .map(|s| s.reasons.iter().map(|r| r.code.to_owned()).collect()),
         )
         .finish()?;
-    write_batch(&out_dir.join("scores.parquet"), &scores)?;
+    write_batch(&out_dir.join("scores.parquet"), &scores)
+}
 
+fn write_hubs(r: &RunResult, out_dir: &Path) -> Result<()> {
+    let attrs = &r.input.attributes;
+    let out = &r.link;
     let hubs = TableBuilder::new()
         .str(
             "kind",
@@ -590,8 +623,13 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
         .u32("entity_count", out.hubs.iter().map(|h| h.entity_count))
         .str("reason", out.hubs.iter().map(|h| h.reason.as_str()))
         .finish()?;
-    write_batch(&out_dir.join("hubs.parquet"), &hubs)?;
+    write_batch(&out_dir.join("hubs.parquet"), &hubs)
+}
 
+fn write_links(r: &RunResult, out_dir: &Path) -> Result<()> {
+    let ents = &r.input.entities;
+    let attrs = &r.input.attributes;
+    let out = &r.link;
     // One row per (anchor, property) membership that produced a link: the explanation of
     // every link in the graph. Key and masked value are formatted once per property.
     let props: Vec<(&str, String, String)> = out
@@ -614,7 +652,7 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
         .collect();
     let links = TableBuilder::new()
         .str("entity_id", rows.iter().map(|&(e, _)| ents.ids[e].as_str()))
-        .str("cluster_id", rows.iter().map(|&(e, _)| cid(e)))
+        .str("cluster_id", rows.iter().map(|&(e, _)| cluster_id_of(r, e)))
         .str("kind", rows.iter().map(|&(_, p)| props[p].0))
         .str(
             "property_key",
@@ -625,6 +663,5 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
             rows.iter().map(|&(_, p)| props[p].2.as_str()),
         )
         .finish()?;
-    write_batch(&out_dir.join("links.parquet"), &links)?;
-    Ok(())
+    write_batch(&out_dir.join("links.parquet"), &links)
 }

@@ -126,6 +126,31 @@ impl Attributes {
         &self.values[start..self.value_end[row] as usize]
     }
 
+    /// Room for `rows` more rows holding `bytes` more bytes of values.
+    pub fn reserve(&mut self, rows: usize, bytes: usize) {
+        self.entity.reserve(rows);
+        self.kind.reserve(rows);
+        self.key.reserve(rows);
+        self.value_end.reserve(rows);
+        self.values.reserve(bytes);
+    }
+
+    /// All rows of `parts`, in order, copied once into buffers of the exact size.
+    pub fn concat(mut parts: Vec<Attributes>) -> Attributes {
+        if parts.len() == 1 {
+            return parts.pop().unwrap_or_default();
+        }
+        let mut all = Attributes::default();
+        all.reserve(
+            parts.iter().map(Attributes::len).sum(),
+            parts.iter().map(|p| p.values.len()).sum(),
+        );
+        for p in &parts {
+            all.append(p, 0);
+        }
+        all
+    }
+
     /// Appends all rows of `other`, shifting its entity indexes by `entity_offset`.
     pub fn append(&mut self, other: &Attributes, entity_offset: u32) {
         let map: Vec<u16> = other.kinds.iter().map(|k| self.kind_id(k)).collect();
@@ -186,5 +211,47 @@ impl LinkInput {
             attributes,
             keyer,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows `(entity, kind, value)` pushed into one table.
+    fn table(rows: &[(u32, &str, &str)]) -> Attributes {
+        let keyer = Keyer::new(b"test secret");
+        let mut a = Attributes::default();
+        for &(e, kind, value) in rows {
+            let k = a.kind_id(kind);
+            a.push(&keyer, e, k, value);
+        }
+        a
+    }
+
+    #[test]
+    fn concat_equals_pushing_every_row_into_one_table() {
+        let rows = [
+            (0, "email", "a@x.org"),
+            (0, "phone", "+14155552671"),
+            (1, "phone", ""),
+            (2, "device_id", "d-1"),
+            (2, "email", "ünïcode@x.org"),
+            (3, "email", "b@x.org"),
+        ];
+        let whole = table(&rows);
+        // Parts whose kind tables differ in order, and an empty part.
+        let parts = vec![table(&rows[..2]), table(&[]), table(&rows[2..])];
+        let joined = Attributes::concat(parts);
+        assert_eq!(joined.len(), whole.len());
+        for r in 0..whole.len() {
+            let name = |a: &Attributes| a.kinds[a.kind[r] as usize].clone();
+            assert_eq!(name(&joined), name(&whole), "row {r}");
+            assert_eq!(joined.entity[r], whole.entity[r]);
+            assert_eq!(joined.key[r], whole.key[r]);
+            assert_eq!(joined.value(r as u32), whole.value(r as u32));
+        }
+        assert_eq!(Attributes::concat(vec![table(&rows)]).len(), rows.len());
+        assert!(Attributes::concat(Vec::new()).is_empty());
     }
 }
