@@ -507,20 +507,36 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
     let n = ents.len();
     // Group entities by root: count, then bucket.
     let roots: Vec<u32> = (0..n).into_par_iter().map(root_of).collect();
-    let mut members_of: HashMap<u32, Vec<u32>> = HashMap::new();
     let mut size = vec![0u32; n];
     for &r in &roots {
         size[r as usize] += 1;
     }
+    // Members of multi-member clusters in one flat list, grouped by root (a counting sort:
+    // no map, no per-cluster growth), each group in ascending entity order.
+    let mut multi_roots: Vec<u32> = Vec::new();
+    let mut cursor = vec![0u32; n];
+    let mut total = 0u32;
+    for (r, &sz) in size.iter().enumerate() {
+        if sz > 1 {
+            multi_roots.push(r as u32);
+            cursor[r] = total;
+            total += sz;
+        }
+    }
+    let mut flat = vec![0u32; total as usize];
     for (e, &r) in roots.iter().enumerate() {
-        if size[r as usize] > 1 {
-            members_of.entry(r).or_default().push(e as u32);
+        let r = r as usize;
+        if size[r] > 1 {
+            flat[cursor[r] as usize] = e as u32;
+            cursor[r] += 1;
         }
     }
     // Multi-member clusters (in entities; a cluster may hold one anchor and its inquiries).
-    let mut multi: Vec<Cluster> = members_of
-        .into_par_iter()
-        .map(|(_, members)| {
+    let mut multi: Vec<Cluster> = multi_roots
+        .par_iter()
+        .map(|&r| {
+            let end = cursor[r as usize] as usize;
+            let members = flat[end - size[r as usize] as usize..end].to_vec();
             let oldest = members
                 .iter()
                 .copied()
