@@ -320,21 +320,35 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
                 Err(_) => break,
             }
         }
+        let mut jobs = Vec::with_capacity(batch.len());
+        let mut ops = Vec::with_capacity(batch.len());
+        let mut owed = Owed {
+            state: state.clone(),
+            replies: Vec::with_capacity(batch.len()),
+        };
+        for p in batch {
+            jobs.push(p.job);
+            ops.push(p.graph);
+            owed.replies.push(Some(p.reply));
+        }
         let Some(inner) = state.upgrade() else {
             break;
         };
         let writing = inner.write_lock.lock().await;
-        let jobs: Vec<&Job> = batch.iter().map(|p| &p.job).collect();
-        let results = inner.store.write_batch(&jobs).await;
+        let refs: Vec<&Job> = jobs.iter().collect();
+        let results = inner.store.write_batch(&refs).await;
         match results {
             Err(e) => {
-                tracing::error!(error = %e, writes = batch.len(), "write batch failed; refusing writes until the store takes them");
+                tracing::error!(error = %e, writes = jobs.len(), "write batch failed; refusing writes until the store takes them");
                 inner.writer_ok.store(false, Ordering::Release);
                 inner.metrics.failed_batches.inc();
-                for p in batch {
-                    let _ = p.reply.send(Err(StoreError::Unavailable(format!(
-                        "the write batch failed: {e}"
-                    ))));
+                for i in 0..jobs.len() {
+                    owed.answer(
+                        i,
+                        Err(StoreError::Unavailable(format!(
+                            "the write batch failed: {e}"
+                        ))),
+                    );
                 }
                 drop(writing);
                 drop(inner);
@@ -347,14 +361,14 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
                 if inner.panic_next_batch.swap(false, Ordering::AcqRel) {
                     panic!("injected writer fault: panicking after a commit");
                 }
-                for (p, r) in batch.into_iter().zip(results) {
+                for (i, (op, r)) in ops.into_iter().zip(results).enumerate() {
                     let answer = r.map(|record| {
                         // The graph lock is taken per write, so readers slip in between.
                         let mut g = inner
                             .graph
                             .write()
                             .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        let (t, id) = match p.graph {
+                        let (t, id) = match op {
                             GraphOp::Upsert(n) => {
                                 let key = (n.entity.entity_type, n.entity.id.clone());
                                 g.upsert(n);
@@ -370,11 +384,43 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
                         inner.metrics.graph_writes.inc();
                         (record, risk)
                     });
-                    let _ = p.reply.send(answer);
+                    owed.answer(i, answer);
                 }
             }
         }
         drop(writing);
+    }
+}
+
+/// The answers a batch owes its callers. Should the writer panic with answers outstanding,
+/// dropping this (as the panic unwinds) first marks the writer down and only then answers them
+/// 503, so no caller hears back before the service refuses writes and `/readyz` says so.
+struct Owed {
+    state: std::sync::Weak<Inner>,
+    replies: Vec<Option<tokio::sync::oneshot::Sender<Answer>>>,
+}
+
+impl Owed {
+    fn answer(&mut self, i: usize, answer: Answer) {
+        if let Some(r) = self.replies.get_mut(i).and_then(Option::take) {
+            let _ = r.send(answer);
+        }
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        if self.replies.iter().all(Option::is_none) {
+            return;
+        }
+        if let Some(inner) = self.state.upgrade() {
+            inner.writer_ok.store(false, Ordering::Release);
+        }
+        for r in self.replies.iter_mut().filter_map(Option::take) {
+            let _ = r.send(Err(StoreError::Unavailable(
+                "the writer stopped during this write; it may have been applied".into(),
+            )));
+        }
     }
 }
 
@@ -536,11 +582,13 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(error_shape))
+        // The timeout sits inside `error_shape` (a later layer wraps the earlier ones), so its
+        // bare 503 gets the error body too.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             state.request_timeout(),
         ))
+        .layer(middleware::from_fn(error_shape))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
