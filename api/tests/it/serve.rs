@@ -7,6 +7,10 @@
 //! when `CI` or `RINGFENCE_TEST_PG_REQUIRED` is set, and otherwise pass after printing that
 //! they were skipped, so a laptop without PostgreSQL still runs the SQLite half.
 
+// Test bodies are plain functions (each runs on both stores from a generated #[test]),
+// which clippy's allow-unwrap-in-tests does not cover.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 use axum::body::Body;

@@ -4,6 +4,10 @@
 //! the restarted graph equals a batch run over the stored records; the request timeout; the
 //! periodic re-link; two instances over one store; the CLI's `keys`, `export` and SIGTERM.
 
+// Test bodies are plain functions (each runs on both stores from a generated #[test]),
+// which clippy's allow-unwrap-in-tests does not cover.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
