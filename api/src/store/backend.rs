@@ -224,7 +224,7 @@ impl<'a> Sql<'a> {
     }
 
     /// A statement assembled at run time. Callers only ever splice in fixed table and column
-    /// names chosen by entity type; every value is bound.
+    /// names chosen by entity type and numbered placeholders; every value is bound.
     pub(super) fn assembled(sql: String) -> Self {
         Sql {
             sql: sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql)),
