@@ -126,9 +126,9 @@ pub enum Command {
     },
     /// Write the store and the graph's view of it to Parquet for analysts.
     Export {
-        /// Database URL.
+        /// Database (a SQLite file or `postgres://…`), as for `serve`.
         #[arg(long, default_value = "ringfence.db", env = "RINGFENCE__STORE__URL")]
-        db: String,
+        db: crate::settings::DbUrl,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
@@ -148,6 +148,8 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
                 .is_some_and(graph_core::Error::is_user_error)
             || c.downcast_ref::<ingest::Error>()
                 .is_some_and(ingest::Error::is_user_error)
+            || c.downcast_ref::<crate::store::StoreError>()
+                .is_some_and(crate::store::StoreError::is_user_error)
     });
     if user { 2 } else { 1 }
 }
@@ -240,7 +242,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { command } => crate::serve::keys(command)?,
         Command::Export { db, out } => {
             let settings = GraphSettings::load(secret_file, None)?;
-            crate::serve::export(&db, &out, &settings)?;
+            crate::serve::export(db.expose(), &out, &settings)?;
         }
     }
     Ok(())

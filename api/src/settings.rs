@@ -65,3 +65,36 @@ impl GraphSettings {
         graph_core::Keyer::new(self.key_secret.expose_secret().as_bytes())
     }
 }
+
+/// A database URL as given (`--db` or `RINGFENCE__STORE__URL`): a SQLite file path,
+/// `sqlite://PATH`, or `postgres://USER:PASSWORD@HOST/DB`. It prints (`Debug`, `Display`) with
+/// its password replaced by `***`; [`DbUrl::expose`] gives the real one to the store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbUrl(String);
+
+impl DbUrl {
+    /// The URL, password included: for opening the store only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for DbUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DbUrl(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::store::redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbUrl({self})")
+    }
+}

@@ -7,6 +7,9 @@
 #   ACCOUNTS=1000000 RUNS=3 DURATION=20 CONNECTIONS=32 SYNC=full benches/scripts/load.sh
 #
 # BIN=path uses that binary instead of building; STARTUP_RUNS (default RUNS) restarts to time;
+# DB=postgres://USER:PASSWORD@HOST/DB measures over PostgreSQL instead of a SQLite file (the
+# database must exist; it is imported into when it has no accounts), e.g.
+#   DB="$(bash .ci/postgres)" ACCOUNTS=20000 benches/scripts/load.sh
 # EXTRA_CONNECTIONS="8 64" repeats both measurements at other connection counts.
 # Installs wrk with apt-get when it is missing; builds the release binary; generates the
 # population once into $WORK (default /tmp/ringfence-load) and imports it once.
@@ -36,7 +39,15 @@ if [ -z "${BIN:-}" ]; then
 fi
 mkdir -p "$WORK"
 DATA="$WORK/data-$ACCOUNTS"
-DB="$WORK/store-$ACCOUNTS.db"
+DB="${DB:-$WORK/store-$ACCOUNTS.db}"
+case "$DB" in
+  postgres://* | postgresql://*)
+    accounts_in_db() { psql "$DB" -tAc "SELECT count(*) FROM accounts" 2>/dev/null || echo 0; }
+    store_label="PostgreSQL" ;;
+  *)
+    accounts_in_db() { if [ -f "$DB" ]; then echo present; else echo 0; fi; }
+    store_label="SQLite" ;;
+esac
 if [ ! -f "$DATA/accounts.csv" ]; then
   "$BIN" generate --accounts "$ACCOUNTS" --seed 1 --out "$DATA"
 fi
@@ -64,8 +75,8 @@ start_server() { # $1: extra args; sets ready_secs (seconds from start until /re
   ready_secs=$(echo "$t1 - $t0" | bc)
 }
 
-if [ ! -f "$DB" ]; then
-  echo "importing $ACCOUNTS accounts into $DB" >&2
+if [ "$(accounts_in_db)" = 0 ]; then
+  echo "importing $ACCOUNTS accounts into the $store_label store" >&2
   start_server "--import $DATA"
   echo "import + first start: ${ready_secs}s" >&2
   stop_server
@@ -128,7 +139,7 @@ measure() { # $1 script, $2 name
 }
 
 echo
-echo "ringfence serve load benchmark: $ACCOUNTS accounts ($entities entities in the graph), synchronous=$SYNC,"
+echo "ringfence serve load benchmark: $ACCOUNTS accounts ($entities entities in the graph), $store_label store, synchronous=$SYNC,"
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on loopback, $(nproc) cores, $(date -u +%Y-%m-%d)"
 printf '%-28s %12s %10s %10s %6s\n' "endpoint" "median_rps" "p50_ms" "p99_ms" "runs"
 measure risk.lua "GET /v1/accounts/{id}/risk"

@@ -140,6 +140,15 @@ impl From<StoreError> for ApiError {
             StoreError::IdempotencyTaken => ApiError::Conflict(
                 "another request with this Idempotency-Key is in progress".into(),
             ),
+            StoreError::InvalidText(field) => ApiError::field(
+                "invalid_text",
+                field,
+                format!("{field} must not contain the NUL character"),
+            ),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "write refused: the store cannot take writes");
+                ApiError::Unavailable("the store cannot take writes now; retry shortly")
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -44,6 +44,10 @@ pub struct Metrics {
     pub graph_writes: Counter,
     /// Completed background re-links.
     pub relinks: Counter,
+    /// Write batches whose transaction failed (their writes answered 503).
+    pub failed_batches: Counter,
+    /// Restarts of the writer task after it panicked.
+    pub writer_restarts: Counter,
 }
 
 impl Metrics {
@@ -132,6 +136,18 @@ impl Metrics {
                 "Completed re-links.",
                 "counter",
                 self.relinks.get(),
+            ),
+            (
+                "ringfence_store_failed_batches_total",
+                "Write batches whose transaction failed (each write answered 503).",
+                "counter",
+                self.failed_batches.get(),
+            ),
+            (
+                "ringfence_writer_restarts_total",
+                "Restarts of the writer task after a panic.",
+                "counter",
+                self.writer_restarts.get(),
             ),
         ] {
             o.push_str(&format!(

@@ -7,6 +7,10 @@
 //!   closed cleanly).
 //! * Every write is committed to the store before it touches the live graph, and acknowledged
 //!   only after both; a crashed process rebuilds the graph from the store on start.
+//! * One writer task commits the writes (group commit), under a supervisor: a failed batch
+//!   answers its writes with 503 and the service refuses writes (and `/readyz` says 503) until
+//!   a probe write succeeds; a panic of the writer rebuilds the graph from the store (a batch
+//!   may have committed without reaching it) and restarts the writer.
 
 pub mod auth;
 pub mod error;
@@ -41,7 +45,8 @@ use crate::store::{Job, Record, Store, StoreError, Synchronous};
 /// Largest accepted request body, in bytes.
 pub const BODY_LIMIT: usize = 256 * 1024;
 
-/// Longest a request may take before it is answered with 503 `timeout`.
+/// Longest a request may take before it is answered with 503 `timeout`, unless set with
+/// [`AppState::set_request_timeout`] (`ringfence serve --request-timeout-ms`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Shared state of the service. Cheap to clone.
@@ -67,7 +72,15 @@ pub struct Inner {
     pub keys: KeyCache,
     /// Metrics.
     pub metrics: Metrics,
+    /// The graph has been built.
     ready: AtomicBool,
+    /// The writer can commit: false after a failed batch until a probe write succeeds, and
+    /// while a panicked writer is replaced.
+    writer_ok: AtomicBool,
+    /// Test hook: the writer panics after its next commit (see [`AppState::inject_writer_panic`]).
+    panic_next_batch: AtomicBool,
+    /// Request timeout in milliseconds, read when the router is built.
+    request_timeout_ms: std::sync::atomic::AtomicU64,
     /// Stored records the graph could not use at the last build (they fail normalisation).
     pub skipped: std::sync::atomic::AtomicU64,
 }
@@ -99,10 +112,33 @@ impl AppState {
             keys: KeyCache::default(),
             metrics: Metrics::default(),
             ready: AtomicBool::new(false),
+            writer_ok: AtomicBool::new(true),
+            panic_next_batch: AtomicBool::new(false),
+            request_timeout_ms: std::sync::atomic::AtomicU64::new(
+                REQUEST_TIMEOUT.as_millis() as u64
+            ),
             skipped: Default::default(),
         });
-        tokio::spawn(writer(Arc::downgrade(&inner), rx));
+        tokio::spawn(supervise(Arc::downgrade(&inner), rx));
         AppState(inner)
+    }
+
+    /// Sets the request timeout of routers built after this call (default [`REQUEST_TIMEOUT`]).
+    pub fn set_request_timeout(&self, timeout: Duration) {
+        self.request_timeout_ms
+            .store(timeout.as_millis().max(1) as u64, Ordering::Relaxed);
+    }
+
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Fault injection for tests: the writer task panics right after its next commit, before
+    /// the batch reaches the graph — the worst moment, which the supervisor must repair.
+    #[doc(hidden)]
+    pub fn inject_writer_panic(&self) {
+        self.panic_next_batch.store(true, Ordering::Release);
     }
 
     /// Queues a write and waits until it is committed and applied to the graph. Returns the
@@ -116,13 +152,19 @@ impl AppState {
         job: Job,
         graph: GraphOp,
     ) -> Result<(Record, Option<graph_core::Risk>), StoreError> {
+        if !self.writer_ok.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("the writer is recovering".into()));
+        }
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.writes
             .send(Pending { job, graph, reply })
             .await
-            .map_err(|_| StoreError::Corrupt("the writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Corrupt("the writer dropped the request".into()))?
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        rx.await.map_err(|_| {
+            StoreError::Unavailable(
+                "the writer stopped during this write; it may have been applied".into(),
+            )
+        })?
     }
 
     /// Read access to the live graph. A poisoned lock (a panic while writing) is still
@@ -140,9 +182,19 @@ impl AppState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether the graph has been built.
+    /// Whether the graph has been built and the writer can commit (what `/readyz` says).
     pub fn is_ready(&self) -> bool {
+        self.is_loaded() && self.writer_ok()
+    }
+
+    /// Whether the graph has been built (reads can be served).
+    pub fn is_loaded(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Whether the writer can commit (writes can be taken).
+    pub fn writer_ok(&self) -> bool {
+        self.writer_ok.load(Ordering::Acquire)
     }
 
     /// Builds the live graph from the store (the batch linker, in parallel) and marks the
@@ -182,11 +234,84 @@ pub struct Pending {
     reply: tokio::sync::oneshot::Sender<Answer>,
 }
 
+type Queue = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Pending>>>;
+
+/// Runs the writer task and replaces it when it panics. The queue outlives the task (it sits
+/// behind a mutex the task holds), so writes queued meanwhile are served by the next writer.
+/// A panic may strike after a batch committed and before it reached the graph, so the graph
+/// is rebuilt from the store before the new writer starts; until then the service refuses
+/// writes with 503 and `/readyz` says 503 (reads go on from the graph as it is).
+async fn supervise(state: std::sync::Weak<Inner>, rx: tokio::sync::mpsc::Receiver<Pending>) {
+    let queue: Queue = Arc::new(tokio::sync::Mutex::new(rx));
+    loop {
+        let task = tokio::spawn(writer(state.clone(), queue.clone()));
+        let Err(e) = task.await else {
+            return; // The queue closed or the service is gone.
+        };
+        if !e.is_panic() {
+            return;
+        }
+        let Some(inner) = state.upgrade() else {
+            return;
+        };
+        inner.writer_ok.store(false, Ordering::Release);
+        inner.metrics.writer_restarts.inc();
+        tracing::error!("the writer task panicked; rebuilding the graph from the store");
+        let st = AppState(inner);
+        if st.is_loaded() {
+            let mut wait = Duration::from_millis(100);
+            while let Err(e) = relink(&st).await {
+                tracing::error!(error = %e, "rebuild after a writer panic failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+        st.writer_ok.store(true, Ordering::Release);
+        tracing::info!("writer restarted");
+    }
+}
+
+/// After a failed batch: answers every queued write with 503 and probes the store with a
+/// rolled-back write (backing off to 5 s) until it takes writes again. Returns false when the
+/// service is gone.
+async fn recover_store(
+    state: &std::sync::Weak<Inner>,
+    rx: &mut tokio::sync::mpsc::Receiver<Pending>,
+) -> bool {
+    let mut wait = Duration::from_millis(50);
+    loop {
+        while let Ok(p) = rx.try_recv() {
+            let _ = p.reply.send(Err(StoreError::Unavailable(
+                "an earlier write batch failed; the store is being probed".into(),
+            )));
+        }
+        let Some(inner) = state.upgrade() else {
+            return false;
+        };
+        match inner.store.probe_write().await {
+            Ok(()) => {
+                inner.writer_ok.store(true, Ordering::Release);
+                tracing::info!("the store takes writes again");
+                return true;
+            }
+            Err(e) => tracing::warn!(error = %e, "the store still refuses writes"),
+        }
+        drop(inner);
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// The single writer: takes every write queued at the moment (up to [`MAX_BATCH`]), commits
 /// them in one transaction — one fsync for the batch (group commit), each write in its own
 /// savepoint — then applies them to the live graph in commit order and answers each. Under
 /// load, batches grow and the fsync cost is shared; alone, a write is a batch of one.
-async fn writer(state: std::sync::Weak<Inner>, mut rx: tokio::sync::mpsc::Receiver<Pending>) {
+///
+/// When the batch's transaction fails (the database is down, the disk is full), nothing of it
+/// is stored: each write is answered 503, and the writer refuses writes until the store takes
+/// them again ([`recover_store`]).
+async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
+    let mut rx = queue.lock().await;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -195,30 +320,55 @@ async fn writer(state: std::sync::Weak<Inner>, mut rx: tokio::sync::mpsc::Receiv
                 Err(_) => break,
             }
         }
+        let mut jobs = Vec::with_capacity(batch.len());
+        let mut ops = Vec::with_capacity(batch.len());
+        let mut owed = Owed {
+            state: state.clone(),
+            replies: Vec::with_capacity(batch.len()),
+        };
+        for p in batch {
+            jobs.push(p.job);
+            ops.push(p.graph);
+            owed.replies.push(Some(p.reply));
+        }
         let Some(inner) = state.upgrade() else {
             break;
         };
         let writing = inner.write_lock.lock().await;
-        let jobs: Vec<&Job> = batch.iter().map(|p| &p.job).collect();
-        let results = inner.store.write_batch(&jobs).await;
+        let refs: Vec<&Job> = jobs.iter().collect();
+        let results = inner.store.write_batch(&refs).await;
         match results {
             Err(e) => {
-                tracing::error!(error = %e, writes = batch.len(), "write batch failed");
-                for p in batch {
-                    let _ = p
-                        .reply
-                        .send(Err(StoreError::Corrupt("the write batch failed".into())));
+                tracing::error!(error = %e, writes = jobs.len(), "write batch failed; refusing writes until the store takes them");
+                inner.writer_ok.store(false, Ordering::Release);
+                inner.metrics.failed_batches.inc();
+                for i in 0..jobs.len() {
+                    owed.answer(
+                        i,
+                        Err(StoreError::Unavailable(format!(
+                            "the write batch failed: {e}"
+                        ))),
+                    );
                 }
+                drop(writing);
+                drop(inner);
+                if !recover_store(&state, &mut rx).await {
+                    break;
+                }
+                continue;
             }
             Ok(results) => {
-                for (p, r) in batch.into_iter().zip(results) {
+                if inner.panic_next_batch.swap(false, Ordering::AcqRel) {
+                    panic!("injected writer fault: panicking after a commit");
+                }
+                for (i, (op, r)) in ops.into_iter().zip(results).enumerate() {
                     let answer = r.map(|record| {
                         // The graph lock is taken per write, so readers slip in between.
                         let mut g = inner
                             .graph
                             .write()
                             .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        let (t, id) = match p.graph {
+                        let (t, id) = match op {
                             GraphOp::Upsert(n) => {
                                 let key = (n.entity.entity_type, n.entity.id.clone());
                                 g.upsert(n);
@@ -234,11 +384,43 @@ async fn writer(state: std::sync::Weak<Inner>, mut rx: tokio::sync::mpsc::Receiv
                         inner.metrics.graph_writes.inc();
                         (record, risk)
                     });
-                    let _ = p.reply.send(answer);
+                    owed.answer(i, answer);
                 }
             }
         }
         drop(writing);
+    }
+}
+
+/// The answers a batch owes its callers. Should the writer panic with answers outstanding,
+/// dropping this (as the panic unwinds) first marks the writer down and only then answers them
+/// 503, so no caller hears back before the service refuses writes and `/readyz` says so.
+struct Owed {
+    state: std::sync::Weak<Inner>,
+    replies: Vec<Option<tokio::sync::oneshot::Sender<Answer>>>,
+}
+
+impl Owed {
+    fn answer(&mut self, i: usize, answer: Answer) {
+        if let Some(r) = self.replies.get_mut(i).and_then(Option::take) {
+            let _ = r.send(answer);
+        }
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        if self.replies.iter().all(Option::is_none) {
+            return;
+        }
+        if let Some(inner) = self.state.upgrade() {
+            inner.writer_ok.store(false, Ordering::Release);
+        }
+        for r in self.replies.iter_mut().filter_map(Option::take) {
+            let _ = r.send(Err(StoreError::Unavailable(
+                "the writer stopped during this write; it may have been applied".into(),
+            )));
+        }
     }
 }
 
@@ -400,11 +582,13 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(error_shape))
+        // The timeout sits inside `error_shape` (a later layer wraps the earlier ones), so its
+        // bare 503 gets the error body too.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
+            state.request_timeout(),
         ))
+        .layer(middleware::from_fn(error_shape))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -441,16 +625,19 @@ async fn get_record_inquiries(
     routes::get_record(s, c, axum::extract::Path(("inquiries".to_owned(), id))).await
 }
 
-/// API routes answer 503 until the graph is built.
+/// API routes answer 503 until the graph is built; requests other than GET also while the
+/// writer cannot commit (after a failed batch, or while a panicked writer is replaced).
 async fn require_ready(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request,
     next: Next,
 ) -> Response {
-    if state.is_ready() {
-        next.run(req).await
-    } else {
+    if !state.is_loaded() {
         ApiError::Unavailable("the graph is still loading; retry shortly").into_response()
+    } else if req.method() != axum::http::Method::GET && !state.writer_ok() {
+        ApiError::Unavailable("the store cannot take writes now; retry shortly").into_response()
+    } else {
+        next.run(req).await
     }
 }
 
@@ -511,9 +698,11 @@ async fn observe(
 /// Options of `ringfence serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Database URL (`sqlite://PATH` or a file path); created when missing.
+    /// Database: a SQLite file (`sqlite://PATH` or a path; created when missing) or
+    /// `postgres://USER:PASSWORD@HOST/DB`. Prefer the environment variable for a URL with a
+    /// password (the process list shows flags).
     #[arg(long, default_value = "ringfence.db", env = "RINGFENCE__STORE__URL")]
-    pub db: String,
+    pub db: crate::settings::DbUrl,
     /// Address to listen on.
     #[arg(
         long,
@@ -532,9 +721,19 @@ pub struct ServeArgs {
     /// Link configuration (TOML).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Rebuild the graph from the store every this many seconds (0: only on demand).
-    #[arg(long, default_value_t = 3600)]
+    /// Rebuild the graph from the store every this many seconds (0: only on demand). With
+    /// several instances over one PostgreSQL, this is also when an instance picks up the
+    /// records the others wrote.
+    #[arg(long, default_value_t = 3600, env = "RINGFENCE__SERVICE__RELINK_EVERY")]
     pub relink_every: u64,
+    /// Longest a request may take, in milliseconds, before it is answered with 503 `timeout`.
+    #[arg(
+        long,
+        default_value_t = REQUEST_TIMEOUT.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..),
+        env = "RINGFENCE__SERVICE__REQUEST_TIMEOUT_MS"
+    )]
+    pub request_timeout_ms: u64,
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<LinkConfig> {
@@ -570,7 +769,8 @@ pub fn run(args: ServeArgs, settings: &crate::settings::GraphSettings) -> anyhow
         .build()?;
     rt.block_on(async move {
         let t0 = Instant::now();
-        let store = Store::open(&args.db, args.synchronous).await?;
+        let store = Store::open(args.db.expose(), args.synchronous).await?;
+        eprintln!("store: {} ({:?})", args.db, store.backend());
         if let Some(dir) = &args.import {
             let (rows, n) = import_dir(&store, dir).await?;
             eprintln!(
@@ -580,6 +780,7 @@ pub fn run(args: ServeArgs, settings: &crate::settings::GraphSettings) -> anyhow
             );
         }
         let state = AppState::new(store, keyer, config, normalize);
+        state.set_request_timeout(Duration::from_millis(args.request_timeout_ms));
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -735,23 +936,23 @@ pub enum KeysCommand {
         /// A name for people.
         #[arg(long, default_value = "")]
         name: String,
-        /// Database URL.
+        /// Database (a SQLite file or `postgres://…`), as for `serve`.
         #[arg(long, default_value = "ringfence.db", env = "RINGFENCE__STORE__URL")]
-        db: String,
+        db: crate::settings::DbUrl,
     },
     /// List keys (never their tokens).
     List {
-        /// Database URL.
+        /// Database (a SQLite file or `postgres://…`), as for `serve`.
         #[arg(long, default_value = "ringfence.db", env = "RINGFENCE__STORE__URL")]
-        db: String,
+        db: crate::settings::DbUrl,
     },
     /// Revoke a key.
     Revoke {
         /// Key id (`key_…`).
         id: String,
-        /// Database URL.
+        /// Database (a SQLite file or `postgres://…`), as for `serve`.
         #[arg(long, default_value = "ringfence.db", env = "RINGFENCE__STORE__URL")]
-        db: String,
+        db: crate::settings::DbUrl,
     },
 }
 
@@ -767,7 +968,7 @@ pub fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
         match cmd {
             KeysCommand::Create { scopes, name, db } => {
                 auth::validate_scopes(&scopes).map_err(crate::cli::UserError)?;
-                let store = Store::open(&db, Synchronous::Full).await?;
+                let store = Store::open(db.expose(), Synchronous::Full).await?;
                 let (key, token) = store.create_key(&name, &scopes).await?;
                 store.close().await;
                 eprintln!(
@@ -778,7 +979,7 @@ pub fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
                 println!("{token}");
             }
             KeysCommand::List { db } => {
-                let store = Store::open(&db, Synchronous::Full).await?;
+                let store = Store::open(db.expose(), Synchronous::Full).await?;
                 for k in store.keys().await? {
                     println!(
                         "{}\t{}\t{}\t{}\t{}",
@@ -792,7 +993,7 @@ pub fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
                 store.close().await;
             }
             KeysCommand::Revoke { id, db } => {
-                let store = Store::open(&db, Synchronous::Full).await?;
+                let store = Store::open(db.expose(), Synchronous::Full).await?;
                 let ok = store.revoke_key(&id).await?;
                 store.close().await;
                 anyhow::ensure!(ok, crate::cli::UserError(format!("no active key {id}")));

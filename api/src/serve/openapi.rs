@@ -315,8 +315,8 @@ pub fn document() -> Value {
                 "content": { "application/json": { "schema": schema_ref(r) } },
             });
         }
-        // Idempotency keys guard the writes to records and labels.
-        if method == "post"
+        // Idempotency keys guard the writes to records (create and update) and labels.
+        if (method == "post" || method == "patch")
             && (path.starts_with("/v1/accounts") || path.starts_with("/v1/inquiries"))
         {
             op["parameters"] = json!([{

@@ -59,6 +59,7 @@ fn reply(r: Reply) -> Response {
 
 fn idem(
     headers: &HeaderMap,
+    method: &str,
     path: &str,
     body: &impl serde::Serialize,
 ) -> Result<Option<Idem>, ApiError> {
@@ -73,7 +74,7 @@ fn idem(
         )
     })?;
     let body = serde_json::to_value(body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Idem::new(key, "POST", path, &body).map(Some)
+    Idem::new(key, method, path, &body).map(Some)
 }
 
 fn write_of<T: serde::Serialize>(
@@ -112,6 +113,13 @@ fn write_of<T: serde::Serialize>(
     })
 }
 
+fn kind_path(t: EntityType) -> &'static str {
+    match t {
+        EntityType::Account => "accounts",
+        EntityType::Inquiry => "inquiries",
+    }
+}
+
 fn type_param(kind: &str) -> Result<EntityType, ApiError> {
     match kind {
         "accounts" => Ok(EntityType::Account),
@@ -140,7 +148,7 @@ pub async fn create_account(
     ApiJson(input): ApiJson<AccountInput>,
 ) -> Result<Response, ApiError> {
     caller.require("accounts:write")?;
-    let idem = idem(&headers, "/v1/accounts", &input)?;
+    let idem = idem(&headers, "POST", "/v1/accounts", &input)?;
     let w = write_of(EntityType::Account, input.id.as_deref(), None, &input)?;
     Ok(reply(
         service::write(&state, &caller, w, false, idem).await?,
@@ -155,7 +163,7 @@ pub async fn create_inquiry(
     ApiJson(input): ApiJson<InquiryInput>,
 ) -> Result<Response, ApiError> {
     caller.require("inquiries:write")?;
-    let idem = idem(&headers, "/v1/inquiries", &input)?;
+    let idem = idem(&headers, "POST", "/v1/inquiries", &input)?;
     let w = write_of(
         EntityType::Inquiry,
         input.id.as_deref(),
@@ -171,27 +179,30 @@ pub async fn create_inquiry(
 pub async fn update_account(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("accounts:write")?;
-    update(state, caller, EntityType::Account, id, body).await
+    update(state, caller, &headers, EntityType::Account, id, body).await
 }
 
 /// `PATCH /v1/inquiries/{id}`
 pub async fn update_inquiry(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("inquiries:write")?;
-    update(state, caller, EntityType::Inquiry, id, body).await
+    update(state, caller, &headers, EntityType::Inquiry, id, body).await
 }
 
 async fn update(
     state: AppState,
     caller: Caller,
+    headers: &HeaderMap,
     t: EntityType,
     id: String,
     body: axum::body::Bytes,
@@ -235,7 +246,16 @@ async fn update(
     let merged = service::merge_fields(&stored.fields, fields, &nulls);
     let mut w = write_of(t, Some(&id), account_id, &merged)?;
     w.fields = merged;
-    Ok(reply(service::write(&state, &caller, w, true, None).await?))
+    // The request hash covers the body as sent (explicit nulls included), so the same key with
+    // another patch is refused (422) and a repeat replays the stored response.
+    let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let idem = idem(
+        headers,
+        "PATCH",
+        &format!("/v1/{}/{id}", kind_path(t)),
+        &sent,
+    )?;
+    Ok(reply(service::write(&state, &caller, w, true, idem).await?))
 }
 
 fn explicit_nulls(body: &[u8]) -> Vec<String> {
@@ -322,7 +342,7 @@ pub async fn set_label(
 ) -> Result<Response, ApiError> {
     let t = type_param(&kind)?;
     caller.require(scope(t, true))?;
-    let idem = idem(&headers, &format!("/v1/{kind}/{id}/label"), &input)?;
+    let idem = idem(&headers, "POST", &format!("/v1/{kind}/{id}/label"), &input)?;
     Ok(reply(
         service::label(&state, &caller, t, &id, input.label.as_deref(), idem).await?,
     ))

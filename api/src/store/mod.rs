@@ -1,34 +1,42 @@
 //! The store: accounts, inquiries (their raw PII and session signals), labels, API keys
-//! (hashed), idempotency records and saved graph queries, in SQLite through sqlx.
+//! (hashed), idempotency records and saved graph queries, in SQLite (a file, the default) or
+//! PostgreSQL (by URL, for several API instances) through sqlx.
+//!
+//! One [`Store`] API, one set of SQL statements: `backend.rs` puts both databases behind a
+//! small interface (a connection, a transaction, a row), and the only per-backend text is the
+//! migrations (`migrations/sqlite`, `migrations/postgres`) and the connection settings.
 //!
 //! # Durability
-//! The database runs in WAL mode with `synchronous = FULL` by default: a transaction's commit
-//! returns only after its WAL frames are fsynced, so an acknowledged write survives a `kill -9`
-//! *and* a power loss. With `synchronous = NORMAL` (`--synchronous normal`) the WAL is fsynced
-//! only at checkpoints: a killed process still loses nothing (the frames are in the operating
-//! system's page cache, which outlives the process), but a power cut can lose the last
-//! transactions — faster, and safe against everything but the machine dying.
+//! Every write is acknowledged after its transaction committed. SQLite runs in WAL mode with
+//! `synchronous = FULL` by default: a commit returns only after its WAL frames are fsynced,
+//! so an acknowledged write survives a `kill -9` *and* a power loss. With `--synchronous
+//! normal` the WAL is fsynced only at checkpoints: a killed process still loses nothing (the
+//! frames are in the operating system's page cache, which outlives the process), but a power
+//! cut can lose the last transactions. On PostgreSQL, `full` is `synchronous_commit = on` (the
+//! commit waits for the server's WAL flush) and `normal` is `synchronous_commit = off` (a
+//! killed ringfence loses nothing, a crash of the server may lose the last commits).
 //!
 //! # Connections
-//! One writer connection (writes are serialised in the process, so no transaction ever waits
-//! on SQLite's lock or fails with `SQLITE_BUSY`) and a small pool of readers, which WAL lets
-//! read a consistent snapshot while the writer commits.
+//! SQLite: one writer connection (writes are serialised in the process, so no transaction ever
+//! waits on SQLite's lock or fails with `SQLITE_BUSY`) and a small pool of readers, which WAL
+//! lets read a consistent snapshot while the writer commits. PostgreSQL: one pool for both.
 //!
-//! The SQL is plain and portable (no SQLite-only syntax beyond `AUTOINCREMENT`), so a
-//! PostgreSQL backend can follow with its own migrations and the same queries.
+//! # Text
+//! PostgreSQL's `TEXT` cannot hold the NUL character. Record fields are stored as JSON, which
+//! escapes it, so fields keep any character on both backends; the few plain text columns
+//! (ids, an inquiry's account id, key and query names) refuse NUL with
+//! [`StoreError::InvalidText`] on both backends alike, and lookups of an id with NUL find
+//! nothing.
+
+mod backend;
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
-use std::time::Duration;
 
 use graph_core::EntityType;
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-// Dynamic SQL below only ever splices in `table()` and `columns()`, fixed names chosen by
-// entity type; every value is bound.
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+
+pub use self::backend::{Backend, redact_url};
+use self::backend::{Conn, Pools, Row, Sql};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +54,22 @@ pub enum StoreError {
     /// The database URL or options are unusable (caused by the user).
     #[error("invalid database: {0}")]
     Config(String),
+    /// The database server cannot be reached (the URL is shown without its password).
+    #[error("cannot connect to {url}: {source}")]
+    Unreachable {
+        /// The URL, password redacted.
+        url: String,
+        /// The cause.
+        source: sqlx::Error,
+    },
+    /// A plain text column was given a NUL character (caused by the user; names the field).
+    #[error("{0} must not contain the NUL character")]
+    InvalidText(&'static str),
+    /// The store cannot take writes now: a write batch failed (nothing of it was applied), or
+    /// the writer stopped and is restarting (the write may or may not have been applied).
+    /// Retry, with an `Idempotency-Key` to be safe.
+    #[error("the store cannot take writes now: {0}")]
+    Unavailable(String),
     /// Stored data that cannot be read back (internal).
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -55,6 +79,13 @@ pub enum StoreError {
     /// A migration failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Whether the user caused it (an unusable database URL, a NUL in a plain text column).
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, StoreError::Config(_) | StoreError::InvalidText(_))
+    }
 }
 
 /// Result with [`StoreError`].
@@ -208,14 +239,17 @@ pub struct SavedQuery {
     pub created_at: String,
 }
 
+/// Records per multi-row `INSERT` of [`Store::import`] (5 values each: well under SQLite's
+/// 32,766 and PostgreSQL's 65,535 bound values per statement).
+pub const IMPORT_CHUNK: usize = 500;
+
 /// One record to import: type, id, account id (inquiries), fields.
 pub type ImportRow = (EntityType, String, Option<String>, BTreeMap<String, String>);
 
 /// The store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pools: Pools,
 }
 
 fn table(t: EntityType) -> &'static str {
@@ -258,51 +292,74 @@ fn parse_fields(s: &str) -> Result<BTreeMap<String, String>> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("fields: {e}")))
 }
 
+fn fields_json(fields: &BTreeMap<String, String>) -> Result<String> {
+    serde_json::to_string(fields).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// Refuses NUL in a plain text column (PostgreSQL cannot store it; SQLite is held to the same
+/// rule so both backends answer alike).
+fn plain_text(field: &'static str, v: &str) -> Result<()> {
+    if v.contains('\0') {
+        Err(StoreError::InvalidText(field))
+    } else {
+        Ok(())
+    }
+}
+
+fn record(t: EntityType, row: &Row) -> Result<Record> {
+    Ok(Record {
+        entity_type: t,
+        seq: row.int("seq")?,
+        id: row.text("id")?,
+        account_id: if t == EntityType::Inquiry {
+            row.opt_text("account_id")?
+        } else {
+            None
+        },
+        fields: parse_fields(&row.text("fields")?)?,
+        inserted_at: row.text("inserted_at")?,
+        updated_at: row.text("updated_at")?,
+    })
+}
+
+fn columns(t: EntityType) -> &'static str {
+    match t {
+        EntityType::Account => "seq, id, fields, inserted_at, updated_at",
+        EntityType::Inquiry => "seq, id, account_id, fields, inserted_at, updated_at",
+    }
+}
+
+fn key_row(r: &Row) -> Result<ApiKey> {
+    let scopes = r.text("scopes")?;
+    Ok(ApiKey {
+        id: r.text("id")?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        name: r.text("name")?,
+        created_at: r.text("created_at")?,
+        revoked_at: r.opt_text("revoked_at")?,
+    })
+}
+
 impl Store {
-    /// Opens (creating if missing) the database at `url` (`sqlite://path`, `sqlite:path` or a
-    /// plain path) and runs the migrations.
+    /// Opens the database at `url` and runs its migrations: `postgres://USER:PASSWORD@HOST/DB`
+    /// (or `postgresql://…`) for PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a plain path
+    /// for SQLite, created when missing.
     ///
     /// # Errors
-    /// Unusable URL, unopenable file, failed migration.
+    /// Unusable URL, unreachable server, unopenable file, failed migration.
     pub async fn open(url: &str, sync: Synchronous) -> Result<Store> {
-        let opts = if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?
-        } else if url.contains("://") {
-            return Err(StoreError::Config(format!(
-                "{url}: only SQLite is supported so far (sqlite://PATH or a file path)"
-            )));
-        } else {
-            SqliteConnectOptions::new().filename(url)
-        };
-        if url.contains(":memory:") || url.contains("mode=memory") {
-            return Err(StoreError::Config(
-                "an in-memory database would lose every write; give a file".into(),
-            ));
-        }
-        let opts = opts
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match sync {
-                Synchronous::Full => SqliteSynchronous::Full,
-                Synchronous::Normal => SqliteSynchronous::Normal,
-            })
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .connect_with(opts.clone())
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts.read_only(true))
-            .await?;
-        Ok(Store { writer, reader })
+        Ok(Store {
+            pools: Pools::open(url, sync).await?,
+        })
+    }
+
+    /// The database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.pools.backend()
     }
 
     /// Whether the database answers.
@@ -310,33 +367,48 @@ impl Store {
     /// # Errors
     /// The database is unreachable.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        let mut c = self.pools.reader().await?;
+        c.conn().execute(Sql::new("SELECT 1")).await?;
         Ok(())
     }
 
-    /// Closes both pools (waits for open connections).
+    /// Whether the database takes writes: a transaction that writes a row to the change log
+    /// and rolls back. The writer task's supervisor probes with it after a failed batch.
+    ///
+    /// # Errors
+    /// The database cannot write.
+    pub async fn probe_write(&self) -> Result<()> {
+        let mut tx = self.pools.begin().await?;
+        Self::log_change(&mut tx.conn(), EntityType::Account, "probe").await?;
+        tx.rollback().await
+    }
+
+    /// Closes the pools (waits for open connections).
     pub async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
+        self.pools.close().await;
     }
 
     async fn claim(
-        conn: &mut SqliteConnection,
+        conn: &mut Conn<'_>,
         claim: Option<IdempotencyClaim<'_>>,
         resource_id: &str,
     ) -> Result<()> {
         if let Some(c) = claim {
-            let r = sqlx::query(
-                "INSERT INTO idempotency (key_id, idem_key, request_hash, resource_id, created_at) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(c.key_id)
-            .bind(c.idem_key)
-            .bind(c.request_hash)
-            .bind(resource_id)
-            .bind(now())
-            .execute(&mut *conn)
-            .await;
+            plain_text("Idempotency-Key", c.idem_key)?;
+            let at = now();
+            let r = conn
+                .execute(
+                    Sql::new(
+                        "INSERT INTO idempotency (key_id, idem_key, request_hash, resource_id, created_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .text(c.key_id)
+                    .text(c.idem_key)
+                    .text(c.request_hash)
+                    .text(resource_id)
+                    .text(&at),
+                )
+                .await;
             match r {
                 Err(e) if unique_violation(&e) => return Err(StoreError::IdempotencyTaken),
                 r => {
@@ -347,30 +419,32 @@ impl Store {
         Ok(())
     }
 
-    async fn log_change(conn: &mut SqliteConnection, t: EntityType, id: &str) -> Result<()> {
-        sqlx::query("INSERT INTO changes (entity_type, entity_id, at) VALUES (?, ?, ?)")
-            .bind(t.as_str())
-            .bind(id)
-            .bind(now())
-            .execute(&mut *conn)
-            .await?;
+    async fn log_change(conn: &mut Conn<'_>, t: EntityType, id: &str) -> Result<()> {
+        let at = now();
+        conn.execute(
+            Sql::new("INSERT INTO changes (entity_type, entity_id, at) VALUES ($1, $2, $3)")
+                .text(t.as_str())
+                .text(id)
+                .text(&at),
+        )
+        .await?;
         Ok(())
     }
 
     /// Applies a batch of writes in one transaction (one commit, one fsync), each inside its
     /// own savepoint: a write that fails for its own reason (duplicate id, missing record,
-    /// idempotency key taken) is rolled back alone and reported in its slot; the others commit.
-    /// Returns once the commit is durable.
+    /// idempotency key taken, NUL in a plain text column) is rolled back alone and reported in
+    /// its slot; the others commit. Returns once the commit is durable.
     ///
     /// # Errors
     /// The outer error when the transaction itself fails (nothing of the batch is stored).
     pub async fn write_batch(&self, jobs: &[&Job]) -> Result<Vec<Result<Record>>> {
         let at = now();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.pools.begin().await?;
         let mut out = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
-            match Self::apply(&mut sp, job, &at).await {
+            let mut sp = tx.savepoint().await?;
+            match Self::apply(&mut sp.conn(), job, &at).await {
                 Ok(r) => {
                     sp.commit().await?;
                     out.push(Ok(r));
@@ -378,7 +452,8 @@ impl Store {
                 Err(
                     e @ (StoreError::Duplicate(_)
                     | StoreError::NotFound(_)
-                    | StoreError::IdempotencyTaken),
+                    | StoreError::IdempotencyTaken
+                    | StoreError::InvalidText(_)),
                 ) => {
                     sp.rollback().await?;
                     out.push(Err(e));
@@ -396,14 +471,15 @@ impl Store {
             .unwrap_or_else(|| Err(StoreError::Corrupt("empty batch result".into())))
     }
 
-    async fn apply(conn: &mut SqliteConnection, job: &Job, at: &str) -> Result<Record> {
+    async fn apply(conn: &mut Conn<'_>, job: &Job, at: &str) -> Result<Record> {
         let id = job.op.id();
+        plain_text("id", id)?;
         let claim = job.claim.as_ref().map(|c| IdempotencyClaim {
             key_id: &c.key_id,
             idem_key: &c.idem_key,
             request_hash: &c.request_hash,
         });
-        Self::claim(&mut *conn, claim, id).await?;
+        Self::claim(conn, claim, id).await?;
         let rec = match &job.op {
             WriteOp::Insert {
                 entity_type: t,
@@ -411,22 +487,26 @@ impl Store {
                 account_id,
                 fields,
             } => {
-                let json = serde_json::to_string(fields)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let sql = match t {
-                    EntityType::Account => {
-                        "INSERT INTO accounts (id, fields, inserted_at, updated_at) VALUES (?, ?, ?, ?) RETURNING seq"
-                    }
-                    EntityType::Inquiry => {
-                        "INSERT INTO inquiries (id, fields, inserted_at, updated_at, account_id) VALUES (?, ?, ?, ?, ?) RETURNING seq"
-                    }
-                };
-                let mut q = sqlx::query(sql).bind(id).bind(&json).bind(at).bind(at);
-                if *t == EntityType::Inquiry {
-                    q = q.bind(account_id.as_deref());
+                if let Some(a) = account_id {
+                    plain_text("account_id", a)?;
                 }
-                let seq: i64 = match q.fetch_one(&mut *conn).await {
-                    Ok(row) => row.try_get(0)?,
+                let json = fields_json(fields)?;
+                let sql = match t {
+                    EntityType::Account => Sql::new(
+                        "INSERT INTO accounts (id, fields, inserted_at, updated_at) \
+                         VALUES ($1, $2, $3, $4) RETURNING seq",
+                    ),
+                    EntityType::Inquiry => Sql::new(
+                        "INSERT INTO inquiries (id, fields, inserted_at, updated_at, account_id) \
+                         VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                    ),
+                };
+                let mut q = sql.text(id).text(&json).text(at).text(at);
+                if *t == EntityType::Inquiry {
+                    q = q.opt_text(account_id.as_deref());
+                }
+                let seq = match conn.fetch_one(q).await {
+                    Ok(row) => row.int(0)?,
                     Err(e) if unique_violation(&e) => {
                         return Err(StoreError::Duplicate(id.clone()));
                     }
@@ -448,32 +528,38 @@ impl Store {
                 account_id,
                 fields,
             } => {
-                let json = serde_json::to_string(fields)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let sql = match t {
-                    EntityType::Account => {
-                        "UPDATE accounts SET fields = ?, updated_at = ? WHERE id = ? RETURNING seq, inserted_at"
-                    }
-                    EntityType::Inquiry => {
-                        "UPDATE inquiries SET fields = ?, updated_at = ?, account_id = ? WHERE id = ? RETURNING seq, inserted_at"
-                    }
-                };
-                let mut q = sqlx::query(sql).bind(json).bind(at);
-                if *t == EntityType::Inquiry {
-                    q = q.bind(account_id.as_deref());
+                if let Some(a) = account_id {
+                    plain_text("account_id", a)?;
                 }
-                let row = q
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
+                let json = fields_json(fields)?;
+                let q = match t {
+                    EntityType::Account => Sql::new(
+                        "UPDATE accounts SET fields = $1, updated_at = $2 WHERE id = $3 \
+                         RETURNING seq, inserted_at",
+                    )
+                    .text(&json)
+                    .text(at)
+                    .text(id),
+                    EntityType::Inquiry => Sql::new(
+                        "UPDATE inquiries SET fields = $1, updated_at = $2, account_id = $3 \
+                         WHERE id = $4 RETURNING seq, inserted_at",
+                    )
+                    .text(&json)
+                    .text(at)
+                    .opt_text(account_id.as_deref())
+                    .text(id),
+                };
+                let row = conn
+                    .fetch_optional(q)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(id.clone()))?;
                 Record {
                     entity_type: *t,
-                    seq: row.try_get(0)?,
+                    seq: row.int(0)?,
                     id: id.clone(),
                     account_id: account_id.clone(),
                     fields: fields.clone(),
-                    inserted_at: row.try_get(1)?,
+                    inserted_at: row.text(1)?,
                     updated_at: at.to_owned(),
                 }
             }
@@ -483,65 +569,40 @@ impl Store {
                 label,
                 key_id,
             } => {
-                let sql = format!(
-                    "SELECT seq, fields, inserted_at{} FROM {} WHERE id = ?",
-                    if *t == EntityType::Inquiry {
-                        ", account_id"
-                    } else {
-                        ""
-                    },
-                    table(*t)
-                );
-                let row = sqlx::query(AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
+                let sql = format!("SELECT {} FROM {} WHERE id = $1", columns(*t), table(*t));
+                let row = conn
+                    .fetch_optional(Sql::assembled(sql).text(id))
                     .await?
                     .ok_or_else(|| StoreError::NotFound(id.clone()))?;
-                let seq: i64 = row.try_get(0)?;
-                let mut fields = parse_fields(row.try_get(1)?)?;
-                let inserted_at: String = row.try_get(2)?;
-                let account_id: Option<String> = if *t == EntityType::Inquiry {
-                    row.try_get(3)?
-                } else {
-                    None
-                };
+                let mut rec = record(*t, &row)?;
                 match label {
-                    Some(l) => fields.insert("label".to_owned(), l.clone()),
-                    None => fields.remove("label"),
+                    Some(l) => rec.fields.insert("label".to_owned(), l.clone()),
+                    None => rec.fields.remove("label"),
                 };
-                let json = serde_json::to_string(&fields)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE {} SET fields = ?, updated_at = ? WHERE id = ?",
+                let json = fields_json(&rec.fields)?;
+                let sql = format!(
+                    "UPDATE {} SET fields = $1, updated_at = $2 WHERE id = $3",
                     table(*t)
-                )))
-                .bind(&json)
-                .bind(at)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO labels (entity_type, entity_id, label, key_id, at) VALUES (?, ?, ?, ?, ?)",
+                );
+                conn.execute(Sql::assembled(sql).text(&json).text(at).text(id))
+                    .await?;
+                conn.execute(
+                    Sql::new(
+                        "INSERT INTO labels (entity_type, entity_id, label, key_id, at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .text(t.as_str())
+                    .text(id)
+                    .opt_text(label.as_deref())
+                    .text(key_id)
+                    .text(at),
                 )
-                .bind(t.as_str())
-                .bind(id)
-                .bind(label.as_deref())
-                .bind(key_id)
-                .bind(at)
-                .execute(&mut *conn)
                 .await?;
-                Record {
-                    entity_type: *t,
-                    seq,
-                    id: id.clone(),
-                    account_id,
-                    fields,
-                    inserted_at,
-                    updated_at: at.to_owned(),
-                }
+                rec.updated_at = at.to_owned();
+                rec
             }
         };
-        Self::log_change(&mut *conn, rec.entity_type, &rec.id).await?;
+        Self::log_change(conn, rec.entity_type, &rec.id).await?;
         Ok(rec)
     }
 
@@ -591,40 +652,22 @@ impl Store {
         .await
     }
 
-    fn record(t: EntityType, row: &sqlx::sqlite::SqliteRow) -> Result<Record> {
-        Ok(Record {
-            entity_type: t,
-            seq: row.try_get("seq")?,
-            id: row.try_get("id")?,
-            account_id: if t == EntityType::Inquiry {
-                row.try_get("account_id")?
-            } else {
-                None
-            },
-            fields: parse_fields(row.try_get("fields")?)?,
-            inserted_at: row.try_get("inserted_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    }
-
-    fn columns(t: EntityType) -> &'static str {
-        match t {
-            EntityType::Account => "seq, id, fields, inserted_at, updated_at",
-            EntityType::Inquiry => "seq, id, account_id, fields, inserted_at, updated_at",
-        }
-    }
-
     /// One record.
     ///
     /// # Errors
     /// Database failure.
     pub async fn get(&self, t: EntityType, id: &str) -> Result<Option<Record>> {
-        let sql = format!("SELECT {} FROM {} WHERE id = ?", Self::columns(t), table(t));
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|r| Self::record(t, &r)).transpose()
+        if id.contains('\0') {
+            return Ok(None);
+        }
+        let mut c = self.pools.reader().await?;
+        Self::get_on(&mut c.conn(), t, id).await
+    }
+
+    async fn get_on(conn: &mut Conn<'_>, t: EntityType, id: &str) -> Result<Option<Record>> {
+        let sql = format!("SELECT {} FROM {} WHERE id = $1", columns(t), table(t));
+        let row = conn.fetch_optional(Sql::assembled(sql).text(id)).await?;
+        row.map(|r| record(t, &r)).transpose()
     }
 
     /// Up to `limit` records after insertion number `after`, in insertion order.
@@ -633,36 +676,37 @@ impl Store {
     /// Database failure.
     pub async fn list(&self, t: EntityType, after: i64, limit: u32) -> Result<Vec<Record>> {
         let sql = format!(
-            "SELECT {} FROM {} WHERE seq > ? ORDER BY seq LIMIT ?",
-            Self::columns(t),
+            "SELECT {} FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2",
+            columns(t),
             table(t)
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
+        let mut c = self.pools.reader().await?;
+        let rows = c
+            .conn()
+            .fetch_all(Sql::assembled(sql).int(after).int(i64::from(limit)))
             .await?;
-        rows.iter().map(|r| Self::record(t, r)).collect()
+        rows.iter().map(|r| record(t, r)).collect()
     }
 
-    /// Every record, with the number of the last change they include (one read transaction,
-    /// so the two agree).
+    /// Every record, with the number of the last change they include (one read transaction
+    /// on one snapshot, so the two agree).
     ///
     /// # Errors
     /// Database failure, corrupt rows.
     pub async fn snapshot(&self) -> Result<(Vec<Record>, i64)> {
-        let mut tx = self.reader.begin().await?;
-        let last: Option<i64> = sqlx::query("SELECT MAX(seq) FROM changes")
-            .fetch_one(&mut *tx)
+        let mut tx = self.pools.begin_snapshot().await?;
+        let mut conn = tx.conn();
+        let last = conn
+            .fetch_one(Sql::new("SELECT MAX(seq) FROM changes"))
             .await?
-            .try_get(0)?;
+            .opt_int(0)?;
         let mut out = Vec::new();
         for t in [EntityType::Account, EntityType::Inquiry] {
-            let sql = format!("SELECT {} FROM {} ORDER BY seq", Self::columns(t), table(t));
-            let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *tx).await?;
+            let sql = format!("SELECT {} FROM {} ORDER BY seq", columns(t), table(t));
+            let rows = conn.fetch_all(Sql::assembled(sql)).await?;
             out.reserve(rows.len());
             for r in &rows {
-                out.push(Self::record(t, r)?);
+                out.push(record(t, r)?);
             }
         }
         tx.commit().await?;
@@ -674,23 +718,26 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub async fn changed_since(&self, after: i64) -> Result<(Vec<Record>, i64)> {
-        let rows = sqlx::query(
-            "SELECT entity_type, entity_id, MAX(seq) FROM changes WHERE seq > ? \
-             GROUP BY entity_type, entity_id",
-        )
-        .bind(after)
-        .fetch_all(&self.reader)
-        .await?;
+        let mut c = self.pools.reader().await?;
+        let mut conn = c.conn();
+        let rows = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT entity_type, entity_id, MAX(seq) FROM changes WHERE seq > $1 \
+                     GROUP BY entity_type, entity_id",
+                )
+                .int(after),
+            )
+            .await?;
         let mut last = after;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let t: String = r.try_get(0)?;
-            let id: String = r.try_get(1)?;
-            let seq: i64 = r.try_get(2)?;
-            last = last.max(seq);
+            let t = r.text(0)?;
+            let id = r.text(1)?;
+            last = last.max(r.int(2)?);
             let t = EntityType::parse(&t)
                 .ok_or_else(|| StoreError::Corrupt(format!("entity type {t:?}")))?;
-            if let Some(rec) = self.get(t, &id).await? {
+            if let Some(rec) = Self::get_on(&mut conn, t, &id).await? {
                 out.push(rec);
             }
         }
@@ -702,55 +749,111 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub async fn counts(&self) -> Result<(i64, i64)> {
-        let a: i64 = sqlx::query("SELECT COUNT(*) FROM accounts")
-            .fetch_one(&self.reader)
+        let mut c = self.pools.reader().await?;
+        let mut conn = c.conn();
+        let a = conn
+            .fetch_one(Sql::new("SELECT COUNT(*) FROM accounts"))
             .await?
-            .try_get(0)?;
-        let i: i64 = sqlx::query("SELECT COUNT(*) FROM inquiries")
-            .fetch_one(&self.reader)
+            .int(0)?;
+        let i = conn
+            .fetch_one(Sql::new("SELECT COUNT(*) FROM inquiries"))
             .await?
-            .try_get(0)?;
+            .int(0)?;
         Ok((a, i))
     }
 
     /// Inserts many new records in one transaction (bulk import). Existing ids are skipped;
-    /// returns how many were inserted.
+    /// returns how many were inserted. Rows go in as multi-row `INSERT`s of up to
+    /// [`IMPORT_CHUNK`] records (one round trip each on PostgreSQL, instead of two per record).
     ///
     /// # Errors
-    /// Database failure.
+    /// Database failure; [`StoreError::InvalidText`] for an id with NUL (nothing is stored).
     pub async fn import(&self, records: &[ImportRow]) -> Result<u64> {
-        let at = now();
-        let mut tx = self.writer.begin().await?;
-        let mut n = 0;
-        for (t, id, account_id, fields) in records {
-            let json =
-                serde_json::to_string(fields).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let r = match t {
-                EntityType::Account => sqlx::query(
-                    "INSERT OR IGNORE INTO accounts (id, fields, inserted_at, updated_at) VALUES (?, ?, ?, ?)",
-                )
-                .bind(id)
-                .bind(&json)
-                .bind(&at)
-                .bind(&at),
-                EntityType::Inquiry => sqlx::query(
-                    "INSERT OR IGNORE INTO inquiries (id, fields, inserted_at, updated_at, account_id) VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(id)
-                .bind(&json)
-                .bind(&at)
-                .bind(&at)
-                .bind(account_id.as_deref()),
+        for (_, id, account_id, _) in records {
+            plain_text("id", id)?;
+            if let Some(a) = account_id {
+                plain_text("account_id", a)?;
             }
-            .execute(&mut *tx)
-            .await?;
-            if r.rows_affected() == 1 {
-                n += 1;
-                Self::log_change(&mut tx, *t, id).await?;
+        }
+        let at = now();
+        let mut tx = self.pools.begin().await?;
+        let mut conn = tx.conn();
+        let mut n = 0;
+        for chunk in records.chunk_by(|a, b| a.0 == b.0) {
+            for chunk in chunk.chunks(IMPORT_CHUNK) {
+                n += Self::import_chunk(&mut conn, chunk, &at).await?;
             }
         }
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// Inserts records of one type, skipping ids already stored, and logs a change for each
+    /// record inserted.
+    async fn import_chunk(conn: &mut Conn<'_>, rows: &[ImportRow], at: &str) -> Result<u64> {
+        let Some(t) = rows.first().map(|r| r.0) else {
+            return Ok(0);
+        };
+        let inquiry = t == EntityType::Inquiry;
+        let per_row = if inquiry { 5 } else { 4 };
+        let jsons = rows
+            .iter()
+            .map(|r| fields_json(&r.3))
+            .collect::<Result<Vec<_>>>()?;
+        let mut sql = format!(
+            "INSERT INTO {} (id, fields, inserted_at, updated_at{}) VALUES ",
+            table(t),
+            if inquiry { ", account_id" } else { "" }
+        );
+        for i in 0..rows.len() {
+            let b = i * per_row;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            if inquiry {
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                ));
+            } else {
+                sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+            }
+        }
+        sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        let mut q = Sql::assembled(sql);
+        for (r, json) in rows.iter().zip(&jsons) {
+            q = q.text(&r.1).text(json).text(at).text(at);
+            if inquiry {
+                q = q.opt_text(r.2.as_deref());
+            }
+        }
+        let inserted = conn
+            .fetch_all(q)
+            .await?
+            .iter()
+            .map(|r| r.text(0))
+            .collect::<std::result::Result<Vec<String>, _>>()?;
+        if inserted.is_empty() {
+            return Ok(0);
+        }
+        let mut sql = String::from("INSERT INTO changes (entity_type, entity_id, at) VALUES ");
+        for i in 0..inserted.len() {
+            let b = i * 3;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
+        }
+        let mut q = Sql::assembled(sql);
+        for id in &inserted {
+            q = q.text(t.as_str()).text(id).text(at);
+        }
+        conn.execute(q).await?;
+        Ok(inserted.len() as u64)
     }
 
     // ----- idempotency -----
@@ -760,21 +863,28 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub async fn idempotency(&self, key_id: &str, idem_key: &str) -> Result<Option<Idempotency>> {
+        if idem_key.contains('\0') {
+            return Ok(None);
+        }
         // Read through the writer: a record claimed a moment ago must be seen.
-        let row = sqlx::query(
-            "SELECT request_hash, resource_id, status, body FROM idempotency \
-             WHERE key_id = ? AND idem_key = ?",
-        )
-        .bind(key_id)
-        .bind(idem_key)
-        .fetch_optional(&self.writer)
-        .await?;
+        let mut c = self.pools.writer().await?;
+        let row = c
+            .conn()
+            .fetch_optional(
+                Sql::new(
+                    "SELECT request_hash, resource_id, status, body FROM idempotency \
+                     WHERE key_id = $1 AND idem_key = $2",
+                )
+                .text(key_id)
+                .text(idem_key),
+            )
+            .await?;
         row.map(|r| -> Result<Idempotency> {
-            let status: Option<i64> = r.try_get(2)?;
-            let body: Option<String> = r.try_get(3)?;
+            let status = r.opt_int(2)?;
+            let body = r.opt_text(3)?;
             Ok(Idempotency {
-                request_hash: r.try_get(0)?,
-                resource_id: r.try_get(1)?,
+                request_hash: r.text(0)?,
+                resource_id: r.opt_text(1)?,
                 response: status.zip(body).map(|(s, b)| (s as u16, b)),
             })
         })
@@ -792,15 +902,19 @@ impl Store {
         status: u16,
         body: &str,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE idempotency SET status = ?, body = ? WHERE key_id = ? AND idem_key = ?",
-        )
-        .bind(i64::from(status))
-        .bind(body)
-        .bind(key_id)
-        .bind(idem_key)
-        .execute(&self.writer)
-        .await?;
+        let mut c = self.pools.writer().await?;
+        c.conn()
+            .execute(
+                Sql::new(
+                    "UPDATE idempotency SET status = $1, body = $2 \
+                     WHERE key_id = $3 AND idem_key = $4",
+                )
+                .int(i64::from(status))
+                .text(body)
+                .text(key_id)
+                .text(idem_key),
+            )
+            .await?;
         Ok(())
     }
 
@@ -810,21 +924,31 @@ impl Store {
     /// not stored and cannot be shown again.
     ///
     /// # Errors
-    /// Database failure.
+    /// Database failure; [`StoreError::InvalidText`] for a name with NUL.
     pub async fn create_key(&self, name: &str, scopes: &[String]) -> Result<(ApiKey, String)> {
+        plain_text("name", name)?;
+        for s in scopes {
+            plain_text("scopes", s)?;
+        }
         let token = format!("rf_live_{}", random_hex(32)?);
         let id = format!("key_{}", random_hex(8)?);
         let at = now();
-        sqlx::query(
-            "INSERT INTO api_keys (id, hash, scopes, name, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(sha256_hex(token.as_bytes()))
-        .bind(scopes.join(" "))
-        .bind(name)
-        .bind(&at)
-        .execute(&self.writer)
-        .await?;
+        let hash = sha256_hex(token.as_bytes());
+        let scope_list = scopes.join(" ");
+        let mut c = self.pools.writer().await?;
+        c.conn()
+            .execute(
+                Sql::new(
+                    "INSERT INTO api_keys (id, hash, scopes, name, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .text(&id)
+                .text(&hash)
+                .text(&scope_list)
+                .text(name)
+                .text(&at),
+            )
+            .await?;
         Ok((
             ApiKey {
                 id,
@@ -837,29 +961,25 @@ impl Store {
         ))
     }
 
-    fn key_row(r: &sqlx::sqlite::SqliteRow) -> Result<ApiKey> {
-        let scopes: String = r.try_get("scopes")?;
-        Ok(ApiKey {
-            id: r.try_get("id")?,
-            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-            name: r.try_get("name")?,
-            created_at: r.try_get("created_at")?,
-            revoked_at: r.try_get("revoked_at")?,
-        })
-    }
-
     /// The key whose token hashes to `hash`.
     ///
     /// # Errors
     /// Database failure.
     pub async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
-        let row = sqlx::query(
-            "SELECT id, scopes, name, created_at, revoked_at FROM api_keys WHERE hash = ?",
-        )
-        .bind(hash)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(Self::key_row).transpose()
+        if hash.contains('\0') {
+            return Ok(None);
+        }
+        let mut c = self.pools.reader().await?;
+        let row = c
+            .conn()
+            .fetch_optional(
+                Sql::new(
+                    "SELECT id, scopes, name, created_at, revoked_at FROM api_keys WHERE hash = $1",
+                )
+                .text(hash),
+            )
+            .await?;
+        row.as_ref().map(key_row).transpose()
     }
 
     /// Every key, oldest first.
@@ -867,12 +987,15 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub async fn keys(&self) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query(
-            "SELECT id, scopes, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(Self::key_row).collect()
+        let mut c = self.pools.reader().await?;
+        let rows = c
+            .conn()
+            .fetch_all(Sql::new(
+                "SELECT id, scopes, name, created_at, revoked_at FROM api_keys \
+                 ORDER BY created_at, id",
+            ))
+            .await?;
+        rows.iter().map(key_row).collect()
     }
 
     /// Revokes a key. Returns whether it existed and was active.
@@ -880,13 +1003,22 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub async fn revoke_key(&self, id: &str) -> Result<bool> {
-        let r =
-            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(now())
-                .bind(id)
-                .execute(&self.writer)
-                .await?;
-        Ok(r.rows_affected() == 1)
+        if id.contains('\0') {
+            return Ok(false);
+        }
+        let at = now();
+        let mut c = self.pools.writer().await?;
+        let n = c
+            .conn()
+            .execute(
+                Sql::new(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                )
+                .text(&at)
+                .text(id),
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     // ----- saved graph queries -----
@@ -894,19 +1026,25 @@ impl Store {
     /// Saves a graph-query template.
     ///
     /// # Errors
-    /// Database failure.
+    /// Database failure; [`StoreError::InvalidText`] for a name or template with NUL.
     pub async fn create_query(&self, name: &str, template: &str) -> Result<SavedQuery> {
+        plain_text("name", name)?;
+        plain_text("template", template)?;
         let id = format!("gq_{}", random_hex(8)?);
         let at = now();
-        sqlx::query(
-            "INSERT INTO graph_queries (id, name, template, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(name)
-        .bind(template)
-        .bind(&at)
-        .execute(&self.writer)
-        .await?;
+        let mut c = self.pools.writer().await?;
+        c.conn()
+            .execute(
+                Sql::new(
+                    "INSERT INTO graph_queries (id, name, template, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .text(&id)
+                .text(name)
+                .text(template)
+                .text(&at),
+            )
+            .await?;
         Ok(SavedQuery {
             id,
             name: name.to_owned(),
@@ -920,17 +1058,23 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub async fn query(&self, id: &str) -> Result<Option<SavedQuery>> {
-        let row =
-            sqlx::query("SELECT id, name, template, created_at FROM graph_queries WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.reader)
-                .await?;
+        if id.contains('\0') {
+            return Ok(None);
+        }
+        let mut c = self.pools.reader().await?;
+        let row = c
+            .conn()
+            .fetch_optional(
+                Sql::new("SELECT id, name, template, created_at FROM graph_queries WHERE id = $1")
+                    .text(id),
+            )
+            .await?;
         row.map(|r| -> Result<SavedQuery> {
             Ok(SavedQuery {
-                id: r.try_get(0)?,
-                name: r.try_get(1)?,
-                template: r.try_get(2)?,
-                created_at: r.try_get(3)?,
+                id: r.text(0)?,
+                name: r.text(1)?,
+                template: r.text(2)?,
+                created_at: r.text(3)?,
             })
         })
         .transpose()
@@ -976,8 +1120,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn import_skips_stored_and_repeated_ids_and_logs_each_insert() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(path.to_str().unwrap(), Synchronous::Normal)
+            .await
+            .unwrap();
+        let row = |t, id: &str| (t, id.to_owned(), None, BTreeMap::new());
+        let mut rows: Vec<ImportRow> = (0..IMPORT_CHUNK + 3)
+            .map(|i| row(EntityType::Account, &format!("acct_{i}")))
+            .collect();
+        rows.push(row(EntityType::Account, "acct_1"));
+        rows.push(row(EntityType::Inquiry, "inq_1"));
+        rows.push(row(EntityType::Account, "acct_last"));
+        let n = store.import(&rows).await.unwrap();
+        assert_eq!(n, IMPORT_CHUNK as u64 + 5);
+        assert_eq!(store.import(&rows).await.unwrap(), 0);
+        assert_eq!(store.counts().await.unwrap(), (IMPORT_CHUNK as i64 + 4, 1));
+        let (all, last) = store.snapshot().await.unwrap();
+        assert_eq!((all.len() as i64, last), (n as i64, n as i64));
+        let bad = [row(EntityType::Account, "acct_\0")];
+        let e = store.import(&bad).await.unwrap_err();
+        assert!(matches!(e, StoreError::InvalidText("id")), "{e}");
+    }
+
+    #[tokio::test]
     async fn memory_databases_and_other_schemes_are_refused() {
-        for url in ["sqlite::memory:", "postgres://localhost/x"] {
+        for url in ["sqlite::memory:", "mysql://localhost/x"] {
             let e = Store::open(url, Synchronous::Full).await.unwrap_err();
             assert!(matches!(e, StoreError::Config(_)), "{url}: {e}");
         }

@@ -1,4 +1,15 @@
-//! The HTTP service, in-process (`app(state)` driven with `oneshot`) over a real SQLite file.
+//! The HTTP service, in-process (`app(state)` driven with `oneshot`), over a real store: every
+//! test runs twice, on a SQLite file (`serve::sqlite::NAME`) and on a fresh database of a real
+//! PostgreSQL server (`serve::postgres::NAME`).
+//!
+//! PostgreSQL comes from `RINGFENCE_TEST_PG_URL` (a role that may create databases; `.ci/run`
+//! starts a server with `.ci/postgres` and sets it). Without it the PostgreSQL variants fail
+//! when `CI` or `RINGFENCE_TEST_PG_REQUIRED` is set, and otherwise pass after printing that
+//! they were skipped, so a laptop without PostgreSQL still runs the SQLite half.
+
+// Test bodies are plain functions (each runs on both stores from a generated #[test]),
+// which clippy's allow-unwrap-in-tests does not cover.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 
@@ -12,11 +23,231 @@ use tower::ServiceExt;
 
 pub const SECRET: &str = "serve test secret, long enough";
 
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server's URL, or `None` (after saying so) when the PostgreSQL variants are
+/// to be skipped. Panics when they are required (CI) but no server was given.
+pub fn pg_url() -> Option<String> {
+    if let Ok(url) = std::env::var("RINGFENCE_TEST_PG_URL")
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let required = std::env::var_os("RINGFENCE_TEST_PG_REQUIRED").is_some_and(|v| !v.is_empty());
+    assert!(
+        !(ci || required),
+        "RINGFENCE_TEST_PG_URL is not set, but the PostgreSQL tests must run here (CI or \
+         RINGFENCE_TEST_PG_REQUIRED): export RINGFENCE_TEST_PG_URL=\"$(bash .ci/postgres)\""
+    );
+    eprintln!(
+        "SKIPPED on PostgreSQL: RINGFENCE_TEST_PG_URL is not set \
+         (export RINGFENCE_TEST_PG_URL=\"$(bash .ci/postgres)\" to run these)"
+    );
+    None
+}
+
+/// A fresh, empty database for one test: a SQLite file in a temporary folder, or a new
+/// database on the PostgreSQL server (dropped when this is dropped).
+pub struct TestDb {
+    pub db: Db,
+    /// What `--db` / `Store::open` take.
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(db: Db) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match db {
+            Db::Sqlite => TestDb {
+                db,
+                url: dir
+                    .path()
+                    .join("store.db")
+                    .to_str()
+                    .expect("utf-8 path")
+                    .to_owned(),
+                dir,
+                pg: None,
+            },
+            Db::Postgres => {
+                let base = pg_url().expect("PostgreSQL tests are skipped before this");
+                let name = format!("rf_test_{}", ringfence::store::random_hex(8).unwrap());
+                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+                    .await
+                    .expect("connect to RINGFENCE_TEST_PG_URL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut c)
+                    .await
+                    .expect("create a test database");
+                sqlx::Connection::close(c).await.ok();
+                let url = with_database(&base, &name);
+                TestDb {
+                    db,
+                    url,
+                    dir,
+                    pg: Some((base, name)),
+                }
+            }
+        }
+    }
+
+    /// For tests without a runtime of their own.
+    pub fn new_blocking(db: Db) -> TestDb {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(TestDb::new(db))
+    }
+
+    /// Runs SQL on this database from outside the service (a trigger that fails writes, a
+    /// lock), through a connection of its own.
+    pub async fn connect(&self) -> Raw {
+        match self.db {
+            Db::Sqlite => Raw::Sqlite(
+                <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+                    "sqlite://{}",
+                    self.url
+                ))
+                .await
+                .expect("connect"),
+            ),
+            Db::Postgres => Raw::Postgres(
+                <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                    .await
+                    .expect("connect"),
+            ),
+        }
+    }
+}
+
+/// A raw connection to a test database.
+pub enum Raw {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Raw {
+    pub async fn run(&mut self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Raw::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
+            Raw::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
+        }
+        .expect("raw SQL");
+    }
+}
+
+/// `base` with its database name replaced.
+fn with_database(base: &str, name: &str) -> String {
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (base, None),
+    };
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let head = match head[scheme_end..].find('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{head}/{name}?{q}"),
+        None => format!("{head}/{name}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.pg.take() else {
+            return;
+        };
+        // A thread with its own runtime: drop may run inside a test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut c) = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Defines each listed test (an `async fn NAME(db: Db)`) twice: `sqlite::NAME` and
+/// `postgres::NAME`. Arguments in parentheses after a name go to `#[tokio::test(…)]`.
+macro_rules! on_both_stores {
+    ($($name:ident $(($($arg:tt)*))?),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test$(($($arg)*))?]
+                async fn $name() {
+                    super::$name(super::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test$(($($arg)*))?]
+                async fn $name() {
+                    if super::pg_url().is_some() {
+                        super::$name(super::Db::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    missing_invalid_and_revoked_keys_get_401,
+    missing_scope_gets_403_naming_it,
+    malformed_json_and_wrong_types_get_400_naming_the_field,
+    unknown_resources_and_routes_get_404_and_wrong_methods_405,
+    oversized_bodies_get_413,
+    duplicate_ids_get_409,
+    idempotency_keys_replay_the_response_and_refuse_another_body,
+    patch_idempotency_keys_replay_the_response_and_refuse_another_body,
+    hostile_strings_are_stored_and_returned_intact,
+    nul_is_kept_in_fields_and_refused_in_plain_columns,
+    pii_is_masked_unless_the_key_has_pii_read,
+    writes_are_linked_and_scored_within_the_request,
+    evaluate_scores_an_unsaved_record_and_saves_nothing,
+    lists_page_with_cursors_without_gaps_or_repeats,
+    graph_neighbourhoods_page_and_never_truncate_silently,
+    health_readiness_metrics_and_openapi,
+    requests_wait_for_the_graph_and_a_restart_rebuilds_what_batch_gives,
+    a_relink_swaps_in_the_batch_graph_and_keeps_every_write,
+    concurrent_writes_commit_in_batches_and_fail_alone(flavor = "multi_thread", worker_threads = 2),
+    a_failed_batch_answers_503_and_writes_resume_when_the_store_does(
+        flavor = "multi_thread",
+        worker_threads = 2
+    ),
+    a_writer_panic_rebuilds_the_graph_and_restarts_the_writer(
+        flavor = "multi_thread",
+        worker_threads = 2
+    ),
+);
+
 pub struct TestApp {
     pub state: AppState,
     pub router: axum::Router,
     pub admin: String,
-    pub _dir: tempfile::TempDir,
+    pub db: TestDb,
 }
 
 pub struct Resp {
@@ -26,14 +257,12 @@ pub struct Resp {
 }
 
 impl TestApp {
-    pub async fn new() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Self::open(dir).await
+    pub async fn new(db: Db) -> TestApp {
+        Self::open(TestDb::new(db).await).await
     }
 
-    pub async fn open(dir: tempfile::TempDir) -> TestApp {
-        let path = dir.path().join("store.db");
-        let store = Store::open(path.to_str().expect("utf-8 path"), Synchronous::Normal)
+    pub async fn open(db: TestDb) -> TestApp {
+        let store = Store::open(&db.url, Synchronous::Normal)
             .await
             .expect("open store");
         let (_, admin) = store
@@ -51,7 +280,7 @@ impl TestApp {
             router: app(state.clone()),
             state,
             admin,
-            _dir: dir,
+            db,
         }
     }
 
@@ -135,9 +364,8 @@ fn error_code(r: &Resp) -> String {
     e["code"].as_str().expect("code").to_owned()
 }
 
-#[tokio::test]
-async fn missing_invalid_and_revoked_keys_get_401() {
-    let app = TestApp::new().await;
+async fn missing_invalid_and_revoked_keys_get_401(db: Db) {
+    let app = TestApp::new(db).await;
     let r = app.call("GET", "/v1/accounts", None, None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(&r), "unauthenticated");
@@ -180,9 +408,8 @@ async fn missing_invalid_and_revoked_keys_get_401() {
     assert_eq!(error_code(&r), "unauthenticated");
 }
 
-#[tokio::test]
-async fn missing_scope_gets_403_naming_it() {
-    let app = TestApp::new().await;
+async fn missing_scope_gets_403_naming_it(db: Db) {
+    let app = TestApp::new(db).await;
     let key = app.key(&["accounts:read"]).await;
     let r = app
         .call("POST", "/v1/accounts", Some(&key), Some(json!({})))
@@ -219,9 +446,8 @@ async fn missing_scope_gets_403_naming_it() {
     assert_eq!(r.body["error"]["details"]["field"], "scopes");
 }
 
-#[tokio::test]
-async fn malformed_json_and_wrong_types_get_400_naming_the_field() {
-    let app = TestApp::new().await;
+async fn malformed_json_and_wrong_types_get_400_naming_the_field(db: Db) {
+    let app = TestApp::new(db).await;
     let t = Some(app.admin.as_str());
     let r = app
         .raw(
@@ -306,9 +532,8 @@ async fn malformed_json_and_wrong_types_get_400_naming_the_field() {
     assert_eq!(r.body["error"]["details"]["field"], "cursor");
 }
 
-#[tokio::test]
-async fn unknown_resources_and_routes_get_404_and_wrong_methods_405() {
-    let app = TestApp::new().await;
+async fn unknown_resources_and_routes_get_404_and_wrong_methods_405(db: Db) {
+    let app = TestApp::new(db).await;
     let t = Some(app.admin.as_str());
     for path in [
         "/v1/accounts/acct_missing",
@@ -350,9 +575,8 @@ async fn unknown_resources_and_routes_get_404_and_wrong_methods_405() {
     error_code(&r);
 }
 
-#[tokio::test]
-async fn oversized_bodies_get_413() {
-    let app = TestApp::new().await;
+async fn oversized_bodies_get_413(db: Db) {
+    let app = TestApp::new(db).await;
     let big = json!({ "name": "x".repeat(ringfence::serve::BODY_LIMIT + 10) });
     let r = app
         .call("POST", "/v1/accounts", Some(&app.admin), Some(big))
@@ -361,9 +585,8 @@ async fn oversized_bodies_get_413() {
     assert_eq!(error_code(&r), "body_too_large");
 }
 
-#[tokio::test]
-async fn duplicate_ids_get_409() {
-    let app = TestApp::new().await;
+async fn duplicate_ids_get_409(db: Db) {
+    let app = TestApp::new(db).await;
     let t = Some(app.admin.as_str());
     let body = json!({"id": "acct_dup", "email": "dup@example.org"});
     assert_eq!(
@@ -377,9 +600,8 @@ async fn duplicate_ids_get_409() {
     assert_eq!(error_code(&r), "already_exists");
 }
 
-#[tokio::test]
-async fn idempotency_keys_replay_the_response_and_refuse_another_body() {
-    let app = TestApp::new().await;
+async fn idempotency_keys_replay_the_response_and_refuse_another_body(db: Db) {
+    let app = TestApp::new(db).await;
     let t = Some(app.admin.as_str());
     let body = json!({"email": "idem@example.org", "device_id": "dev-idem"});
     let _ = t;
@@ -412,9 +634,8 @@ async fn post_idem(app: &TestApp, b: Value, key: String) -> Resp {
     .await
 }
 
-#[tokio::test]
-async fn hostile_strings_are_stored_and_returned_intact() {
-    let app = TestApp::new().await;
+async fn hostile_strings_are_stored_and_returned_intact(db: Db) {
+    let app = TestApp::new(db).await;
     let key = app
         .key(&["accounts:read", "accounts:write", "pii:read"])
         .await;
@@ -468,9 +689,8 @@ async fn hostile_strings_are_stored_and_returned_intact() {
     assert_eq!(app.state.store.counts().await.unwrap(), (1, 0));
 }
 
-#[tokio::test]
-async fn pii_is_masked_unless_the_key_has_pii_read() {
-    let app = TestApp::new().await;
+async fn pii_is_masked_unless_the_key_has_pii_read(db: Db) {
+    let app = TestApp::new(db).await;
     let writer = app.key(&["accounts:write", "accounts:read"]).await;
     let reader = app.key(&["accounts:read", "pii:read"]).await;
     let r = app
@@ -503,9 +723,8 @@ async fn pii_is_masked_unless_the_key_has_pii_read() {
     assert_eq!(clear.body["pii_masked"], false);
 }
 
-#[tokio::test]
-async fn writes_are_linked_and_scored_within_the_request() {
-    let app = TestApp::new().await;
+async fn writes_are_linked_and_scored_within_the_request(db: Db) {
+    let app = TestApp::new(db).await;
     let t = Some(app.admin.as_str());
     for (id, email) in [
         ("acct_a", "a@x.org"),
@@ -584,9 +803,8 @@ async fn writes_are_linked_and_scored_within_the_request() {
     assert_ne!(r.body["risk"]["cluster_id"], a.body["cluster_id"]);
 }
 
-#[tokio::test]
-async fn evaluate_scores_an_unsaved_record_and_saves_nothing() {
-    let app = TestApp::new().await;
+async fn evaluate_scores_an_unsaved_record_and_saves_nothing(db: Db) {
+    let app = TestApp::new(db).await;
     let t = Some(app.admin.as_str());
     for id in ["acct_e1", "acct_e2"] {
         app.call(
@@ -617,9 +835,8 @@ async fn evaluate_scores_an_unsaved_record_and_saves_nothing() {
     error_code(&r);
 }
 
-#[tokio::test]
-async fn lists_page_with_cursors_without_gaps_or_repeats() {
-    let app = TestApp::new().await;
+async fn lists_page_with_cursors_without_gaps_or_repeats(db: Db) {
+    let app = TestApp::new(db).await;
     let t = Some(app.admin.as_str());
     for i in 0..7 {
         app.call(
@@ -647,9 +864,8 @@ async fn lists_page_with_cursors_without_gaps_or_repeats() {
     assert_eq!(seen, want);
 }
 
-#[tokio::test]
-async fn graph_neighbourhoods_page_and_never_truncate_silently() {
-    let app = TestApp::new().await;
+async fn graph_neighbourhoods_page_and_never_truncate_silently(db: Db) {
+    let app = TestApp::new(db).await;
     let t = Some(app.admin.as_str());
     // A chain: n0 -dev- n1 -email- n2 ... plus a placeholder email everyone shares.
     for i in 0..6 {
@@ -791,9 +1007,8 @@ async fn graph_neighbourhoods_page_and_never_truncate_silently() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn health_readiness_metrics_and_openapi() {
-    let app = TestApp::new().await;
+async fn health_readiness_metrics_and_openapi(db: Db) {
+    let app = TestApp::new(db).await;
     assert_eq!(
         app.call("GET", "/healthz", None, None).await.status,
         StatusCode::OK
@@ -838,23 +1053,15 @@ async fn health_readiness_metrics_and_openapi() {
         let idem = doc.body["paths"][path][method]["parameters"]
             .as_array()
             .is_some_and(|p| p.iter().any(|p| p["name"] == "Idempotency-Key"));
-        let writes_records = method == "post"
+        let writes_records = (method == "post" || method == "patch")
             && (path.starts_with("/v1/accounts") || path.starts_with("/v1/inquiries"));
         assert_eq!(idem, writes_records, "{method} {path}");
     }
 }
 
-#[tokio::test]
-async fn requests_wait_for_the_graph_and_a_restart_rebuilds_what_batch_gives() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.db");
-    {
-        let app = TestApp::open(tempfile::tempdir_in(dir.path()).unwrap()).await;
-        drop(app);
-    }
-    let store = Store::open(path.to_str().unwrap(), Synchronous::Full)
-        .await
-        .unwrap();
+async fn requests_wait_for_the_graph_and_a_restart_rebuilds_what_batch_gives(db: Db) {
+    let test_db = TestDb::new(db).await;
+    let store = Store::open(&test_db.url, Synchronous::Full).await.unwrap();
     let (_, admin) = store.create_key("a", &["admin".into()]).await.unwrap();
     let state = AppState::new(
         store.clone(),
@@ -875,7 +1082,7 @@ async fn requests_wait_for_the_graph_and_a_restart_rebuilds_what_batch_gives() {
         state: state.clone(),
         router,
         admin,
-        _dir: dir,
+        db: test_db,
     };
     for i in 0..40 {
         let body = json!({
@@ -896,9 +1103,9 @@ async fn requests_wait_for_the_graph_and_a_restart_rebuilds_what_batch_gives() {
         .into_iter()
         .map(|((_, id), c)| (id, c))
         .collect();
-    // A fresh state over the same file (a restart) builds the same graph…
+    // A fresh state over the same database (a restart) builds the same graph…
     let again = AppState::new(
-        Store::open(path.to_str().unwrap(), Synchronous::Full)
+        Store::open(&fixture.db.url, Synchronous::Full)
             .await
             .unwrap(),
         Keyer::new(SECRET.as_bytes()),
@@ -945,9 +1152,8 @@ fn entity_types_of_ids() {
     assert_eq!(ringfence::serve::model::type_of_id("x"), None);
 }
 
-#[tokio::test]
-async fn a_relink_swaps_in_the_batch_graph_and_keeps_every_write() {
-    let app = TestApp::new().await;
+async fn a_relink_swaps_in_the_batch_graph_and_keeps_every_write(db: Db) {
+    let app = TestApp::new(db).await;
     let t = Some(app.admin.as_str());
     for i in 0..12 {
         let body =
@@ -969,11 +1175,10 @@ async fn a_relink_swaps_in_the_batch_graph_and_keeps_every_write() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writes_commit_in_batches_and_fail_alone() {
+async fn concurrent_writes_commit_in_batches_and_fail_alone(db: Db) {
     // Many writes at once share transactions (group commit); a duplicate in a batch fails on
     // its own, its neighbours commit.
-    let app = std::sync::Arc::new(TestApp::new().await);
+    let app = std::sync::Arc::new(TestApp::new(db).await);
     let mut tasks = Vec::new();
     for i in 0..60 {
         let app = app.clone();
@@ -1001,6 +1206,296 @@ async fn concurrent_writes_commit_in_batches_and_fail_alone() {
     assert_eq!((created, conflicts), (41, 19));
     assert_eq!(app.state.store.counts().await.unwrap(), (41, 0));
     assert_eq!(app.state.graph_read().len(), 41);
+    let live: BTreeMap<String, String> = app
+        .state
+        .graph_read()
+        .assignments()
+        .into_iter()
+        .map(|((_, id), c)| (id, c))
+        .collect();
+    assert_eq!(batch_clusters(&app.state).await, live);
+}
+
+async fn patch_idem(app: &TestApp, id: &str, b: Value, key: &str) -> Resp {
+    app.raw(
+        "PATCH",
+        &format!("/v1/accounts/{id}"),
+        Some(&app.admin),
+        Some(b.to_string().into_bytes()),
+        &[("idempotency-key", key)],
+    )
+    .await
+}
+
+async fn patch_idempotency_keys_replay_the_response_and_refuse_another_body(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = Some(app.admin.as_str());
+    let r = app
+        .call(
+            "POST",
+            "/v1/accounts",
+            t,
+            Some(json!({"id": "acct_pi", "email": "pi@example.org", "device_id": "dev-pi"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let patch = json!({"phone": "+14155550123", "device_id": null});
+    let first = patch_idem(&app, "acct_pi", patch.clone(), "p-1").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    // Another change in between: a replay still answers what the first request answered,
+    // and does not apply the patch again.
+    let r = app
+        .call(
+            "PATCH",
+            "/v1/accounts/acct_pi",
+            t,
+            Some(json!({"device_id": "dev-later"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let again = patch_idem(&app, "acct_pi", patch.clone(), "p-1").await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body, first.body, "same response");
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let stored = app.state.store.get(EntityType::Account, "acct_pi").await;
+    let stored = stored.unwrap().unwrap();
+    assert_eq!(
+        stored.fields.get("device_id").map(String::as_str),
+        Some("dev-later"),
+        "the replay did not apply the patch again"
+    );
+    // The same key with another body, or an explicit null instead of an absent field.
+    for other in [
+        json!({"phone": "+14155550999", "device_id": null}),
+        json!({"phone": "+14155550123"}),
+    ] {
+        let r = patch_idem(&app, "acct_pi", other, "p-1").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(error_code(&r), "idempotency_key_reused");
+    }
+    // The key of a POST cannot be replayed by a PATCH (method and path are in the hash).
+    assert_eq!(
+        post_idem(&app, json!({"id": "acct_pj"}), "shared".into())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let r = patch_idem(&app, "acct_pj", json!({"id": "acct_pj"}), "shared").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    // A patch of a missing record is not recorded: the key stays free.
+    let r = patch_idem(&app, "acct_none", patch.clone(), "p-2").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = patch_idem(&app, "acct_pi", patch, "p-2").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let bad = patch_idem(&app, "acct_pi", json!({}), "").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["error"]["details"]["field"], "Idempotency-Key");
+}
+
+async fn nul_is_kept_in_fields_and_refused_in_plain_columns(db: Db) {
+    // PostgreSQL's TEXT cannot hold NUL. Record fields are stored as JSON (which escapes it),
+    // so they keep it on both backends; plain columns (ids, account ids, names) refuse it
+    // with a 400 naming the field, on both backends alike, and nothing is stored.
+    let app = TestApp::new(db).await;
+    let t = Some(app.admin.as_str());
+    let r = app
+        .call(
+            "POST",
+            "/v1/accounts",
+            t,
+            Some(json!({"id": "acct_nul", "name_last": "a\u{0}b", "email": "\u{0}@x.org"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let got = app.call("GET", "/v1/accounts/acct_nul", t, None).await;
+    assert_eq!(got.body["name_last"], "a\u{0}b");
+    assert_eq!(got.body["email"], "\u{0}@x.org");
+    let r = app
+        .call(
+            "POST",
+            "/v1/inquiries",
+            t,
+            Some(json!({"id": "inq_nul", "account_id": "acct_\u{0}x"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["details"]["field"], "account_id");
+    let r = app
+        .call(
+            "POST",
+            "/v1/keys",
+            t,
+            Some(json!({"scopes": ["risk:read"], "name": "bad\u{0}name"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["details"]["field"], "name");
+    let r = app
+        .call(
+            "POST",
+            "/v1/graph/queries",
+            t,
+            Some(json!({"name": "q\u{0}", "template": {"start": "{{entity_id}}"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["details"]["field"], "name");
+    for path in [
+        "/v1/accounts/acct_%00x",
+        "/v1/accounts/acct_%00x/risk",
+        "/v1/graph/entities/acct_%00x/cluster",
+    ] {
+        let r = app.call("GET", path, t, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+    }
+    let r = app.call("DELETE", "/v1/keys/key_%00", t, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    // The writer is unharmed: the next write commits.
+    let r = app
+        .call("POST", "/v1/accounts", t, Some(json!({"id": "acct_after"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(app.state.store.counts().await.unwrap(), (2, 0));
+    assert_eq!(app.state.store.keys().await.unwrap().len(), 1);
+}
+
+/// SQL that makes every write fail inside the database (a trigger on the change log, which
+/// every write touches), and SQL that removes it.
+fn failing_writes(db: Db) -> (&'static str, &'static str) {
+    match db {
+        Db::Sqlite => (
+            "CREATE TRIGGER fail_writes BEFORE INSERT ON changes \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+            "DROP TRIGGER fail_writes",
+        ),
+        Db::Postgres => (
+            "CREATE FUNCTION fail_writes() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+             CREATE TRIGGER fail_writes BEFORE INSERT ON changes \
+             FOR EACH ROW EXECUTE FUNCTION fail_writes()",
+            "DROP TRIGGER fail_writes ON changes; DROP FUNCTION fail_writes()",
+        ),
+    }
+}
+
+async fn wait_ready(app: &TestApp) {
+    let t0 = std::time::Instant::now();
+    while app.call("GET", "/readyz", None, None).await.status != StatusCode::OK {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "never ready again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn a_failed_batch_answers_503_and_writes_resume_when_the_store_does(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = Some(app.admin.as_str());
+    let r = app
+        .call("POST", "/v1/accounts", t, Some(json!({"id": "acct_ok1"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let (fail, heal) = failing_writes(db);
+    let mut raw = app.db.connect().await;
+    raw.run(fail).await;
+    // The batch's transaction fails: the write is answered 503 in the error shape, not
+    // acknowledged, and the service refuses writes and says it is not ready…
+    let r = app
+        .call("POST", "/v1/accounts", t, Some(json!({"id": "acct_lost"})))
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(error_code(&r), "unavailable");
+    let ready = app.call("GET", "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    error_code(&ready);
+    let r = app
+        .call("POST", "/v1/accounts", t, Some(json!({"id": "acct_lost2"})))
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(error_code(&r), "unavailable");
+    // …while reads go on.
+    let r = app.call("GET", "/v1/accounts/acct_ok1", t, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let m = app.call("GET", "/metrics", None, None).await;
+    assert!(
+        m.body
+            .as_str()
+            .unwrap()
+            .contains("ringfence_store_failed_batches_total 1"),
+        "{}",
+        m.body
+    );
+    // Once the store takes writes again, the probe notices and writes resume.
+    raw.run(heal).await;
+    wait_ready(&app).await;
+    let r = app
+        .call("POST", "/v1/accounts", t, Some(json!({"id": "acct_ok2"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(
+        app.state
+            .store
+            .get(EntityType::Account, "acct_lost")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(app.state.store.counts().await.unwrap(), (2, 0));
+    assert_eq!(app.state.graph_read().len(), 2);
+}
+
+async fn a_writer_panic_rebuilds_the_graph_and_restarts_the_writer(db: Db) {
+    let app = TestApp::new(db).await;
+    let t = Some(app.admin.as_str());
+    let r = app
+        .call(
+            "POST",
+            "/v1/accounts",
+            t,
+            Some(json!({"id": "acct_w1", "device_id": "dev-w"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    // The writer panics after committing the next batch, before the graph sees it: the
+    // write is answered 503 (its outcome unknown to the caller), never 201.
+    app.state.inject_writer_panic();
+    let r = app
+        .call(
+            "POST",
+            "/v1/accounts",
+            t,
+            Some(json!({"id": "acct_w2", "device_id": "dev-w"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(error_code(&r), "unavailable");
+    // The supervisor rebuilds the graph from the store and restarts the writer: the committed
+    // write is in the graph, linked, and new writes are acknowledged again.
+    wait_ready(&app).await;
+    let r = app.call("GET", "/v1/accounts/acct_w2/risk", t, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["cluster_accounts"], 2, "{}", r.body);
+    let r = app
+        .call(
+            "POST",
+            "/v1/accounts",
+            t,
+            Some(json!({"id": "acct_w3", "device_id": "dev-w"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["risk"]["cluster_accounts"], 3, "{}", r.body);
+    let m = app.call("GET", "/metrics", None, None).await;
+    assert!(
+        m.body
+            .as_str()
+            .unwrap()
+            .contains("ringfence_writer_restarts_total 1"),
+        "{}",
+        m.body
+    );
     let live: BTreeMap<String, String> = app
         .state
         .graph_read()

@@ -1,5 +1,12 @@
-//! The real `ringfence serve` binary over a socket: `kill -9` during a stream of writes loses
-//! nothing acknowledged, and the restarted graph equals a batch run over the stored records.
+//! The real `ringfence serve` binary over a socket, on SQLite and on PostgreSQL
+//! (`serve_crash::sqlite::NAME`, `serve_crash::postgres::NAME`; see `serve.rs` for where
+//! PostgreSQL comes from): `kill -9` during a stream of writes loses nothing acknowledged, and
+//! the restarted graph equals a batch run over the stored records; the request timeout; the
+//! periodic re-link; two instances over one store; the CLI's `keys`, `export` and SIGTERM.
+
+// Test bodies are plain functions (each runs on both stores from a generated #[test]),
+// which clippy's allow-unwrap-in-tests does not cover.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,7 +21,40 @@ use ringfence::serve::AppState;
 use ringfence::store::{Store, Synchronous};
 use serde_json::{Value, json};
 
-use super::serve::{SECRET, batch_clusters};
+use super::serve::{Db, SECRET, TestDb, batch_clusters, pg_url};
+
+/// Defines each listed test (a `fn NAME(db: Db)`) twice: `sqlite::NAME` and `postgres::NAME`.
+macro_rules! on_both_stores_blocking {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(super::Db::Sqlite)
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if super::pg_url().is_some() {
+                        super::$name(super::Db::Postgres)
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores_blocking!(
+    kill_9_during_writes_loses_nothing_acknowledged,
+    import_then_export_gives_the_batch_clusters_without_plaintext_pii,
+    keys_cli_refuses_unknown_scopes_and_revokes,
+    sigterm_stops_gracefully_and_the_log_holds_no_pii,
+    a_slow_request_is_answered_503_timeout_in_the_error_shape,
+    the_periodic_relink_picks_up_what_another_instance_wrote,
+);
 
 /// A minimal HTTP/1.1 client: one request per connection.
 fn http(
@@ -55,17 +95,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(db: &Path, addr: &str) -> Child {
+fn start(db: &str, addr: &str) -> Child {
+    start_with(db, addr, &["--relink-every", "0"])
+}
+
+fn start_with(db: &str, addr: &str, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ringfence"))
-        .args([
-            "serve",
-            "--db",
-            db.to_str().expect("utf-8 path"),
-            "--bind",
-            addr,
-            "--relink-every",
-            "0",
-        ])
+        .args(["serve", "--db", db, "--bind", addr])
+        .args(args)
         .env("RINGFENCE__GRAPH__KEY_SECRET", SECRET)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -85,27 +122,22 @@ fn wait_ready(addr: &str, child: &mut Child) {
     }
 }
 
-#[test]
-fn kill_9_during_writes_loses_nothing_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.db");
-    let o = Command::new(env!("CARGO_BIN_EXE_ringfence"))
-        .args([
-            "keys",
-            "create",
-            "--scopes",
-            "admin",
-            "--db",
-            db.to_str().expect("utf-8 path"),
-        ])
-        .output()
-        .unwrap();
+/// `ringfence keys create --scopes admin`; returns the token.
+fn admin_token(db: &str) -> String {
+    let o = ringfence(&["keys", "create", "--scopes", "admin", "--db", db]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("rf_live_"), "{token}");
+    token
+}
+
+fn kill_9_during_writes_loses_nothing_acknowledged(db: Db) {
+    let test_db = TestDb::new_blocking(db);
+    let db = test_db.url.as_str();
+    let token = admin_token(db);
 
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut server = start(&db, &addr);
+    let mut server = start(db, &addr);
     wait_ready(&addr, &mut server);
 
     // Two writers stream accounts and inquiries sharing devices and emails from small pools,
@@ -173,9 +205,9 @@ fn kill_9_during_writes_loses_nothing_acknowledged() {
     );
     eprintln!("{} writes acknowledged before kill -9", acked.len());
 
-    // Restart on the same file: every acknowledged record is there.
+    // Restart on the same database: every acknowledged record is there.
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut server = start(&db, &addr);
+    let mut server = start(db, &addr);
     wait_ready(&addr, &mut server);
     let mut served = std::collections::BTreeMap::new();
     for (path, id) in &acked {
@@ -195,9 +227,7 @@ fn kill_9_during_writes_loses_nothing_acknowledged() {
         .build()
         .unwrap();
     let batch = rt.block_on(async {
-        let store = Store::open(db.to_str().unwrap(), Synchronous::Full)
-            .await
-            .unwrap();
+        let store = Store::open(db, Synchronous::Full).await.unwrap();
         let state = AppState::new(
             store,
             Keyer::new(SECRET.as_bytes()),
@@ -219,11 +249,10 @@ fn ringfence(args: &[&str]) -> std::process::Output {
         .expect("run ringfence")
 }
 
-#[test]
-fn import_then_export_gives_the_batch_clusters_without_plaintext_pii() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("import.db");
-    let db = db.to_str().unwrap();
+fn import_then_export_gives_the_batch_clusters_without_plaintext_pii(db: Db) {
+    let test_db = TestDb::new_blocking(db);
+    let db = test_db.url.as_str();
+    let dir = &test_db.dir;
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/sample");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -272,11 +301,9 @@ fn import_then_export_gives_the_batch_clusters_without_plaintext_pii() {
     }
 }
 
-#[test]
-fn keys_cli_refuses_unknown_scopes_and_revokes() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("keys.db");
-    let db = db.to_str().unwrap();
+fn keys_cli_refuses_unknown_scopes_and_revokes(db: Db) {
+    let test_db = TestDb::new_blocking(db);
+    let db = test_db.url.as_str();
     let o = ringfence(&["keys", "create", "--scopes", "risk:read,root", "--db", db]);
     assert_eq!(o.status.code(), Some(2), "user error");
     assert!(String::from_utf8_lossy(&o.stderr).contains("root"));
@@ -299,22 +326,13 @@ fn keys_cli_refuses_unknown_scopes_and_revokes() {
     assert_eq!(o.status.code(), Some(2), "already revoked");
 }
 
-#[test]
-fn sigterm_stops_gracefully_and_the_log_holds_no_pii() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("term.db");
-    let o = ringfence(&[
-        "keys",
-        "create",
-        "--scopes",
-        "admin",
-        "--db",
-        db.to_str().unwrap(),
-    ]);
-    let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+fn sigterm_stops_gracefully_and_the_log_holds_no_pii(db: Db) {
+    let test_db = TestDb::new_blocking(db);
+    let db = test_db.url.as_str();
+    let token = admin_token(db);
     let addr = format!("127.0.0.1:{}", free_port());
     let mut server = Command::new(env!("CARGO_BIN_EXE_ringfence"))
-        .args(["serve", "--db", db.to_str().unwrap(), "--bind", &addr])
+        .args(["serve", "--db", db, "--bind", &addr])
         .env("RINGFENCE__GRAPH__KEY_SECRET", SECRET)
         .env("RINGFENCE_LOG", "trace")
         .stdout(Stdio::null())
@@ -355,5 +373,119 @@ fn sigterm_stops_gracefully_and_the_log_holds_no_pii() {
         "email=leak",
     ] {
         assert!(!log.contains(pii), "the log holds {pii}");
+    }
+}
+
+fn a_slow_request_is_answered_503_timeout_in_the_error_shape(db: Db) {
+    let test_db = TestDb::new_blocking(db);
+    let url = test_db.url.as_str();
+    let token = admin_token(url);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut server = start_with(
+        url,
+        &addr,
+        &["--relink-every", "0", "--request-timeout-ms", "300"],
+    );
+    wait_ready(&addr, &mut server);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Another connection takes the write lock (SQLite) or locks the change log (PostgreSQL),
+    // so the server's next write waits far longer than the request timeout.
+    let mut raw = rt.block_on(test_db.connect());
+    let lock = match db {
+        Db::Sqlite => "BEGIN IMMEDIATE",
+        Db::Postgres => "BEGIN; LOCK TABLE changes IN ACCESS EXCLUSIVE MODE",
+    };
+    rt.block_on(raw.run(lock));
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/v1/accounts",
+        &token,
+        Some(&json!({"id": "acct_slow"})),
+    )
+    .unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "timeout", "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(body["error"]["details"].is_object(), "{body}");
+    // Reads that do not wait on the lock are answered meanwhile.
+    let (status, _) = http(&addr, "GET", "/v1/accounts/acct_none/risk", &token, None).unwrap();
+    assert_eq!(status, 404);
+    rt.block_on(raw.run("ROLLBACK"));
+    // Once the lock is gone the service writes again (the timed-out write may have been
+    // applied meanwhile: a timeout tells the caller to retry, idempotently).
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/v1/accounts",
+        &token,
+        Some(&json!({"id": "acct_fast"})),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+fn metric(addr: &str, name: &str) -> u64 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+fn the_periodic_relink_picks_up_what_another_instance_wrote(db: Db) {
+    // Two instances over one store, each re-linking every second: a record written through
+    // one reaches the other's graph at its next re-link, linked as a batch run links it.
+    let test_db = TestDb::new_blocking(db);
+    let url = test_db.url.as_str();
+    let token = admin_token(url);
+    let a = format!("127.0.0.1:{}", free_port());
+    let b = format!("127.0.0.1:{}", free_port());
+    let mut server_a = start_with(url, &a, &["--relink-every", "1"]);
+    let mut server_b = start_with(url, &b, &["--relink-every", "1"]);
+    wait_ready(&a, &mut server_a);
+    wait_ready(&b, &mut server_b);
+    let relinks_before = metric(&b, "ringfence_graph_relinks_total");
+    for id in ["acct_x1", "acct_x2"] {
+        let (status, body) = http(
+            &a,
+            "POST",
+            "/v1/accounts",
+            &token,
+            Some(&json!({"id": id, "device_id": "dev-shared-x"})),
+        )
+        .unwrap();
+        assert_eq!(status, 201, "{body}");
+    }
+    let (_, on_a) = http(&a, "GET", "/v1/accounts/acct_x2/risk", &token, None).unwrap();
+    // The store is shared at once…
+    let (status, _) = http(&b, "GET", "/v1/accounts/acct_x2", &token, None).unwrap();
+    assert_eq!(status, 200);
+    // …and B's graph has the records after its next re-link.
+    let t0 = Instant::now();
+    let on_b = loop {
+        let (status, body) = http(&b, "GET", "/v1/accounts/acct_x2/risk", &token, None).unwrap();
+        if status == 200 {
+            break body;
+        }
+        assert_eq!(status, 404, "{body}");
+        assert!(t0.elapsed() < Duration::from_secs(60), "B never re-linked");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(on_b["cluster_id"], on_a["cluster_id"], "{on_b} vs {on_a}");
+    assert_eq!(on_b["cluster_accounts"], 2, "{on_b}");
+    assert!(metric(&b, "ringfence_graph_relinks_total") > relinks_before);
+    for mut s in [server_a, server_b] {
+        s.kill().unwrap();
+        s.wait().unwrap();
     }
 }
