@@ -271,7 +271,10 @@ async fn rescorer(state: std::sync::Weak<Inner>, wake: Arc<tokio::sync::Notify>)
                 return;
             };
             let job = {
-                let g = inner.graph_read();
+                let g = inner
+                    .graph
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 g.prepare_rescore().map(|j| (j, g.config().clone()))
             };
             let Some((mut job, config)) = job else {
@@ -285,7 +288,11 @@ async fn rescorer(state: std::sync::Weak<Inner>, wake: Arc<tokio::sync::Notify>)
             else {
                 break;
             };
-            inner.graph_write().apply_rescore(job);
+            inner
+                .graph
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .apply_rescore(job);
         }
     }
 }

@@ -86,7 +86,7 @@ use crate::score::{EntityScore, scores};
 use crate::table::{Attributes, Entities, LinkInput};
 
 use self::dups::Dups;
-use self::store::{Ids, Post, Posts, Row, Values};
+use self::store::{Ids, Post, Posts, Values};
 
 const NONE: u32 = u32::MAX;
 /// A time that never falls into a window (entities without `created_at`), as in the batch linker.
