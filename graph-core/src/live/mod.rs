@@ -1079,8 +1079,9 @@ impl LiveGraph {
         out
     }
 
-    /// Inserts a posting (idempotent). Returns whether it was new and whether it brought a
-    /// new anchor to the property.
+    /// Inserts a posting (idempotent). Returns whether it was new and whether it made the
+    /// property shared by one more anchor (a second or later anchor: a property's first
+    /// anchor changes no score).
     fn insert_post(&mut self, key: u64, kind: u16, post: Post) -> (bool, bool) {
         let placeholder_value = (!self.props.contains_key(&key)).then(|| {
             let value_kind = base_kind(&self.kinds[kind as usize]);
@@ -1105,8 +1106,9 @@ impl LiveGraph {
         if new_anchor {
             p.anchors += 1;
         }
+        let shared = new_anchor && p.anchors >= 2;
         self.keys_of[post.entity as usize].push(key);
-        (true, new_anchor)
+        (true, shared)
     }
 
     /// Removes every posting of entity `e`; returns the keys touched.

@@ -680,9 +680,12 @@ fn an_inquiry_of_a_known_account_with_nothing_new_rescoring_nothing_still_equals
     );
     q.entity.entity_type = EntityType::Inquiry;
     q.entity.account_id = Some("a0".to_owned());
+    // Nothing is rescored, not even with a limit that would defer any rescoring.
+    g.set_sync_rescore_limit(0);
     let change = g.upsert(q.clone());
     recs.push(q);
     assert_eq!(change.deferred, 0);
+    assert_eq!(g.stale_clusters(), 0);
     let r = g.risk(EntityType::Inquiry, "q0").unwrap();
     assert_eq!(r, {
         let mut a = g.risk(EntityType::Account, "a0").unwrap();
