@@ -2,11 +2,13 @@
 # Load benchmark of `ringfence serve` on loopback (issue 4):
 #   GET /v1/accounts/{id}/risk   target ≥ 20k requests/s, p99 ≤ 2 ms
 #   POST /v1/inquiries           target ≥ 2k requests/s, p99 ≤ 10 ms (linked and scored in the request)
-# plus the start-up time with ACCOUNTS accounts in the store. Prints medians over RUNS runs.
+# plus the start-up time and the server's resident memory (after start-up, and its peak) with
+# ACCOUNTS accounts in the store. Prints medians over RUNS runs.
 #
 #   ACCOUNTS=1000000 RUNS=3 DURATION=20 CONNECTIONS=32 SYNC=full benches/scripts/load.sh
 #
-# BIN=path uses that binary instead of building; STARTUP_RUNS (default RUNS) restarts to time;
+# BIN=path uses that binary instead of building (run it once with the old binary and once with
+# the new one, same WORK, to compare); STARTUP_RUNS (default RUNS) restarts to time;
 # DB=postgres://USER:PASSWORD@HOST/DB measures over PostgreSQL instead of a SQLite file (the
 # database must exist; it is imported into when it has no accounts), e.g.
 #   DB="$(bash .ci/postgres)" ACCOUNTS=20000 benches/scripts/load.sh
@@ -83,10 +85,18 @@ if [ "$(accounts_in_db)" = 0 ]; then
 fi
 TOKEN="$("$BIN" keys create --scopes admin --name load --db "$DB")"
 
+# Resident memory of the server in MB: current (VmRSS) and peak (VmHWM).
+rss_mb() { awk -v f="$2" '$1==f":"{printf "%.0f\n", $2/1024}' "/proc/$1/status"; }
+
 startup=()
+rss=()
+peak=()
 for _ in $(seq "${STARTUP_RUNS:-$RUNS}"); do
   start_server ""
   startup+=("$ready_secs")
+  sleep 2 # let the rebuild's freed memory settle
+  rss+=("$(rss_mb "$server_pid" VmRSS)")
+  peak+=("$(rss_mb "$server_pid" VmHWM)")
   stop_server
 done
 start_server ""
@@ -151,3 +161,6 @@ if [ -n "${EXTRA_CONNECTIONS:-}" ]; then
   done
 fi
 printf '%-28s %12s\n' "startup_s (median)" "$(printf '%s\n' "${startup[@]}" | median)"
+printf '%-28s %12s\n' "rss_mb after start (median)" "$(printf '%s\n' "${rss[@]}" | median)"
+printf '%-28s %12s\n' "peak_rss_mb (median)" "$(printf '%s\n' "${peak[@]}" | median)"
+printf '%-28s %12s\n' "rss_mb after the load" "$(rss_mb "$server_pid" VmRSS)"

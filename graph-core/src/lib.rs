@@ -49,7 +49,10 @@ pub use keys::{Keyer, key_hex};
 pub use linker::{
     Cluster, Hub, HubReason, KindStats, LinkOutput, SharedProperty, base_kind, cluster_id, link,
 };
-pub use live::{Change, ClusterView, HubView, LiveGraph, PropertyView, Risk};
+pub use live::{
+    Change, ClusterView, DEFAULT_SYNC_RESCORE_LIMIT, DuplicateView, HubView, LiveGraph,
+    MemoryReport, PropertyView, RescoreJob, Risk,
+};
 pub use normalize::{NormalizeOptions, normalize_record};
 pub use pipeline::{
     DedupeRunSummary, DuplicateSummary, Duplicates, RingSummary, RunResult, RunSummary,

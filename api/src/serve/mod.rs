@@ -83,6 +83,10 @@ pub struct Inner {
     request_timeout_ms: std::sync::atomic::AtomicU64,
     /// Stored records the graph could not use at the last build (they fail normalisation).
     pub skipped: std::sync::atomic::AtomicU64,
+    /// The duplicate model given with `--dedupe-model` (otherwise each build trains one).
+    dedupe_model: std::sync::OnceLock<graph_core::dedupe::Model>,
+    /// Wakes the background rescorer (see `rescorer`).
+    rescore: Arc<tokio::sync::Notify>,
 }
 
 impl std::ops::Deref for AppState {
@@ -118,8 +122,11 @@ impl AppState {
                 REQUEST_TIMEOUT.as_millis() as u64
             ),
             skipped: Default::default(),
+            dedupe_model: std::sync::OnceLock::new(),
+            rescore: Arc::new(tokio::sync::Notify::new()),
         });
         tokio::spawn(supervise(Arc::downgrade(&inner), rx));
+        tokio::spawn(rescorer(Arc::downgrade(&inner), inner.rescore.clone()));
         AppState(inner)
     }
 
@@ -180,6 +187,12 @@ impl AppState {
         self.graph
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Uses `model` for duplicates from the next graph build on, instead of training one on
+    /// the store's records at each build. Returns `false` when a model was already set.
+    pub fn set_dedupe_model(&self, model: graph_core::dedupe::Model) -> bool {
+        self.dedupe_model.set(model).is_ok()
     }
 
     /// Whether the graph has been built and the writer can commit (what `/readyz` says).
@@ -380,7 +393,11 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
                             }
                         };
                         let risk = g.risk(t, &id);
+                        let stale = g.stale_clusters() > 0;
                         drop(g);
+                        if stale {
+                            inner.rescore.notify_one();
+                        }
                         inner.metrics.graph_writes.inc();
                         (record, risk)
                     });
@@ -424,6 +441,44 @@ impl Drop for Owed {
     }
 }
 
+/// The background rescorer: clusters too large to rescore inside a write are marked stale by
+/// the graph; this task rescores them one at a time — the sub-graph is copied under the read
+/// lock, scored on a blocking thread without any lock, and swapped in under a short write
+/// lock (dropped if the cluster changed meanwhile; it is then rescored again).
+async fn rescorer(state: std::sync::Weak<Inner>, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        wake.notified().await;
+        loop {
+            let Some(inner) = state.upgrade() else {
+                return;
+            };
+            let job = {
+                let g = inner
+                    .graph
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                g.prepare_rescore().map(|j| (j, g.config().clone()))
+            };
+            let Some((mut job, config)) = job else {
+                break;
+            };
+            let Ok(job) = tokio::task::spawn_blocking(move || {
+                job.run(&config);
+                job
+            })
+            .await
+            else {
+                break;
+            };
+            inner
+                .graph
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .apply_rescore(job);
+        }
+    }
+}
+
 /// Rebuilds the live graph from a store snapshot without blocking requests, then, holding the
 /// write lock, replays the changes committed meanwhile and swaps the new graph in.
 ///
@@ -452,8 +507,9 @@ pub async fn relink(state: &AppState) -> anyhow::Result<Value> {
             let skipped = normalized.iter().filter(|n| n.is_none()).count() as u64;
             let normalized: Vec<graph_core::Normalized> =
                 normalized.into_iter().flatten().collect();
+            let model = st.dedupe_model.get().cloned();
             Ok((
-                LiveGraph::from_records(&normalized, keyer, config)?,
+                LiveGraph::from_records_with_model(&normalized, keyer, config, model)?,
                 skipped,
             ))
         })
@@ -468,6 +524,12 @@ pub async fn relink(state: &AppState) -> anyhow::Result<Value> {
         }
     }
     let entities = graph.len();
+    let memory = graph.memory();
+    tracing::info!(
+        structures = ?memory.parts.iter().map(|(n, b)| format!("{n}: {} MB", b >> 20)).collect::<Vec<_>>(),
+        counts = ?memory.counts,
+        "live graph memory (approximate heap bytes)"
+    );
     // Swap under the lock, free the old graph outside it (dropping millions of entities takes
     // a while, and readers must not wait for it).
     let old = std::mem::replace(&mut *state.graph_write(), graph);
@@ -734,6 +796,11 @@ pub struct ServeArgs {
         env = "RINGFENCE__SERVICE__REQUEST_TIMEOUT_MS"
     )]
     pub request_timeout_ms: u64,
+    /// A duplicate model (`dedupe_model.json` of `ringfence link` or `ringfence dedupe`) to
+    /// score duplicates with; without it a model is trained on the store's records at each
+    /// graph build.
+    #[arg(long, value_name = "FILE")]
+    pub dedupe_model: Option<PathBuf>,
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<LinkConfig> {
@@ -781,6 +848,14 @@ pub fn run(args: ServeArgs, settings: &crate::settings::GraphSettings) -> anyhow
         }
         let state = AppState::new(store, keyer, config, normalize);
         state.set_request_timeout(Duration::from_millis(args.request_timeout_ms));
+        if let Some(path) = &args.dedupe_model {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read dedupe model {}", path.display()))?;
+            let model = graph_core::dedupe::Model::from_json(&text).map_err(|e| {
+                crate::cli::UserError(format!("dedupe model {}: {e}", path.display()))
+            })?;
+            state.set_dedupe_model(model);
+        }
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;

@@ -169,9 +169,62 @@ pub struct RiskOut {
     pub is_ring: bool,
     /// The cluster's ring score.
     pub ring_score: f64,
-    /// Likely duplicate identities. The probabilistic duplicate engine is not wired into the
-    /// live graph yet, so this is always empty.
-    pub duplicates: Vec<String>,
+    /// Likely duplicate identities (of the entity's account, for an inquiry of a known
+    /// account), strongest first: records claiming the same identity with a Fellegi–Sunter
+    /// match probability at or above the threshold, each with a per-field explanation.
+    pub duplicates: Vec<DuplicateOut>,
+    /// True while the entity's cluster waits for its background rescore (a write into a
+    /// very large cluster): `score`, `reasons` and the ring figures are from before that
+    /// write and settle within milliseconds.
+    pub score_pending: bool,
+}
+
+/// A likely duplicate identity. Never carries values: fields say only how they compare.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DuplicateOut {
+    /// The other record's id (`acct_…`, or `inq_…` for an inquiry without a known account).
+    pub id: String,
+    /// `account` or `inquiry`.
+    pub entity_type: String,
+    /// Probability that both records are the same identity (0–1).
+    pub match_probability: f64,
+    /// Match weight: the prior weight plus every field's weight.
+    pub match_weight: f64,
+    /// How each field compares, in a fixed order; the weights add up to `match_weight`
+    /// together with the prior.
+    pub fields: Vec<DuplicateFieldOut>,
+}
+
+/// One field of a duplicate's explanation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DuplicateFieldOut {
+    /// `first_name`, `last_name`, `birthdate`, `gov_id`, `email`, `phone` or `address`.
+    pub field: String,
+    /// Level the two values agree at (`exact`, `jaro_winkler>=0.92`, `transposed_day_month`,
+    /// `one_edit`, `else`, `null` when a side is missing, …).
+    pub level: String,
+    /// `log2(m/u)` of the level.
+    pub weight: f64,
+}
+
+impl From<&graph_core::DuplicateView> for DuplicateOut {
+    fn from(d: &graph_core::DuplicateView) -> Self {
+        DuplicateOut {
+            id: d.id.clone(),
+            entity_type: d.entity_type.as_str().to_owned(),
+            match_probability: d.match_probability,
+            match_weight: d.match_weight,
+            fields: d
+                .fields
+                .iter()
+                .map(|f| DuplicateFieldOut {
+                    field: f.field.to_owned(),
+                    level: f.level.to_owned(),
+                    weight: f.weight,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A page of a list.

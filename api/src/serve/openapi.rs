@@ -6,8 +6,9 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::model::{
-    AccountInput, EvaluateInput, GraphQueryInput, GraphQueryTemplate, InquiryInput, KeyInput,
-    LabelInput, NeighbourhoodOut, NodeOut, ReasonOut, RiskOut, RunQueryInput, Warning,
+    AccountInput, DuplicateFieldOut, DuplicateOut, EvaluateInput, GraphQueryInput,
+    GraphQueryTemplate, InquiryInput, KeyInput, LabelInput, NeighbourhoodOut, NodeOut, ReasonOut,
+    RiskOut, RunQueryInput, Warning,
 };
 
 #[derive(OpenApi)]
@@ -21,6 +22,8 @@ use super::model::{
     GraphQueryTemplate,
     RunQueryInput,
     RiskOut,
+    DuplicateOut,
+    DuplicateFieldOut,
     ReasonOut,
     Warning,
     NodeOut,

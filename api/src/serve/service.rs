@@ -5,7 +5,8 @@
 //! single writer task, which commits a batch of writes in one transaction (each with its
 //! idempotency claim, in its own savepoint), then applies them to the live graph in commit
 //! order → answer. Readers take the graph's read lock, which a write holds for microseconds
-//! (a re-clustering of one cluster at worst).
+//! (a re-clustering of one cluster at worst; clusters too large to rescore inside the write
+//! are rescored by the background pass, see `serve::rescorer`).
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,8 @@ use super::GraphOp;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::model::{
-    NeighbourhoodOut, NodeOut, ReasonOut, RiskOut, Warning, pii_kind, prefix, type_of_id,
+    DuplicateOut, NeighbourhoodOut, NodeOut, ReasonOut, RiskOut, Warning, pii_kind, prefix,
+    type_of_id,
 };
 use crate::store::{Claim, Job, Record, StoreError, WriteOp, random_hex, sha256_hex};
 
@@ -193,7 +195,8 @@ fn risk_out(t: EntityType, id: &str, r: &graph_core::Risk) -> RiskOut {
         cluster_accounts: r.cluster_accounts,
         is_ring: r.is_ring,
         ring_score: (r.ring_score * 10.0).round() / 10.0,
-        duplicates: Vec::new(),
+        duplicates: r.duplicates.iter().map(DuplicateOut::from).collect(),
+        score_pending: r.pending,
     }
 }
 
@@ -412,14 +415,15 @@ pub fn risk(state: &AppState, t: EntityType, id: &str) -> Result<RiskOut, ApiErr
     Ok(risk_out(t, id, &r))
 }
 
-/// Scores an unsaved record against the graph, changing nothing.
+/// Scores an unsaved record against the graph, changing nothing. Takes only the read lock:
+/// the graph copies the clusters the record could touch and scores it there.
 ///
 /// # Errors
 /// 400 for unusable input.
 pub fn evaluate(state: &AppState, w: &Write) -> Result<Value, ApiError> {
     let n = normalize(state, w)?;
     let warn = warnings(&n);
-    let r = state.graph_write().evaluate(n);
+    let r = state.graph_read().evaluate(n);
     Ok(json!({
         "risk": risk_out(w.entity_type, &w.id, &r),
         "warnings": warn,

@@ -2,3 +2,4 @@
 mod cli;
 mod serve;
 mod serve_crash;
+mod serve_live;

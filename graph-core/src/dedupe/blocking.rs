@@ -10,6 +10,8 @@
 //! for an oversized block is computed with the deployment's [`Keyer`], so it cannot be tested
 //! against guessed values by anyone without the secret.
 
+use std::collections::{HashMap, HashSet};
+
 use rayon::prelude::*;
 use rphonetic::{Encoder, Soundex};
 use serde::Serialize;
@@ -470,5 +472,168 @@ impl DedupeIndex {
         out.sort_unstable();
         out.dedup();
         out
+    }
+}
+
+/// The block key of `r` under each rule of `rules` (`None` where a part is missing); the same
+/// keys the batch path gives the record (see [`new_parts`]).
+fn record_keys(rules: &[BlockingRule], r: &DedupeRecord) -> Vec<Option<u64>> {
+    let parts = new_parts(r);
+    rules.iter().map(|rule| rule_key(rule, &parts)).collect()
+}
+
+/// An incrementally updated blocking index, for the live graph: which items (anchors) share a
+/// block key with a record, as records are added, changed and removed.
+///
+/// Built from a record set with the batch's sorted `(key, item)` lists (12 bytes per keyed
+/// record and rule); records that change after the build are voided there and kept in a hash
+/// map of blocks instead, so nothing is rebuilt in place. Candidate pairs are exactly the
+/// batch's: two items are candidates when they share a key under some rule whose block holds
+/// at most [`DedupeConfig::max_block_size`] items ([`LiveBlocks::is_candidate`]).
+#[derive(Debug, Clone, Default)]
+pub struct LiveBlocks {
+    rules: Vec<BlockingRule>,
+    cap: usize,
+    /// Per rule, `(key, item)` of the records indexed at build time, sorted.
+    base: Vec<Vec<(u64, u32)>>,
+    /// Items whose base entries no longer hold (changed or removed since the build).
+    void: HashSet<u32>,
+    /// Blocks of the records indexed since the build: `(rule, key)` → items.
+    overlay: HashMap<(u32, u64), Vec<u32>>,
+}
+
+impl LiveBlocks {
+    /// An empty index under the blocking rules of `cfg`.
+    pub fn new(cfg: &DedupeConfig) -> Self {
+        LiveBlocks {
+            rules: cfg.blocking.clone(),
+            cap: cfg.block_cap(),
+            base: vec![Vec::new(); cfg.blocking.len()],
+            void: HashSet::new(),
+            overlay: HashMap::new(),
+        }
+    }
+
+    /// Indexes `records`; item `i` of record `rec` is `records.anchors[rec]`.
+    /// `O(K·A log A)` for `K` rules and `A` records.
+    pub fn build(records: &DedupeRecords, cfg: &DedupeConfig) -> Self {
+        let table = PartTable::new(records);
+        let mut base = keyed_all(records, &table, &cfg.blocking);
+        for keys in &mut base {
+            // Anchors ascend with the record index, so the lists stay sorted.
+            for e in keys.iter_mut() {
+                e.1 = records.anchors[e.1 as usize];
+            }
+            keys.shrink_to_fit();
+        }
+        LiveBlocks {
+            base,
+            ..LiveBlocks::new(cfg)
+        }
+    }
+
+    /// Number of blocking rules.
+    pub fn rules(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The block key of `r` under each rule (`None` where a part is missing).
+    pub fn keys(&self, r: &DedupeRecord) -> Vec<Option<u64>> {
+        record_keys(&self.rules, r)
+    }
+
+    /// The items in the block `key` of rule `rule`, ascending.
+    pub fn members(&self, rule: usize, key: u64) -> Vec<u32> {
+        let keys = &self.base[rule];
+        let s = keys.partition_point(|e| e.0 < key);
+        let mut out: Vec<u32> = keys[s..]
+            .iter()
+            .take_while(|e| e.0 == key)
+            .map(|e| e.1)
+            .filter(|i| !self.void.contains(i))
+            .collect();
+        if let Some(more) = self.overlay.get(&(rule as u32, key)) {
+            out.extend_from_slice(more);
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Items in a block.
+    pub fn block_size(&self, rule: usize, key: u64) -> usize {
+        let keys = &self.base[rule];
+        let s = keys.partition_point(|e| e.0 < key);
+        let base = keys[s..]
+            .iter()
+            .take_while(|e| e.0 == key)
+            .filter(|e| !self.void.contains(&e.1))
+            .count();
+        base + self.overlay.get(&(rule as u32, key)).map_or(0, Vec::len)
+    }
+
+    /// The size cap: larger blocks give no pairs.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Adds `item` with its keys ([`LiveBlocks::keys`]); it must not be indexed.
+    pub fn insert(&mut self, item: u32, keys: &[Option<u64>]) {
+        self.void.insert(item);
+        for (r, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                self.overlay.entry((r as u32, *k)).or_default().push(item);
+            }
+        }
+    }
+
+    /// Removes `item`, indexed under `keys`.
+    pub fn remove(&mut self, item: u32, keys: &[Option<u64>]) {
+        self.void.insert(item);
+        for (r, k) in keys.iter().enumerate() {
+            if let Some(k) = k
+                && let std::collections::hash_map::Entry::Occupied(mut e) =
+                    self.overlay.entry((r as u32, *k))
+            {
+                e.get_mut().retain(|&x| x != item);
+                if e.get().is_empty() {
+                    e.remove();
+                }
+            }
+        }
+    }
+
+    /// The items sharing a block of at most the cap with a record keyed `keys`, `item`
+    /// itself left out; ascending and unique. `O(K log A + C)` for `C` candidates.
+    pub fn candidates(&self, item: u32, keys: &[Option<u64>]) -> Vec<u32> {
+        let mut out = Vec::new();
+        for (r, k) in keys.iter().enumerate() {
+            let Some(k) = *k else { continue };
+            if self.block_size(r, k) <= self.cap {
+                out.extend(self.members(r, k).into_iter().filter(|&x| x != item));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Whether two indexed records (keyed `a` and `b`) are a candidate pair: they share a key
+    /// under some rule whose block holds at most the cap.
+    pub fn is_candidate(&self, a: &[Option<u64>], b: &[Option<u64>]) -> bool {
+        a.iter().zip(b).enumerate().any(|(r, (x, y))| {
+            x.is_some() && x == y && self.block_size(r, x.unwrap_or(0)) <= self.cap
+        })
+    }
+
+    /// Heap bytes held, roughly (for memory reports).
+    pub fn heap_bytes(&self) -> usize {
+        self.base.iter().map(|b| b.capacity() * 16).sum::<usize>()
+            + self.void.capacity() * 5
+            + self.overlay.capacity() * 40
+            + self
+                .overlay
+                .values()
+                .map(|v| v.capacity() * 4)
+                .sum::<usize>()
     }
 }

@@ -22,7 +22,9 @@
 //!    [`DedupeConfig::threshold`] are matches and form groups in which every two members
 //!    match.
 //! 6. **Live path** ([`score_record`], [`DedupeIndex`]): a new record is blocked and scored
-//!    against the batch's records with a reloaded model ([`Model::from_json`]).
+//!    against the batch's records with a reloaded model ([`Model::from_json`]). The live
+//!    graph keeps a [`LiveBlocks`] index current record by record and scores pairs with
+//!    [`PairScorer`], so its duplicates equal a batch run's.
 //!
 //! Everything is deterministic (the random pair sample is seeded; parallel steps collect in
 //! a fixed order) and rayon-parallel where the work is per pair or per record.
@@ -76,7 +78,7 @@ mod model;
 mod records;
 mod score;
 
-pub use blocking::{BlockReport, DedupeIndex, RuleStats};
+pub use blocking::{BlockReport, DedupeIndex, LiveBlocks, RuleStats};
 pub use config::{BlockKey, BlockingRule, DedupeConfig, FixedM};
 pub use eval::{duplicate_pair_prf, person_ids};
 pub use model::{
@@ -84,7 +86,7 @@ pub use model::{
 };
 pub use records::{COMPARED_KINDS, Column, DedupeRecord, DedupeRecords, NULL, records_from_input};
 pub use score::{
-    DedupeResult, DedupeStats, FieldScore, NEW_RECORD, PairScore, dedupe, score_pairs,
+    DedupeResult, DedupeStats, FieldScore, NEW_RECORD, PairScore, PairScorer, dedupe, score_pairs,
     score_record, train,
 };
 

@@ -260,6 +260,45 @@ fn score_new(
     out
 }
 
+/// Scores pairs of records outside any record set (the live graph's), with the same
+/// comparisons, term-frequency weights and summation order as the batch, so a pair scores
+/// bit for bit as the batch scores it (`a` is the record with the smaller entity index).
+#[derive(Debug, Clone)]
+pub struct PairScorer<'m> {
+    comp: Compiled<'m>,
+}
+
+impl<'m> PairScorer<'m> {
+    /// A scorer under `model`.
+    pub fn new(model: &'m Model) -> Self {
+        PairScorer {
+            comp: Compiled::new(model),
+        }
+    }
+
+    /// The score of records `a` (entity index `ia`) and `b` (`ib`), whatever their
+    /// probability. Symmetric: the result does not depend on which side is `a`, except for
+    /// the order of the indexes it carries.
+    pub fn score(&self, ia: u32, a: &DedupeRecord, ib: u32, b: &DedupeRecord) -> PairScore {
+        let (sa, sb) = (a.side(), b.side());
+        let g = compare(&sa, &sb);
+        let comp = &self.comp;
+        let mut f = [0.0; NCOMP];
+        for (c, fc) in f.iter_mut().enumerate() {
+            let k = code(g, c);
+            *fc = match (c, k) {
+                (LAST_NAME, EXACT) if code(g, FIRST_NAME) == EXACT => {
+                    comp.last_given_first_weight(sa.text(FIRST_NAME), sa.text(LAST_NAME))
+                }
+                (FIRST_NAME | LAST_NAME, EXACT) => comp.exact_weight(c, sa.text(c)),
+                _ => comp.w[row_of(g, c)][k as usize],
+            };
+        }
+        let w = f.iter().fold(comp.prior, |acc, x| acc + x);
+        explain(ia, ib, g, &f, w)
+    }
+}
+
 impl DedupeIndex {
     /// Scores `new` against the indexed records it blocks with and returns the pairs whose
     /// probability is at least `min_probability`, strongest first (then by entity index).

@@ -77,6 +77,8 @@ fn spec_strategy() -> impl Strategy<Value = Spec> {
 
 fn config() -> LinkConfig {
     let mut c = LinkConfig::default();
+    // Duplicates have their own tests below (with a model trained up front).
+    c.dedupe.enabled = false;
     for k in KINDS {
         let mut r = c.rule(k);
         r.cap = Cap::Fixed(5);
@@ -89,22 +91,50 @@ fn keyer() -> Keyer {
     Keyer::new(b"live test secret")
 }
 
-/// What a batch run says, in the live graph's terms.
+type Key = (EntityType, String);
+
+/// What a batch run says, in the live graph's terms. Duplicate probabilities as bits: live
+/// and batch must agree exactly.
 #[derive(Debug, PartialEq)]
 struct Facts {
-    clusters: BTreeMap<(EntityType, String), String>,
+    clusters: BTreeMap<Key, String>,
     hubs: BTreeSet<(String, u32)>,
-    scores: BTreeMap<(EntityType, String), i64>,
+    scores: BTreeMap<Key, i64>,
     rings: BTreeMap<String, (bool, i64)>,
+    dups: BTreeMap<(Key, Key), u64>,
 }
 
 fn batch(records: &[Normalized], config: &LinkConfig) -> Facts {
+    batch_with(records, config, None)
+}
+
+/// A batch run; with a model, its duplicate pairs (scored as `ringfence link --model` does)
+/// feed the scores.
+fn batch_with(records: &[Normalized], config: &LinkConfig, model: Option<&Model>) -> Facts {
     let input = LinkInput::from_records(records, keyer());
     let out = crate::linker::link(&input, config);
     let rs = rings(&input, &out, config);
-    let sc = scores(&input, &out, &rs, &[], config);
+    let pairs = model
+        .map(|m| {
+            let recs = crate::dedupe::records_from_input(&input);
+            crate::dedupe::score_pairs(&recs, m, &config.dedupe).pairs
+        })
+        .unwrap_or_default();
+    let probs: Vec<(u32, u32, f64)> = pairs
+        .iter()
+        .map(|p| (p.a, p.b, p.match_probability))
+        .collect();
+    let sc = scores(&input, &out, &rs, &probs, config);
     let key = |e: usize| (input.entities.types[e], input.entities.ids[e].clone());
     Facts {
+        dups: pairs
+            .iter()
+            .map(|p| {
+                let (x, y) = (key(p.a as usize), key(p.b as usize));
+                let k = if x <= y { (x, y) } else { (y, x) };
+                (k, p.match_probability.to_bits())
+            })
+            .collect(),
         clusters: (0..input.entities.len())
             .map(|e| (key(e), out.clusters[out.cluster_of[e] as usize].id.clone()))
             .collect(),
@@ -129,6 +159,9 @@ fn batch(records: &[Normalized], config: &LinkConfig) -> Facts {
 }
 
 fn live(g: &LiveGraph) -> Facts {
+    let mut g = g.clone();
+    // Clusters left for the background pass are settled first.
+    g.settle_stale();
     let clusters: BTreeMap<_, _> = g.assignments().into_iter().collect();
     let mut rings = BTreeMap::new();
     let mut scores = BTreeMap::new();
@@ -151,6 +184,11 @@ fn live(g: &LiveGraph) -> Facts {
             .collect(),
         scores,
         rings,
+        dups: g
+            .duplicate_pairs()
+            .into_iter()
+            .map(|(a, b, p)| ((a, b), p.to_bits()))
+            .collect(),
     }
 }
 
@@ -174,6 +212,8 @@ proptest! {
         let mut order = recs.clone();
         shuffle(&mut order, seed);
         let mut g = LiveGraph::new(keyer(), cfg.clone());
+        // Large clusters are left to the background pass: rescored before comparing.
+        g.set_sync_rescore_limit((seed % 4) as usize);
         for r in order {
             g.upsert(r);
         }
@@ -245,6 +285,7 @@ proptest! {
         let cfg = config();
         let mut g = LiveGraph::from_records(rest, keyer(), cfg.clone()).unwrap();
         let before = live(&g);
+        // Read-only: `&self`.
         let risk = g.evaluate(last.clone());
         prop_assert_eq!(live(&g), before);
         g.upsert(last.clone());
@@ -339,4 +380,356 @@ fn auto_caps_are_the_batch_runs_and_resolved_config_reproduces_them() {
     let caps: BTreeMap<String, u32> = g.caps().into_iter().collect();
     assert_eq!(caps[kinds::DEVICE_ID], 75, "3 × the 99th percentile (25)");
     assert_eq!(live(&g), batch(&recs, &g.resolved_config()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Duplicates: live pairs and scores equal a batch run's under the same model.
+
+/// (inquiry of account #, label fraud, first #, last #, dob #, gov #, email #, phone #, address #)
+/// with each field optional.
+type DupSpec = Vec<(Option<usize>, bool, [Option<u8>; 7])>;
+
+const FIRSTS: &[&str] = &["jennifer", "jenifer", "mark", "marc", "anna"];
+const LASTS: &[&str] = &["okafor", "okafour", "lee", "li"];
+const DOBS: &[&str] = &["1984-03-07", "1984-07-03", "1990-01-01", "1990-01-02"];
+const GOVS: &[&str] = &[
+    "US:123456780",
+    "US:123456789",
+    "US:987654321",
+    "US:555443333",
+];
+const EMAILS: &[&str] = &["jo@x.com", "jo@y.com", "mark@z.com", "anna@z.com"];
+const PHONES: &[&str] = &["+15551230001", "+15551230002", "+15559870000"];
+const ADDRESSES: &[&str] = &["1 main st|10001", "1 main street|10001", "9 elm rd|20002"];
+
+fn dup_records(spec: &DupSpec) -> Vec<Normalized> {
+    spec.iter()
+        .enumerate()
+        .map(|(i, (inq_of, fraud, f))| {
+            let (entity_type, id, account_id) = match inq_of {
+                Some(a) => (
+                    EntityType::Inquiry,
+                    format!("inq_{i}"),
+                    Some(format!("acct_{a}")),
+                ),
+                None => (EntityType::Account, format!("acct_{i}"), None),
+            };
+            let pick =
+                |k: usize, pool: &[&str]| f[k].map(|v| pool[v as usize % pool.len()].to_owned());
+            let last = pick(1, LASTS);
+            let mut attributes = Vec::new();
+            let mut add = |kind: &str, v: Option<String>| {
+                if let Some(value) = v {
+                    attributes.push(Attribute {
+                        kind: kind.to_owned(),
+                        value,
+                    });
+                }
+            };
+            let first = pick(0, FIRSTS);
+            let full = match (&first, &last) {
+                (Some(f), Some(l)) => Some(format!("{f} {l}")),
+                (Some(f), None) => Some(f.clone()),
+                (None, Some(l)) => Some(l.clone()),
+                (None, None) => None,
+            };
+            add(kinds::NAME, full);
+            add(kinds::NAME_LAST, last);
+            add(kinds::BIRTHDATE, pick(2, DOBS));
+            add(kinds::GOV_ID, pick(3, GOVS));
+            add(kinds::EMAIL, pick(4, EMAILS));
+            add(kinds::PHONE, pick(5, PHONES));
+            add(kinds::ADDRESS, pick(6, ADDRESSES));
+            attributes.sort();
+            Normalized {
+                entity: Entity {
+                    entity_type,
+                    id,
+                    account_id,
+                    created_at: Some(i as i64 * 3_600_000),
+                    status: None,
+                    label: fraud.then_some(Label::Fraud),
+                },
+                attributes,
+                issues: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+fn dup_spec_strategy() -> impl Strategy<Value = DupSpec> {
+    let field = || prop::option::weighted(0.7, 0u8..8);
+    prop::collection::vec(
+        (
+            prop::option::weighted(0.25, 0usize..20),
+            prop::bool::weighted(0.15),
+            [
+                field(),
+                field(),
+                field(),
+                field(),
+                field(),
+                field(),
+                field(),
+            ],
+        ),
+        2..20,
+    )
+}
+
+/// Small blocks (cap 3) so blocks cross the cap both ways; a low threshold so pairs are
+/// common.
+fn dup_config() -> LinkConfig {
+    let mut c = config();
+    c.dedupe.enabled = true;
+    c.dedupe.max_block_size = 3;
+    c.dedupe.u_pairs = 2_000;
+    c.dedupe.threshold = 0.5;
+    c
+}
+
+fn trained(records: &[Normalized], cfg: &LinkConfig) -> Model {
+    let input = LinkInput::from_records(records, keyer());
+    let recs = crate::dedupe::records_from_input(&input);
+    crate::dedupe::train(&recs, &cfg.dedupe)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn live_duplicates_equal_batch_record_by_record(spec in dup_spec_strategy(), limit in 0usize..4) {
+        let recs = dup_records(&spec);
+        let cfg = dup_config();
+        let model = trained(&recs, &cfg);
+        let mut g = LiveGraph::new(keyer(), cfg.clone()).with_dedupe_model(model.clone());
+        g.set_sync_rescore_limit(limit);
+        for r in &recs {
+            g.upsert(r.clone());
+        }
+        prop_assert_eq!(live(&g), batch_with(&recs, &cfg, Some(&model)));
+    }
+
+    #[test]
+    fn live_duplicates_equal_batch_when_built_from_batch_then_fed(spec in dup_spec_strategy(), split in 0usize..20) {
+        let recs = dup_records(&spec);
+        let cfg = dup_config();
+        let split = split.min(recs.len());
+        let model = trained(&recs, &cfg);
+        let mut g = LiveGraph::from_records_with_model(&recs[..split], keyer(), cfg.clone(), Some(model.clone())).unwrap();
+        prop_assert_eq!(live(&g), batch_with(&recs[..split], &cfg, Some(&model)));
+        for r in &recs[split..] {
+            g.upsert(r.clone());
+        }
+        prop_assert_eq!(live(&g), batch_with(&recs, &cfg, Some(&model)));
+    }
+
+    #[test]
+    fn live_duplicates_equal_batch_after_replacements_removals_and_labels(
+        spec in dup_spec_strategy(),
+        other in dup_spec_strategy(),
+        seed in any::<u64>(),
+    ) {
+        let recs = dup_records(&spec);
+        let alt = dup_records(&other);
+        let cfg = dup_config();
+        let model = trained(&recs, &cfg);
+        let mut g = LiveGraph::from_records_with_model(&recs, keyer(), cfg.clone(), Some(model.clone())).unwrap();
+        let mut idx: Vec<usize> = (0..recs.len()).collect();
+        shuffle(&mut idx, seed);
+        let mut current: BTreeMap<usize, Normalized> = recs.iter().cloned().enumerate().collect();
+        for (n, &i) in idx.iter().enumerate() {
+            match n % 4 {
+                0 => {
+                    let mut r = recs[i].clone();
+                    r.attributes = alt[i % alt.len()].attributes.clone();
+                    g.upsert(r.clone());
+                    current.insert(i, r);
+                }
+                1 => {
+                    let r = &recs[i];
+                    prop_assert!(g.remove(r.entity.entity_type, &r.entity.id).is_some());
+                    current.remove(&i);
+                }
+                2 => {
+                    let mut r = current[&i].clone();
+                    let label = match r.entity.label {
+                        Some(_) => None,
+                        None => Some(Label::Fraud),
+                    };
+                    g.set_label(r.entity.entity_type, &r.entity.id, label);
+                    r.entity.label = label;
+                    current.insert(i, r);
+                }
+                _ => {}
+            }
+        }
+        let left: Vec<Normalized> = current.into_values().collect();
+        prop_assert_eq!(live(&g), batch_with(&left, &cfg, Some(&model)));
+    }
+
+    #[test]
+    fn evaluate_with_duplicates_gives_what_upsert_would(spec in dup_spec_strategy()) {
+        let recs = dup_records(&spec);
+        let (last, rest) = recs.split_last().unwrap();
+        let cfg = dup_config();
+        let model = trained(&recs, &cfg);
+        let mut g = LiveGraph::from_records_with_model(rest, keyer(), cfg.clone(), Some(model)).unwrap();
+        let before = live(&g);
+        let risk = g.evaluate(last.clone());
+        prop_assert_eq!(live(&g), before);
+        g.upsert(last.clone());
+        let stored = g.risk(last.entity.entity_type, &last.entity.id).unwrap();
+        prop_assert_eq!(risk.score, stored.score);
+        prop_assert_eq!(&risk.reasons, &stored.reasons);
+        prop_assert_eq!(risk.duplicates.len(), stored.duplicates.len());
+        for (a, b) in risk.duplicates.iter().zip(&stored.duplicates) {
+            prop_assert_eq!(&a.id, &b.id);
+            prop_assert_eq!(a.match_probability.to_bits(), b.match_probability.to_bits());
+        }
+    }
+}
+
+#[test]
+fn a_duplicate_shows_in_both_risks_with_its_explanation_and_reasons() {
+    let recs = dup_records(&vec![
+        (
+            None,
+            true,
+            [Some(0), Some(0), Some(0), Some(0), Some(0), None, None],
+        ),
+        (
+            None,
+            false,
+            [Some(1), Some(0), Some(1), Some(0), Some(1), None, None],
+        ),
+        (
+            None,
+            false,
+            [
+                Some(2),
+                Some(2),
+                Some(2),
+                Some(2),
+                Some(2),
+                Some(2),
+                Some(2),
+            ],
+        ),
+    ]);
+    let cfg = dup_config();
+    let model = trained(&recs, &cfg);
+    let mut g = LiveGraph::new(keyer(), cfg).with_dedupe_model(model);
+    for r in &recs {
+        g.upsert(r.clone());
+    }
+    let a1 = g.risk(EntityType::Account, "acct_1").unwrap();
+    assert_eq!(a1.duplicates.len(), 1, "{:?}", a1.duplicates);
+    let d = &a1.duplicates[0];
+    assert_eq!(d.id, "acct_0");
+    assert!(d.match_probability >= 0.5);
+    // The explanation adds up to the weight, names fields and levels, never values.
+    let sum = d
+        .fields
+        .iter()
+        .fold(g.dedupe_model().unwrap().prior_weight(), |acc, f| {
+            acc + f.weight
+        });
+    assert_eq!(sum, d.match_weight);
+    assert!(d.fields.iter().all(|f| !f.level.contains("okafor")));
+    let codes: Vec<&str> = a1.reasons.iter().map(|r| r.code).collect();
+    assert!(codes.contains(&"possible_duplicate"), "{codes:?}");
+    assert!(codes.contains(&"duplicate_of_fraud"), "{codes:?}");
+    // The partner sees it too; the unrelated record does not.
+    assert_eq!(
+        g.risk(EntityType::Account, "acct_0")
+            .unwrap()
+            .duplicates
+            .len(),
+        1
+    );
+    assert!(
+        g.risk(EntityType::Account, "acct_2")
+            .unwrap()
+            .duplicates
+            .is_empty()
+    );
+    // Clearing the fraud label takes `duplicate_of_fraud` away from the partner.
+    g.set_label(EntityType::Account, "acct_0", None);
+    let a1 = g.risk(EntityType::Account, "acct_1").unwrap();
+    assert!(!a1.reasons.iter().any(|r| r.code == "duplicate_of_fraud"));
+}
+
+#[test]
+fn an_inquiry_of_a_known_account_with_nothing_new_rescoring_nothing_still_equals_batch() {
+    // a0 and a1 share a device (a cluster); an inquiry of a0 from its own device and a new
+    // IP changes no score: it carries a0's score.
+    let cfg = config();
+    let mut recs = vec![
+        account("a0", 0, &[(kinds::DEVICE_ID, "dev-1")]),
+        account("a1", 1, &[(kinds::DEVICE_ID, "dev-1")]),
+    ];
+    let mut g = LiveGraph::new(keyer(), cfg.clone());
+    for r in &recs {
+        g.upsert(r.clone());
+    }
+    let mut q = account(
+        "q0",
+        2,
+        &[(kinds::DEVICE_ID, "dev-1"), (kinds::IP, "10.0.0.1")],
+    );
+    q.entity.entity_type = EntityType::Inquiry;
+    q.entity.account_id = Some("a0".to_owned());
+    // Nothing is rescored, not even with a limit that would defer any rescoring.
+    g.set_sync_rescore_limit(0);
+    let change = g.upsert(q.clone());
+    recs.push(q);
+    assert_eq!(change.deferred, 0);
+    assert_eq!(g.stale_clusters(), 0);
+    let r = g.risk(EntityType::Inquiry, "q0").unwrap();
+    assert_eq!(r, {
+        let mut a = g.risk(EntityType::Account, "a0").unwrap();
+        a.cluster_entities = r.cluster_entities;
+        a
+    });
+    assert_eq!(r.cluster_entities, 3);
+    assert_eq!(live(&g), batch(&recs, &cfg));
+}
+
+#[test]
+fn a_large_cluster_is_rescored_in_the_background_and_marked_pending() {
+    let cfg = config();
+    let mut g = LiveGraph::new(keyer(), cfg.clone());
+    g.set_sync_rescore_limit(2);
+    let mut recs = Vec::new();
+    for i in 0..4 {
+        let r = account(&format!("a{i}"), i, &[(kinds::DEVICE_ID, "dev-1")]);
+        g.upsert(r.clone());
+        recs.push(r);
+    }
+    assert_eq!(g.stale_clusters(), 1);
+    assert!(g.risk(EntityType::Account, "a3").unwrap().pending);
+    // A job prepared, then overtaken by a write, is not applied.
+    let mut job = g.prepare_rescore().unwrap();
+    job.run(g.config());
+    let r = account("a4", 4, &[(kinds::DEVICE_ID, "dev-1")]);
+    g.upsert(r.clone());
+    recs.push(r);
+    assert!(!g.apply_rescore(job));
+    let mut job = g.prepare_rescore().unwrap();
+    job.run(g.config());
+    assert!(g.apply_rescore(job));
+    assert_eq!(g.stale_clusters(), 0);
+    assert!(!g.risk(EntityType::Account, "a3").unwrap().pending);
+    assert_eq!(live(&g), batch(&recs, &cfg));
+}
+
+#[test]
+fn cluster_ids_follow_the_batch_formula() {
+    let r = account("acct_9", 0, &[]);
+    let input = LinkInput::from_records(std::slice::from_ref(&r), keyer());
+    assert_eq!(
+        cluster_id_of(EntityType::Account, "acct_9"),
+        crate::linker::cluster_id(&input.entities, 0)
+    );
 }
