@@ -213,6 +213,8 @@ macro_rules! on_both_stores {
     };
 }
 
+pub(crate) use on_both_stores;
+
 on_both_stores!(
     missing_invalid_and_revoked_keys_get_401,
     missing_scope_gets_403_naming_it,

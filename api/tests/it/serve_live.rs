@@ -5,7 +5,12 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::serve::TestApp;
+use super::serve::{Db, TestApp, on_both_stores, pg_url};
+
+on_both_stores!(
+    a_duplicate_is_found_within_the_write_with_its_explanation_and_reasons,
+    evaluate_finds_duplicates_and_saves_nothing,
+);
 
 const FIRSTS: &[&str] = &[
     "Amelia", "Bruno", "Chiara", "Dmitri", "Esther", "Farid", "Greta", "Hiroshi", "Ingrid",
@@ -38,8 +43,8 @@ fn person(i: usize) -> Value {
     })
 }
 
-async fn populated() -> (TestApp, String) {
-    let app = TestApp::new().await;
+async fn populated(db: Db) -> (TestApp, String) {
+    let app = TestApp::new(db).await;
     let token = app
         .key(&["accounts:write", "inquiries:write", "risk:read"])
         .await;
@@ -75,9 +80,8 @@ fn twin_of_7() -> Value {
     p
 }
 
-#[tokio::test]
-async fn a_duplicate_is_found_within_the_write_with_its_explanation_and_reasons() {
-    let (app, token) = populated().await;
+async fn a_duplicate_is_found_within_the_write_with_its_explanation_and_reasons(db: Db) {
+    let (app, token) = populated(db).await;
     let r = app
         .call("POST", "/v1/accounts", Some(&token), Some(twin_of_7()))
         .await;
@@ -179,9 +183,8 @@ async fn a_duplicate_is_found_within_the_write_with_its_explanation_and_reasons(
     assert_eq!(g.body["duplicates"][0]["id"], "acct_p007", "{}", g.body);
 }
 
-#[tokio::test]
-async fn evaluate_finds_duplicates_and_saves_nothing() {
-    let (app, token) = populated().await;
+async fn evaluate_finds_duplicates_and_saves_nothing(db: Db) {
+    let (app, token) = populated(db).await;
     let before = app
         .call("GET", "/v1/accounts/acct_p007/risk", Some(&token), None)
         .await;
