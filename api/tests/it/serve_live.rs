@@ -2,6 +2,10 @@
 //! duplicates with their explanation and reasons, `POST /v1/risk/evaluate` finds them without
 //! saving anything, and a re-link (which trains the model on the store) keeps them.
 
+// The test bodies are plain functions run by `on_both_stores!`, outside clippy's
+// allow-unwrap-in-tests.
+#![allow(clippy::unwrap_used)]
+
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 

@@ -286,6 +286,9 @@ impl SubGraph {
     }
 }
 
+/// An entity named by its type and id.
+pub type TypedId = (EntityType, String);
+
 /// The incrementally maintained graph: the batch linker's result kept current one record at a
 /// time. Adds and merges are incremental; cap crossings, replacements and removals re-cluster
 /// the clusters involved; scores are recomputed with the batch functions for the clusters a
@@ -740,7 +743,7 @@ impl LiveGraph {
 
     /// Every duplicate pair as `((type, id), (type, id), match probability)`, each pair once
     /// with the smaller `(type, id)` first, sorted. For tests and exports.
-    pub fn duplicate_pairs(&self) -> Vec<((EntityType, String), (EntityType, String), f64)> {
+    pub fn duplicate_pairs(&self) -> Vec<(TypedId, TypedId, f64)> {
         let key = |e: u32| (self.types[e as usize], self.ids.get(e).to_owned());
         let mut v: Vec<_> = self
             .dups
@@ -967,7 +970,7 @@ impl LiveGraph {
             ("entity columns", columns),
             ("duplicate index and pairs", self.dups.heap_bytes()),
         ];
-        parts.sort_by(|a, b| b.1.cmp(&a.1));
+        parts.sort_by_key(|p| std::cmp::Reverse(p.1));
         MemoryReport {
             parts,
             counts: vec![

@@ -194,6 +194,9 @@ pub(super) struct Post {
 #[derive(Debug, Clone)]
 pub(super) enum Posts {
     One(Post),
+    // Boxed so the enum stays one pointer wider than a `Post`: most properties have one post,
+    // and the map holds millions of these.
+    #[allow(clippy::box_collection)]
     Many(Box<Vec<Post>>),
 }
 
