@@ -156,6 +156,7 @@ fn read_ingest(dir: &Path, keyer: Keyer, only: Option<&[&str]>) -> Result<LinkIn
     ];
     let parts = read_row_groups(&epath, &cols, |_, batches| {
         let mut e = Entities::default();
+        e.reserve(batches.iter().map(RecordBatch::num_rows).sum());
         for b in batches {
             let id = strings(&epath, &b, "entity_id")?;
             let ty = strings(&epath, &b, "entity_type")?;
@@ -187,6 +188,7 @@ fn read_ingest(dir: &Path, keyer: Keyer, only: Option<&[&str]>) -> Result<LinkIn
         Ok(e)
     })?;
     let mut entities = Entities::default();
+    entities.reserve(parts.iter().map(Entities::len).sum());
     for p in parts {
         entities.ids.extend(p.ids);
         entities.types.extend(p.types);
@@ -208,20 +210,23 @@ fn read_ingest(dir: &Path, keyer: Keyer, only: Option<&[&str]>) -> Result<LinkIn
     let apath = dir.join("attributes.parquet");
     let parts = read_row_groups(&apath, &["entity_idx", "kind", "value"], |_, batches| {
         let mut a = Attributes::default();
-        // Sized up front when every row is kept (growing by doubling copied each buffer
-        // several times over).
-        let keep_all = only.is_none();
-        if keep_all {
-            a.reserve(batches.iter().map(RecordBatch::num_rows).sum(), 0);
+        // Sized once, up front, when every row is kept: growing by doubling copied each buffer
+        // several times over and faulted in fresh pages each time.
+        if only.is_none() {
+            let mut bytes = 0;
+            for b in &batches {
+                bytes += strings(&apath, b, "value")?
+                    .lengths()
+                    .map(|l| l as usize)
+                    .sum::<usize>();
+            }
+            a.reserve(batches.iter().map(RecordBatch::num_rows).sum(), bytes);
         }
         let mut last_kind: Option<(String, u16)> = None;
         for b in batches {
             let ent: UInt32Array = prim(&apath, &b, "entity_idx", DataType::UInt32)?;
             let kind = strings(&apath, &b, "kind")?;
             let value = strings(&apath, &b, "value")?;
-            if keep_all {
-                a.reserve(0, value.lengths().map(|l| l as usize).sum());
-            }
             for i in 0..b.num_rows() {
                 let e = ent.value(i);
                 if e as usize >= n {

@@ -33,6 +33,15 @@ impl Entities {
         self.ids.is_empty()
     }
 
+    /// Room for `n` more entities.
+    pub fn reserve(&mut self, n: usize) {
+        self.ids.reserve(n);
+        self.types.reserve(n);
+        self.anchor.reserve(n);
+        self.created_at.reserve(n);
+        self.label.reserve(n);
+    }
+
     /// Appends one entity and returns its index.
     pub fn push(
         &mut self,
