@@ -271,16 +271,8 @@ pub fn scores(
                     points: w.uses_hub_value,
                 });
             }
-            reasons.sort_by(|x, y| y.points.total_cmp(&x.points).then(x.code.cmp(y.code)));
-            let score = reasons
-                .iter()
-                .map(|r| r.points)
-                .sum::<f64>()
-                .clamp(0.0, 100.0);
-            Some(EntityScore {
-                score: (score * 10.0).round() / 10.0,
-                reasons,
-            })
+            let score = rank_and_total(&mut reasons);
+            Some(EntityScore { score, reasons })
         })
         .collect();
     (0..ents.len())
@@ -294,6 +286,19 @@ pub fn scores(
                 })
         })
         .collect()
+}
+
+/// Orders reasons by points (then code) and returns the score they add up to: clamped to
+/// 0–100 and rounded to one decimal. Batch and live scores both finish here, so the same
+/// reasons always give the same score.
+pub(crate) fn rank_and_total(reasons: &mut [Reason]) -> f64 {
+    reasons.sort_by(|x, y| y.points.total_cmp(&x.points).then(x.code.cmp(y.code)));
+    let score = reasons
+        .iter()
+        .map(|r| r.points)
+        .sum::<f64>()
+        .clamp(0.0, 100.0);
+    (score * 10.0).round() / 10.0
 }
 
 #[cfg(test)]

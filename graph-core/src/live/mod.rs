@@ -704,13 +704,8 @@ impl LiveGraph {
                 points: r.ring_score * w.member_of_ring,
             });
         }
-        reasons.sort_by(|x, y| y.points.total_cmp(&x.points).then(x.code.cmp(y.code)));
-        let score = reasons
-            .iter()
-            .map(|r| r.points)
-            .sum::<f64>()
-            .clamp(0.0, 100.0);
-        ((score * 10.0).round() / 10.0, reasons)
+        let score = crate::score::rank_and_total(&mut reasons);
+        (score, reasons)
     }
 
     /// Whether an anchor group holds an entity labelled fraud (the scores' `labelled`).
