@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc instead of the system allocator: ingest and link make many small short-lived
-/// allocations (BENCHMARKS.md, "allocator").
+/// allocations (BENCHMARKS.md, the fourth end-to-end run).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
