@@ -211,6 +211,28 @@ fn warnings(n: &Normalized) -> Vec<Warning> {
         .collect()
 }
 
+/// Submits a write. When its `Idempotency-Key` was claimed by a concurrent request in the
+/// meantime, the stored reply of that request comes back instead (`Err`), or 409 while it is
+/// still being processed.
+async fn submit_or_replay(
+    state: &AppState,
+    caller: &Caller,
+    idem: Option<&Idem>,
+    job: Job,
+    graph: GraphOp,
+) -> Result<Result<(Record, Option<graph_core::Risk>), Reply>, ApiError> {
+    match state.submit(job, graph).await {
+        Err(StoreError::IdempotencyTaken) => match idem {
+            Some(i) => match replay(state, caller, i).await? {
+                Some(reply) => Ok(Err(reply)),
+                None => Err(StoreError::IdempotencyTaken.into()),
+            },
+            None => Err(StoreError::IdempotencyTaken.into()),
+        },
+        r => Ok(Ok(r?)),
+    }
+}
+
 /// Answers a repeated idempotency key: the stored response, or 422 for a different request.
 /// `Ok(None)` when the key is new.
 async fn replay(state: &AppState, caller: &Caller, idem: &Idem) -> Result<Option<Reply>, ApiError> {
@@ -276,16 +298,17 @@ pub async fn write(
         op,
         claim: claim_of(caller, idem.as_ref()),
     };
-    let (record, risk) = match state.submit(job, GraphOp::Upsert(normalized.clone())).await {
-        Err(StoreError::IdempotencyTaken) => {
-            if let Some(i) = &idem
-                && let Some(r) = replay(state, caller, i).await?
-            {
-                return Ok(r);
-            }
-            return Err(StoreError::IdempotencyTaken.into());
-        }
-        r => r?,
+    let (record, risk) = match submit_or_replay(
+        state,
+        caller,
+        idem.as_ref(),
+        job,
+        GraphOp::Upsert(normalized.clone()),
+    )
+    .await?
+    {
+        Ok(done) => done,
+        Err(reply) => return Ok(reply),
     };
     let mut body = record_json(&record, caller.pii());
     if let (Value::Object(m), Some(r)) = (&mut body, risk) {
@@ -469,19 +492,17 @@ pub async fn label(
         },
         claim: claim_of(caller, idem.as_ref()),
     };
-    let (_, risk) = match state
-        .submit(job, GraphOp::Label(t, id.to_owned(), parsed))
-        .await
+    let (_, risk) = match submit_or_replay(
+        state,
+        caller,
+        idem.as_ref(),
+        job,
+        GraphOp::Label(t, id.to_owned(), parsed),
+    )
+    .await?
     {
-        Err(StoreError::IdempotencyTaken) => {
-            if let Some(i) = &idem
-                && let Some(r) = replay(state, caller, i).await?
-            {
-                return Ok(r);
-            }
-            return Err(StoreError::IdempotencyTaken.into());
-        }
-        r => r?,
+        Ok(done) => done,
+        Err(reply) => return Ok(reply),
     };
     let body = json!({
         "id": id,
