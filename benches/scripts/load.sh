@@ -12,9 +12,21 @@
 # DB=postgres://USER:PASSWORD@HOST/DB measures over PostgreSQL instead of a SQLite file (the
 # database must exist; it is imported into when it has no accounts), e.g.
 #   DB="$(bash .ci/postgres)" ACCOUNTS=20000 benches/scripts/load.sh
+# CLOSED_LOOP=0 skips the wrk measurements.
 # EXTRA_CONNECTIONS="8 64" repeats both measurements at other connection counts.
-# Installs wrk with apt-get when it is missing; builds the release binary; generates the
-# population once into $WORK (default /tmp/ringfence-load) and imports it once.
+#
+# Two kinds of measurement:
+# * closed loop (wrk, CONNECTIONS connections each sending its next request as soon as the last
+#   is answered): the most the service answers per second; at that saturation the two cores are
+#   shared with wrk and the p99 is mostly queueing;
+# * open loop at a fixed rate (oha -q RATE --latency-correction): requests are sent on a
+#   schedule whether or not earlier ones were answered, and each latency counts from the moment
+#   its request was due (no coordinated omission), so the p99 is the latency a caller sees at
+#   that load. RATE_GET (default 20000) and RATE_POST (default 2000) are the issue's targets;
+#   RATE_GET=0 / RATE_POST=0 skip them.
+# Installs wrk with apt-get and oha with cargo when they are missing; builds the release
+# binary; generates the population once into $WORK (default /tmp/ringfence-load) and imports
+# it once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -33,6 +45,16 @@ if ! command -v wrk >/dev/null 2>&1; then
   echo "installing wrk" >&2
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
   else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
+
+RATE_GET="${RATE_GET:-20000}"
+RATE_POST="${RATE_POST:-2000}"
+OHA_VERSION=1.16.0
+OHA="${OHA:-$(command -v oha || echo "$WORK/tools/bin/oha")}"
+if [ ! -x "$OHA" ]; then
+  echo "installing oha $OHA_VERSION" >&2
+  cargo install --locked --quiet oha --version "$OHA_VERSION" --root "$WORK/tools"
+  OHA="$WORK/tools/bin/oha"
 fi
 
 if [ -z "${BIN:-}" ]; then
@@ -152,14 +174,66 @@ echo
 echo "ringfence serve load benchmark: $ACCOUNTS accounts ($entities entities in the graph), $store_label store, synchronous=$SYNC,"
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on loopback, $(nproc) cores, $(date -u +%Y-%m-%d)"
 printf '%-28s %12s %10s %10s %6s\n' "endpoint" "median_rps" "p50_ms" "p99_ms" "runs"
-measure risk.lua "GET /v1/accounts/{id}/risk"
-measure inquiry.lua "POST /v1/inquiries"
+if [ "${CLOSED_LOOP:-1}" != 0 ]; then
+  measure risk.lua "GET /v1/accounts/{id}/risk"
+  measure inquiry.lua "POST /v1/inquiries"
+fi
 if [ -n "${EXTRA_CONNECTIONS:-}" ]; then
   for c in $EXTRA_CONNECTIONS; do
     CONNECTIONS=$c measure risk.lua "GET …/risk (-c$c)"
     CONNECTIONS=$c measure inquiry.lua "POST /v1/inquiries (-c$c)"
   done
 fi
+
+# Open loop: oha sends RATE requests/s on a schedule; latencies count from each request's due
+# time; oha picks each URL or body at random from a file.
+measure_rate() { # $1 rate, $2 get|post, $3 name
+  local rps=() p50=() p99=() out
+  for _ in $(seq "$RUNS"); do
+    local args=(--no-tui --output-format json -z "${DURATION}s" -c "$RATE_CONNECTIONS" -q "$1"
+      --latency-correction -H "Authorization: Bearer $TOKEN")
+    if [ "$2" = get ]; then
+      awk -v n=200000 -v accounts="$ACCOUNTS" -v port="$PORT" 'BEGIN { srand();
+        for (i = 1; i <= n; i++)
+          printf "http://127.0.0.1:%d/v1/accounts/acct_%010d/risk\n", port, int(rand() * accounts) + 1 }' \
+        >"$WORK/urls.txt"
+      args+=(--urls-from-file "$WORK/urls.txt")
+    else
+      # No "id": the server assigns one, so a body oha picks twice is still a new inquiry.
+      awk -v n=100000 -v accounts="$ACCOUNTS" 'BEGIN { srand();
+        for (i = 1; i <= n; i++) { a = int(rand() * accounts) + 1;
+          printf "{\"account_id\":\"acct_%010d\",\"device_id\":\"load-dev-%d\",\"ip_address\":\"10.%d.%d.%d\",\"status\":\"created\"}\n",
+            a, a, a % 256, int(a / 256) % 256, int(a / 65536) % 250 + 1 } }' >"$WORK/bodies.ndjson"
+      args+=(-m POST -T application/json -Z "$WORK/bodies.ndjson" "http://127.0.0.1:$PORT/v1/inquiries")
+    fi
+    out=$("$OHA" "${args[@]}")
+    echo "$out" >>"$WORK/oha.log"
+    read -r r a b e < <(echo "$out" | python3 -c 'import json,sys
+d=json.load(sys.stdin); s=d["summary"]; p=d["latencyPercentiles"]
+codes=d.get("statusCodeDistribution",{}); bad=sum(v for k,v in codes.items() if not k.startswith("2"))
+# Requests still in flight when the duration ends are reported "aborted due to deadline".
+failed=sum(v for k,v in d.get("errorDistribution",{}).items() if "deadline" not in k)
+print(s["requestsPerSec"], p["p50"]*1000, p["p99"]*1000, bad+failed)')
+    if [ "$e" != 0 ]; then echo "$3: $e non-2xx or failed requests" >&2; fi
+    rps+=("$r"); p50+=("$a"); p99+=("$b")
+  done
+  printf '%-28s %12.0f %10.3f %10.3f %6s\n' "$3" \
+    "$(printf '%s\n' "${rps[@]}" | median)" "$(printf '%s\n' "${p50[@]}" | median)" \
+    "$(printf '%s\n' "${p99[@]}" | median)" "$RUNS"
+}
+RATE_CONNECTIONS="${RATE_CONNECTIONS:-64}"
+if [ "$RATE_GET" != 0 ] || [ "$RATE_POST" != 0 ]; then
+  echo "open loop: oha -c$RATE_CONNECTIONS -q RATE --latency-correction -z ${DURATION}s"
+  [ "$RATE_GET" = 0 ] || measure_rate "$RATE_GET" get "GET …/risk @${RATE_GET}/s"
+  [ "$RATE_POST" = 0 ] || measure_rate "$RATE_POST" post "POST …/inquiries @${RATE_POST}/s"
+fi
+# What one synchronous 4 KiB write costs on the store's disk: a commit under
+# synchronous=full waits for one such flush, so a POST's latency at load is one to two of them.
+dd if=/dev/zero of="$WORK/fsync.probe" bs=4k count=200 status=none
+sync_s=$(dd if=/dev/zero of="$WORK/fsync.probe" bs=4k count=200 oflag=dsync conv=notrunc 2>&1 |
+  awk '/copied/{print $(NF-3)}')
+rm -f "$WORK/fsync.probe"
+printf '%-28s %12.2f\n' "disk sync write ms (dd)" "$(echo "$sync_s * 1000 / 200" | bc -l)"
 printf '%-28s %12s\n' "startup_s (median)" "$(printf '%s\n' "${startup[@]}" | median)"
 printf '%-28s %12s\n' "rss_mb after start (median)" "$(printf '%s\n' "${rss[@]}" | median)"
 printf '%-28s %12s\n' "peak_rss_mb (median)" "$(printf '%s\n' "${peak[@]}" | median)"
