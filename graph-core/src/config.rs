@@ -423,12 +423,7 @@ impl LinkConfig {
         if GENERIC_PLACEHOLDERS.contains(&value) {
             return true;
         }
-        let core = match kind {
-            crate::record::kinds::GOV_ID => value.split_once(':').map_or(value, |(_, n)| n),
-            crate::record::kinds::PHONE => value.trim_start_matches('+'),
-            _ => "",
-        };
-        if !core.is_empty() && is_typed_filler(core) {
+        if is_typed_filler_of(kind, value) {
             return true;
         }
         if BUILT_IN_PLACEHOLDERS
@@ -458,6 +453,17 @@ impl LinkConfig {
         }
         out
     }
+}
+
+/// Whether `value` of `kind` is a typed filler ([`is_typed_filler`]): only ID numbers
+/// (judged without their country prefix) and phone numbers (without the `+`) can be.
+pub(crate) fn is_typed_filler_of(kind: &str, value: &str) -> bool {
+    let core = match kind {
+        kinds::GOV_ID => value.split_once(':').map_or(value, |(_, n)| n),
+        kinds::PHONE => value.trim_start_matches('+'),
+        _ => "",
+    };
+    !core.is_empty() && is_typed_filler(core)
 }
 
 /// A run of one repeated character, or a straight ascending/descending digit sequence, at

@@ -15,7 +15,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field as ArrowField, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
@@ -23,7 +23,9 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::keys::Keyer;
 use crate::record::{EntityType, Label};
-use crate::table::{Attributes, Entities, LinkInput};
+use crate::table::{
+    Attributes, Entities, LinkInput, RowValues, can_be_typed_filler, is_typed_filler,
+};
 
 /// Version of the output schemas, written into `summary.json`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,11 +45,14 @@ fn open(path: &Path) -> Result<File> {
 }
 
 /// Reads the named columns of every row group of a Parquet file, in parallel, calling
-/// `each(row_group_index, batches)`; results come back in row-group order.
+/// `each(first_row, batches)` with the file's index of the group's first row; results come
+/// back in row-group order. With `only` (file rows, ascending), just those rows are decoded
+/// and handed over, and groups holding none of them are skipped.
 fn read_row_groups<T: Send>(
     path: &Path,
     columns: &[&str],
-    each: impl Fn(usize, Vec<RecordBatch>) -> Result<T> + Sync,
+    only: Option<&[u32]>,
+    each: impl Fn(u64, Vec<RecordBatch>) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(|e| pq_err(path, e))?;
@@ -61,29 +66,65 @@ fn read_row_groups<T: Send>(
             });
         }
     }
-    let groups = builder.metadata().num_row_groups();
+    let mut first_rows = Vec::new();
+    let mut next = 0u64;
+    for g in builder.metadata().row_groups() {
+        first_rows.push(next);
+        next += g.num_rows() as u64;
+    }
     let leaves: Vec<usize> = (0..schema.num_columns())
         .filter(|&i| {
             let root = schema.get_column_root(i).name();
             columns.contains(&root)
         })
         .collect();
-    (0..groups)
+    let end_of = |g: usize| first_rows.get(g + 1).copied().unwrap_or(next);
+    let selection = |g: usize| -> Option<RowSelection> {
+        let rows = only?;
+        let (first, end) = (first_rows[g], end_of(g));
+        let lo = rows.partition_point(|&r| u64::from(r) < first);
+        let hi = rows.partition_point(|&r| u64::from(r) < end);
+        let mut selectors = Vec::new();
+        let mut at = first;
+        for &r in &rows[lo..hi] {
+            let r = u64::from(r);
+            if r > at {
+                selectors.push(RowSelector::skip((r - at) as usize));
+            }
+            selectors.push(RowSelector::select(1));
+            at = r + 1;
+        }
+        if end > at {
+            selectors.push(RowSelector::skip((end - at) as usize));
+        }
+        Some(RowSelection::from(selectors))
+    };
+    let groups: Vec<usize> = (0..first_rows.len())
+        .filter(|&g| {
+            only.is_none_or(|rows| {
+                let i = rows.partition_point(|&r| u64::from(r) < first_rows[g]);
+                rows.get(i).is_some_and(|&r| u64::from(r) < end_of(g))
+            })
+        })
+        .collect();
+    groups
         .into_par_iter()
         .map(|g| {
             let b = ParquetRecordBatchReaderBuilder::try_new(open(path)?)
                 .map_err(|e| pq_err(path, e))?;
             let mask = ProjectionMask::leaves(b.parquet_schema(), leaves.iter().copied());
-            let reader = b
+            let mut b = b
                 .with_projection(mask)
                 .with_row_groups(vec![g])
-                .with_batch_size(65_536)
-                .build()
-                .map_err(|e| pq_err(path, e))?;
+                .with_batch_size(65_536);
+            if let Some(sel) = selection(g) {
+                b = b.with_row_selection(sel);
+            }
+            let reader = b.build().map_err(|e| pq_err(path, e))?;
             let batches = reader
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| pq_err(path, e))?;
-            each(g, batches)
+            each(first_rows[g], batches)
         })
         .collect()
 }
@@ -132,7 +173,7 @@ fn prim<A: Array + Clone + 'static>(
 /// # Errors
 /// Missing files or columns, unreadable Parquet.
 pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
-    read_ingest(dir, keyer, None)
+    read_ingest(dir, keyer, AttrRead::All).map(|(input, _)| input)
 }
 
 /// Like [`read_ingest_dir`], but keeps only the attributes of `kinds` and computes no
@@ -142,10 +183,74 @@ pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
 /// # Errors
 /// As [`read_ingest_dir`].
 pub fn read_ingest_dir_kinds(dir: &Path, keyer: Keyer, kinds: &[&str]) -> Result<LinkInput> {
-    read_ingest(dir, keyer, Some(kinds))
+    read_ingest(dir, keyer, AttrRead::Kinds(kinds)).map(|(input, _)| input)
 }
 
-fn read_ingest(dir: &Path, keyer: Keyer, only: Option<&[&str]>) -> Result<LinkInput> {
+/// The input of a batch link: every attribute row with its key but without its value
+/// ([`Attributes::has_values`] is false; typed fillers are noted as the rows are read), and
+/// the values of the rows of `value_kinds` by row (for duplicate detection; empty when no
+/// kinds are named). The values the outputs show are fetched later with [`read_values`].
+///
+/// # Errors
+/// As [`read_ingest_dir`].
+pub(crate) fn read_ingest_for_link(
+    dir: &Path,
+    keyer: Keyer,
+    value_kinds: &[&str],
+) -> Result<(LinkInput, RowValues)> {
+    read_ingest(dir, keyer, AttrRead::Keys(value_kinds))
+}
+
+/// The values of attribute rows `rows` (ascending, without repeats) of an ingest output
+/// folder: only the `value` column of `attributes.parquet` is read, and only those rows of it
+/// are decoded. Row `i` is the `i`-th row of the file, as in a link's [`Attributes`].
+///
+/// # Errors
+/// Missing file or column, unreadable Parquet, a row beyond the end of the file.
+pub(crate) fn read_values(dir: &Path, rows: &[u32]) -> Result<RowValues> {
+    let apath = dir.join("attributes.parquet");
+    let parts = read_row_groups(&apath, &["value"], Some(rows), |first, batches| {
+        let lo = rows.partition_point(|&r| u64::from(r) < first);
+        let mut wanted = rows[lo..].iter();
+        let mut out = RowValues::default();
+        for b in batches {
+            let value = strings(&apath, &b, "value")?;
+            for i in 0..b.num_rows() {
+                let row = wanted
+                    .next()
+                    .ok_or_else(|| pq_err(&apath, "more rows decoded than selected"))?;
+                out.push(*row, value.value(i));
+            }
+        }
+        Ok(out)
+    })?;
+    let values = RowValues::concat(parts);
+    if values.len() != rows.len() {
+        return Err(Error::Schema {
+            path: apath,
+            message: format!(
+                "{} attribute rows asked for, {} found (was the folder rewritten during the run?)",
+                rows.len(),
+                values.len()
+            ),
+        });
+    }
+    Ok(values)
+}
+
+/// What [`read_ingest`] keeps of `attributes.parquet`.
+#[derive(Clone, Copy)]
+enum AttrRead<'a> {
+    /// Every row, with its key and its value.
+    All,
+    /// The rows of these kinds, with their values; no keys (every key is 0).
+    Kinds(&'a [&'a str]),
+    /// Every row with its key and no value; the values of the rows of these kinds go into a
+    /// [`RowValues`] beside the table.
+    Keys(&'a [&'a str]),
+}
+
+fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, RowValues)> {
     let epath = dir.join("entities.parquet");
     let cols = [
         "entity_id",
@@ -154,7 +259,7 @@ fn read_ingest(dir: &Path, keyer: Keyer, only: Option<&[&str]>) -> Result<LinkIn
         "created_at_ms",
         "label",
     ];
-    let parts = read_row_groups(&epath, &cols, |_, batches| {
+    let parts = read_row_groups(&epath, &cols, None, |_, batches| {
         let mut e = Entities::default();
         e.reserve(batches.iter().map(RecordBatch::num_rows).sum());
         for b in batches {
@@ -208,58 +313,102 @@ fn read_ingest(dir: &Path, keyer: Keyer, only: Option<&[&str]>) -> Result<LinkIn
     }
 
     let apath = dir.join("attributes.parquet");
-    let parts = read_row_groups(&apath, &["entity_idx", "kind", "value"], |_, batches| {
-        let mut a = Attributes::default();
-        // Sized once, up front, when every row is kept: growing by doubling copied each buffer
-        // several times over and faulted in fresh pages each time.
-        if only.is_none() {
-            let mut bytes = 0;
-            for b in &batches {
-                bytes += strings(&apath, b, "value")?
-                    .lengths()
-                    .map(|l| l as usize)
-                    .sum::<usize>();
-            }
-            a.reserve(batches.iter().map(RecordBatch::num_rows).sum(), bytes);
-        }
-        let mut last_kind: Option<(String, u16)> = None;
-        for b in batches {
-            let ent: UInt32Array = prim(&apath, &b, "entity_idx", DataType::UInt32)?;
-            let kind = strings(&apath, &b, "kind")?;
-            let value = strings(&apath, &b, "value")?;
-            for i in 0..b.num_rows() {
-                let e = ent.value(i);
-                if e as usize >= n {
-                    return Err(Error::Schema {
-                        path: apath.clone(),
-                        message: format!("entity_idx {e} out of range (entities: {n})"),
-                    });
-                }
-                let k = kind.value(i);
-                let kid = match &last_kind {
-                    Some((name, id)) if name == k => *id,
-                    _ if only.is_some_and(|o| !o.contains(&k)) => continue,
-                    _ => {
-                        let id = a.kind_id(k);
-                        last_kind = Some((k.to_owned(), id));
-                        id
+    let only = match read {
+        AttrRead::Kinds(kinds) => Some(kinds),
+        AttrRead::All | AttrRead::Keys(_) => None,
+    };
+    let parts = read_row_groups(
+        &apath,
+        &["entity_idx", "kind", "value"],
+        None,
+        |first, batches| {
+            let mut a = Attributes::default();
+            let mut vals = RowValues::default();
+            // Sized once, up front, when every row is kept: growing by doubling copied each
+            // buffer several times over and faulted in fresh pages each time.
+            let rows = batches.iter().map(RecordBatch::num_rows).sum();
+            match read {
+                AttrRead::All => {
+                    let mut bytes = 0;
+                    for b in &batches {
+                        bytes += strings(&apath, b, "value")?
+                            .lengths()
+                            .map(|l| l as usize)
+                            .sum::<usize>();
                     }
-                };
-                if only.is_some() {
-                    a.push_keyed(e, kid, 0, value.value(i));
-                } else {
-                    a.push(&keyer, e, kid, value.value(i));
+                    a.reserve(rows, bytes);
+                }
+                AttrRead::Keys(_) => a.reserve(rows, 0),
+                AttrRead::Kinds(_) => {}
+            }
+            // Per kind index of `a`: whether its values are kept beside a keys-only table, and
+            // whether its values can be typed fillers.
+            let mut keep_value: Vec<bool> = Vec::new();
+            let mut filler_kind: Vec<bool> = Vec::new();
+            let mut last_kind: Option<(String, u16)> = None;
+            let mut row = first;
+            for b in batches {
+                let ent: UInt32Array = prim(&apath, &b, "entity_idx", DataType::UInt32)?;
+                let kind = strings(&apath, &b, "kind")?;
+                let value = strings(&apath, &b, "value")?;
+                for i in 0..b.num_rows() {
+                    let file_row = row;
+                    row += 1;
+                    let e = ent.value(i);
+                    if e as usize >= n {
+                        return Err(Error::Schema {
+                            path: apath.clone(),
+                            message: format!("entity_idx {e} out of range (entities: {n})"),
+                        });
+                    }
+                    let k = kind.value(i);
+                    let kid = match &last_kind {
+                        Some((name, id)) if name == k => *id,
+                        _ if only.is_some_and(|o| !o.contains(&k)) => continue,
+                        _ => {
+                            let id = a.kind_id(k);
+                            if keep_value.len() < a.kinds.len() {
+                                let kept = matches!(read, AttrRead::Keys(v) if v.contains(&k));
+                                keep_value.push(kept);
+                                filler_kind.push(can_be_typed_filler(k));
+                            }
+                            last_kind = Some((k.to_owned(), id));
+                            id
+                        }
+                    };
+                    let v = value.value(i);
+                    match read {
+                        AttrRead::All => a.push(&keyer, e, kid, v),
+                        AttrRead::Kinds(_) => a.push_keyed(e, kid, 0, v),
+                        AttrRead::Keys(_) => {
+                            let key = keyer.key(&a.kinds[kid as usize], v);
+                            let filler = filler_kind[kid as usize]
+                                && is_typed_filler(&a.kinds[kid as usize], v);
+                            a.push_key(e, kid, key, filler);
+                            if keep_value[kid as usize] {
+                                vals.push(file_row as u32, v);
+                            }
+                        }
+                    }
                 }
             }
-        }
-        Ok(a)
-    })?;
-    let attributes = Attributes::concat(parts);
-    Ok(LinkInput {
-        entities,
-        attributes,
-        keyer,
-    })
+            Ok((a, vals))
+        },
+    )?;
+    let (attrs, vals): (Vec<Attributes>, Vec<RowValues>) = parts.into_iter().unzip();
+    let attributes = Attributes::concat(attrs);
+    let values = RowValues::concat(vals);
+    if attributes.len() >= u32::MAX as usize {
+        return Err(Error::TooLarge(attributes.len()));
+    }
+    Ok((
+        LinkInput {
+            entities,
+            attributes,
+            keyer,
+        },
+        values,
+    ))
 }
 
 /// Writes one record batch to `path` atomically (temp file, then rename).
@@ -410,7 +559,7 @@ impl TableBuilder {
 /// # Errors
 /// Missing file or column.
 pub fn read_columns(path: &Path, columns: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
-    let parts = read_row_groups(path, columns, |_, batches| {
+    let parts = read_row_groups(path, columns, None, |_, batches| {
         let mut out: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
         for b in batches {
             for (ci, c) in columns.iter().enumerate() {
@@ -432,4 +581,116 @@ pub fn read_columns(path: &Path, columns: &[&str]) -> Result<Vec<Vec<Option<Stri
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values no reader should trip over: empty, Unicode in several scripts and normal forms,
+    /// quotes, separators, control characters, a long one.
+    fn hostile(i: usize) -> String {
+        let base = [
+            "",
+            "zoë ångström",
+            "名前@例え.jp",
+            "e\u{301}",
+            "\"quoted\", 'single'",
+            "line\nbreak\r\n",
+            "nul\0byte\ttab",
+            "🦀🏳️‍🌈",
+            "US:000000000",
+            "+11234567890",
+        ];
+        match i % 11 {
+            10 => "x".repeat(5_000 + i),
+            j => format!("{}{}", base[j], if i.is_multiple_of(3) { "" } else { "·" }),
+        }
+    }
+
+    /// Writes an ingest folder of `n` accounts with two attribute rows each, in row groups
+    /// of 7 rows so that reads cross group boundaries.
+    fn write_folder(dir: &Path, n: usize) -> Vec<(u32, &'static str, String)> {
+        let entities = TableBuilder::new()
+            .str("entity_id", (0..n).map(|i| format!("acct_{i}")))
+            .str("entity_type", (0..n).map(|_| "account"))
+            .u32("anchor_idx", 0..n as u32)
+            .timestamp_ms("created_at_ms", (0..n).map(|i| Some(i as i64)))
+            .opt_str("label", (0..n).map(|_| None))
+            .finish()
+            .unwrap();
+        write_batch(&dir.join("entities.parquet"), &entities).unwrap();
+        let kinds = ["gov_id", "device_id", "phone", "name"];
+        let rows: Vec<(u32, &'static str, String)> = (0..2 * n)
+            .map(|i| ((i / 2) as u32, kinds[i % kinds.len()], hostile(i)))
+            .collect();
+        let attrs = TableBuilder::new()
+            .u32("entity_idx", rows.iter().map(|r| r.0))
+            .str("kind", rows.iter().map(|r| r.1))
+            .str("value", rows.iter().map(|r| r.2.as_str()))
+            .finish()
+            .unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(7))
+            .build();
+        let file = File::create(dir.join("attributes.parquet")).unwrap();
+        let mut w = ArrowWriter::try_new(file, attrs.schema(), Some(props)).unwrap();
+        w.write(&attrs).unwrap();
+        w.close().unwrap();
+        rows
+    }
+
+    #[test]
+    fn read_values_returns_just_the_rows_asked_for_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rows = write_folder(tmp.path(), 40);
+        // First and last rows, a run across a group boundary, rows far apart, and nothing.
+        let wanted: Vec<u32> = vec![0, 5, 6, 7, 8, 13, 14, 33, 62, 79];
+        let v = read_values(tmp.path(), &wanted).unwrap();
+        assert_eq!(v.len(), wanted.len());
+        for &r in &wanted {
+            assert_eq!(v.get(r), Some(rows[r as usize].2.as_str()), "row {r}");
+        }
+        assert_eq!(v.get(1), None);
+        assert!(read_values(tmp.path(), &[]).unwrap().is_empty());
+        let e = read_values(tmp.path(), &[3, 80]).unwrap_err();
+        assert!(e.to_string().contains("2 attribute rows asked for"), "{e}");
+    }
+
+    #[test]
+    fn keys_only_read_equals_the_full_read_without_its_values() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rows = write_folder(tmp.path(), 40);
+        let keyer = Keyer::new(b"io test secret");
+        let full = read_ingest_dir(tmp.path(), keyer.clone()).unwrap();
+        let (keys, values) =
+            read_ingest_for_link(tmp.path(), keyer.clone(), &["phone", "name"]).unwrap();
+        let (a, b) = (&full.attributes, &keys.attributes);
+        assert!(a.has_values() && !b.has_values());
+        assert_eq!(
+            (&a.kinds, &a.entity, &a.kind, &a.key),
+            (&b.kinds, &b.entity, &b.kind, &b.key)
+        );
+        assert_eq!(full.entities.ids, keys.entities.ids);
+        for k in 0..a.kinds.len() as u16 {
+            let sorted = |t: &Attributes| {
+                let mut f: Vec<u64> = t.filler_keys(k).collect();
+                f.sort_unstable();
+                f
+            };
+            assert_eq!(sorted(a), sorted(b), "fillers of {}", a.kinds[k as usize]);
+        }
+        let phone = a.kinds.iter().position(|k| k == "phone").unwrap() as u16;
+        assert!(b.filler_keys(phone).count() > 0, "row 42 is +11234567890");
+        // The values of the named kinds, by row, and no others.
+        let named: Vec<usize> = (0..rows.len())
+            .filter(|&r| rows[r].1 == "phone" || rows[r].1 == "name")
+            .collect();
+        assert_eq!(values.len(), named.len());
+        for r in named {
+            assert_eq!(values.get(r as u32), Some(rows[r].2.as_str()));
+        }
+        let (_, none) = read_ingest_for_link(tmp.path(), keyer, &[]).unwrap();
+        assert!(none.is_empty());
+    }
 }

@@ -2,14 +2,17 @@
 //! union-find, stable cluster ids.
 //!
 //! # Algorithm
-//! 1. Every attribute row becomes `(key, anchor, row, time)` in its kind's list; kinds with a
+//! 1. Every attribute row becomes `(key, anchor, row)` in its kind's list; kinds with a
 //!    `with` rule also emit one combination row per value of the required kinds, keyed
 //!    `combine(key, other key)`.
 //! 2. Each kind's list is sorted by key (rayon); a run of equal keys is one property node with
 //!    its postings. Sorting instead of hashing keeps memory flat and the result independent of
 //!    input order.
 //! 3. A property shared by more distinct anchors than its kind's cap, or whose value is a
-//!    placeholder, is a hub: reported, never linked.
+//!    placeholder, is a hub: reported, never linked. Placeholders are decided by key, not by
+//!    value: the keys of every listed placeholder value of the kind, and of the rows whose
+//!    value is a typed filler ([`Attributes`](crate::Attributes) notes them as they are
+//!    pushed), so linking needs no values at all.
 //! 4. Otherwise its anchors are united in a lock-free union-find, all properties in parallel:
 //!    all of them (`alone`), or only observations within the time window of each other
 //!    (`window`, sorted by time, consecutive pairs), or never (`never`, and the raw side of a
@@ -18,16 +21,18 @@
 //!    survives re-runs, new members and input reordering.
 //!
 //! Time is `O(R log R)` for `R` attribute rows (the sorts) plus `O(R α(R))` for the unions;
-//! memory is 24 bytes per linking row on top of the input.
+//! memory is 16 bytes per linking row on top of the input (a `window` kind's times are looked
+//! up through the row's entity when its properties are linked, not carried in every row).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Cap, LinkConfig, LinkMode};
-use crate::table::{Entities, LinkInput};
+use crate::record::kinds as kind_names;
+use crate::table::{Attributes, Entities, LinkInput};
 use crate::uf::ConcurrentUnionFind;
 
 /// Why a property was held back.
@@ -145,12 +150,44 @@ pub fn cluster_id(entities: &Entities, oldest: u32) -> String {
     format!("cl_{:016x}", xxh3_64(&buf))
 }
 
-#[derive(Debug, Clone, Copy)]
+/// One posting: 16 bytes, sorted by `(key, anchor, row)`. `row` is the attribute row (for a
+/// combination, the row of its base kind), through which the value, the entity and its time
+/// are found when needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
     key: u64,
     anchor: u32,
     row: u32,
-    time: i64,
+}
+
+/// The placeholder keys of each kind of a run (combination kinds included): the keys, under
+/// the kind of the rows, of every listed placeholder value of the base kind (generic, built
+/// in, configured) and of the rows whose value is a typed filler. Asking it about a
+/// property's base key gives what [`LinkConfig::is_placeholder`] gives about its value.
+fn placeholder_keys(
+    attrs: &Attributes,
+    kinds: &[String],
+    row_kind: &[u16],
+    keyer: &crate::keys::Keyer,
+    config: &LinkConfig,
+) -> Vec<HashSet<u64>> {
+    kinds
+        .iter()
+        .zip(row_kind)
+        .map(|(name, &rk)| {
+            let base = base_kind(name);
+            let row_kind_name = &attrs.kinds[rk as usize];
+            let mut keys: HashSet<u64> = config
+                .placeholders(base)
+                .iter()
+                .map(|v| keyer.key(row_kind_name, v))
+                .collect();
+            if base == kind_names::GOV_ID || base == kind_names::PHONE {
+                keys.extend(attrs.filler_keys(rk));
+            }
+            keys
+        })
+        .collect()
 }
 
 /// Links `input` under `config`.
@@ -183,6 +220,11 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
         }
     }
 
+    // The kind of each kind's attribute rows: its own, or a combination's base kind.
+    let mut row_kind: Vec<u16> = (0..attrs.kinds.len() as u16).collect();
+    row_kind.extend(combos.iter().map(|c| c.0));
+    let placeholders = placeholder_keys(attrs, &kinds, &row_kind, &input.keyer, config);
+
     // 1. Rows per kind.
     let mut rows: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
     // Decided once per kind, not per row: the loop below runs over every attribute row.
@@ -209,12 +251,10 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
         if !needed[k as usize] {
             continue;
         }
-        let e = e as usize;
         rows[k as usize].push(Row {
             key,
-            anchor: ents.anchor[e],
+            anchor: ents.anchor[e as usize],
             row: i as u32,
-            time: ents.created_at[e].unwrap_or(i64::MAX),
         });
     }
     for &(k, w, c) in &combos {
@@ -231,10 +271,8 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     }
     lap("collect", &mut t);
 
-    // 2. Sort each kind by (key, anchor, time).
-    rows.par_iter_mut().for_each(|r| {
-        r.par_sort_unstable_by(|a, b| (a.key, a.anchor, a.time).cmp(&(b.key, b.anchor, b.time)))
-    });
+    // 2. Sort each kind by (key, anchor, row): groups of one key, anchors ascending within.
+    rows.par_iter_mut().for_each(|r| r.par_sort_unstable());
     lap("sort", &mut t);
 
     // 3–4. Caps, hubs and unions.
@@ -260,9 +298,8 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
             .map(|(&(s, e), &count)| {
                 let g = &krows[s..e];
                 let first = g[0];
-                let value = attrs.value(first.row);
-                let kind_name = base_kind(&kinds[k]);
-                if config.is_placeholder(kind_name, value) {
+                // The base key: a combination's own key mixes in the required kind's.
+                if placeholders[k].contains(&attrs.key[first.row as usize]) {
                     return Outcome::Hub(Hub {
                         kind: k as u16,
                         key: first.key,
@@ -295,7 +332,9 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
                     }
                     LinkMode::Window => {
                         let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
-                        window_links(g, window, &uf)
+                        window_links(g, window, &uf, |row| {
+                            ents.created_at[attrs.entity[row as usize] as usize]
+                        })
                     }
                     LinkMode::With | LinkMode::Never => Vec::new(),
                 };
@@ -441,9 +480,18 @@ fn auto_cap(counts: &[u32], config: &LinkConfig) -> u32 {
 }
 
 /// Links the anchors of one property whose observations fall within `window` ms of each
-/// other (see [`window_groups`]) and returns the groups of anchors it connected.
-fn window_links(g: &[Row], window: i64, uf: &ConcurrentUnionFind) -> Vec<Vec<u32>> {
-    let obs: Vec<(i64, u32)> = g.iter().map(|r| (r.time, r.anchor)).collect();
+/// other (see [`window_groups`]) and returns the groups of anchors it connected. `time_of`
+/// gives the creation time of an attribute row's entity.
+fn window_links(
+    g: &[Row],
+    window: i64,
+    uf: &ConcurrentUnionFind,
+    time_of: impl Fn(u32) -> Option<i64>,
+) -> Vec<Vec<u32>> {
+    let obs: Vec<(i64, u32)> = g
+        .iter()
+        .map(|r| (time_of(r.row).unwrap_or(i64::MAX), r.anchor))
+        .collect();
     let (pairs, groups) = window_groups(obs, window);
     for (a, b) in pairs {
         uf.union(a, b);
@@ -827,6 +875,204 @@ mod tests {
                 clusters_by_id(&twice, &link(&twice, &cfg))
             );
         }
+    }
+
+    /// Values for the placeholder test: listed ones (generic, built in, configured), typed
+    /// fillers, and ordinary values, for kinds that link alone, in a window and in a
+    /// combination.
+    const PLACEHOLDER_KINDS: &[&str] = &[
+        kinds::EMAIL,
+        kinds::GOV_ID,
+        kinds::PHONE,
+        kinds::IP,
+        kinds::ADDRESS,
+        kinds::NAME_LAST,
+    ];
+    const PLACEHOLDER_VALUES: &[&str] = &[
+        "n/a",
+        "test@test.com",
+        "fake@corp.com",
+        "GB:000000000",
+        "US:123456789",
+        "US:123450000",
+        "+11234567890",
+        "+440000000000",
+        "+14155552671",
+        "0.0.0.0",
+        "nowhere",
+        "1 main st",
+        "smith",
+        "v1",
+    ];
+
+    /// Entities `(hour, [(kind index, value index)])`, all accounts.
+    type PlaceholderSpec = Vec<(u8, Vec<(u8, u8)>)>;
+
+    fn placeholder_input(spec: &PlaceholderSpec) -> LinkInput {
+        let keyer = Keyer::new(b"placeholder secret");
+        let mut entities = Entities::default();
+        let mut attributes = Attributes::default();
+        for (i, (hour, attrs)) in spec.iter().enumerate() {
+            let e = entities.push(
+                format!("acct_{i}"),
+                EntityType::Account,
+                None,
+                Some(*hour as i64 * 3_600_000),
+                None,
+            );
+            for &(k, v) in attrs {
+                let kid = attributes.kind_id(PLACEHOLDER_KINDS[k as usize]);
+                attributes.push(&keyer, e, kid, PLACEHOLDER_VALUES[v as usize]);
+            }
+        }
+        LinkInput {
+            entities,
+            attributes,
+            keyer,
+        }
+    }
+
+    fn placeholder_config() -> LinkConfig {
+        LinkConfig::from_toml_str(
+            "[rules.email]\nlink = \"alone\"\nstrength = 0.8\nplaceholders = [\"fake@corp.com\"]\n\
+             [rules.address]\nlink = \"with\"\nwith = [\"name_last\"]\nplaceholders = [\"nowhere\"]\n",
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// The linker decides placeholders by key; the properties it holds back as
+        /// placeholders are exactly those whose value `LinkConfig::is_placeholder` (the old,
+        /// value-based decision) names, for plain, window and combination kinds.
+        #[test]
+        fn placeholders_by_key_equal_placeholders_by_value(
+            spec in prop::collection::vec(
+                (0u8..48, prop::collection::vec((0u8..6, 0u8..14), 0..6)),
+                1..30,
+            )
+        ) {
+            let input = placeholder_input(&spec);
+            let cfg = placeholder_config();
+            let out = link(&input, &cfg);
+            let attrs = &input.attributes;
+            let keyer = &input.keyer;
+            // Expected placeholder hubs, from the values: plain kinds, then the address with
+            // each last name of the same account.
+            let mut plain: BTreeMap<(&str, &str), BTreeSet<u32>> = BTreeMap::new();
+            let mut combo: BTreeMap<(&str, &str), BTreeSet<u32>> = BTreeMap::new();
+            for i in 0..attrs.len() {
+                let (e, kind, v) = (attrs.entity[i], &attrs.kinds[attrs.kind[i] as usize], attrs.value(i as u32));
+                // A `with` kind's own properties are checked too (and never link).
+                if kind != kinds::NAME_LAST {
+                    plain.entry((kind, v)).or_default().insert(e);
+                }
+                if kind == kinds::ADDRESS {
+                    for j in 0..attrs.len() {
+                        if attrs.entity[j] == e && attrs.kinds[attrs.kind[j] as usize] == kinds::NAME_LAST {
+                            combo.entry((v, attrs.value(j as u32))).or_default().insert(e);
+                        }
+                    }
+                }
+            }
+            let mut expected: BTreeSet<(u64, u32)> = BTreeSet::new();
+            for ((kind, v), ents) in &plain {
+                if ents.len() >= 2 && cfg.is_placeholder(kind, v) {
+                    expected.insert((keyer.key(kind, v), ents.len() as u32));
+                }
+            }
+            for ((addr, last), ents) in &combo {
+                if ents.len() >= 2 && cfg.is_placeholder(kinds::ADDRESS, addr) {
+                    let key = keyer.combine(
+                        "address+name_last",
+                        keyer.key(kinds::ADDRESS, addr),
+                        keyer.key(kinds::NAME_LAST, last),
+                    );
+                    expected.insert((key, ents.len() as u32));
+                }
+            }
+            let got: BTreeSet<(u64, u32)> = out
+                .hubs
+                .iter()
+                .filter(|h| h.reason == HubReason::Placeholder)
+                .map(|h| (h.key, h.entity_count))
+                .collect();
+            prop_assert_eq!(got, expected);
+            // And every reported property agrees with the value of the row it names.
+            for h in &out.hubs {
+                let by_value = cfg.is_placeholder(base_kind(&out.kinds[h.kind as usize]), attrs.value(h.row));
+                prop_assert_eq!(h.reason == HubReason::Placeholder, by_value);
+            }
+            for s in &out.shared {
+                prop_assert!(!cfg.is_placeholder(base_kind(&out.kinds[s.kind as usize]), attrs.value(s.row)));
+            }
+        }
+    }
+
+    #[test]
+    fn rows_sort_by_key_then_anchor_and_group_by_key() {
+        let r = |key, anchor, row| Row { key, anchor, row };
+        assert_eq!(std::mem::size_of::<Row>(), 16);
+        let mut rows = vec![
+            r(9, 1, 0),
+            r(3, 7, 1),
+            r(9, 0, 2),
+            r(3, 2, 3),
+            r(9, 1, 4),
+            r(5, 4, 5),
+            r(3, 7, 6),
+        ];
+        let mut reversed = rows.clone();
+        reversed.reverse();
+        rows.sort_unstable();
+        reversed.sort_unstable();
+        assert_eq!(
+            rows, reversed,
+            "the order does not depend on the input order"
+        );
+        assert_eq!(
+            rows.iter().map(|x| (x.key, x.anchor)).collect::<Vec<_>>(),
+            [(3, 2), (3, 7), (3, 7), (5, 4), (9, 0), (9, 1), (9, 1)]
+        );
+        let groups = group_bounds(&rows);
+        assert_eq!(groups, [(0, 3), (3, 4), (4, 7)]);
+        let (s, e) = groups[0];
+        assert_eq!(anchors_of(&rows[s..e]), [2, 7]);
+        assert_eq!(distinct_anchors(&rows[s..e]), 2);
+        let (s, e) = groups[2];
+        assert_eq!(anchors_of(&rows[s..e]), [0, 1]);
+    }
+
+    #[test]
+    fn window_times_come_from_each_rows_entity() {
+        // Rows 0..3 of entities created at hours 0, 30 and 2: only 0 and 2 are within 24 h.
+        let times = [Some(0), Some(30 * 3_600_000), Some(2 * 3_600_000), None];
+        let uf = ConcurrentUnionFind::new(4);
+        let g = [
+            Row {
+                key: 1,
+                anchor: 0,
+                row: 0,
+            },
+            Row {
+                key: 1,
+                anchor: 1,
+                row: 1,
+            },
+            Row {
+                key: 1,
+                anchor: 2,
+                row: 2,
+            },
+            Row {
+                key: 1,
+                anchor: 3,
+                row: 3,
+            },
+        ];
+        let groups = window_links(&g, 24 * 3_600_000, &uf, |row| times[row as usize]);
+        assert_eq!(groups, [vec![0, 2]]);
     }
 
     #[test]

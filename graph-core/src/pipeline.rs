@@ -10,7 +10,8 @@ use crate::config::LinkConfig;
 use crate::dedupe::{self, BlockReport, DedupeConfig, DedupeResult, Model, RuleStats};
 use crate::error::{Error, Result};
 use crate::io::{
-    SCHEMA_VERSION, TableBuilder, read_ingest_dir, read_ingest_dir_kinds, write_batch,
+    SCHEMA_VERSION, TableBuilder, read_ingest_dir_kinds, read_ingest_for_link, read_values,
+    write_batch,
 };
 use crate::keys::{Keyer, key_hex};
 use crate::linker::{KindStats, LinkOutput, base_kind, cluster_id, link};
@@ -18,7 +19,7 @@ use crate::normalize::mask;
 use crate::record::EntityType;
 use crate::rings::{RingReport, rings};
 use crate::score::{EntityScore, scores};
-use crate::table::LinkInput;
+use crate::table::{LinkInput, RowValues, Values};
 
 /// A ring as the summary shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -158,15 +159,22 @@ impl Duplicates {
 /// Finds duplicate identities among the anchors of `input`: trains a model on them, or scores
 /// with `model` when one is given (a model saved by an earlier run).
 pub fn find_duplicates(input: &LinkInput, cfg: &DedupeConfig, model: Option<&Model>) -> Duplicates {
-    let records = dedupe::records_from_input(input);
+    duplicates_of(&dedupe::records_from_input(input), cfg, model)
+}
+
+fn duplicates_of(
+    records: &dedupe::DedupeRecords,
+    cfg: &DedupeConfig,
+    model: Option<&Model>,
+) -> Duplicates {
     match model {
         Some(m) => Duplicates {
-            result: dedupe::score_pairs(&records, m, cfg),
+            result: dedupe::score_pairs(records, m, cfg),
             model: m.clone(),
             trained: false,
         },
         None => {
-            let (model, result) = dedupe::dedupe(&records, cfg);
+            let (model, result) = dedupe::dedupe(records, cfg);
             Duplicates {
                 model,
                 trained: true,
@@ -179,8 +187,13 @@ pub fn find_duplicates(input: &LinkInput, cfg: &DedupeConfig, model: Option<&Mod
 /// Everything a run computed, for callers that want more than the files.
 #[derive(Debug)]
 pub struct RunResult {
-    /// The input as read.
+    /// The input as read. After [`run_link`] its attributes hold keys but no values
+    /// ([`Attributes::has_values`](crate::Attributes::has_values)); the values the outputs
+    /// show are in `values`.
     pub input: LinkInput,
+    /// The values of the attribute rows the outputs show: one row per hub and per shared
+    /// property ([`Hub::row`](crate::Hub::row), [`SharedProperty::row`](crate::SharedProperty::row)).
+    pub values: RowValues,
     /// Clusters, shared properties, hubs.
     pub link: LinkOutput,
     /// Ring reports of multi-anchor clusters.
@@ -209,9 +222,21 @@ pub fn run_link(
     let start = Instant::now();
     let mut t = Instant::now();
     progress("reading ingest output");
-    let input = read_ingest_dir(in_dir, keyer)?;
+    // Linking needs keys only; duplicate detection needs the values of the kinds it compares.
+    let compared: &[&str] = if config.dedupe.enabled {
+        dedupe::COMPARED_KINDS
+    } else {
+        &[]
+    };
+    let (input, compared_values) = read_ingest_for_link(in_dir, keyer, compared)?;
     timings.push(("read".to_owned(), t.elapsed().as_millis() as u64));
-    let mut result = link_input(input, config, progress)?;
+    let mut result = link_with(
+        input,
+        Some(compared_values),
+        config,
+        progress,
+        &|_, rows| read_values(in_dir, rows),
+    )?;
     result.summary.timings_ms.splice(0..0, timings);
     t = Instant::now();
     progress("writing results");
@@ -225,7 +250,7 @@ pub fn run_link(
     Ok(result)
 }
 
-/// Links an in-memory input (no files).
+/// Links an in-memory input (no files); its attributes must hold their values.
 ///
 /// # Errors
 /// Currently none; reserved for input validation.
@@ -233,6 +258,24 @@ pub fn link_input(
     input: LinkInput,
     config: &LinkConfig,
     progress: &mut dyn FnMut(&str),
+) -> Result<RunResult> {
+    link_with(input, None, config, progress, &|input, rows| {
+        Ok(RowValues::from_attributes(&input.attributes, rows))
+    })
+}
+
+/// Gives the values of attribute rows (ascending) of an input.
+type FetchValues<'a> = &'a dyn Fn(&LinkInput, &[u32]) -> Result<RowValues>;
+
+/// Links, finds duplicates, rings and scores. `compared_values` holds the values duplicate
+/// detection compares when `input` holds none (`None`: they are in `input`); `fetch` gives
+/// the values the outputs show, asked for once, after linking.
+fn link_with(
+    input: LinkInput,
+    compared_values: Option<RowValues>,
+    config: &LinkConfig,
+    progress: &mut dyn FnMut(&str),
+    fetch: FetchValues,
 ) -> Result<RunResult> {
     let mut timings = Vec::new();
     let start = Instant::now();
@@ -248,7 +291,11 @@ pub fn link_input(
         || {
             config.dedupe.enabled.then(|| {
                 let t = Instant::now();
-                (find_duplicates(&input, &config.dedupe, None), t.elapsed())
+                let records = match &compared_values {
+                    Some(values) => dedupe::records_from_values(&input, values),
+                    None => dedupe::records_from_input(&input),
+                };
+                (duplicates_of(&records, &config.dedupe, None), t.elapsed())
             })
         },
     );
@@ -260,9 +307,14 @@ pub fn link_input(
         ));
         d
     });
+    drop(compared_values);
+    let t = Instant::now();
+    progress("reading the values the results show");
+    let values = fetch(&input, &output_rows(&out))?;
+    timings.push(("values".to_owned(), t.elapsed().as_millis() as u64));
     let t = Instant::now();
     progress("finding rings");
-    let rs = rings(&input, &out, config);
+    let rs = rings(&input, &out, &values, config);
     timings.push(("rings".to_owned(), t.elapsed().as_millis() as u64));
     let t = Instant::now();
     progress("scoring");
@@ -270,7 +322,7 @@ pub fn link_input(
         .as_ref()
         .map(Duplicates::probabilities)
         .unwrap_or_default();
-    let sc = scores(&input, &out, &rs, &dup_pairs, config);
+    let sc = scores(&input, &out, &values, &rs, &dup_pairs, config);
     timings.push(("scores".to_owned(), t.elapsed().as_millis() as u64));
 
     let ents = &input.entities;
@@ -328,12 +380,26 @@ pub fn link_input(
     };
     Ok(RunResult {
         input,
+        values,
         link: out,
         rings: rs,
         scores: sc,
         duplicates: dups,
         summary,
     })
+}
+
+/// The attribute rows whose values the outputs show (hubs, shared properties), ascending.
+fn output_rows(out: &LinkOutput) -> Vec<u32> {
+    let mut rows: Vec<u32> = out
+        .hubs
+        .iter()
+        .map(|h| h.row)
+        .chain(out.shared.iter().map(|s| s.row))
+        .collect();
+    rows.par_sort_unstable();
+    rows.dedup();
+    rows
 }
 
 /// What `dedupe_summary.json` holds.
@@ -606,7 +672,7 @@ fn write_scores(r: &RunResult, out_dir: &Path) -> Result<()> {
 }
 
 fn write_hubs(r: &RunResult, out_dir: &Path) -> Result<()> {
-    let attrs = &r.input.attributes;
+    let values = &r.values;
     let out = &r.link;
     let hubs = TableBuilder::new()
         .str(
@@ -617,7 +683,7 @@ fn write_hubs(r: &RunResult, out_dir: &Path) -> Result<()> {
             "masked_value",
             out.hubs
                 .iter()
-                .map(|h| mask(base_kind(&out.kinds[h.kind as usize]), attrs.value(h.row))),
+                .map(|h| mask(base_kind(&out.kinds[h.kind as usize]), values.value(h.row))),
         )
         .str("property_key", out.hubs.iter().map(|h| key_hex(h.key)))
         .u32("entity_count", out.hubs.iter().map(|h| h.entity_count))
@@ -628,7 +694,7 @@ fn write_hubs(r: &RunResult, out_dir: &Path) -> Result<()> {
 
 fn write_links(r: &RunResult, out_dir: &Path) -> Result<()> {
     let ents = &r.input.entities;
-    let attrs = &r.input.attributes;
+    let values = &r.values;
     let out = &r.link;
     // One row per (anchor, property) membership that produced a link: the explanation of
     // every link in the graph. Key and masked value are formatted once per property.
@@ -640,7 +706,7 @@ fn write_links(r: &RunResult, out_dir: &Path) -> Result<()> {
             (
                 kind,
                 key_hex(s.key),
-                mask(base_kind(kind), attrs.value(s.row)),
+                mask(base_kind(kind), values.value(s.row)),
             )
         })
         .collect();

@@ -15,7 +15,7 @@ use crate::config::{LinkConfig, STRONG};
 use crate::linker::{LinkOutput, base_kind};
 use crate::normalize::mask;
 use crate::record::{Label, kinds};
-use crate::table::LinkInput;
+use crate::table::{LinkInput, Values};
 
 /// One reason behind a score: a stable code, a sentence naming the evidence (masked), and the
 /// points it contributed.
@@ -78,7 +78,13 @@ enum Slot {
 }
 
 /// Computes ring reports for every cluster with two or more anchors.
-pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<RingReport> {
+/// `values` gives the value of every shared property's row (the masked examples).
+pub(crate) fn rings(
+    input: &LinkInput,
+    out: &LinkOutput,
+    values: &dyn Values,
+    config: &LinkConfig,
+) -> Vec<RingReport> {
     let ents = &input.entities;
     let attrs = &input.attributes;
     let multi = &out.clusters[..out.multi_clusters];
@@ -162,7 +168,7 @@ pub fn rings(input: &LinkInput, out: &LinkOutput, config: &LinkConfig) -> Vec<Ri
                     strong_examples.push(format!(
                         "{} {} ×{}",
                         kind,
-                        mask(&kind, attrs.value(s.row)),
+                        mask(&kind, values.value(s.row)),
                         s.anchors.len()
                     ));
                 }

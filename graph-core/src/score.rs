@@ -15,7 +15,7 @@ use crate::linker::{LinkOutput, base_kind};
 use crate::normalize::mask;
 use crate::record::Label;
 use crate::rings::{Reason, RingReport};
-use crate::table::LinkInput;
+use crate::table::{LinkInput, Values};
 
 /// The score of one entity.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -122,19 +122,21 @@ fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u3
 /// Scores every entity. `duplicates` holds likely duplicate pairs `(anchor a, anchor b,
 /// match probability)` in any order; each anchor's strongest partner is named (ties go to
 /// the smaller entity index, so the result does not depend on the order of the pairs).
-pub fn scores(
+///
+/// `values` gives the value of every hub's and shared property's row (the masked evidence).
+pub(crate) fn scores(
     input: &LinkInput,
     out: &LinkOutput,
+    values: &dyn Values,
     rings: &[RingReport],
     duplicates: &[(u32, u32, f64)],
     config: &LinkConfig,
 ) -> Vec<EntityScore> {
     let w = &config.scores;
     let ents = &input.entities;
-    let attrs = &input.attributes;
     let masked = |kind_idx: u16, row: u32| {
         let kind = base_kind(&out.kinds[kind_idx as usize]);
-        (kind.to_owned(), mask(kind, attrs.value(row)))
+        (kind.to_owned(), mask(kind, values.value(row)))
     };
     // Strong shared properties and hubs per anchor.
     let strong_kind: Vec<bool> = out
@@ -336,8 +338,8 @@ mod tests {
     fn run(input: &LinkInput, dups: &[(u32, u32, f64)]) -> Vec<EntityScore> {
         let cfg = LinkConfig::default();
         let out = link(input, &cfg);
-        let rs = rings(input, &out, &cfg);
-        scores(input, &out, &rs, dups, &cfg)
+        let rs = rings(input, &out, &input.attributes, &cfg);
+        scores(input, &out, &input.attributes, &rs, dups, &cfg)
     }
 
     fn idx(input: &LinkInput, id: &str) -> usize {

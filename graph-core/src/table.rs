@@ -1,7 +1,8 @@
 //! The in-memory input of a link run: entities and their attribute rows.
 
 use crate::keys::Keyer;
-use crate::record::{EntityType, Label, Normalized};
+use crate::linker::base_kind;
+use crate::record::{EntityType, Label, Normalized, kinds};
 
 /// Entities of one link run, indexed `0..len()`.
 ///
@@ -72,7 +73,16 @@ impl Entities {
     }
 }
 
-/// Attribute rows with their keys; values are kept (compactly) to show masked evidence.
+/// Attribute rows with their keys.
+///
+/// The normalised values are held only when the rows were pushed with them ([`push`],
+/// [`push_keyed`]: the live graph, in-memory inputs, tests). A batch link reads keys only
+/// ([`push_key`]): it decides placeholders by key and fetches the few values its outputs show
+/// afterwards ([`RowValues`]). A table holds the values of all its rows or of none.
+///
+/// [`push`]: Attributes::push
+/// [`push_keyed`]: Attributes::push_keyed
+/// [`push_key`]: Attributes::push_key
 #[derive(Debug, Clone, Default)]
 pub struct Attributes {
     /// Kind names; rows refer to them by index.
@@ -85,6 +95,10 @@ pub struct Attributes {
     pub key: Vec<u64>,
     values: String,
     value_end: Vec<u64>,
+    /// `(kind, key)` of the rows whose value is a typed filler (`000000000`, `123456789` as an
+    /// ID number or phone number), found when the row was pushed: the value-shape part of
+    /// the placeholder test, which the linker cannot decide from a key.
+    fillers: Vec<(u16, u64)>,
 }
 
 impl Attributes {
@@ -117,14 +131,33 @@ impl Attributes {
 
     /// Appends one row whose key is already computed.
     pub fn push_keyed(&mut self, entity: u32, kind: u16, key: u64, value: &str) {
-        self.entity.push(entity);
-        self.kind.push(kind);
-        self.key.push(key);
+        let filler = is_typed_filler(&self.kinds[kind as usize], value);
+        self.push_key(entity, kind, key, filler);
         self.values.push_str(value);
         self.value_end.push(self.values.len() as u64);
     }
 
+    /// Appends one row without its value (a batch link's read). `filler` tells whether the
+    /// value is a typed filler (an ID number or phone number such as `000000000`), which the
+    /// reader decides while it still has the value.
+    pub fn push_key(&mut self, entity: u32, kind: u16, key: u64, filler: bool) {
+        self.entity.push(entity);
+        self.kind.push(kind);
+        self.key.push(key);
+        if filler {
+            self.fillers.push((kind, key));
+        }
+    }
+
+    /// Whether the table holds the values of its rows (see the type's docs).
+    pub fn has_values(&self) -> bool {
+        self.value_end.len() == self.entity.len()
+    }
+
     /// The normalised value of row `row`.
+    ///
+    /// # Panics
+    /// When the table holds no values ([`Attributes::has_values`]) or `row` is out of range.
     pub fn value(&self, row: u32) -> &str {
         let row = row as usize;
         let start = if row == 0 {
@@ -135,16 +168,27 @@ impl Attributes {
         &self.values[start..self.value_end[row] as usize]
     }
 
+    /// The keys of the rows of kind `kind` whose value is a typed filler (with repeats).
+    pub fn filler_keys(&self, kind: u16) -> impl Iterator<Item = u64> + '_ {
+        self.fillers
+            .iter()
+            .filter(move |f| f.0 == kind)
+            .map(|f| f.1)
+    }
+
     /// Room for `rows` more rows holding `bytes` more bytes of values.
     pub fn reserve(&mut self, rows: usize, bytes: usize) {
         self.entity.reserve(rows);
         self.kind.reserve(rows);
         self.key.reserve(rows);
-        self.value_end.reserve(rows);
-        self.values.reserve(bytes);
+        if bytes > 0 {
+            self.value_end.reserve(rows);
+            self.values.reserve(bytes);
+        }
     }
 
-    /// All rows of `parts`, in order, copied once into buffers of the exact size.
+    /// All rows of `parts`, in order, copied once into buffers of the exact size; each part
+    /// is freed as soon as it is copied, so the parts and the whole are not all held at once.
     pub fn concat(mut parts: Vec<Attributes>) -> Attributes {
         if parts.len() == 1 {
             return parts.pop().unwrap_or_default();
@@ -154,13 +198,14 @@ impl Attributes {
             parts.iter().map(Attributes::len).sum(),
             parts.iter().map(|p| p.values.len()).sum(),
         );
-        for p in &parts {
-            all.append(p, 0);
+        for p in parts {
+            all.append(&p, 0);
         }
         all
     }
 
-    /// Appends all rows of `other`, shifting its entity indexes by `entity_offset`.
+    /// Appends all rows of `other`, shifting its entity indexes by `entity_offset`. Both
+    /// tables hold values, or neither does.
     pub fn append(&mut self, other: &Attributes, entity_offset: u32) {
         let map: Vec<u16> = other.kinds.iter().map(|k| self.kind_id(k)).collect();
         let base = self.values.len() as u64;
@@ -172,6 +217,134 @@ impl Attributes {
         self.values.push_str(&other.values);
         self.value_end
             .extend(other.value_end.iter().map(|e| e + base));
+        self.fillers
+            .extend(other.fillers.iter().map(|&(k, key)| (map[k as usize], key)));
+    }
+}
+
+/// Whether `value` of kind `kind` is a typed filler: the value-shape half of
+/// [`LinkConfig::is_placeholder`](crate::LinkConfig::is_placeholder), for ID numbers and
+/// phone numbers (also inside combination kinds, judged by their base kind).
+pub(crate) fn is_typed_filler(kind: &str, value: &str) -> bool {
+    can_be_typed_filler(kind) && crate::config::is_typed_filler_of(base_kind(kind), value)
+}
+
+/// Whether values of `kind` can be typed fillers at all (ID numbers and phone numbers), so
+/// a reader tests only their rows.
+pub(crate) fn can_be_typed_filler(kind: &str) -> bool {
+    matches!(base_kind(kind), kinds::GOV_ID | kinds::PHONE)
+}
+
+/// The normalised values of some attribute rows, by row: what a batch link's outputs show
+/// (one row per hub and shared property) or what duplicate detection compares, without
+/// holding the values of every row.
+#[derive(Debug, Clone, Default)]
+pub struct RowValues {
+    /// Attribute rows, ascending.
+    rows: Vec<u32>,
+    value_end: Vec<u64>,
+    values: String,
+}
+
+impl RowValues {
+    /// Number of rows held.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Appends the value of `row`, which must be above every row held.
+    pub(crate) fn push(&mut self, row: u32, value: &str) {
+        debug_assert!(self.rows.last().is_none_or(|&r| r < row));
+        self.rows.push(row);
+        self.values.push_str(value);
+        self.value_end.push(self.values.len() as u64);
+    }
+
+    /// Room for `rows` more rows holding `bytes` more bytes of values.
+    pub(crate) fn reserve(&mut self, rows: usize, bytes: usize) {
+        self.rows.reserve_exact(rows);
+        self.value_end.reserve_exact(rows);
+        self.values.reserve_exact(bytes);
+    }
+
+    /// The `i`-th row held and its value (`i < len()`).
+    pub(crate) fn at(&self, i: usize) -> (u32, &str) {
+        let start = if i == 0 {
+            0
+        } else {
+            self.value_end[i - 1] as usize
+        };
+        (
+            self.rows[i],
+            &self.values[start..self.value_end[i] as usize],
+        )
+    }
+
+    /// The value of attribute row `row`, if held. `O(log n)`.
+    pub fn get(&self, row: u32) -> Option<&str> {
+        let i = self.rows.binary_search(&row).ok()?;
+        Some(self.at(i).1)
+    }
+
+    /// The values of `rows` (ascending, without repeats) copied out of a table that holds
+    /// values.
+    pub fn from_attributes(attrs: &Attributes, rows: &[u32]) -> Self {
+        let mut out = RowValues::default();
+        out.reserve(rows.len(), rows.iter().map(|&r| attrs.value(r).len()).sum());
+        for &r in rows {
+            out.push(r, attrs.value(r));
+        }
+        out
+    }
+
+    /// The rows of `parts` (each above the previous part's rows), in order, copied once into
+    /// buffers of the exact size.
+    pub(crate) fn concat(mut parts: Vec<RowValues>) -> RowValues {
+        if parts.len() == 1 {
+            return parts.pop().unwrap_or_default();
+        }
+        let mut all = RowValues::default();
+        all.reserve(
+            parts.iter().map(RowValues::len).sum(),
+            parts.iter().map(|p| p.values.len()).sum(),
+        );
+        for p in parts {
+            let base = all.values.len() as u64;
+            all.rows.extend_from_slice(&p.rows);
+            all.values.push_str(&p.values);
+            all.value_end.extend(p.value_end.iter().map(|e| e + base));
+        }
+        all
+    }
+}
+
+/// Where output code finds the value of an attribute row: a table that holds every value
+/// (in-memory inputs, the live graph) or the rows a batch run fetched ([`RowValues`]).
+pub(crate) trait Values: Sync {
+    /// The normalised value of `row`.
+    ///
+    /// # Panics
+    /// When `row` is not held: the caller fetched the wrong rows (a bug).
+    fn value(&self, row: u32) -> &str;
+}
+
+impl Values for Attributes {
+    fn value(&self, row: u32) -> &str {
+        Attributes::value(self, row)
+    }
+}
+
+impl Values for RowValues {
+    fn value(&self, row: u32) -> &str {
+        match self.get(row) {
+            Some(v) => v,
+            None => panic!("attribute row {row} was not fetched for the outputs"),
+        }
     }
 }
 
@@ -262,5 +435,71 @@ mod tests {
         }
         assert_eq!(Attributes::concat(vec![table(&rows)]).len(), rows.len());
         assert!(Attributes::concat(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn typed_fillers_are_noted_for_id_and_phone_rows_only() {
+        let rows = [
+            (0, "gov_id", "GB:000000000"),
+            (1, "gov_id", "US:123450000"),
+            (2, "phone", "+11234567890"),
+            (3, "email", "000000000"),
+            (4, "gov_id+name_last", "US:123456789"),
+            (5, "device_id", "111111111111"),
+        ];
+        let a = table(&rows);
+        let keyer = Keyer::new(b"test secret");
+        let fillers = |kind: &str| {
+            let k = a.kinds.iter().position(|x| x == kind).unwrap() as u16;
+            a.filler_keys(k).collect::<Vec<_>>()
+        };
+        assert_eq!(fillers("gov_id"), [keyer.key("gov_id", "GB:000000000")]);
+        assert_eq!(fillers("phone"), [keyer.key("phone", "+11234567890")]);
+        assert!(fillers("email").is_empty());
+        assert!(fillers("device_id").is_empty());
+        assert_eq!(
+            fillers("gov_id+name_last"),
+            [keyer.key("gov_id+name_last", "US:123456789")]
+        );
+        // Kept through concatenation, with the kind renumbered.
+        let joined = Attributes::concat(vec![table(&rows[3..]), table(&rows[..3])]);
+        let gov = joined.kinds.iter().position(|x| x == "gov_id").unwrap() as u16;
+        assert_eq!(
+            joined.filler_keys(gov).collect::<Vec<_>>(),
+            [keyer.key("gov_id", "GB:000000000")]
+        );
+        // A keys-only table says so, and keeps what the reader told it.
+        let mut keys = Attributes::default();
+        let k = keys.kind_id("phone");
+        keys.push_key(0, k, 7, true);
+        keys.push_key(1, k, 8, false);
+        assert!(!keys.has_values() && a.has_values());
+        assert_eq!(keys.filler_keys(k).collect::<Vec<_>>(), [7]);
+    }
+
+    #[test]
+    fn row_values_hold_just_the_rows_asked_for() {
+        let rows = [
+            (0, "email", "a@x.org"),
+            (0, "name", "zoë ångström"),
+            (1, "address", ""),
+            (2, "name", "名前 \"quoted\"\n\0tab\t"),
+            (3, "email", "b@x.org"),
+        ];
+        let a = table(&rows);
+        let v = RowValues::from_attributes(&a, &[1, 2, 3]);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v.get(0), None);
+        assert_eq!(v.get(1), Some("zoë ångström"));
+        assert_eq!(v.get(2), Some(""));
+        assert_eq!(Values::value(&v, 3), rows[3].2);
+        assert_eq!(v.get(4), None);
+        let joined = RowValues::concat(vec![
+            RowValues::from_attributes(&a, &[0]),
+            RowValues::default(),
+            RowValues::from_attributes(&a, &[2, 4]),
+        ]);
+        let held: Vec<(u32, &str)> = (0..joined.len()).map(|i| joined.at(i)).collect();
+        assert_eq!(held, [(0, "a@x.org"), (2, ""), (4, "b@x.org")]);
     }
 }

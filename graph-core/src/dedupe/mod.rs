@@ -84,7 +84,10 @@ pub use eval::{duplicate_pair_prf, person_ids};
 pub use model::{
     ComparisonModel, LevelModel, MODEL_VERSION, Model, TermFrequencies, TrainingReport,
 };
-pub use records::{COMPARED_KINDS, Column, DedupeRecord, DedupeRecords, NULL, records_from_input};
+pub use records::{
+    COMPARED_KINDS, Column, DedupeRecord, DedupeRecords, NULL, records_from_input,
+    records_from_values,
+};
 pub use score::{
     DedupeResult, DedupeStats, FieldScore, NEW_RECORD, PairScore, PairScorer, dedupe, score_pairs,
     score_record, train,

@@ -15,7 +15,7 @@ use super::compare::{
 };
 use crate::keys::Keyer;
 use crate::record::{Normalized, kinds};
-use crate::table::LinkInput;
+use crate::table::{LinkInput, RowValues};
 
 /// Marks a missing value in [`Column::ids`].
 pub const NULL: u32 = u32::MAX;
@@ -513,6 +513,39 @@ impl DedupeRecord {
 /// columns are interned in parallel); memory about 100 bytes per anchor plus the distinct
 /// values. Never fails: missing or unusable values are simply missing.
 pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
+    let attrs = &input.attributes;
+    records_from_rows(
+        input,
+        attrs.len(),
+        |i| (i as u32, attrs.entity[i], attrs.kind[i]),
+        |row| attrs.value(row),
+    )
+}
+
+/// Like [`records_from_input`] for an input read without values (a batch link's read):
+/// `values` holds the values of the rows of [`COMPARED_KINDS`] (rows of other kinds are
+/// ignored anyway), and is read in its own order, so every value is found in `O(1)`.
+pub fn records_from_values(input: &LinkInput, values: &RowValues) -> DedupeRecords {
+    let attrs = &input.attributes;
+    records_from_rows(
+        input,
+        values.len(),
+        |i| {
+            let row = values.at(i).0 as usize;
+            (i as u32, attrs.entity[row], attrs.kind[row])
+        },
+        |i| values.at(i as usize).1,
+    )
+}
+
+/// Builds the records from `count` rows: `row(i)` gives the `i`-th row's handle, entity and
+/// kind (rows in attribute order), `value(handle)` its value.
+fn records_from_rows<'a>(
+    input: &LinkInput,
+    count: usize,
+    row: impl Fn(usize) -> (u32, u32, u16),
+    value: impl Fn(u32) -> &'a str + Sync,
+) -> DedupeRecords {
     let ents = &input.entities;
     let attrs = &input.attributes;
     let mut rec_of = vec![NULL; ents.len()];
@@ -527,11 +560,12 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
     let slot_by_kind: Vec<Option<Slot>> = attrs.kinds.iter().map(|k| slot_of(k)).collect();
     let placeholders = Placeholders::new(&attrs.kinds);
 
-    // rows[rec * SLOTS + slot] = attribute row. The anchor's own rows win over its inquiries'
+    // rows[rec * SLOTS + slot] = row handle. The anchor's own rows win over its inquiries'
     // rows: the first pass takes only rows of anchors themselves, the second fills gaps.
     let mut rows = vec![NULL; n * SLOTS];
     for own in [true, false] {
-        for (row, (&e, &k)) in attrs.entity.iter().zip(&attrs.kind).enumerate() {
+        for i in 0..count {
+            let (handle, e, k) = row(i);
             let Some(slot) = slot_by_kind[k as usize] else {
                 continue;
             };
@@ -546,18 +580,18 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
             }
             let cell = &mut rows[rec as usize * SLOTS + slot as usize];
             if *cell == NULL {
-                let v = attrs.value(row as u32);
+                let v = value(handle);
                 if placeholders.is(k as usize, &attrs.kinds[k as usize], v) {
                     continue;
                 }
-                *cell = row as u32;
+                *cell = handle;
             }
         }
     }
     let value = |rec: usize, slot: Slot| -> Option<&str> {
         match rows[rec * SLOTS + slot as usize] {
             NULL => None,
-            r => Some(attrs.value(r)),
+            r => Some(value(r)),
         }
     };
 

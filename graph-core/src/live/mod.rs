@@ -280,8 +280,17 @@ struct SubGraph {
 
 impl SubGraph {
     fn compute(&self, config: &LinkConfig) -> (Option<RingReport>, Vec<EntityScore>) {
-        let ring = rings(&self.input, &self.out, config).into_iter().next();
-        let sc = scores(&self.input, &self.out, ring.as_slice(), &self.dups, config);
+        let ring = rings(&self.input, &self.out, &self.input.attributes, config)
+            .into_iter()
+            .next();
+        let sc = scores(
+            &self.input,
+            &self.out,
+            &self.input.attributes,
+            ring.as_slice(),
+            &self.dups,
+            config,
+        );
         (ring, sc)
     }
 }
@@ -482,7 +491,7 @@ impl LiveGraph {
                 })
             },
         );
-        let rs = rings(&input, &out, &config);
+        let rs = rings(&input, &out, &input.attributes, &config);
         let dup_pairs: Vec<(u32, u32, f64)> = found
             .as_ref()
             .map(|f| {
@@ -491,7 +500,7 @@ impl LiveGraph {
                     .collect()
             })
             .unwrap_or_default();
-        let sc = scores(&input, &out, &rs, &dup_pairs, &config);
+        let sc = scores(&input, &out, &input.attributes, &rs, &dup_pairs, &config);
 
         g.resolved_caps = out
             .kind_stats

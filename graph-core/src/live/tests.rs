@@ -113,7 +113,7 @@ fn batch(records: &[Normalized], config: &LinkConfig) -> Facts {
 fn batch_with(records: &[Normalized], config: &LinkConfig, model: Option<&Model>) -> Facts {
     let input = LinkInput::from_records(records, keyer());
     let out = crate::linker::link(&input, config);
-    let rs = rings(&input, &out, config);
+    let rs = rings(&input, &out, &input.attributes, config);
     let pairs = model
         .map(|m| {
             let recs = crate::dedupe::records_from_input(&input);
@@ -124,7 +124,7 @@ fn batch_with(records: &[Normalized], config: &LinkConfig, model: Option<&Model>
         .iter()
         .map(|p| (p.a, p.b, p.match_probability))
         .collect();
-    let sc = scores(&input, &out, &rs, &probs, config);
+    let sc = scores(&input, &out, &input.attributes, &rs, &probs, config);
     let key = |e: usize| (input.entities.types[e], input.entities.ids[e].clone());
     Facts {
         dups: pairs
