@@ -2114,11 +2114,7 @@ impl LiveGraph {
         // Entities whose clusters the record can reach: its anchor's, the posters of every
         // key it could post under, inquiries waiting for it.
         let mut seeds: Vec<u32> = anchor.into_iter().collect();
-        if t == EntityType::Account
-            && let Some(w) = self.waiting.get(&record.entity.id)
-        {
-            seeds.extend(w.iter().copied().filter(|&q| self.alive[q as usize]));
-        }
+        seeds.extend(self.waiting_for(&record));
         for k in self.would_post(&record, anchor) {
             if let Some(p) = self.props.get(&k) {
                 seeds.extend(p.posts.as_slice().iter().map(|x| x.entity));
@@ -2153,8 +2149,25 @@ impl LiveGraph {
         scratch.risk_of(e)
     }
 
-    /// Every key a record would post under (plain and combination keys with its anchor's
-    /// group), for kinds the graph knows (a kind it does not know has no postings yet).
+    /// The live inquiries waiting for `record`'s account to arrive (none for an inquiry).
+    fn waiting_for(&self, record: &Normalized) -> Vec<u32> {
+        if record.entity.entity_type != EntityType::Account {
+            return Vec::new();
+        }
+        self.waiting
+            .get(&record.entity.id)
+            .map(|w| {
+                w.iter()
+                    .copied()
+                    .filter(|&q| self.alive[q as usize])
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every key a record would post under (plain and combination keys with its group: its
+    /// anchor's, or for a new account the inquiries waiting for it), for kinds the graph knows
+    /// (a kind it does not know has no postings yet).
     fn would_post(&self, record: &Normalized, anchor: Option<u32>) -> Vec<u64> {
         let mut mine: Vec<(u16, u64)> = Vec::new();
         for a in &record.attributes {
@@ -2162,11 +2175,13 @@ impl LiveGraph {
                 mine.push((k, self.keyer.key(&a.kind, &a.value)));
             }
         }
+        let group = match anchor {
+            Some(a) => self.group(a),
+            None => self.waiting_for(record),
+        };
         let mut group_rows: Vec<(u16, u64)> = Vec::new();
-        if let Some(a) = anchor {
-            for m in self.group(a) {
-                group_rows.extend(self.values.rows(m).iter().map(|r| (r.kind, r.key)));
-            }
+        for m in group {
+            group_rows.extend(self.values.rows(m).iter().map(|r| (r.kind, r.key)));
         }
         let all: Vec<(u16, u64)> = mine.iter().chain(&group_rows).copied().collect();
         let mut out: Vec<u64> = mine.iter().map(|x| x.1).collect();
@@ -2183,6 +2198,11 @@ impl LiveGraph {
         };
         combos(&mine, &all, &mut out);
         combos(&group_rows, &mine, &mut out);
+        if anchor.is_none() {
+            // Waiting inquiries join one group only when their account arrives: their
+            // combinations with each other are new too.
+            combos(&group_rows, &group_rows, &mut out);
+        }
         out.sort_unstable();
         out.dedup();
         out

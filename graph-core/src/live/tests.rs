@@ -733,3 +733,30 @@ fn cluster_ids_follow_the_batch_formula() {
         crate::linker::cluster_id(&input.entities, 0)
     );
 }
+
+/// Found by `evaluate_with_duplicates_gives_what_upsert_would`: a new account whose waiting
+/// inquiry's address, combined with the account's last name, links it to another account.
+/// `evaluate` left the waiting inquiry out of the combination keys, missed that account's
+/// cluster and scored 10 where the stored account scores 50 (a ring of three).
+#[test]
+fn evaluate_combines_a_new_accounts_keys_with_its_waiting_inquiries() {
+    let n = None;
+    let mut spec: DupSpec = vec![(None, false, [n; 7]); 19];
+    spec[11] = (Some(18), false, [n, n, n, n, n, n, Some(0)]);
+    spec[15] = (None, false, [n, Some(0), n, n, n, n, Some(3)]);
+    spec[17] = (None, false, [n, n, n, n, Some(0), n, n]);
+    spec[18] = (None, false, [n, Some(4), n, n, Some(4), n, n]);
+    let recs = dup_records(&spec);
+    let (last, rest) = recs.split_last().unwrap();
+    let cfg = dup_config();
+    let model = trained(&recs, &cfg);
+    let mut g =
+        LiveGraph::from_records_with_model(rest, keyer(), cfg.clone(), Some(model)).unwrap();
+    let risk = g.evaluate(last.clone());
+    g.upsert(last.clone());
+    let stored = g.risk(last.entity.entity_type, &last.entity.id).unwrap();
+    assert!(stored.is_ring, "{stored:?}");
+    assert_eq!(risk.score, stored.score);
+    assert_eq!(risk.reasons, stored.reasons);
+    assert_eq!(risk.cluster_accounts, stored.cluster_accounts);
+}
