@@ -27,11 +27,17 @@ if [ -z "${BIN:-}" ]; then  # BIN=path: measure that binary instead of building 
   BIN="$CARGO_TARGET_DIR/release/ringfence"
 fi
 
-# measure NAME CMD...: appends "seconds peak_kib" to $WORK/NAME.times
+# measure NAME CMD...: appends "seconds peak_kib" to $WORK/NAME.times; a failed Ringfence step
+# stops the script, a failed peer run (at 10M it ran out of memory) is reported and the step shows "failed".
 measure() {
   local name="$1"; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/.t" "$@" >/dev/null 2>"$WORK/$name.log" || { cat "$WORK/$name.log"; exit 1; }
-  cat "$WORK/.t" >> "$WORK/$name.times"
+  if /usr/bin/time -f "%e %M" -o "$WORK/.t" "$@" >/dev/null 2>"$WORK/$name.log"; then
+    cat "$WORK/.t" >> "$WORK/$name.times"
+  elif [ "$name" = peer ]; then
+    echo "peer run failed: $(grep -h -m1 -i 'killed\|error' "$WORK/.t" "$WORK/$name.log" || tail -1 "$WORK/$name.log")" >&2
+  else
+    cat "$WORK/$name.log"; exit 1
+  fi
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -51,6 +57,11 @@ for n in $SIZES; do
     measure peer "$VENV/bin/python" benches/scripts/peer_link.py "$d/data/accounts.csv" "$d/data/inquiries.csv" "$d/peer"
   done
   for s in ingest link link_only peer; do
+    if [ ! -s "$WORK/$s.times" ]; then
+      printf '%-10s %-22s %10s %10s %12s\n' "$n" "$s" "failed" "$RUNS" "-"
+      eval "med_$s=0"
+      continue
+    fi
     med=$(awk '{print $1}' "$WORK/$s.times" | median)
     peak=$(awk '{print $2}' "$WORK/$s.times" | sort -n | tail -1)
     printf '%-10s %-22s %10s %10s %12d\n' "$n" "$s" "$med" "$RUNS" $((peak / 1024))
@@ -60,5 +71,6 @@ for n in $SIZES; do
   awk -v i="$med_ingest" -v l="$med_link" -v p="$med_peer" -v r="$rows" -v n="$n" 'BEGIN {
     printf "%-10s %-22s %10.2f\n", n, "ringfence_total", i + l;
     printf "%-10s %-22s %10.0f rows/s\n", n, "ingest_throughput", r / i;
-    printf "%-10s %-22s %10.2fx\n", n, "peer/ringfence", p / (i + l) }'
+    if (p > 0) printf "%-10s %-22s %10.2fx\n", n, "peer/ringfence", p / (i + l);
+    else printf "%-10s %-22s %10s\n", n, "peer/ringfence", "peer failed" }'
 done
