@@ -1420,16 +1420,7 @@ impl LiveGraph {
             None => {
                 match t {
                     EntityType::Account => {
-                        let pending: Vec<u32> = self
-                            .waiting
-                            .get(&record.entity.id)
-                            .map(|v| {
-                                v.iter()
-                                    .copied()
-                                    .filter(|&q| self.alive[q as usize])
-                                    .collect()
-                            })
-                            .unwrap_or_default();
+                        let pending = self.waiting_for(&record);
                         affected.extend(&pending);
                         let before = self.dups.snapshot(self, &affected);
                         let e = self.push_entity(&record);
