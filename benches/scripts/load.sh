@@ -227,8 +227,9 @@ if [ "$RATE_GET" != 0 ] || [ "$RATE_POST" != 0 ]; then
   [ "$RATE_GET" = 0 ] || measure_rate "$RATE_GET" get "GET …/risk @${RATE_GET}/s"
   [ "$RATE_POST" = 0 ] || measure_rate "$RATE_POST" post "POST …/inquiries @${RATE_POST}/s"
 fi
-# What one synchronous 4 KiB write costs on the store's disk: a commit under
-# synchronous=full waits for one such flush, so a POST's latency at load is one to two of them.
+# What one synchronous 4 KiB write costs on the store's disk (dd oflag=dsync), for scale: on
+# this VM it read 3.8 ms, SQLite's WAL fsync per commit (an overwrite) 0.5 ms, and the database
+# file's fsync at a checkpoint ~9 ms (strace; BENCHMARKS.md).
 dd if=/dev/zero of="$WORK/fsync.probe" bs=4k count=200 status=none
 sync_s=$(dd if=/dev/zero of="$WORK/fsync.probe" bs=4k count=200 oflag=dsync conv=notrunc 2>&1 |
   awk '/copied/{print $(NF-3)}')
