@@ -31,7 +31,6 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Cap, LinkConfig, LinkMode};
-use crate::record::kinds as kind_names;
 use crate::table::{Attributes, Entities, LinkInput};
 use crate::uf::ConcurrentUnionFind;
 
@@ -182,9 +181,8 @@ fn placeholder_keys(
                 .iter()
                 .map(|v| keyer.key(row_kind_name, v))
                 .collect();
-            if base == kind_names::GOV_ID || base == kind_names::PHONE {
-                keys.extend(attrs.filler_keys(rk));
-            }
+            // Noted only for rows of ID and phone kinds, the kinds that can hold them.
+            keys.extend(attrs.filler_keys(rk));
             keys
         })
         .collect()

@@ -226,7 +226,7 @@ impl Attributes {
 /// [`LinkConfig::is_placeholder`](crate::LinkConfig::is_placeholder), for ID numbers and
 /// phone numbers (also inside combination kinds, judged by their base kind).
 pub(crate) fn is_typed_filler(kind: &str, value: &str) -> bool {
-    can_be_typed_filler(kind) && crate::config::is_typed_filler_of(base_kind(kind), value)
+    crate::config::is_typed_filler_of(base_kind(kind), value)
 }
 
 /// Whether values of `kind` can be typed fillers at all (ID numbers and phone numbers), so
