@@ -301,7 +301,7 @@ fn ingest_files(
             default_region: settings.default_region.clone(),
             ..Default::default()
         },
-        chunk_rows: 262_144,
+        chunk_rows: ingest::DEFAULT_CHUNK_ROWS,
     };
     let mut p = Progress::new("ingest");
     let summary = ingest::run(&opts, &mut |ev| match ev {

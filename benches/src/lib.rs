@@ -34,7 +34,7 @@ pub fn population(accounts: usize, dir: &Path) -> LinkInput {
         mapping: None,
         out_dir: canonical.clone(),
         normalize: NormalizeOptions::default(),
-        chunk_rows: 262_144,
+        chunk_rows: ingest::DEFAULT_CHUNK_ROWS,
     };
     ingest::run(&opts, &mut |_| {}).expect("ingest");
     graph_core::read_ingest_dir(&canonical, Keyer::new(SECRET)).expect("read")

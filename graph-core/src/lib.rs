@@ -53,7 +53,10 @@ pub use live::{
     Change, ClusterView, DEFAULT_SYNC_RESCORE_LIMIT, DuplicateView, HubView, LiveGraph,
     MemoryReport, PropertyView, RescoreJob, Risk,
 };
-pub use normalize::{NormalizeOptions, normalize_record};
+pub use normalize::{
+    DEFAULT_CACHE_ENTRIES, NormalizeCache, NormalizeOptions, normalize_record,
+    normalize_record_cached,
+};
 pub use pipeline::{
     DedupeRunSummary, DuplicateSummary, Duplicates, RingSummary, RunResult, RunSummary,
     find_duplicates, link_input, run_dedupe, run_link,

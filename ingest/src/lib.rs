@@ -55,8 +55,10 @@ pub use pipeline::run;
 pub use source::{Format, Source};
 pub use summary::{FileSummary, Summary, Totals};
 
-/// Default number of rows per processing chunk.
-pub const DEFAULT_CHUNK_ROWS: usize = 262_144;
+/// Default number of rows per processing chunk (and so the rows of an `entities.parquet` row
+/// group). 65,536 rather than 262,144: at 1M accounts it halves peak memory (1.8 → 0.9 GB) and
+/// the kernel time spent zeroing fresh pages for each chunk's buffers, for the same speed.
+pub const DEFAULT_CHUNK_ROWS: usize = 65_536;
 
 /// What to ingest and where to put it.
 #[derive(Debug, Clone)]

@@ -1,17 +1,31 @@
-//! The ingest pipeline: read chunks on one thread, normalise rows in parallel with rayon on
-//! the calling thread, write Parquet batches on a third thread.
+//! The ingest pipeline, four stages connected by bounded channels: one thread reads chunks;
+//! a second normalises each chunk's rows in parallel with rayon; the calling thread assigns
+//! entity indices, detects duplicates and anchors, and builds the output frames; a fourth
+//! thread writes Parquet batches. So the sequential pass over chunk N runs while chunk N + 1
+//! is being normalised.
 //!
 //! Order is deterministic: rayon's indexed `collect` keeps input order, and entity indices,
 //! duplicate detection and anchors are assigned in one sequential pass per chunk.
+//!
+//! Rows are normalised in blocks of [`BLOCK_ROWS`]: a rayon task normalises its block's rows
+//! (through its thread's [`NormalizeCache`]) and copies the strings it keeps into one text
+//! arena per block, dropping each row's `Normalized` right away. So the many small strings of
+//! normalisation are freed on the thread that allocated them, while still hot, and the
+//! sequential pass and the frames read borrowed `&str`s instead of moving and freeing
+//! millions of `String`s on the main thread.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 use std::time::Instant;
 
-use graph_core::{EntityType, Field, NormalizeOptions, Normalized, normalize_record};
+use graph_core::{
+    EntityType, Field, FieldIssue, Label, NormalizeCache, NormalizeOptions, kinds,
+    normalize_record_cached,
+};
 use polars::prelude::{Column, DataFrame, DataType};
 use rayon::prelude::*;
 
@@ -29,6 +43,10 @@ use crate::{IngestOptions, Progress};
 
 /// Rejects are buffered and written in batches of this many rows.
 const REJECT_BATCH: usize = 65_536;
+
+/// Rows per normalisation task: enough that a task's allocations are few, few enough that
+/// the threads share a chunk evenly.
+const BLOCK_ROWS: usize = 2048;
 
 /// Where an id was first seen.
 #[derive(Debug, Clone, Copy)]
@@ -72,17 +90,95 @@ struct State {
     anchored: u64,
 }
 
-/// The outcome of normalising one parsed row.
+/// One memo per rayon thread (indexed by `rayon::current_thread_index`), kept for the whole
+/// run so values repeated across chunks and files are normalised once.
+type Caches = [Mutex<NormalizeCache>];
+
+/// A chunk and its normalised rows, on their way from the normalising stage to the
+/// sequential pass.
+struct Normalised {
+    chunk: Chunk,
+    blocks: Vec<Block>,
+    /// Per block, the outcome of each of its rows.
+    outcomes: Vec<Vec<Outcome>>,
+}
+
+/// A string in a [`Block`]'s text arena.
+#[derive(Debug, Clone, Copy)]
+struct Txt {
+    start: u32,
+    len: u32,
+}
+
+/// An attribute's kind: built-in kinds are static, custom kinds are kept in the arena.
+#[derive(Debug, Clone, Copy)]
+enum KindRef {
+    Static(&'static str),
+    Text(Txt),
+}
+
+/// A normalised row whose strings are in its block's arena.
+struct NormRow {
+    id: Txt,
+    account_id: Option<Txt>,
+    created_at: Option<i64>,
+    status: Option<Txt>,
+    label: Option<Label>,
+    issues: Vec<FieldIssue>,
+    /// The row's concatenated mapping values (empty without concat mappings).
+    concat: Vec<String>,
+    /// Its attributes: a range of [`Block::attrs`].
+    attrs: std::ops::Range<usize>,
+}
+
+/// The outcome of normalising one row.
 enum Outcome {
-    Ok {
-        norm: Normalized,
-        concat: Vec<String>,
-    },
+    Ok(NormRow),
     Reject {
         code: &'static str,
         reason: String,
         entity_id: Option<String>,
     },
+    /// A row the reader could not parse (its reject is built from the row itself).
+    Unparsed,
+}
+
+/// The strings of up to [`BLOCK_ROWS`] consecutive normalised rows.
+#[derive(Default)]
+struct Block {
+    text: String,
+    attrs: Vec<(KindRef, Txt)>,
+}
+
+impl Block {
+    fn push(&mut self, s: &str) -> Txt {
+        let start = self.text.len();
+        self.text.push_str(s);
+        // A block holds at most BLOCK_ROWS rows of bounded values, far below 4 GiB.
+        Txt {
+            start: start as u32,
+            len: s.len() as u32,
+        }
+    }
+
+    fn get(&self, t: Txt) -> &str {
+        let start = t.start as usize;
+        self.text
+            .get(start..start + t.len as usize)
+            .unwrap_or_default()
+    }
+
+    fn kind(&self, k: KindRef) -> &str {
+        match k {
+            KindRef::Static(s) => s,
+            KindRef::Text(t) => self.get(t),
+        }
+    }
+}
+
+/// The static name of a built-in kind.
+fn builtin_kind(kind: &str) -> Option<&'static str> {
+    kinds::BUILT_IN.iter().copied().find(|k| *k == kind)
 }
 
 /// Runs an ingest: reads every source, writes the outputs into `opts.out_dir` and returns the
@@ -219,6 +315,9 @@ fn ingest_all(
         rejects: Vec::new(),
         anchored: 0,
     };
+    let caches: Vec<Mutex<NormalizeCache>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::new(NormalizeCache::default()))
+        .collect();
     let mut summaries = Vec::with_capacity(sources.len());
     let mut totals = Totals::default();
     let account_sources = sources
@@ -231,7 +330,7 @@ fn ingest_all(
             check_accounts(&totals, account_sources)?;
             accounts_checked = true;
         }
-        let fs = ingest_file(opts, src, format, &mut state, tx, progress)?;
+        let fs = ingest_file(opts, src, format, &mut state, &caches, tx, progress)?;
         totals.add(&fs);
         progress(Progress::FileFinished {
             path: src.path.clone(),
@@ -275,6 +374,7 @@ fn ingest_file(
     src: &Source,
     format: Format,
     state: &mut State,
+    caches: &Caches,
     tx: &SyncSender<WriteMsg>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<FileSummary> {
@@ -319,23 +419,34 @@ fn ingest_file(
     });
 
     let chunk_rows = opts.chunk_rows;
+    let file = FileCtx {
+        file_no,
+        entity_type: src.entity_type,
+        plan: &plan,
+        columns: &columns,
+        norm: &norm_opts,
+    };
     let (ctx, crx) = sync_channel::<Result<Chunk>>(1);
+    let (ntx, nrx) = sync_channel::<Result<Normalised>>(1);
     thread::scope(|scope| -> Result<()> {
         scope.spawn(move || read_loop(reader.as_mut(), chunk_rows, ctx));
-        for msg in crx {
-            let chunk = msg?;
-            let file = FileCtx {
-                file_no,
-                entity_type: src.entity_type,
-                plan: &plan,
-                columns: &columns,
-                norm: &norm_opts,
-            };
-            process_chunk(&file, &chunk, state, &mut fs, tx)?;
+        let file = &file;
+        scope.spawn(move || normalize_loop(file, caches, crx, ntx));
+        for msg in nrx {
+            let mut n = msg?;
+            process_chunk(
+                file,
+                &n.chunk,
+                &n.blocks,
+                &mut n.outcomes,
+                state,
+                &mut fs,
+                tx,
+            )?;
             progress(Progress::Rows {
                 path: src.path.clone(),
                 rows_done: fs.rows_read,
-                bytes_done: chunk.bytes_done,
+                bytes_done: n.chunk.bytes_done,
             });
         }
         Ok(())
@@ -362,6 +473,33 @@ fn read_loop(reader: &mut dyn ChunkReader, chunk_rows: usize, tx: SyncSender<Res
     }
 }
 
+/// Normalises the chunks `rx` brings and passes them on, in order. Stops when either side
+/// hangs up; a read error is passed on.
+fn normalize_loop(
+    file: &FileCtx<'_>,
+    caches: &Caches,
+    rx: Receiver<Result<Chunk>>,
+    tx: SyncSender<Result<Normalised>>,
+) {
+    for msg in rx {
+        let msg = msg.map(|chunk| {
+            let (blocks, outcomes) = chunk
+                .rows
+                .par_chunks(BLOCK_ROWS)
+                .map(|rows| normalize_block(file, &chunk, rows, caches))
+                .unzip();
+            Normalised {
+                chunk,
+                blocks,
+                outcomes,
+            }
+        });
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
 struct FileCtx<'a> {
     file_no: u32,
     entity_type: EntityType,
@@ -370,8 +508,43 @@ struct FileCtx<'a> {
     norm: &'a NormalizeOptions,
 }
 
-/// Normalises one parsed row. Pure, so rows run in parallel.
-fn normalize_row(file: &FileCtx<'_>, chunk: &Chunk, first: usize) -> Outcome {
+/// Normalises one block of rows on a rayon thread, with that thread's cache.
+fn normalize_block(
+    file: &FileCtx<'_>,
+    chunk: &Chunk,
+    rows: &[Row],
+    caches: &Caches,
+) -> (Block, Vec<Outcome>) {
+    let mut guard = rayon::current_thread_index()
+        .and_then(|i| caches.get(i))
+        .and_then(|m| m.try_lock().ok());
+    let mut uncached = NormalizeCache::new(0);
+    let cache = match guard.as_deref_mut() {
+        Some(c) => c,
+        None => &mut uncached,
+    };
+    let mut block = Block {
+        text: String::with_capacity(rows.len() * 160),
+        attrs: Vec::with_capacity(rows.len() * 12),
+    };
+    let outcomes = rows
+        .iter()
+        .map(|row| match row {
+            Row::Parsed { first, .. } => normalize_row(file, chunk, *first, cache, &mut block),
+            Row::Bad { .. } => Outcome::Unparsed,
+        })
+        .collect();
+    (block, outcomes)
+}
+
+/// Normalises one parsed row; its kept strings go to `block`'s arena.
+fn normalize_row(
+    file: &FileCtx<'_>,
+    chunk: &Chunk,
+    first: usize,
+    cache: &mut NormalizeCache,
+    block: &mut Block,
+) -> Outcome {
     let concat = file.plan.concat_values(chunk, first);
     let raw = file.plan.record(chunk, first, &concat);
     let Some(id) = raw.id() else {
@@ -385,14 +558,40 @@ fn normalize_row(file: &FileCtx<'_>, chunk: &Chunk, first: usize) -> Outcome {
             entity_id: None,
         };
     };
-    match normalize_record(&raw, file.norm) {
-        Ok(norm) => Outcome::Ok { norm, concat },
-        Err(rej) => Outcome::Reject {
-            code: rej.code,
-            reason: rej.message,
-            entity_id: Some(id.trim().to_owned()),
-        },
+    let norm = match normalize_record_cached(&raw, file.norm, cache) {
+        Ok(norm) => norm,
+        Err(rej) => {
+            return Outcome::Reject {
+                code: rej.code,
+                reason: rej.message,
+                entity_id: Some(id.trim().to_owned()),
+            };
+        }
+    };
+    let e = &norm.entity;
+    let id = block.push(&e.id);
+    let account_id = e.account_id.as_deref().map(|a| block.push(a));
+    let status = e.status.as_deref().map(|a| block.push(a));
+    let attrs_start = block.attrs.len();
+    for a in &norm.attributes {
+        let kind = match builtin_kind(&a.kind) {
+            Some(k) => KindRef::Static(k),
+            None => KindRef::Text(block.push(&a.kind)),
+        };
+        let value = block.push(&a.value);
+        block.attrs.push((kind, value));
     }
+    let attrs = attrs_start..block.attrs.len();
+    Outcome::Ok(NormRow {
+        id,
+        account_id,
+        created_at: e.created_at,
+        status,
+        label: e.label,
+        issues: norm.issues,
+        concat,
+        attrs,
+    })
 }
 
 /// The raw row as a JSON object (column → value), or the original line for NDJSON.
@@ -422,46 +621,49 @@ fn raw_json(chunk: &Chunk, columns: &[String], first: usize, raw: Option<Span>) 
 }
 
 #[derive(Default)]
-struct EntityCols {
+struct EntityCols<'a> {
     idx: Vec<u32>,
-    id: Vec<String>,
-    account_id: Vec<Option<String>>,
+    id: Vec<&'a str>,
+    account_id: Vec<Option<&'a str>>,
     anchor: Vec<u32>,
     created: Vec<Option<i64>>,
-    status: Vec<Option<String>>,
+    status: Vec<Option<&'a str>>,
     label: Vec<Option<&'static str>>,
     row: Vec<u64>,
-    /// `(first span, outcome index)` of each written row, for the PII columns.
-    pii_rows: Vec<(usize, usize)>,
+    /// `(first span, concatenated values)` of each written row, for the PII columns.
+    pii_rows: Vec<(usize, &'a [String])>,
 }
 
 #[derive(Default)]
-struct AttrCols {
+struct AttrCols<'a> {
     idx: Vec<u32>,
-    kind: Vec<String>,
-    value: Vec<String>,
+    kind: Vec<&'a str>,
+    value: Vec<&'a str>,
 }
 
+/// The sequential pass over one normalised chunk: entity indices, duplicates, anchors,
+/// rejects; then its frames go to the writer.
 fn process_chunk(
     file: &FileCtx<'_>,
     chunk: &Chunk,
+    blocks: &[Block],
+    outcomes: &mut [Vec<Outcome>],
     state: &mut State,
     fs: &mut FileSummary,
     tx: &SyncSender<WriteMsg>,
 ) -> Result<()> {
-    let mut outcomes: Vec<Option<Outcome>> = chunk
-        .rows
-        .par_iter()
-        .map(|row| match row {
-            Row::Parsed { first, .. } => Some(normalize_row(file, chunk, *first)),
-            Row::Bad { .. } => None,
-        })
-        .collect();
-
     let mut ents = EntityCols::default();
     let mut attrs = AttrCols::default();
+    ents.idx.reserve(chunk.rows.len());
+    attrs
+        .idx
+        .reserve(blocks.iter().map(|b| b.attrs.len()).sum());
     fs.rows_read += chunk.rows.len() as u64;
-    for (oi, (row, outcome)) in chunk.rows.iter().zip(outcomes.iter_mut()).enumerate() {
+    let outcomes = blocks
+        .iter()
+        .zip(outcomes.iter_mut())
+        .flat_map(|(block, rows)| rows.iter_mut().map(move |o| (block, o)));
+    for (row, (block, outcome)) in chunk.rows.iter().zip(outcomes) {
         let (number, first, raw) = match row {
             Row::Bad {
                 number,
@@ -483,8 +685,8 @@ fn process_chunk(
             }
             Row::Parsed { number, first, raw } => (*number, *first, *raw),
         };
-        let Some(outcome) = outcome else { continue };
         let norm = match outcome {
+            Outcome::Unparsed => continue,
             Outcome::Reject {
                 code,
                 reason,
@@ -503,14 +705,16 @@ fn process_chunk(
                 );
                 continue;
             }
-            Outcome::Ok { norm, .. } => norm,
+            Outcome::Ok(norm) => norm,
         };
-        let id = std::mem::take(&mut norm.entity.id);
+        let issues = std::mem::take(&mut norm.issues);
+        let norm: &NormRow = norm;
+        let id = block.get(norm.id);
         let seen = match file.entity_type {
             EntityType::Account => &state.accounts,
             EntityType::Inquiry => &state.inquiries,
         };
-        if let Some(prev) = seen.get(id.as_str()).copied() {
+        if let Some(prev) = seen.get(id).copied() {
             let id_field = match file.entity_type {
                 EntityType::Account => "account_id",
                 EntityType::Inquiry => "inquiry_id",
@@ -530,7 +734,7 @@ fn process_chunk(
                 fs,
                 file.file_no,
                 number,
-                Some(id),
+                Some(id.to_owned()),
                 "duplicate_id",
                 reason,
                 raw,
@@ -547,8 +751,8 @@ fn process_chunk(
             row: number,
         };
         match file.entity_type {
-            EntityType::Account => state.accounts.insert(id.as_str().into(), first_seen),
-            EntityType::Inquiry => state.inquiries.insert(id.as_str().into(), first_seen),
+            EntityType::Account => state.accounts.insert(id.into(), first_seen),
+            EntityType::Inquiry => state.inquiries.insert(id.into(), first_seen),
         };
 
         let (account_id, anchor) = match file.entity_type {
@@ -558,9 +762,8 @@ fn process_chunk(
             }
             EntityType::Inquiry => {
                 fs.inquiries_written += 1;
-                let account_id = norm.entity.account_id.take();
+                let account_id = norm.account_id.map(|a| block.get(a));
                 let anchor = account_id
-                    .as_deref()
                     .and_then(|a| state.accounts.get(a))
                     .map(|f| f.idx);
                 if anchor.is_some() {
@@ -569,9 +772,9 @@ fn process_chunk(
                 (account_id, anchor.unwrap_or(idx))
             }
         };
-        if !norm.issues.is_empty() {
+        if !issues.is_empty() {
             let raw = raw_json(chunk, file.columns, first, raw);
-            for issue in std::mem::take(&mut norm.issues) {
+            for issue in issues {
                 fs.fields_dropped += 1;
                 *fs.fields_dropped_by_code
                     .entry(issue.code.to_owned())
@@ -579,7 +782,7 @@ fn process_chunk(
                 state.rejects.push(RejectRow {
                     file: file.file_no,
                     row: number,
-                    entity_id: Some(id.clone()),
+                    entity_id: Some(id.to_owned()),
                     field: Some(issue.field.name()),
                     code: issue.code.to_owned(),
                     reason: issue.message,
@@ -592,15 +795,15 @@ fn process_chunk(
         ents.id.push(id);
         ents.account_id.push(account_id);
         ents.anchor.push(anchor);
-        ents.created.push(norm.entity.created_at);
-        ents.status.push(norm.entity.status.take());
-        ents.label.push(norm.entity.label.map(|l| l.as_str()));
+        ents.created.push(norm.created_at);
+        ents.status.push(norm.status.map(|s| block.get(s)));
+        ents.label.push(norm.label.map(|l| l.as_str()));
         ents.row.push(number);
-        ents.pii_rows.push((first, oi));
-        for a in std::mem::take(&mut norm.attributes) {
+        ents.pii_rows.push((first, &norm.concat));
+        for &(kind, value) in block.attrs.get(norm.attrs.clone()).unwrap_or_default() {
             attrs.idx.push(idx);
-            attrs.kind.push(a.kind);
-            attrs.value.push(a.value);
+            attrs.kind.push(block.kind(kind));
+            attrs.value.push(block.get(value));
         }
     }
     fs.attributes_written += attrs.idx.len() as u64;
@@ -610,7 +813,7 @@ fn process_chunk(
         .get(file.file_no as usize)
         .cloned()
         .unwrap_or_default();
-    let entities = entities_frame(file, chunk, &outcomes, ents, &source_file)?;
+    let entities = entities_frame(file, chunk, ents, &source_file)?;
     let attributes = attributes_frame(attrs)?;
     send(tx, WriteMsg::Entities(entities))?;
     send(tx, WriteMsg::Attributes(attributes))?;
@@ -652,8 +855,7 @@ fn frame(height: usize, columns: Vec<Column>) -> Result<DataFrame> {
 fn entities_frame(
     file: &FileCtx<'_>,
     chunk: &Chunk,
-    outcomes: &[Option<Outcome>],
-    ents: EntityCols,
+    ents: EntityCols<'_>,
     source_file: &str,
 ) -> Result<DataFrame> {
     let n = ents.idx.len();
@@ -678,11 +880,7 @@ fn entities_frame(
             Some(src) => {
                 let values: Vec<Option<&str>> = pii_rows
                     .iter()
-                    .map(|&(first, oi)| {
-                        let concat = match outcomes.get(oi) {
-                            Some(Some(Outcome::Ok { concat, .. })) => concat.as_slice(),
-                            _ => &[],
-                        };
+                    .map(|&(first, concat)| {
                         Plan::value(src, chunk, first, concat)
                             .map(str::trim)
                             .filter(|v| !v.is_empty())
@@ -696,7 +894,7 @@ fn entities_frame(
     frame(n, columns)
 }
 
-fn attributes_frame(attrs: AttrCols) -> Result<DataFrame> {
+fn attributes_frame(attrs: AttrCols<'_>) -> Result<DataFrame> {
     let n = attrs.idx.len();
     frame(
         n,

@@ -31,6 +31,7 @@
 //! ```
 
 mod address;
+mod cache;
 mod country;
 mod country_data;
 mod date;
@@ -42,6 +43,7 @@ mod phone;
 mod text;
 
 pub use address::address;
+pub use cache::{DEFAULT_CACHE_ENTRIES, NormalizeCache};
 pub use country::country;
 pub use date::{birthdate, timestamp_ms};
 pub use email::email;
@@ -209,6 +211,21 @@ pub fn normalize_record(
     raw: &RawRecord<'_>,
     opts: &NormalizeOptions,
 ) -> Result<Normalized, RowReject> {
+    normalize_record_cached(raw, opts, &mut NormalizeCache::new(0))
+}
+
+/// [`normalize_record`] with a memo of recently normalised raw values, for callers that
+/// normalise many records (ingest): the result is always the same as `normalize_record`'s,
+/// and a value seen recently (a common first name, a birthdate, an inquiry repeating its
+/// account's phone) is looked up instead of normalised again. See [`NormalizeCache`].
+///
+/// # Errors
+/// As [`normalize_record`].
+pub fn normalize_record_cached(
+    raw: &RawRecord<'_>,
+    opts: &NormalizeOptions,
+    cache: &mut NormalizeCache,
+) -> Result<Normalized, RowReject> {
     let id_field = match raw.entity_type {
         EntityType::Account => Field::AccountId,
         EntityType::Inquiry => Field::InquiryId,
@@ -285,7 +302,7 @@ pub fn normalize_record(
     // Countries, used by phone and gov_id.
     let mut resolve_country = |f: Field| {
         get(f).and_then(|v| {
-            let c = country(v);
+            let c = cache.country(v);
             if c.is_none() {
                 out.issues.push(issue(f, "invalid_country"));
             }
@@ -305,7 +322,7 @@ pub fn normalize_record(
             .as_deref()
             .or(gov_id_country.as_deref())
             .unwrap_or(&opts.default_region);
-        if let Some(p) = out.result(Field::Phone, phone(v, region)) {
+        if let Some(p) = out.result(Field::Phone, cache.phone(v, region)) {
             out.attr(kinds::PHONE, p);
         }
     }
@@ -316,7 +333,7 @@ pub fn normalize_record(
         }
     }
 
-    names_and_birthdate(&values, opts, &mut out);
+    names_and_birthdate(&values, opts, cache, &mut out);
 
     if let Some(street) = get(Field::AddressStreet) {
         let key = address(
@@ -431,11 +448,12 @@ pub fn normalize_record(
 fn names_and_birthdate(
     values: &[Option<&str>; Field::COUNT],
     opts: &NormalizeOptions,
+    cache: &mut NormalizeCache,
     out: &mut Out,
 ) {
     let get = |f: Field| values[f as usize];
-    let part = |v: Option<&str>, field: Field, report: bool, out: &mut Out| -> Option<String> {
-        let n = name_part(v?);
+    let mut part = |v: Option<&str>, field: Field, report: bool, out: &mut Out| -> Option<String> {
+        let n = cache.name_part(v?);
         if n.is_empty() {
             if report {
                 out.issues.push(issue(field, "invalid_name"));
@@ -467,7 +485,7 @@ fn names_and_birthdate(
     let dob = get(Field::Birthdate).and_then(|v| {
         out.result(
             Field::Birthdate,
-            birthdate(v, opts.birthdate_format.as_deref()),
+            cache.birthdate(v, opts.birthdate_format.as_deref()),
         )
     });
 

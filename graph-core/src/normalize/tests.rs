@@ -448,6 +448,44 @@ proptest! {
         }
     }
 
+    /// The memo never changes a result: records drawn from a small pool of values (so they
+    /// repeat, in every field and across regions and birthdate formats) give the same output
+    /// through a tiny cache (emptied often), a default one and no cache at all.
+    #[test]
+    fn cached_normalisation_equals_uncached(
+        messy_pool in proptest::collection::vec(messy(), 4),
+        rows in proptest::collection::vec(
+            (proptest::collection::vec(0usize..13, Field::COUNT), any::<bool>(), any::<bool>()),
+            1..12,
+        ),
+    ) {
+        // Realistic values too, so phones, countries, dates and addresses take their valid paths.
+        let mut pool = messy_pool;
+        pool.extend(
+            ["+1 415 555 2671", "020 7946 0958", "GB", "de", "01/02/1990", "1990-02-01", "Émile", "10 Downing St", "10.0.0.1"]
+                .map(str::to_owned),
+        );
+        let mut tiny = NormalizeCache::new(3);
+        let mut big = NormalizeCache::default();
+        for (picks, inquiry, day_first) in &rows {
+            let mut r = RawRecord::new(if *inquiry { EntityType::Inquiry } else { EntityType::Account });
+            // Index 12 leaves the field out; the ids are always set so rows get normalised.
+            for (&f, &k) in Field::ALL.iter().zip(picks) {
+                r.set(f, pool.get(k).map(String::as_str));
+            }
+            r.set(Field::AccountId, Some("a1"));
+            r.set(Field::InquiryId, Some("i1"));
+            let opts = NormalizeOptions {
+                birthdate_format: day_first.then(|| "%d/%m/%Y".to_owned()),
+                ..NormalizeOptions::default()
+            };
+            let want = normalize_record(&r, &opts);
+            prop_assert_eq!(&normalize_record_cached(&r, &opts, &mut tiny), &want);
+            prop_assert_eq!(&normalize_record_cached(&r, &opts, &mut big), &want);
+            prop_assert!(tiny.len() <= 7 * 3);
+        }
+    }
+
     #[test]
     fn normalize_record_never_panics(vals in proptest::collection::vec(messy(), Field::COUNT), inquiry: bool) {
         let mut r = RawRecord::new(if inquiry { EntityType::Inquiry } else { EntityType::Account });

@@ -68,6 +68,8 @@ pub(crate) struct CsvReader {
     bytes_done: u64,
     field_bytes: Vec<u8>,
     field_ends: Vec<usize>,
+    /// Text bytes and spans of the previous chunk, to size the next one.
+    last_chunk: (usize, usize),
 }
 
 impl std::fmt::Debug for CsvReader {
@@ -98,6 +100,7 @@ impl CsvReader {
             bytes_done: 0,
             field_bytes: Vec::new(),
             field_ends: Vec::new(),
+            last_chunk: (0, 0),
         };
         r.fill().map_err(|source| Error::OpenInput {
             path: path.to_path_buf(),
@@ -392,6 +395,12 @@ impl ChunkReader for CsvReader {
     fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Chunk>> {
         let ncols = self.header.len();
         let mut chunk = Chunk::with_capacity(max_rows.min(1 << 16));
+        // A little over the previous chunk's size: the next one is usually alike.
+        let (text, spans) = self.last_chunk;
+        chunk.reserve(
+            (text + text / 8).min(CHUNK_TEXT_SOFT_LIMIT + MAX_RECORD_BYTES),
+            spans + spans / 8,
+        );
         while chunk.len() < max_rows && chunk.text_len() < CHUNK_TEXT_SOFT_LIMIT {
             let number = self.lines + 1 - self.header_lines;
             let rec = self.next_record().map_err(|source| Error::ReadInput {
@@ -488,6 +497,7 @@ impl ChunkReader for CsvReader {
             }
         }
         chunk.bytes_done = Some(self.bytes_done);
+        self.last_chunk = (chunk.text_len(), chunk.spans_len());
         Ok(if chunk.rows.is_empty() {
             None
         } else {

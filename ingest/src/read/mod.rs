@@ -75,6 +75,14 @@ impl Chunk {
         }
     }
 
+    /// Reserves room for `text` more bytes of values and `spans` more values, so a reader
+    /// that knows the size of its previous chunk fills the next one without regrowing (each
+    /// doubling copies the arena and touches fresh pages).
+    pub(crate) fn reserve(&mut self, text: usize, spans: usize) {
+        self.text.reserve(text);
+        self.spans.reserve(spans);
+    }
+
     /// The value at `first + col`, `None` when null.
     pub(crate) fn value(&self, first: usize, col: usize) -> Option<&str> {
         let span = self.spans.get(first + col)?;

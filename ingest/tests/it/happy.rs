@@ -272,3 +272,93 @@ fn tsv_input() {
     assert_eq!(out.summary.files[0].format, "tsv");
     let _ = DataType::String;
 }
+
+/// An input of several normalisation blocks (2,048 rows each) whose values repeat across rows,
+/// as real data's do, so the per-thread memo answers most of them: every attribute is exactly
+/// what `normalize_record` (uncached) gives for its row, in input order, for any chunk size.
+#[test]
+fn many_repeated_rows_match_uncached_normalisation() {
+    use graph_core::{Field, NormalizeOptions, RawRecord, normalize_record};
+
+    let firsts = ["Ann", "Émile", "  bob ", "ZOË", "Jean-Luc"];
+    let lasts = ["O'Brien", "Smith", "van der Berg", "Nguyễn", "", "Ng"];
+    let dobs = [
+        "1990-02-01",
+        "01/02/1985",
+        "19700101",
+        "not a date",
+        "2999-01-01",
+    ];
+    let emails = [
+        "John.Doe+x@GoogleMail.com",
+        "a@b.co",
+        "bad@",
+        "Ann@Example.ORG",
+    ];
+    let phones = [
+        "(415) 555-2671",
+        "+44 20 7946 0958",
+        "020 7946 0958",
+        "12",
+        "+49 30 901820",
+    ];
+    let streets = ["12 High Street", "1 Main St. Apt 4", "PO Box 7", "#"];
+    let cities = ["London", "San Francisco", "Berlin"];
+    let countries = ["US", "gb", "Germany", "", "XX"];
+    let ips = ["10.0.0.1", "::ffff:10.0.0.1", "300.1.1.1", "2001:DB8::1"];
+    let field_values: [(Field, &[&str]); 10] = [
+        (Field::NameFirst, &firsts),
+        (Field::NameLast, &lasts),
+        (Field::Birthdate, &dobs),
+        (Field::Email, &emails),
+        (Field::Phone, &phones),
+        (Field::AddressStreet, &streets),
+        (Field::AddressCity, &cities),
+        (Field::AddressCountry, &countries),
+        (Field::GovIdCountry, &countries),
+        (Field::IpAddress, &ips),
+    ];
+    let rows = 5_000;
+    let mut text = String::from("account_id");
+    for (f, _) in &field_values {
+        text.push(',');
+        text.push_str(f.name());
+    }
+    text.push('\n');
+    let mut want = Vec::new();
+    for i in 0..rows {
+        let id = format!("a{i}");
+        text.push_str(&id);
+        let mut raw = RawRecord::new(EntityType::Account).with(Field::AccountId, &id);
+        // Different strides, so combinations vary while each value repeats often.
+        for (j, (f, values)) in field_values.iter().enumerate() {
+            let v = values[(i * (j + 1) + i / 7) % values.len()];
+            text.push(',');
+            text.push_str(&csv_field(v));
+            if !v.is_empty() {
+                raw = raw.with(*f, v);
+            }
+        }
+        text.push('\n');
+        let n = normalize_record(&raw, &NormalizeOptions::default()).unwrap();
+        for a in n.attributes {
+            want.push((i as u32, a.kind, a.value));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.csv");
+    std::fs::write(&path, text).unwrap();
+    for chunk_rows in [ingest::DEFAULT_CHUNK_ROWS, 3_000, 7] {
+        let out = run_with(vec![account(&path)], None, chunk_rows);
+        assert_eq!(out.summary.totals.accounts_written, rows as u64);
+        let df = out.attributes();
+        let got: Vec<(u32, String, String)> = u32s(&df, "entity_idx")
+            .into_iter()
+            .zip(strs(&df, "kind"))
+            .zip(strs(&df, "value"))
+            .map(|((i, k), v)| (i, k.unwrap(), v.unwrap()))
+            .collect();
+        assert_eq!(got.len(), want.len(), "chunk_rows {chunk_rows}");
+        assert!(got == want, "chunk_rows {chunk_rows}");
+    }
+}
