@@ -31,10 +31,11 @@ pub const DEFAULT_CACHE_ENTRIES: usize = 32_768;
 /// Raw values longer than this are not cached (they are rare, and cost memory).
 const MAX_KEY_BYTES: usize = 256;
 
-/// foldhash with a fixed seed: a lookup must cost far less than the normalisation it saves
-/// (SipHash would take a good part of it), and a table that fills up is emptied, so crafted
-/// collisions cannot make it grow or slow down for long.
-type Hasher = foldhash::fast::FixedState;
+/// foldhash, seeded randomly per table: a lookup must cost far less than the normalisation it
+/// saves (SipHash would take a good part of it), and a random seed keeps a hostile input file
+/// from choosing raw values that all collide (with a fixed seed, 32k colliding values would
+/// make every lookup walk them all).
+type Hasher = foldhash::fast::RandomState;
 
 /// One bounded table from raw text to a result.
 #[derive(Debug)]
