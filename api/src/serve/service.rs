@@ -22,7 +22,7 @@ use super::model::{
     DuplicateOut, NeighbourhoodOut, NodeOut, ReasonOut, RiskOut, Warning, pii_kind, prefix,
     type_of_id,
 };
-use crate::store::{Claim, Job, Record, StoreError, WriteOp, random_hex, sha256_hex};
+use crate::store::{Claim, Job, Record, StoreError, WriteOp, sha256_hex, time_ordered_hex};
 
 fn claim_of(caller: &Caller, idem: Option<&Idem>) -> Option<Claim> {
     idem.map(|i| Claim {
@@ -95,7 +95,7 @@ pub struct Reply {
 /// A 400 naming `id`.
 pub fn check_id(t: EntityType, id: Option<&str>) -> Result<String, ApiError> {
     let Some(id) = id else {
-        return Ok(format!("{}{}", prefix(t), random_hex(12)?));
+        return Ok(format!("{}{}", prefix(t), time_ordered_hex()?));
     };
     let p = prefix(t);
     if !id.starts_with(p) || id.len() == p.len() {

@@ -26,6 +26,7 @@ use sqlx::{
     Type,
 };
 
+use super::checkpoint::{self, BACKSTOP_FRAMES, WalState};
 use super::{Result, StoreError, Synchronous};
 
 /// Which database a store runs on.
@@ -47,6 +48,10 @@ pub(super) enum Pools {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
+        /// One connection for background checkpoints (`checkpoint.rs`).
+        checkpointer: SqlitePool,
+        /// The database file, which the checkpoints flush.
+        db_path: std::sync::Arc<std::path::Path>,
     },
     Postgres(PgPool),
 }
@@ -134,14 +139,27 @@ impl Pools {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
-            .connect_with(opts.clone())
+            .connect_with(
+                opts.clone()
+                    .pragma("wal_autocheckpoint", BACKSTOP_FRAMES.to_string()),
+            )
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let db_path = opts.get_filename().into();
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(Pools::Sqlite { writer, reader })
+        Ok(Pools::Sqlite {
+            writer,
+            reader,
+            checkpointer,
+            db_path,
+        })
     }
 
     pub(super) fn backend(&self) -> Backend {
@@ -188,9 +206,64 @@ impl Pools {
         })
     }
 
+    /// SQLite: one background checkpoint (`checkpoint.rs`): a passive one on the
+    /// checkpointer's connection and, when the log holds `catch_up_frames` or more, one more
+    /// with the writer connection held, so the log can start over. `None` on PostgreSQL, which
+    /// checkpoints in its own server process.
+    pub(super) async fn checkpoint(&self, catch_up_frames: i64) -> Result<Option<WalState>> {
+        let Pools::Sqlite {
+            writer,
+            checkpointer,
+            db_path,
+            ..
+        } = self
+        else {
+            return Ok(None);
+        };
+        let mut conn = checkpointer.acquire().await?;
+        let mut state = checkpoint::passive(&mut conn).await?;
+        if !state.complete() {
+            // SQLite fsyncs the database file only after a pass that reached the end of the
+            // log, which under steady writes is only the held one below; flush what this pass
+            // copied now, so that one has little left to flush while writes wait.
+            checkpoint::sync_file(db_path).await?;
+        }
+        if state.frames < catch_up_frames {
+            return Ok(Some(state));
+        }
+        // Passes without the writer until little is left, so the held one is short.
+        for _ in 0..checkpoint::MAX_CLOSING_PASSES {
+            if state.frames - state.checkpointed <= checkpoint::HELD_PASS_FRAMES {
+                break;
+            }
+            state = checkpoint::passive(&mut conn).await?;
+            checkpoint::sync_file(db_path).await?;
+        }
+        // Even when that pass was complete, it may have run during a write transaction, which
+        // then appended to the log instead of starting it over (SQLite decides when a
+        // transaction begins). Holding the only writer connection, no transaction is open, the
+        // last frames are copied, and the next one starts the log over.
+        let _writer = writer.acquire().await?;
+        Ok(Some(checkpoint::passive(&mut conn).await?))
+    }
+
+    /// Whether [`Pools::close`] was called.
+    pub(super) fn is_closed(&self) -> bool {
+        match self {
+            Pools::Sqlite { writer, .. } => writer.is_closed(),
+            Pools::Postgres(p) => p.is_closed(),
+        }
+    }
+
     pub(super) async fn close(&self) {
         match self {
-            Pools::Sqlite { writer, reader } => {
+            Pools::Sqlite {
+                writer,
+                reader,
+                checkpointer,
+                ..
+            } => {
+                checkpointer.close().await;
                 writer.close().await;
                 reader.close().await;
             }

@@ -29,14 +29,17 @@
 //! nothing.
 
 mod backend;
+mod checkpoint;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use graph_core::EntityType;
 use sha2::{Digest, Sha256};
 
 pub use self::backend::{Backend, redact_url};
 use self::backend::{Conn, Pools, Row, Sql};
+pub use self::checkpoint::WalState;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +253,38 @@ pub type ImportRow = (EntityType, String, Option<String>, BTreeMap<String, Strin
 #[derive(Debug, Clone)]
 pub struct Store {
     pools: Pools,
+    /// The background checkpoint task (SQLite), stopped when the last clone is dropped.
+    _checkpoints: Option<Arc<AbortOnDrop>>,
+}
+
+/// A task aborted when this is dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Checkpoints every [`checkpoint::EVERY`] until the pools are closed. A failure is logged
+/// and retried at the next tick; should the task stop, the writer's own automatic
+/// checkpoint still bounds the log.
+async fn run_checkpoints(pools: Pools) {
+    let mut tick = tokio::time::interval(checkpoint::EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pools.is_closed() {
+            return;
+        }
+        if let Err(e) = pools.checkpoint(checkpoint::CATCH_UP_FRAMES).await {
+            if pools.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "background checkpoint failed; retrying");
+        }
+    }
 }
 
 fn table(t: EntityType) -> &'static str {
@@ -272,6 +307,25 @@ pub fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| StoreError::Config(format!("no randomness: {e}")))?;
     Ok(hex(&buf))
+}
+
+/// The part of a generated resource id after its prefix: 24 hex digits, the first 12 the
+/// milliseconds since 1970 and the last 12 random (48 bits), like a UUIDv7. Ids made later
+/// sort later, so each insert adds to the end of the id index instead of a random page of it
+/// (a random page costs a page write at every checkpoint). The id reveals when the record was
+/// created, which its `created_at` shows anyway.
+///
+/// # Errors
+/// The operating system's random source failed.
+pub fn time_ordered_hex() -> Result<String> {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Ok(format!(
+        "{:012x}{}",
+        millis & 0xffff_ffff_ffff,
+        random_hex(6)?
+    ))
 }
 
 /// Lower-case hex of bytes.
@@ -352,9 +406,33 @@ impl Store {
     /// # Errors
     /// Unusable URL, unreachable server, unopenable file, failed migration.
     pub async fn open(url: &str, sync: Synchronous) -> Result<Store> {
+        Self::open_with(url, sync, true).await
+    }
+
+    /// [`Store::open`], with or without the background checkpoint task.
+    async fn open_with(url: &str, sync: Synchronous, background: bool) -> Result<Store> {
+        let pools = Pools::open(url, sync).await?;
+        let checkpoints = match pools.backend() {
+            Backend::Sqlite if background => Some(Arc::new(AbortOnDrop(tokio::spawn(
+                run_checkpoints(pools.clone()),
+            )))),
+            Backend::Sqlite | Backend::Postgres => None,
+        };
         Ok(Store {
-            pools: Pools::open(url, sync).await?,
+            pools,
+            _checkpoints: checkpoints,
         })
+    }
+
+    /// One background checkpoint now (the task runs them every 250 ms): SQLite copies the
+    /// committed log into the database file; when the log holds `catch_up_frames` pages or
+    /// more, the writer connection is held for a last pass so the log can start over. `None`
+    /// on PostgreSQL.
+    ///
+    /// # Errors
+    /// The database fails the checkpoint.
+    pub async fn checkpoint(&self, catch_up_frames: i64) -> Result<Option<WalState>> {
+        self.pools.checkpoint(catch_up_frames).await
     }
 
     /// The database this store runs on.
@@ -1084,6 +1162,120 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn insert_accounts(store: &Store, from: usize, n: usize) {
+        let mut f = BTreeMap::new();
+        f.insert("email".to_owned(), "someone@example.com".to_owned());
+        for i in from..from + n {
+            store
+                .insert(EntityType::Account, &format!("acct_{i}"), None, &f)
+                .await
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn generated_ids_sort_by_time_and_differ() {
+        let a = time_ordered_hex().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = time_ordered_hex().unwrap();
+        let c = time_ordered_hex().unwrap();
+        for id in [&a, &b, &c] {
+            assert_eq!(id.len(), 24, "{id}");
+            assert!(
+                id.bytes()
+                    .all(|x| x.is_ascii_hexdigit() && !x.is_ascii_uppercase())
+            );
+        }
+        assert!(a < b && a < c, "{a} {b} {c}");
+        assert_ne!(b, c);
+    }
+
+    #[tokio::test]
+    async fn a_complete_checkpoint_lets_the_next_commit_start_the_log_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open_with(path.to_str().unwrap(), Synchronous::Full, false)
+            .await
+            .unwrap();
+        insert_accounts(&store, 0, 200).await;
+        // Nothing writes meanwhile, so a passive pass copies every frame.
+        let first = store.checkpoint(i64::MAX).await.unwrap().unwrap();
+        assert!(first.complete() && first.frames >= 200, "{first:?}");
+        insert_accounts(&store, 200, 1).await;
+        let next = store.checkpoint(i64::MAX).await.unwrap().unwrap();
+        assert!(next.frames < 20, "the log did not start over: {next:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn under_steady_writes_a_catch_up_completes_the_log_and_it_starts_over() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open_with(path.to_str().unwrap(), Synchronous::Full, false)
+            .await
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let writes = tokio::spawn({
+            let (store, stop, done) = (store.clone(), stop.clone(), done.clone());
+            async move {
+                while !stop.load(Ordering::Relaxed) {
+                    insert_accounts(&store, done.load(Ordering::Relaxed), 1).await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        let mut restarts = 0;
+        for _ in 0..20 {
+            // With the writer held, no commit lands while the last frames are copied.
+            let caught_up = store.checkpoint(1).await.unwrap().unwrap();
+            assert!(caught_up.complete(), "{caught_up:?}");
+            let before = done.load(Ordering::Relaxed);
+            while done.load(Ordering::Relaxed) < before + 2 {
+                tokio::task::yield_now().await;
+            }
+            let next = store.checkpoint(i64::MAX).await.unwrap().unwrap();
+            if next.frames < caught_up.frames {
+                restarts += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        writes.await.unwrap();
+        // SQLite restarts the log only when no reader holds an old snapshot at that moment, so
+        // not after every catch-up; it must after most.
+        assert!(
+            restarts >= 10,
+            "the log started over after {restarts} of 20 catch-ups"
+        );
+        let n = done.load(Ordering::Relaxed);
+        assert_eq!(store.counts().await.unwrap().0, i64::try_from(n).unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_background_task_copies_the_log_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(path.to_str().unwrap(), Synchronous::Full)
+            .await
+            .unwrap();
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let empty = size();
+        // The writer's own automatic checkpoint is far away (BACKSTOP_FRAMES), so only the
+        // background task grows the database file.
+        insert_accounts(&store, 0, 300).await;
+        let mut waited = 0;
+        while size() == empty {
+            assert!(waited < 100, "no checkpoint within 10 s");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            waited += 1;
+        }
+        store.close().await;
+        let reopened = Store::open(path.to_str().unwrap(), Synchronous::Full)
+            .await
+            .unwrap();
+        assert_eq!(reopened.counts().await.unwrap().0, 300);
+    }
 
     #[tokio::test]
     async fn records_round_trip_and_duplicates_are_refused() {

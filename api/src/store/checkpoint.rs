@@ -1,0 +1,91 @@
+//! SQLite checkpoints off the commit path.
+//!
+//! In WAL mode a commit appends pages to the write-ahead log; a checkpoint copies them into
+//! the database file and fsyncs it. Left to SQLite, the commit that crosses 1,000 WAL pages
+//! runs the checkpoint itself, and every write queued behind it waits for the database
+//! file's fsync (about 9 ms on the benchmark machine, most of the 10 ms p99 budget for a
+//! write; BENCHMARKS.md).
+//!
+//! Here a background task on its own connection runs a `PASSIVE` checkpoint every
+//! [`EVERY`]: it copies what is committed without taking any lock a writer needs. Under a
+//! steady stream of writes a passive checkpoint never catches the last frame, and SQLite only
+//! starts the log over once every frame is in the database file, so when the log reaches
+//! [`CATCH_UP_FRAMES`] the task holds the writer connection (the only one that writes) for
+//! one more pass: it copies the few frames the last pass left, and the next commit starts the
+//! log from the beginning. That pause is rare (once per 128 MiB of log) and short (the
+//! background pass already copied the rest).
+//!
+//! The writer's own automatic checkpoint stays on at [`BACKSTOP_FRAMES`], far above the catch
+//! up, so the log stays bounded should the task ever fall behind.
+
+use std::time::Duration;
+
+use sqlx::Row as _;
+use sqlx::sqlite::SqliteConnection;
+
+use super::{Result, StoreError};
+
+/// How often the background connection checkpoints.
+pub(super) const EVERY: Duration = Duration::from_millis(250);
+
+/// A log this long (pages) is brought to its end with the writer held, so the next commit
+/// starts it over: 128 MiB of 4 KiB pages.
+pub(super) const CATCH_UP_FRAMES: i64 = 32_768;
+
+/// Before the pass with the writer held, passes without it (at most this many) until at most
+/// [`HELD_PASS_FRAMES`] frames are left to copy.
+pub(super) const MAX_CLOSING_PASSES: usize = 8;
+
+/// Frames the pass with the writer held may be left to copy.
+pub(super) const HELD_PASS_FRAMES: i64 = 64;
+
+/// The writer connection's `wal_autocheckpoint`: only reached if the background task falls
+/// behind (SQLite's default is 1,000).
+pub(super) const BACKSTOP_FRAMES: i64 = 4 * CATCH_UP_FRAMES;
+
+/// The write-ahead log after a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalState {
+    /// Pages in the log.
+    pub frames: i64,
+    /// Of those, pages now in the database file.
+    pub checkpointed: i64,
+}
+
+impl WalState {
+    /// Whether every page of the log is in the database file (the next commit starts the log
+    /// over, unless a reader still reads from it).
+    pub fn complete(&self) -> bool {
+        self.frames == self.checkpointed
+    }
+}
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` on `conn`: copies what no reader still needs, never
+/// waits for a lock.
+pub(super) async fn passive(conn: &mut SqliteConnection) -> Result<WalState> {
+    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(conn)
+        .await?;
+    let (busy, frames, checkpointed): (i64, i64, i64) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    if frames < 0 {
+        // -1: the database is not in WAL mode, which `Pools::open` never leaves it in.
+        return Err(StoreError::Corrupt(format!(
+            "wal_checkpoint reported no write-ahead log (busy {busy})"
+        )));
+    }
+    Ok(WalState {
+        frames,
+        checkpointed,
+    })
+}
+
+/// Flushes the database file's written pages to disk (`fdatasync` on a second descriptor,
+/// which flushes the file whoever wrote it), on a blocking thread.
+pub(super) async fn sync_file(path: &std::sync::Arc<std::path::Path>) -> Result<()> {
+    let path = path.clone();
+    tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data())
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database file sync task: {e}")))?
+        .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))
+}
