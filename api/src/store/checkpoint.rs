@@ -15,6 +15,12 @@
 //! log from the beginning. That pause is rare (once per 128 MiB of log) and short (the
 //! background pass already copied the rest).
 //!
+//! Before that held pass, passes without the writer repeat until little is left to copy, and
+//! after each pass that did not reach the end of the log the task flushes the database file
+//! itself (`fdatasync` on its own descriptor): SQLite fsyncs it only after a pass that reached
+//! the end, which under steady writes is only the held one, and that pass would otherwise
+//! flush everything the others copied while writes wait.
+//!
 //! The writer's own automatic checkpoint stays on at [`BACKSTOP_FRAMES`], far above the catch
 //! up, so the log stays bounded should the task ever fall behind.
 
