@@ -18,8 +18,10 @@
 //!
 //! # Connections
 //! SQLite: one writer connection (writes are serialised in the process, so no transaction ever
-//! waits on SQLite's lock or fails with `SQLITE_BUSY`) and a small pool of readers, which WAL
-//! lets read a consistent snapshot while the writer commits. PostgreSQL: one pool for both.
+//! waits on SQLite's lock or fails with `SQLITE_BUSY`), a small pool of readers, which WAL
+//! lets read a consistent snapshot while the writer commits, and one connection that
+//! checkpoints in the background (`checkpoint.rs`), so commits do not. PostgreSQL: one pool
+//! for both.
 //!
 //! # Text
 //! PostgreSQL's `TEXT` cannot hold the NUL character. Record fields are stored as JSON, which
