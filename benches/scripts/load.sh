@@ -117,6 +117,9 @@ copy_db() { # $1 from, $2 to: the file and its write-ahead log
   cp "$1" "$2"
   if [ -f "$1-wal" ]; then cp "$1-wal" "$2-wal"; else rm -f "$2-wal"; fi
   rm -f "$2-shm"
+  # Write the copy out now, so the kernel's writeback of it (~1.6 GB at 1M accounts) does not
+  # overlap the measurements.
+  sync "$2"
 }
 if [ "$store_label" = SQLite ]; then
   if [ -f "$DB.imported" ]; then copy_db "$DB.imported" "$DB"; else copy_db "$DB" "$DB.imported"; fi
@@ -206,8 +209,8 @@ fi
 measure_rate() { # $1 rate, $2 get|post, $3 name
   local rps=() p50=() p99=() out
   for run in $(seq 0 "$RUNS"); do
-    # Run 0 is a warm-up of WARMUP seconds, not counted: the first POST run after start-up was
-    # far slower than the next ones (p99 3.5 s against 15-18 ms, once; cause not found yet).
+    # Run 0 is a warm-up of WARMUP seconds, not counted: the first seconds of writes after
+    # start-up are far slower than the rest (p50 ~2 s, p99 ~3.6 s at 2k/s; BENCHMARKS.md).
     local secs="$DURATION"
     if [ "$run" = 0 ]; then secs="$WARMUP"; [ "$secs" = 0 ] && continue; fi
     local args=(--no-tui --output-format json -z "${secs}s" -c "$RATE_CONNECTIONS" -q "$1"
