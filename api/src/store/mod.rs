@@ -41,7 +41,6 @@ use sha2::{Digest, Sha256};
 
 pub use self::backend::{Backend, redact_url};
 use self::backend::{Conn, Pools, Row, Sql};
-pub use self::checkpoint::WalState;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -424,17 +423,6 @@ impl Store {
             pools,
             _checkpoints: checkpoints,
         })
-    }
-
-    /// One background checkpoint now (the task runs them every 250 ms): SQLite copies the
-    /// committed log into the database file; when the log holds `catch_up_frames` pages or
-    /// more, the writer connection is held for a last pass so the log can start over. `None`
-    /// on PostgreSQL.
-    ///
-    /// # Errors
-    /// The database fails the checkpoint.
-    pub async fn checkpoint(&self, catch_up_frames: i64) -> Result<Option<WalState>> {
-        self.pools.checkpoint(catch_up_frames).await
     }
 
     /// The database this store runs on.
@@ -1202,10 +1190,10 @@ mod tests {
             .unwrap();
         insert_accounts(&store, 0, 200).await;
         // Nothing writes meanwhile, so a passive pass copies every frame.
-        let first = store.checkpoint(i64::MAX).await.unwrap().unwrap();
+        let first = store.pools.checkpoint(i64::MAX).await.unwrap().unwrap();
         assert!(first.complete() && first.frames >= 200, "{first:?}");
         insert_accounts(&store, 200, 1).await;
-        let next = store.checkpoint(i64::MAX).await.unwrap().unwrap();
+        let next = store.pools.checkpoint(i64::MAX).await.unwrap().unwrap();
         assert!(next.frames < 20, "the log did not start over: {next:?}");
     }
 
@@ -1229,15 +1217,23 @@ mod tests {
             }
         });
         let mut restarts = 0;
-        for _ in 0..20 {
-            // With the writer held, no commit lands while the last frames are copied.
-            let caught_up = store.checkpoint(1).await.unwrap().unwrap();
-            assert!(caught_up.complete(), "{caught_up:?}");
-            let before = done.load(Ordering::Relaxed);
-            while done.load(Ordering::Relaxed) < before + 2 {
-                tokio::task::yield_now().await;
+        let wait_for = |n: usize| {
+            let done = done.clone();
+            async move {
+                let target = done.load(Ordering::Relaxed) + n;
+                while done.load(Ordering::Relaxed) < target {
+                    tokio::task::yield_now().await;
+                }
             }
-            let next = store.checkpoint(i64::MAX).await.unwrap().unwrap();
+        };
+        for _ in 0..20 {
+            // A log of dozens of writes, so one that starts over is plainly shorter after two.
+            wait_for(30).await;
+            // With the writer held, no commit lands while the last frames are copied.
+            let caught_up = store.pools.checkpoint(1).await.unwrap().unwrap();
+            assert!(caught_up.complete(), "{caught_up:?}");
+            wait_for(2).await;
+            let next = store.pools.checkpoint(i64::MAX).await.unwrap().unwrap();
             if next.frames < caught_up.frames {
                 restarts += 1;
             }
