@@ -67,6 +67,9 @@ impl Dups {
         for p in pairs {
             self.add(p.a, p.b, p);
         }
+        // The build scored every cluster with these pairs: nothing is left to rescore. (Left
+        // marked, the first write after a build rescored every cluster holding a pair.)
+        self.changed.clear();
     }
 
     pub fn model(&self) -> Option<&Model> {

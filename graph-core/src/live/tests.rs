@@ -661,6 +661,67 @@ fn a_duplicate_shows_in_both_risks_with_its_explanation_and_reasons() {
 }
 
 #[test]
+fn the_first_write_after_a_build_rescores_only_what_it_touches() {
+    // acct_0 and acct_1 are duplicates (a pair the build found); acct_2 is unrelated.
+    let spec: DupSpec = vec![
+        (
+            None,
+            false,
+            [Some(0), Some(0), Some(0), Some(0), Some(0), None, None],
+        ),
+        (
+            None,
+            false,
+            [Some(1), Some(0), Some(1), Some(0), Some(1), None, None],
+        ),
+        (
+            None,
+            false,
+            [
+                Some(2),
+                Some(2),
+                Some(2),
+                Some(2),
+                Some(2),
+                Some(2),
+                Some(2),
+            ],
+        ),
+        (
+            None,
+            false,
+            [
+                Some(3),
+                Some(3),
+                Some(3),
+                Some(3),
+                Some(3),
+                Some(2),
+                Some(2),
+            ],
+        ),
+    ];
+    let recs = dup_records(&spec);
+    let cfg = dup_config();
+    let model = trained(&recs, &cfg);
+    let mut g =
+        LiveGraph::from_records_with_model(&recs[..3], keyer(), cfg.clone(), Some(model.clone()))
+            .unwrap();
+    assert_eq!(
+        g.risk(EntityType::Account, "acct_1")
+            .unwrap()
+            .duplicates
+            .len(),
+        1
+    );
+    // acct_3 shares acct_2's phone and address: only their cluster changes, not the pair's.
+    let change = g.upsert(recs[3].clone());
+    let own = g.risk(EntityType::Account, "acct_3").unwrap().cluster_id;
+    assert_eq!(change.changed_clusters, vec![own]);
+    assert_eq!(live(&g), batch_with(&recs, &cfg, Some(&model)));
+}
+
+#[test]
 fn an_inquiry_of_a_known_account_with_nothing_new_rescoring_nothing_still_equals_batch() {
     // a0 and a1 share a device (a cluster); an inquiry of a0 from its own device and a new
     // IP changes no score: it carries a0's score.
