@@ -33,6 +33,58 @@ struct Histogram {
     sum: f64,
 }
 
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        if self.buckets.is_empty() {
+            self.buckets = vec![0; BUCKETS.len()];
+        }
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if seconds <= *b {
+                self.buckets[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    /// Appends the histogram's lines for the label set `labels` (`k="v",…`).
+    fn render(&self, o: &mut String, name: &str, labels: &str) {
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let n = self.buckets.get(i).copied().unwrap_or(0);
+            o.push_str(&format!("{name}_bucket{{{labels},le=\"{b}\"}} {n}\n"));
+        }
+        o.push_str(&format!(
+            "{name}_bucket{{{labels},le=\"+Inf\"}} {}\n",
+            self.count
+        ));
+        o.push_str(&format!("{name}_sum{{{labels}}} {}\n", self.sum));
+        o.push_str(&format!("{name}_count{{{labels}}} {}\n", self.count));
+    }
+}
+
+/// The stages of a write batch the writer task times (see `writer` in `serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WritePhase {
+    /// From a write being queued to the writer taking it into a batch.
+    Queued,
+    /// The batch's transaction, from its start to its commit returning.
+    Commit,
+    /// Applying the batch to the live graph and scoring it, after the commit.
+    Graph,
+}
+
+impl WritePhase {
+    const ALL: [WritePhase; 3] = [WritePhase::Queued, WritePhase::Commit, WritePhase::Graph];
+
+    fn label(self) -> &'static str {
+        match self {
+            WritePhase::Queued => "queued",
+            WritePhase::Commit => "commit",
+            WritePhase::Graph => "graph",
+        }
+    }
+}
+
 /// The service's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -48,6 +100,8 @@ pub struct Metrics {
     pub failed_batches: Counter,
     /// Restarts of the writer task after it panicked.
     pub writer_restarts: Counter,
+    /// Seconds per write batch stage, indexed like [`WritePhase::ALL`].
+    write_phases: Mutex<[Histogram; 3]>,
 }
 
 impl Metrics {
@@ -59,19 +113,15 @@ impl Metrics {
                 .or_default() += 1;
         }
         if let Ok(mut m) = self.latency.lock() {
-            let h = m
-                .entry((method.to_owned(), route.to_owned()))
-                .or_insert_with(|| Histogram {
-                    buckets: vec![0; BUCKETS.len()],
-                    ..Histogram::default()
-                });
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if seconds <= *b {
-                    h.buckets[i] += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += seconds;
+            let h = m.entry((method.to_owned(), route.to_owned())).or_default();
+            h.observe(seconds);
+        }
+    }
+
+    /// Records how long one write (`Queued`) or one batch (`Commit`, `Graph`) spent in a stage.
+    pub fn observe_write(&self, phase: WritePhase, seconds: f64) {
+        if let Ok(mut h) = self.write_phases.lock() {
+            h[phase as usize].observe(seconds);
         }
     }
 
@@ -92,24 +142,18 @@ impl Metrics {
         if let Ok(m) = self.latency.lock() {
             for ((method, route), h) in m.iter() {
                 let l = format!("method=\"{method}\",route=\"{route}\"");
-                for (i, b) in BUCKETS.iter().enumerate() {
-                    o.push_str(&format!(
-                        "ringfence_http_request_duration_seconds_bucket{{{l},le=\"{b}\"}} {}\n",
-                        h.buckets[i]
-                    ));
-                }
-                o.push_str(&format!(
-                    "ringfence_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}\n",
-                    h.count
-                ));
-                o.push_str(&format!(
-                    "ringfence_http_request_duration_seconds_sum{{{l}}} {}\n",
-                    h.sum
-                ));
-                o.push_str(&format!(
-                    "ringfence_http_request_duration_seconds_count{{{l}}} {}\n",
-                    h.count
-                ));
+                h.render(&mut o, "ringfence_http_request_duration_seconds", &l);
+            }
+        }
+        o.push_str(
+            "# HELP ringfence_write_phase_seconds Time writes spend queued for the writer (per write), \
+             in their batch's commit and in applying the batch to the graph (per batch).\n",
+        );
+        o.push_str("# TYPE ringfence_write_phase_seconds histogram\n");
+        if let Ok(h) = self.write_phases.lock() {
+            for p in WritePhase::ALL {
+                let l = format!("phase=\"{}\"", p.label());
+                h[p as usize].render(&mut o, "ringfence_write_phase_seconds", &l);
             }
         }
         for (name, help, kind, v) in [

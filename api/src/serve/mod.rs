@@ -39,7 +39,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use self::auth::KeyCache;
 use self::error::ApiError;
-use self::metrics::Metrics;
+use self::metrics::{Metrics, WritePhase};
 use crate::store::{Job, Record, Store, StoreError, Synchronous};
 
 /// Largest accepted request body, in bytes.
@@ -164,7 +164,12 @@ impl AppState {
         }
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.writes
-            .send(Pending { job, graph, reply })
+            .send(Pending {
+                job,
+                graph,
+                reply,
+                queued: Instant::now(),
+            })
             .await
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
         rx.await.map_err(|_| {
@@ -245,6 +250,8 @@ pub struct Pending {
     job: Job,
     graph: GraphOp,
     reply: tokio::sync::oneshot::Sender<Answer>,
+    /// When the write was queued.
+    queued: Instant,
 }
 
 type Queue = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Pending>>>;
@@ -339,17 +346,28 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
             state: state.clone(),
             replies: Vec::with_capacity(batch.len()),
         };
+        let Some(inner) = state.upgrade() else {
+            break;
+        };
+        let taken = Instant::now();
         for p in batch {
+            inner.metrics.observe_write(
+                WritePhase::Queued,
+                taken.duration_since(p.queued).as_secs_f64(),
+            );
             jobs.push(p.job);
             ops.push(p.graph);
             owed.replies.push(Some(p.reply));
         }
-        let Some(inner) = state.upgrade() else {
-            break;
-        };
         let writing = inner.write_lock.lock().await;
         let refs: Vec<&Job> = jobs.iter().collect();
+        let committing = Instant::now();
         let results = inner.store.write_batch(&refs).await;
+        let committed = Instant::now();
+        inner.metrics.observe_write(
+            WritePhase::Commit,
+            committed.duration_since(committing).as_secs_f64(),
+        );
         match results {
             Err(e) => {
                 tracing::error!(error = %e, writes = jobs.len(), "write batch failed; refusing writes until the store takes them");
@@ -403,11 +421,29 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
                     });
                     owed.answer(i, answer);
                 }
+                let applied = committed.elapsed();
+                inner
+                    .metrics
+                    .observe_write(WritePhase::Graph, applied.as_secs_f64());
+                let took = taken.elapsed();
+                if took >= SLOW_BATCH {
+                    tracing::debug!(
+                        writes = jobs.len(),
+                        lock_ms = committing.duration_since(taken).as_secs_f64() * 1e3,
+                        commit_ms = committed.duration_since(committing).as_secs_f64() * 1e3,
+                        graph_ms = applied.as_secs_f64() * 1e3,
+                        "slow write batch"
+                    );
+                }
             }
         }
         drop(writing);
     }
 }
+
+/// A write batch taking this long (from the writer taking it to its last answer) is logged at
+/// debug level with the time of each stage.
+const SLOW_BATCH: Duration = Duration::from_millis(5);
 
 /// The answers a batch owes its callers. Should the writer panic with answers outstanding,
 /// dropping this (as the panic unwinds) first marks the writer down and only then answers them
