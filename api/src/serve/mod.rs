@@ -402,7 +402,18 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
                         let (t, id) = match op {
                             GraphOp::Upsert(n) => {
                                 let key = (n.entity.entity_type, n.entity.id.clone());
-                                g.upsert(n);
+                                let started = Instant::now();
+                                let change = g.upsert(n);
+                                let took = started.elapsed();
+                                if took >= SLOW_BATCH {
+                                    tracing::debug!(
+                                        took_ms = took.as_secs_f64() * 1e3,
+                                        reclustered = change.reclustered,
+                                        changed_clusters = change.changed_clusters.len(),
+                                        deferred = change.deferred,
+                                        "slow graph update"
+                                    );
+                                }
                                 key
                             }
                             GraphOp::Label(t, id, label) => {

@@ -243,8 +243,18 @@ impl Pools {
         // then appended to the log instead of starting it over (SQLite decides when a
         // transaction begins). Holding the only writer connection, no transaction is open, the
         // last frames are copied, and the next one starts the log over.
+        let waited = std::time::Instant::now();
         let _writer = writer.acquire().await?;
-        Ok(Some(checkpoint::passive(&mut conn).await?))
+        let held = std::time::Instant::now();
+        let last = checkpoint::passive(&mut conn).await?;
+        tracing::debug!(
+            frames = state.frames,
+            left = state.frames - state.checkpointed,
+            wait_ms = held.duration_since(waited).as_secs_f64() * 1e3,
+            held_ms = held.elapsed().as_secs_f64() * 1e3,
+            "closing checkpoint with the writer held"
+        );
+        Ok(Some(last))
     }
 
     /// Whether [`Pools::close`] was called.

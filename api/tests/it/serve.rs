@@ -1031,6 +1031,37 @@ async fn health_readiness_metrics_and_openapi(db: Db) {
         "{text}"
     );
     assert!(text.contains("ringfence_graph_entities 0"), "{text}");
+    assert!(
+        text.contains("ringfence_write_phase_seconds_count{phase=\"commit\"} 0"),
+        "{text}"
+    );
+    // One write: one queued write, one batch committed and applied to the graph.
+    let created = app
+        .call(
+            "POST",
+            "/v1/accounts",
+            Some(&app.admin),
+            Some(json!({"email": "metrics@example.com"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let text = app.call("GET", "/metrics", None, None).await.body;
+    let text = text.as_str().unwrap();
+    for phase in ["queued", "commit", "graph"] {
+        assert!(
+            text.contains(&format!(
+                "ringfence_write_phase_seconds_count{{phase=\"{phase}\"}} 1"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "ringfence_write_phase_seconds_bucket{{phase=\"{phase}\",le=\"+Inf\"}} 1"
+            )),
+            "{text}"
+        );
+    }
+    assert!(text.contains("ringfence_graph_entities 1"), "{text}");
     let doc = app.call("GET", "/openapi.json", None, None).await;
     assert_eq!(doc.status, StatusCode::OK);
     assert_eq!(doc.body["openapi"], "3.1.0");
