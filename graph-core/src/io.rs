@@ -15,13 +15,16 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field as ArrowField, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
+};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::keys::Keyer;
+use crate::keys::{KindKeyer, Keyer};
 use crate::record::{EntityType, Label};
 use crate::table::{
     Attributes, Entities, LinkInput, RowValues, can_be_typed_filler, is_typed_filler,
@@ -44,6 +47,84 @@ fn open(path: &Path) -> Result<File> {
     })
 }
 
+/// One Parquet file opened for reading some of its columns by row group: the footer is
+/// parsed once here and shared by every row group's reader (parsing it per group made
+/// opening a file of `g` groups cost `O(g²)`).
+struct RowGroups<'a> {
+    path: &'a Path,
+    metadata: ArrowReaderMetadata,
+    /// The leaf columns read.
+    leaves: Vec<usize>,
+    /// The file's index of each group's first row, and the file's row count at the end.
+    first_rows: Vec<u64>,
+    rows: u64,
+}
+
+impl<'a> RowGroups<'a> {
+    /// Opens `path` for reading `columns`, which must all be in it.
+    fn open(path: &'a Path, columns: &[&str]) -> Result<Self> {
+        let metadata = ArrowReaderMetadata::load(&open(path)?, ArrowReaderOptions::default())
+            .map_err(|e| pq_err(path, e))?;
+        for c in columns {
+            if metadata.schema().field_with_name(c).is_err() {
+                return Err(Error::Schema {
+                    path: path.to_path_buf(),
+                    message: format!("missing column `{c}` (is this an ingest output folder?)"),
+                });
+            }
+        }
+        let schema = metadata.parquet_schema();
+        let leaves = (0..schema.num_columns())
+            .filter(|&i| columns.contains(&schema.get_column_root(i).name()))
+            .collect();
+        let mut first_rows = Vec::new();
+        let mut rows = 0u64;
+        for g in metadata.metadata().row_groups() {
+            first_rows.push(rows);
+            rows += g.num_rows() as u64;
+        }
+        Ok(RowGroups {
+            path,
+            metadata,
+            leaves,
+            first_rows,
+            rows,
+        })
+    }
+
+    /// Number of row groups.
+    fn len(&self) -> usize {
+        self.first_rows.len()
+    }
+
+    /// The file rows of group `g`: `first..end`.
+    fn bounds(&self, g: usize) -> (u64, u64) {
+        let end = self.first_rows.get(g + 1).copied().unwrap_or(self.rows);
+        (self.first_rows[g], end)
+    }
+
+    /// Decodes the columns of group `g` (only the rows of `selection`, when given).
+    fn read(&self, g: usize, selection: Option<RowSelection>) -> Result<Vec<RecordBatch>> {
+        let path = self.path;
+        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            open(path)?,
+            self.metadata.clone(),
+        );
+        let mask = ProjectionMask::leaves(b.parquet_schema(), self.leaves.iter().copied());
+        let mut b = b
+            .with_projection(mask)
+            .with_row_groups(vec![g])
+            .with_batch_size(65_536);
+        if let Some(sel) = selection {
+            b = b.with_row_selection(sel);
+        }
+        let reader = b.build().map_err(|e| pq_err(path, e))?;
+        reader
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| pq_err(path, e))
+    }
+}
+
 /// Reads the named columns of every row group of a Parquet file, in parallel, calling
 /// `each(first_row, batches)` with the file's index of the group's first row; results come
 /// back in row-group order. With `only` (file rows, ascending), just those rows are decoded
@@ -54,34 +135,10 @@ fn read_row_groups<T: Send>(
     only: Option<&[u32]>,
     each: impl Fn(u64, Vec<RecordBatch>) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(|e| pq_err(path, e))?;
-    let schema = builder.parquet_schema().clone();
-    let arrow_schema = builder.schema().clone();
-    for c in columns {
-        if arrow_schema.field_with_name(c).is_err() {
-            return Err(Error::Schema {
-                path: path.to_path_buf(),
-                message: format!("missing column `{c}` (is this an ingest output folder?)"),
-            });
-        }
-    }
-    let mut first_rows = Vec::new();
-    let mut next = 0u64;
-    for g in builder.metadata().row_groups() {
-        first_rows.push(next);
-        next += g.num_rows() as u64;
-    }
-    let leaves: Vec<usize> = (0..schema.num_columns())
-        .filter(|&i| {
-            let root = schema.get_column_root(i).name();
-            columns.contains(&root)
-        })
-        .collect();
-    let end_of = |g: usize| first_rows.get(g + 1).copied().unwrap_or(next);
+    let file = RowGroups::open(path, columns)?;
     let selection = |g: usize| -> Option<RowSelection> {
         let rows = only?;
-        let (first, end) = (first_rows[g], end_of(g));
+        let (first, end) = file.bounds(g);
         let lo = rows.partition_point(|&r| u64::from(r) < first);
         let hi = rows.partition_point(|&r| u64::from(r) < end);
         let mut selectors = Vec::new();
@@ -99,33 +156,18 @@ fn read_row_groups<T: Send>(
         }
         Some(RowSelection::from(selectors))
     };
-    let groups: Vec<usize> = (0..first_rows.len())
+    let groups: Vec<usize> = (0..file.len())
         .filter(|&g| {
             only.is_none_or(|rows| {
-                let i = rows.partition_point(|&r| u64::from(r) < first_rows[g]);
-                rows.get(i).is_some_and(|&r| u64::from(r) < end_of(g))
+                let (first, end) = file.bounds(g);
+                let i = rows.partition_point(|&r| u64::from(r) < first);
+                rows.get(i).is_some_and(|&r| u64::from(r) < end)
             })
         })
         .collect();
     groups
         .into_par_iter()
-        .map(|g| {
-            let b = ParquetRecordBatchReaderBuilder::try_new(open(path)?)
-                .map_err(|e| pq_err(path, e))?;
-            let mask = ProjectionMask::leaves(b.parquet_schema(), leaves.iter().copied());
-            let mut b = b
-                .with_projection(mask)
-                .with_row_groups(vec![g])
-                .with_batch_size(65_536);
-            if let Some(sel) = selection(g) {
-                b = b.with_row_selection(sel);
-            }
-            let reader = b.build().map_err(|e| pq_err(path, e))?;
-            let batches = reader
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| pq_err(path, e))?;
-            each(first_rows[g], batches)
-        })
+        .map(|g| each(file.bounds(g).0, file.read(g, selection(g))?))
         .collect()
 }
 
@@ -313,6 +355,17 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
     }
 
     let apath = dir.join("attributes.parquet");
+    if let AttrRead::Keys(value_kinds) = read {
+        let (attributes, values) = read_attribute_keys(&apath, n, &keyer, value_kinds)?;
+        return Ok((
+            LinkInput {
+                entities,
+                attributes,
+                keyer,
+            },
+            values,
+        ));
+    }
     let only = match read {
         AttrRead::Kinds(kinds) => Some(kinds),
         AttrRead::All | AttrRead::Keys(_) => None,
@@ -409,6 +462,167 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
         },
         values,
     ))
+}
+
+/// The kinds one row group of `attributes.parquet` holds, in the order they first appear
+/// in it, with what the keys-only read does with each.
+struct GroupKinds<'k> {
+    names: Vec<String>,
+    keyers: Vec<KindKeyer<'k>>,
+    /// Whether values of the kind can be typed fillers.
+    filler: Vec<bool>,
+    /// Whether the kind's values are kept beside the table.
+    keep: Vec<bool>,
+}
+
+impl<'k> GroupKinds<'k> {
+    /// The group's index of kind `name`, adding it when new.
+    fn id(&mut self, name: &str, keyer: &'k Keyer, value_kinds: &[&str]) -> Result<u16> {
+        if let Some(i) = self.names.iter().position(|k| k == name) {
+            return Ok(i as u16);
+        }
+        if self.names.len() >= usize::from(u16::MAX) {
+            return Err(Error::TooLarge(self.names.len()));
+        }
+        self.names.push(name.to_owned());
+        self.keyers.push(keyer.for_kind(name));
+        self.filler.push(can_be_typed_filler(name));
+        self.keep.push(value_kinds.contains(&name));
+        Ok((self.names.len() - 1) as u16)
+    }
+}
+
+/// The keys-only read of `attributes.parquet` (see [`read_ingest_for_link`]) for `n`
+/// entities. Every row group decodes, keys and checks its rows in parallel straight into
+/// its slice of the table's columns, which are sized once from the file's metadata: no
+/// per-group tables are built and then copied together. Kind indexes follow the order in
+/// which kinds first appear in the file, as [`Attributes::kind_id`] numbers them row by row.
+fn read_attribute_keys(
+    apath: &Path,
+    n: usize,
+    keyer: &Keyer,
+    value_kinds: &[&str],
+) -> Result<(Attributes, RowValues)> {
+    let file = RowGroups::open(apath, &["entity_idx", "kind", "value"])?;
+    let rows = file.rows as usize;
+    if rows >= u32::MAX as usize {
+        return Err(Error::TooLarge(rows));
+    }
+    let mut entity = vec![0u32; rows];
+    let mut kind = vec![0u16; rows];
+    let mut key = vec![0u64; rows];
+    let slots: Vec<_> = by_group(&file, &mut entity)
+        .into_iter()
+        .zip(by_group(&file, &mut kind))
+        .zip(by_group(&file, &mut key))
+        .collect();
+    let parts = slots
+        .into_par_iter()
+        .enumerate()
+        .map(|(g, ((ents, kinds), keys))| {
+            let (first, _) = file.bounds(g);
+            let mut local = GroupKinds {
+                names: Vec::new(),
+                keyers: Vec::new(),
+                filler: Vec::new(),
+                keep: Vec::new(),
+            };
+            let mut fillers = Vec::new();
+            let mut vals = RowValues::default();
+            let mut at = 0usize;
+            for b in file.read(g, None)? {
+                let ent: UInt32Array = prim(apath, &b, "entity_idx", DataType::UInt32)?;
+                let kind_col = strings(apath, &b, "kind")?;
+                let value = strings(apath, &b, "value")?;
+                if at + b.num_rows() > ents.len() {
+                    return Err(pq_err(apath, "a row group holds more rows than it says"));
+                }
+                // A kind's view (its bytes, or where in this batch's buffers they are) to
+                // its index: equal views are equal strings within one array, and a
+                // dictionary-encoded column repeats a handful of views.
+                let mut seen: Vec<(u128, u16)> = Vec::new();
+                for (i, &view) in kind_col.views().iter().enumerate() {
+                    let e = ent.value(i);
+                    if e as usize >= n {
+                        return Err(Error::Schema {
+                            path: apath.to_path_buf(),
+                            message: format!("entity_idx {e} out of range (entities: {n})"),
+                        });
+                    }
+                    let kid = match seen.iter().find(|s| s.0 == view) {
+                        Some(&(_, id)) => id,
+                        None => {
+                            let id = local.id(kind_col.value(i), keyer, value_kinds)?;
+                            // Bounded: a plainly encoded column gives every long name a
+                            // view of its own.
+                            if seen.len() < 64 {
+                                seen.push((view, id));
+                            }
+                            id
+                        }
+                    };
+                    let k = kid as usize;
+                    let v = value.value(i);
+                    let row_key = local.keyers[k].key(v.as_bytes());
+                    if local.filler[k] && is_typed_filler(&local.names[k], v) {
+                        fillers.push((kid, row_key));
+                    }
+                    if local.keep[k] {
+                        vals.push((first as usize + at) as u32, v);
+                    }
+                    ents[at] = e;
+                    kinds[at] = kid;
+                    keys[at] = row_key;
+                    at += 1;
+                }
+            }
+            if at != ents.len() {
+                return Err(pq_err(apath, "a row group holds fewer rows than it says"));
+            }
+            Ok((local.names, fillers, vals))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Number the kinds in the order they first appear in the file, and renumber the groups
+    // whose own order differs.
+    let mut all = Attributes::default();
+    let mut maps = Vec::with_capacity(parts.len());
+    let mut fillers = Vec::new();
+    let mut vals = Vec::with_capacity(parts.len());
+    for (names, group_fillers, group_vals) in parts {
+        let map: Vec<u16> = names.iter().map(|k| all.kind_id(k)).collect();
+        fillers.extend(
+            group_fillers
+                .into_iter()
+                .map(|(k, key)| (map[k as usize], key)),
+        );
+        vals.push(group_vals);
+        maps.push(map);
+    }
+    by_group(&file, &mut kind)
+        .into_par_iter()
+        .zip(&maps)
+        .filter(|(_, map)| map.iter().enumerate().any(|(i, &m)| usize::from(m) != i))
+        .for_each(|(kinds, map)| {
+            for k in kinds {
+                *k = map[*k as usize];
+            }
+        });
+    Ok((
+        Attributes::from_keys(all.kinds, entity, kind, key, fillers),
+        RowValues::concat(vals),
+    ))
+}
+
+/// `column` (one value per row of `file`) cut into one slice per row group.
+fn by_group<'c, T>(file: &RowGroups, mut column: &'c mut [T]) -> Vec<&'c mut [T]> {
+    (0..file.len())
+        .map(|g| {
+            let (first, end) = file.bounds(g);
+            let (this, rest) = std::mem::take(&mut column).split_at_mut((end - first) as usize);
+            column = rest;
+            this
+        })
+        .collect()
 }
 
 /// Writes one record batch to `path` atomically (temp file, then rename).

@@ -112,6 +112,27 @@ impl Attributes {
         self.entity.is_empty()
     }
 
+    /// A keys-only table (see [`Attributes::push_key`]) from its columns; `fillers` are
+    /// the `(kind, key)` of the rows whose value is a typed filler.
+    pub(crate) fn from_keys(
+        kinds: Vec<String>,
+        entity: Vec<u32>,
+        kind: Vec<u16>,
+        key: Vec<u64>,
+        fillers: Vec<(u16, u64)>,
+    ) -> Attributes {
+        debug_assert!(entity.len() == kind.len() && kind.len() == key.len());
+        Attributes {
+            kinds,
+            entity,
+            kind,
+            key,
+            values: String::new(),
+            value_end: Vec::new(),
+            fillers,
+        }
+    }
+
     /// Index of a kind name, adding it when new.
     pub fn kind_id(&mut self, kind: &str) -> u16 {
         match self.kinds.iter().position(|k| k == kind) {
