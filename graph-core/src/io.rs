@@ -21,6 +21,7 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -627,20 +628,51 @@ fn by_group<'c, T>(file: &RowGroups, mut column: &'c mut [T]) -> Vec<&'c mut [T]
 
 /// Writes one record batch to `path` atomically (temp file, then rename).
 pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<()> {
+    write_chunks(path, batch.num_rows(), batch.num_rows().max(1), &[], |rows| {
+        Ok(batch.slice(rows.start, rows.len()))
+    })
+}
+
+/// Rows per batch handed to the Parquet writer by [`write_chunks`].
+pub(crate) const WRITE_CHUNK_ROWS: usize = 65_536;
+
+/// Writes a table of `rows` rows to `path` atomically (temp file, then rename), building it
+/// `chunk_rows` rows at a time with `chunk(rows)`: the file is the same as one written from
+/// a single batch of every row, but no column of the whole table is ever built, so writing
+/// a table of millions of rows reuses a few small buffers instead of filling fresh memory.
+/// Columns named in `unique` (values that rarely repeat, such as ids) skip dictionary
+/// encoding, which could only fall back to plain encoding for them after trying.
+pub(crate) fn write_chunks(
+    path: &Path,
+    rows: usize,
+    chunk_rows: usize,
+    unique: &[&str],
+    chunk: impl Fn(std::ops::Range<usize>) -> Result<RecordBatch>,
+) -> Result<()> {
     let tmp: PathBuf = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(|source| Error::Io {
         path: tmp.clone(),
         source,
     })?;
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).map_err(|e| pq_err(path, e))?,
         ))
-        .set_max_row_group_row_count(Some(1 << 20))
-        .build();
-    let mut w =
-        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| pq_err(path, e))?;
-    w.write(batch).map_err(|e| pq_err(path, e))?;
+        .set_max_row_group_row_count(Some(1 << 20));
+    for c in unique {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+    }
+    let first = chunk(0..rows.min(chunk_rows))?;
+    let mut w = ArrowWriter::try_new(file, first.schema(), Some(props.build()))
+        .map_err(|e| pq_err(path, e))?;
+    w.write(&first).map_err(|e| pq_err(path, e))?;
+    drop(first);
+    let mut at = chunk_rows;
+    while at < rows {
+        let end = (at + chunk_rows).min(rows);
+        w.write(&chunk(at..end)?).map_err(|e| pq_err(path, e))?;
+        at = end;
+    }
     w.close().map_err(|e| pq_err(path, e))?;
     std::fs::rename(&tmp, path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -733,12 +765,16 @@ impl TableBuilder {
         s
     }
 
-    /// A list-of-strings column.
-    pub fn str_list(self, name: &str, values: impl IntoIterator<Item = Vec<String>>) -> Self {
+    /// A list-of-strings column: one list of strings per row.
+    pub fn str_list<L, S>(self, name: &str, values: impl IntoIterator<Item = L>) -> Self
+    where
+        L: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let mut b = ListBuilder::new(StringBuilder::new());
         for v in values {
             for s in v {
-                b.values().append_value(s);
+                b.values().append_value(s.as_ref());
             }
             b.append(true);
         }
