@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::keys::{KindKeyer, Keyer};
 use crate::record::{EntityType, Label};
 use crate::table::{
-    Attributes, Entities, LinkInput, RowValues, can_be_typed_filler, is_typed_filler,
+    Attributes, Entities, EntityIds, LinkInput, RowValues, can_be_typed_filler, is_typed_filler,
 };
 
 /// Version of the output schemas, written into `summary.json`.
@@ -281,6 +281,79 @@ pub(crate) fn read_values(dir: &Path, rows: &[u32]) -> Result<RowValues> {
     Ok(values)
 }
 
+/// Reads `columns` of `entities.parquet`: every row group decodes its rows in parallel into
+/// its slice of columns sized once from the file's metadata; only the ids, whose length is
+/// not known before they are decoded, are copied together afterwards (one buffer per group).
+fn read_entities(epath: &Path, columns: &[&str]) -> Result<Entities> {
+    let file = RowGroups::open(epath, columns)?;
+    let n = file.rows as usize;
+    let mut types = vec![EntityType::Account; n];
+    let mut anchors = vec![0u32; n];
+    let mut created_at = vec![None; n];
+    let mut labels = vec![None; n];
+    let slots: Vec<_> = by_group(&file, &mut types)
+        .into_iter()
+        .zip(by_group(&file, &mut anchors))
+        .zip(by_group(&file, &mut created_at))
+        .zip(by_group(&file, &mut labels))
+        .collect();
+    let ids = slots
+        .into_par_iter()
+        .enumerate()
+        .map(|(g, (((types, anchors), created_at), labels))| {
+            let batches = file.read(g, None)?;
+            let mut ids = EntityIds::default();
+            let mut at = 0usize;
+            for b in batches {
+                let id = strings(epath, &b, "entity_id")?;
+                let ty = strings(epath, &b, "entity_type")?;
+                let anchor: UInt32Array = prim(epath, &b, "anchor_idx", DataType::UInt32)?;
+                let created: Int64Array = prim(epath, &b, "created_at_ms", DataType::Int64)?;
+                let label = strings(epath, &b, "label")?;
+                if at + b.num_rows() > types.len() {
+                    return Err(pq_err(epath, "a row group holds more rows than it says"));
+                }
+                ids.reserve(b.num_rows(), id.lengths().map(|l| l as usize).sum());
+                for i in 0..b.num_rows() {
+                    types[at] = EntityType::parse(ty.value(i)).ok_or_else(|| Error::Schema {
+                        path: epath.to_path_buf(),
+                        message: format!("unknown entity_type `{}`", ty.value(i)),
+                    })?;
+                    labels[at] = if label.is_null(i) {
+                        None
+                    } else {
+                        match label.value(i) {
+                            "fraud" => Some(Label::Fraud),
+                            "legit" => Some(Label::Legit),
+                            _ => None,
+                        }
+                    };
+                    ids.push(id.value(i));
+                    anchors[at] = anchor.value(i);
+                    created_at[at] = (!created.is_null(i)).then(|| created.value(i));
+                    at += 1;
+                }
+            }
+            if at != types.len() {
+                return Err(pq_err(epath, "a row group holds fewer rows than it says"));
+            }
+            Ok(ids)
+        })
+        .collect::<Result<Vec<EntityIds>>>()?;
+    let mut all = EntityIds::default();
+    all.reserve(n, ids.iter().map(EntityIds::byte_len).sum());
+    for part in &ids {
+        all.extend_from(part);
+    }
+    Ok(Entities {
+        ids: all,
+        types,
+        anchor: anchors,
+        created_at,
+        label: labels,
+    })
+}
+
 /// What [`read_ingest`] keeps of `attributes.parquet`.
 #[derive(Clone, Copy)]
 enum AttrRead<'a> {
@@ -302,48 +375,7 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
         "created_at_ms",
         "label",
     ];
-    let parts = read_row_groups(&epath, &cols, None, |_, batches| {
-        let mut e = Entities::default();
-        e.reserve(batches.iter().map(RecordBatch::num_rows).sum());
-        for b in batches {
-            let id = strings(&epath, &b, "entity_id")?;
-            let ty = strings(&epath, &b, "entity_type")?;
-            let anchor: UInt32Array = prim(&epath, &b, "anchor_idx", DataType::UInt32)?;
-            let created: Int64Array = prim(&epath, &b, "created_at_ms", DataType::Int64)?;
-            let label = strings(&epath, &b, "label")?;
-            for i in 0..b.num_rows() {
-                let t = EntityType::parse(ty.value(i)).ok_or_else(|| Error::Schema {
-                    path: epath.clone(),
-                    message: format!("unknown entity_type `{}`", ty.value(i)),
-                })?;
-                let lab = if label.is_null(i) {
-                    None
-                } else {
-                    match label.value(i) {
-                        "fraud" => Some(Label::Fraud),
-                        "legit" => Some(Label::Legit),
-                        _ => None,
-                    }
-                };
-                e.ids.push(id.value(i).to_owned());
-                e.types.push(t);
-                e.anchor.push(anchor.value(i));
-                e.created_at
-                    .push((!created.is_null(i)).then(|| created.value(i)));
-                e.label.push(lab);
-            }
-        }
-        Ok(e)
-    })?;
-    let mut entities = Entities::default();
-    entities.reserve(parts.iter().map(Entities::len).sum());
-    for p in parts {
-        entities.ids.extend(p.ids);
-        entities.types.extend(p.types);
-        entities.anchor.extend(p.anchor);
-        entities.created_at.extend(p.created_at);
-        entities.label.extend(p.label);
-    }
+    let entities = read_entities(&epath, &cols)?;
     let n = entities.len();
     if n >= u32::MAX as usize {
         return Err(Error::TooLarge(n));

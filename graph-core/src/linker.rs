@@ -715,7 +715,7 @@ mod tests {
         (0..input.entities.len())
             .map(|e| {
                 (
-                    input.entities.ids[e].clone(),
+                    input.entities.ids[e].to_owned(),
                     out.clusters[out.cluster_of[e] as usize].id.clone(),
                 )
             })
@@ -807,7 +807,7 @@ mod tests {
         let mut groups: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
         for e in 0..n {
             let r = find(&mut parent, ents.anchor[e] as usize);
-            groups.entry(r).or_default().insert(ents.ids[e].clone());
+            groups.entry(r).or_default().insert(ents.ids[e].to_owned());
         }
         groups.into_values().collect()
     }
@@ -818,7 +818,7 @@ mod tests {
             groups
                 .entry(out.cluster_of[e])
                 .or_default()
-                .insert(input.entities.ids[e].clone());
+                .insert(input.entities.ids[e].to_owned());
         }
         groups.into_values().collect()
     }

@@ -547,8 +547,8 @@ fn write_duplicates(input: &LinkInput, d: &Duplicates, out_dir: &Path) -> Result
         (ga.is_some() && ga == gb).then(|| ga.cloned()).flatten()
     };
     let table = TableBuilder::new()
-        .str("entity_a", ps().map(|p| ents.ids[p.a as usize].as_str()))
-        .str("entity_b", ps().map(|p| ents.ids[p.b as usize].as_str()))
+        .str("entity_a", ps().map(|p| &ents.ids[p.a as usize]))
+        .str("entity_b", ps().map(|p| &ents.ids[p.b as usize]))
         .f64("match_probability", ps().map(|p| p.match_probability))
         .f64("match_weight", ps().map(|p| p.match_weight))
         .opt_str("group_id", ps().map(group))
@@ -639,7 +639,7 @@ fn write_clusters(ents: &Entities, out: &LinkOutput, out_dir: &Path) -> Result<(
         &["entity_id", "cluster_id"],
         |rows| {
             TableBuilder::new()
-                .str("entity_id", ents.ids[rows.clone()].iter())
+                .str("entity_id", ents.ids.range(rows.clone()))
                 .str(
                     "entity_type",
                     ents.types[rows.clone()].iter().map(|t| t.as_str()),
@@ -703,7 +703,7 @@ fn write_scores(r: &RunResult, out_dir: &Path) -> Result<()> {
         |rows| {
             let sc = &r.scores[rows.clone()];
             TableBuilder::new()
-                .str("entity_id", ents.ids[rows.clone()].iter())
+                .str("entity_id", ents.ids.range(rows.clone()))
                 .str("entity_type", ents.types[rows].iter().map(|t| t.as_str()))
                 .f64("score", sc.iter().map(|s| s.score))
                 .str_list(
@@ -766,7 +766,7 @@ fn write_links(r: &RunResult, out_dir: &Path) -> Result<()> {
         .flat_map(|(p, s)| s.anchors.iter().map(move |&a| (a as usize, p)))
         .collect();
     let links = TableBuilder::new()
-        .str("entity_id", rows.iter().map(|&(e, _)| ents.ids[e].as_str()))
+        .str("entity_id", rows.iter().map(|&(e, _)| &ents.ids[e]))
         .str("cluster_id", rows.iter().map(|&(e, _)| cluster_id_of(out, e)))
         .str("kind", rows.iter().map(|&(_, p)| props[p].0))
         .str(
