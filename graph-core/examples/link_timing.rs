@@ -51,6 +51,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64(),
         result.summary.timings_ms
     );
+    // `LINK_REPEAT=N`: link the input read N more times, for steadier timings of the linker
+    // alone on a noisy machine (compare the fastest of each step).
+    let repeat: usize = std::env::var("LINK_REPEAT").map_or(Ok(0), |r| r.parse())?;
+    for _ in 0..repeat {
+        let out = graph_core::link(&result.input, &config);
+        eprintln!("link again: {:?}", out.timings_ms);
+    }
     Ok(())
 }
 

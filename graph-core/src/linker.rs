@@ -152,7 +152,7 @@ pub fn cluster_id(entities: &Entities, oldest: u32) -> String {
 /// One posting: 16 bytes, sorted by `(key, anchor, row)`. `row` is the attribute row (for a
 /// combination, the row of its base kind), through which the value, the entity and its time
 /// are found when needed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
     key: u64,
     anchor: u32,
@@ -223,14 +223,38 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     row_kind.extend(combos.iter().map(|c| c.0));
     let placeholders = placeholder_keys(attrs, &kinds, &row_kind, &input.keyer, config);
 
-    // 1. Rows per kind, each kind's in buckets of its keys' top bits (the first pass of a
-    // radix sort, done while the rows are gathered).
+    // 1. Rows per kind.
+    let mut rows: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
     // Decided once per kind, not per row: the loop below runs over every attribute row.
     let needed: Vec<bool> = (0..attrs.kinds.len() as u16)
         .map(|k| rules[k as usize].link != LinkMode::Never || combos.iter().any(|c| c.1 == k))
         .collect();
-    let (mut rows, buckets) = bucketed_rows(attrs, &ents.anchor, &needed);
-    rows.resize_with(kinds.len(), Vec::new);
+    // Sized exactly up front: growing by doubling copied the largest lists several times.
+    let mut per_kind = vec![0usize; attrs.kinds.len()];
+    for &k in &attrs.kind {
+        per_kind[k as usize] += 1;
+    }
+    for (k, &count) in per_kind.iter().enumerate() {
+        if needed[k] {
+            rows[k].reserve_exact(count);
+        }
+    }
+    for (i, ((&e, &k), &key)) in attrs
+        .entity
+        .iter()
+        .zip(&attrs.kind)
+        .zip(&attrs.key)
+        .enumerate()
+    {
+        if !needed[k as usize] {
+            continue;
+        }
+        rows[k as usize].push(Row {
+            key,
+            anchor: ents.anchor[e as usize],
+            row: i as u32,
+        });
+    }
     for &(k, w, c) in &combos {
         let combo_rows = combination_rows(&rows[k as usize], &rows[w as usize], |a, b| {
             input.keyer.combine(&kinds[c as usize], a, b)
@@ -246,21 +270,7 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     lap("collect", &mut t);
 
     // 2. Sort each kind by (key, anchor, row): groups of one key, anchors ascending within.
-    // The input's kinds are in key buckets, so sorting each bucket sorts the kind; the
-    // combination kinds are sorted whole.
-    let (plain, combined) = rows.split_at_mut(attrs.kinds.len());
-    rayon::join(
-        || {
-            plain
-                .iter_mut()
-                .zip(&buckets)
-                .flat_map(|(r, ends)| split_at_ends(r, ends))
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .for_each(|b| b.sort_unstable())
-        },
-        || combined.par_iter_mut().for_each(|r| r.par_sort_unstable()),
-    );
+    rows.par_iter_mut().for_each(|r| r.par_sort_unstable());
     lap("sort", &mut t);
 
     // 3–4. Caps, hubs and unions.
@@ -423,109 +433,6 @@ fn combination_rows(
                     ..*r
                 })
                 .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-/// Bits of a key that choose its bucket in [`bucketed_rows`].
-const BUCKET_BITS: u32 = 8;
-
-/// The rows of every kind marked `needed` (the others stay empty), each kind's rows grouped
-/// into `2^BUCKET_BITS` buckets by the top bits of their keys, buckets in key order (rows in
-/// row order within a bucket), and where each kind's buckets end. Sorting every bucket then
-/// sorts the kind. Rows are counted per (chunk of rows, kind, bucket) first, so every chunk
-/// writes its rows into slices of their own in parallel and each kind's list is allocated
-/// once, at its exact size.
-fn bucketed_rows(
-    attrs: &Attributes,
-    anchor: &[u32],
-    needed: &[bool],
-) -> (Vec<Vec<Row>>, Vec<Vec<usize>>) {
-    const BUCKETS: usize = 1 << BUCKET_BITS;
-    let bucket = |key: u64| (key >> (64 - BUCKET_BITS)) as usize;
-    let kinds = needed.len();
-    let n = attrs.len();
-    let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(1);
-    // counts[chunk][kind * BUCKETS + bucket]
-    let counts: Vec<Vec<usize>> = attrs
-        .kind
-        .par_chunks(chunk)
-        .zip(attrs.key.par_chunks(chunk))
-        .map(|(kind, key)| {
-            let mut c = vec![0usize; kinds * BUCKETS];
-            for (&k, &key) in kind.iter().zip(key) {
-                if needed[k as usize] {
-                    c[k as usize * BUCKETS + bucket(key)] += 1;
-                }
-            }
-            c
-        })
-        .collect();
-    let mut rows: Vec<Vec<Row>> = (0..kinds)
-        .map(|k| {
-            let total = counts.iter().map(|c| c[k * BUCKETS..][..BUCKETS].iter().sum::<usize>());
-            vec![Row::default(); total.sum()]
-        })
-        .collect();
-    let mut ends: Vec<Vec<usize>> = Vec::with_capacity(kinds);
-    // slots[chunk][kind * BUCKETS + bucket]: where that chunk's rows of that bucket go.
-    let mut slots: Vec<Vec<&mut [Row]>> = counts
-        .iter()
-        .map(|_| Vec::with_capacity(kinds * BUCKETS))
-        .collect();
-    for (k, r) in rows.iter_mut().enumerate() {
-        let mut rest: &mut [Row] = r;
-        let mut at = 0;
-        let mut kind_ends = Vec::with_capacity(BUCKETS);
-        for b in 0..BUCKETS {
-            for (c, slot) in slots.iter_mut().enumerate() {
-                let len = counts[c][k * BUCKETS + b];
-                let (this, tail) = std::mem::take(&mut rest).split_at_mut(len);
-                slot.push(this);
-                rest = tail;
-                at += len;
-            }
-            kind_ends.push(at);
-        }
-        ends.push(kind_ends);
-    }
-    slots
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(c, mut slot)| {
-            let start = c * chunk;
-            let mut fill = vec![0usize; kinds * BUCKETS];
-            for i in start..(start + chunk).min(n) {
-                let k = attrs.kind[i] as usize;
-                if !needed[k] {
-                    continue;
-                }
-                let key = attrs.key[i];
-                let s = k * BUCKETS + bucket(key);
-                slot[s][fill[s]] = Row {
-                    key,
-                    anchor: anchor[attrs.entity[i] as usize],
-                    row: i as u32,
-                };
-                fill[s] += 1;
-            }
-        });
-    (rows, ends)
-}
-
-/// `rows` cut at `ends` (ascending, the last one `rows.len()`); nothing when `rows` is empty
-/// (a kind emptied after its rows were gathered).
-fn split_at_ends<'r>(mut rows: &'r mut [Row], ends: &[usize]) -> Vec<&'r mut [Row]> {
-    if rows.is_empty() {
-        return Vec::new();
-    }
-    let mut at = 0;
-    ends.iter()
-        .map(|&end| {
-            let (this, tail) = std::mem::take(&mut rows).split_at_mut(end - at);
-            rows = tail;
-            at = end;
-            this
         })
         .collect()
 }
@@ -780,45 +687,6 @@ mod tests {
             entities,
             attributes,
             keyer,
-        }
-    }
-
-    proptest! {
-        /// Gathering rows into key buckets and sorting every bucket gives each kind's rows
-        /// in the order a plain gather and sort gives (the order the linker's output follows).
-        #[test]
-        fn bucketed_rows_sorted_per_bucket_equal_rows_sorted_whole(
-            rows in prop::collection::vec((0u32..50, 0u16..4, any::<u64>(), 0u8..3), 0..400),
-            needed in prop::collection::vec(any::<bool>(), 4),
-        ) {
-            let mut attrs = Attributes::default();
-            for k in ["a", "b", "c", "d"] {
-                attrs.kind_id(k);
-            }
-            for &(e, k, key, top) in &rows {
-                // Some keys share their top bits, some whole keys repeat.
-                let key = if top == 0 { key >> 8 } else if top == 1 { key % 7 } else { key };
-                attrs.push_key(e, k, key, false);
-            }
-            let anchor: Vec<u32> = (0..50).map(|e| e / 3).collect();
-            let (mut got, ends) = bucketed_rows(&attrs, &anchor, &needed);
-            for (r, e) in got.iter_mut().zip(&ends) {
-                for b in split_at_ends(r, e) {
-                    b.sort_unstable();
-                }
-            }
-            for (k, got) in got.iter().enumerate() {
-                let mut want: Vec<Row> = (0..attrs.len())
-                    .filter(|&i| needed[k] && attrs.kind[i] as usize == k)
-                    .map(|i| Row {
-                        key: attrs.key[i],
-                        anchor: anchor[attrs.entity[i] as usize],
-                        row: i as u32,
-                    })
-                    .collect();
-                want.sort_unstable();
-                prop_assert_eq!(got, &want);
-            }
         }
     }
 
