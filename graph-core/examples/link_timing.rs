@@ -58,6 +58,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let out = graph_core::link(&result.input, &config);
         eprintln!("link again: {:?}", out.timings_ms);
     }
+    let t = Instant::now();
+    drop(result);
+    eprintln!("dropping the result: {:.2} s", t.elapsed().as_secs_f64());
     Ok(())
 }
 
