@@ -14,6 +14,7 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field as ArrowField, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
@@ -665,6 +666,9 @@ pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<()> {
     })
 }
 
+/// Rows per row group of the output files.
+const ROW_GROUP_ROWS: usize = 1 << 20;
+
 /// Rows per batch handed to the Parquet writer by [`write_chunks`].
 pub(crate) const WRITE_CHUNK_ROWS: usize = 65_536;
 
@@ -690,22 +694,55 @@ pub(crate) fn write_chunks(
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).map_err(|e| pq_err(path, e))?,
         ))
-        .set_max_row_group_row_count(Some(1 << 20));
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     for c in unique {
         props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
     }
+    let err = |e| pq_err(path, e);
     let first = chunk(0..rows.min(chunk_rows))?;
-    let mut w = ArrowWriter::try_new(file, first.schema(), Some(props.build()))
-        .map_err(|e| pq_err(path, e))?;
-    w.write(&first).map_err(|e| pq_err(path, e))?;
-    drop(first);
-    let mut at = chunk_rows;
+    let schema = first.schema();
+    let mut next = Some(first);
+    // The arrow writer only to set the file up (schema, metadata); its row groups are
+    // written here, each column encoded and compressed by its own rayon task, since
+    // encoding is single-threaded per column and a few tables are most of a run's output.
+    let (mut writer, columns) = ArrowWriter::try_new(file, schema.clone(), Some(props.build()))
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(err)?;
+    let mut at = 0;
+    let mut group = 0;
     while at < rows {
-        let end = (at + chunk_rows).min(rows);
-        w.write(&chunk(at..end)?).map_err(|e| pq_err(path, e))?;
-        at = end;
+        let group_end = (at + ROW_GROUP_ROWS).min(rows);
+        let mut writers = columns.create_column_writers(group).map_err(err)?;
+        while at < group_end {
+            let end = (at + chunk_rows).min(group_end);
+            let batch = match next.take() {
+                Some(b) if b.num_rows() == end - at => b,
+                _ => chunk(at..end)?,
+            };
+            let mut leaves = Vec::with_capacity(writers.len());
+            for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                leaves.extend(compute_leaves(field, column).map_err(err)?);
+            }
+            writers
+                .par_iter_mut()
+                .zip(leaves)
+                .try_for_each(|(w, leaf)| w.write(&leaf))
+                .map_err(err)?;
+            at = end;
+        }
+        let chunks = writers
+            .into_par_iter()
+            .map(|w| w.close())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)?;
+        let mut group_writer = writer.next_row_group().map_err(err)?;
+        for c in chunks {
+            c.append_to_row_group(&mut group_writer).map_err(err)?;
+        }
+        group_writer.close().map_err(err)?;
+        group += 1;
     }
-    w.close().map_err(|e| pq_err(path, e))?;
+    writer.close().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -920,6 +957,35 @@ mod tests {
         w.write(&attrs).unwrap();
         w.close().unwrap();
         rows
+    }
+
+    /// A table of `n` rows with a string, a number and a list-of-strings column.
+    fn table_of(rows: std::ops::Range<usize>) -> Result<RecordBatch> {
+        TableBuilder::new()
+            .str("id", rows.clone().map(|i| format!("e{i}")))
+            .u32("n", rows.clone().map(|i| i as u32))
+            .str_list("l", rows.map(|i| (0..i % 3).map(move |j| hostile((i + j) % 40))))
+            .finish()
+    }
+
+    #[test]
+    fn a_table_written_in_chunks_reads_back_as_written_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        // More rows than a row group holds, in chunks that do not divide it, and an empty
+        // table.
+        for (rows, chunk) in [(ROW_GROUP_ROWS + 1_234, 100_003), (50, 7), (0, 7)] {
+            let path = tmp.path().join(format!("t{rows}.parquet"));
+            write_chunks(&path, rows, chunk, &["id"], table_of).unwrap();
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+            let groups = reader.metadata().num_row_groups();
+            assert_eq!(groups, rows.div_ceil(ROW_GROUP_ROWS), "{rows} rows");
+            let batches: Vec<RecordBatch> =
+                reader.build().unwrap().collect::<std::result::Result<_, _>>().unwrap();
+            let whole = table_of(0..rows).unwrap();
+            let read = arrow::compute::concat_batches(&whole.schema(), &batches).unwrap();
+            assert_eq!(read, whole, "{rows} rows in chunks of {chunk}");
+        }
     }
 
     #[test]

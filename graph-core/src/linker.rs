@@ -249,17 +249,19 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
             })
             .collect();
         slices.into_par_iter().enumerate().for_each(|(c, out)| {
-            let start = c * chunk;
-            let mut at = 0;
-            for i in start..(start + chunk).min(n) {
-                if attrs.kind[i] == k {
-                    out[at] = Row {
-                        key: attrs.key[i],
-                        anchor: ents.anchor[attrs.entity[i] as usize],
-                        row: i as u32,
-                    };
-                    at += 1;
-                }
+            let (start, end) = (c * chunk, ((c + 1) * chunk).min(n));
+            let rows = attrs.kind[start..end]
+                .iter()
+                .zip(&attrs.key[start..end])
+                .zip(&attrs.entity[start..end])
+                .zip(start as u32..)
+                .filter(|&(((&kind, _), _), _)| kind == k);
+            for (slot, (((_, &key), &e), row)) in out.iter_mut().zip(rows) {
+                *slot = Row {
+                    key,
+                    anchor: ents.anchor[e as usize],
+                    row,
+                };
             }
         });
         rows
