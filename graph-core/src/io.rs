@@ -14,19 +14,19 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field as ArrowField, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
     RowSelector,
 };
+use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::keys::{KindKeyer, Keyer};
+use crate::keys::{Keyer, KindKeyer};
 use crate::record::{EntityType, Label};
 use crate::table::{
     Attributes, Entities, EntityIds, LinkInput, RowValues, can_be_typed_filler, is_typed_filler,
@@ -108,10 +108,8 @@ impl<'a> RowGroups<'a> {
     /// Decodes the columns of group `g` (only the rows of `selection`, when given).
     fn read(&self, g: usize, selection: Option<RowSelection>) -> Result<Vec<RecordBatch>> {
         let path = self.path;
-        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(
-            open(path)?,
-            self.metadata.clone(),
-        );
+        let b =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(open(path)?, self.metadata.clone());
         let mask = ProjectionMask::leaves(b.parquet_schema(), self.leaves.iter().copied());
         let mut b = b
             .with_projection(mask)
@@ -661,9 +659,13 @@ fn by_group<'c, T>(file: &RowGroups, mut column: &'c mut [T]) -> Vec<&'c mut [T]
 
 /// Writes one record batch to `path` atomically (temp file, then rename).
 pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<()> {
-    write_chunks(path, batch.num_rows(), batch.num_rows().max(1), &[], |rows| {
-        Ok(batch.slice(rows.start, rows.len()))
-    })
+    write_chunks(
+        path,
+        batch.num_rows(),
+        batch.num_rows().max(1),
+        &[],
+        |rows| Ok(batch.slice(rows.start, rows.len())),
+    )
 }
 
 /// Rows per row group of the output files.
@@ -964,7 +966,10 @@ mod tests {
         TableBuilder::new()
             .str("id", rows.clone().map(|i| format!("e{i}")))
             .u32("n", rows.clone().map(|i| i as u32))
-            .str_list("l", rows.map(|i| (0..i % 3).map(move |j| hostile((i + j) % 40))))
+            .str_list(
+                "l",
+                rows.map(|i| (0..i % 3).map(move |j| hostile((i + j) % 40))),
+            )
             .finish()
     }
 
@@ -980,8 +985,11 @@ mod tests {
                 ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
             let groups = reader.metadata().num_row_groups();
             assert_eq!(groups, rows.div_ceil(ROW_GROUP_ROWS), "{rows} rows");
-            let batches: Vec<RecordBatch> =
-                reader.build().unwrap().collect::<std::result::Result<_, _>>().unwrap();
+            let batches: Vec<RecordBatch> = reader
+                .build()
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
             let whole = table_of(0..rows).unwrap();
             let read = arrow::compute::concat_batches(&whole.schema(), &batches).unwrap();
             assert_eq!(read, whole, "{rows} rows in chunks of {chunk}");

@@ -348,7 +348,10 @@ fn link_with(
         timings.push(("scores".to_owned(), t.elapsed().as_millis() as u64));
         Ok((values, rs, sc))
     });
-    match beside_result.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    match beside_result
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+    {
         Some(Ok(took)) => timings.push((
             "clusters written (beside values, rings, scores)".to_owned(),
             took.as_millis() as u64,
@@ -552,14 +555,8 @@ fn write_duplicates(input: &LinkInput, d: &Duplicates, out_dir: &Path) -> Result
         .f64("match_probability", ps().map(|p| p.match_probability))
         .f64("match_weight", ps().map(|p| p.match_weight))
         .opt_str("group_id", ps().map(group))
-        .str_list(
-            "fields",
-            ps().map(|p| p.fields.iter().map(|f| f.field)),
-        )
-        .str_list(
-            "levels",
-            ps().map(|p| p.fields.iter().map(|f| f.level)),
-        )
+        .str_list("fields", ps().map(|p| p.fields.iter().map(|f| f.field)))
+        .str_list("levels", ps().map(|p| p.fields.iter().map(|f| f.level)))
         .f64_list(
             "weights",
             ps().map(|p| p.fields.iter().map(|f| f.weight).collect()),
@@ -767,7 +764,10 @@ fn write_links(r: &RunResult, out_dir: &Path) -> Result<()> {
         .collect();
     let links = TableBuilder::new()
         .str("entity_id", rows.iter().map(|&(e, _)| &ents.ids[e]))
-        .str("cluster_id", rows.iter().map(|&(e, _)| cluster_id_of(out, e)))
+        .str(
+            "cluster_id",
+            rows.iter().map(|&(e, _)| cluster_id_of(out, e)),
+        )
         .str("kind", rows.iter().map(|&(_, p)| props[p].0))
         .str(
             "property_key",
