@@ -15,16 +15,21 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field as ArrowField, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
+};
+use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::keys::Keyer;
+use crate::keys::{Keyer, KindKeyer};
 use crate::record::{EntityType, Label};
 use crate::table::{
-    Attributes, Entities, LinkInput, RowValues, can_be_typed_filler, is_typed_filler,
+    Attributes, Entities, EntityIds, LinkInput, RowValues, can_be_typed_filler, is_typed_filler,
 };
 
 /// Version of the output schemas, written into `summary.json`.
@@ -44,6 +49,82 @@ fn open(path: &Path) -> Result<File> {
     })
 }
 
+/// One Parquet file opened for reading some of its columns by row group: the footer is
+/// parsed once here and shared by every row group's reader (parsing it per group made
+/// opening a file of `g` groups cost `O(g²)`).
+struct RowGroups<'a> {
+    path: &'a Path,
+    metadata: ArrowReaderMetadata,
+    /// The leaf columns read.
+    leaves: Vec<usize>,
+    /// The file's index of each group's first row, and the file's row count at the end.
+    first_rows: Vec<u64>,
+    rows: u64,
+}
+
+impl<'a> RowGroups<'a> {
+    /// Opens `path` for reading `columns`, which must all be in it.
+    fn open(path: &'a Path, columns: &[&str]) -> Result<Self> {
+        let metadata = ArrowReaderMetadata::load(&open(path)?, ArrowReaderOptions::default())
+            .map_err(|e| pq_err(path, e))?;
+        for c in columns {
+            if metadata.schema().field_with_name(c).is_err() {
+                return Err(Error::Schema {
+                    path: path.to_path_buf(),
+                    message: format!("missing column `{c}` (is this an ingest output folder?)"),
+                });
+            }
+        }
+        let schema = metadata.parquet_schema();
+        let leaves = (0..schema.num_columns())
+            .filter(|&i| columns.contains(&schema.get_column_root(i).name()))
+            .collect();
+        let mut first_rows = Vec::new();
+        let mut rows = 0u64;
+        for g in metadata.metadata().row_groups() {
+            first_rows.push(rows);
+            rows += g.num_rows() as u64;
+        }
+        Ok(RowGroups {
+            path,
+            metadata,
+            leaves,
+            first_rows,
+            rows,
+        })
+    }
+
+    /// Number of row groups.
+    fn len(&self) -> usize {
+        self.first_rows.len()
+    }
+
+    /// The file rows of group `g`: `first..end`.
+    fn bounds(&self, g: usize) -> (u64, u64) {
+        let end = self.first_rows.get(g + 1).copied().unwrap_or(self.rows);
+        (self.first_rows[g], end)
+    }
+
+    /// Decodes the columns of group `g` (only the rows of `selection`, when given).
+    fn read(&self, g: usize, selection: Option<RowSelection>) -> Result<Vec<RecordBatch>> {
+        let path = self.path;
+        let b =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(open(path)?, self.metadata.clone());
+        let mask = ProjectionMask::leaves(b.parquet_schema(), self.leaves.iter().copied());
+        let mut b = b
+            .with_projection(mask)
+            .with_row_groups(vec![g])
+            .with_batch_size(65_536);
+        if let Some(sel) = selection {
+            b = b.with_row_selection(sel);
+        }
+        let reader = b.build().map_err(|e| pq_err(path, e))?;
+        reader
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| pq_err(path, e))
+    }
+}
+
 /// Reads the named columns of every row group of a Parquet file, in parallel, calling
 /// `each(first_row, batches)` with the file's index of the group's first row; results come
 /// back in row-group order. With `only` (file rows, ascending), just those rows are decoded
@@ -54,34 +135,10 @@ fn read_row_groups<T: Send>(
     only: Option<&[u32]>,
     each: impl Fn(u64, Vec<RecordBatch>) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(|e| pq_err(path, e))?;
-    let schema = builder.parquet_schema().clone();
-    let arrow_schema = builder.schema().clone();
-    for c in columns {
-        if arrow_schema.field_with_name(c).is_err() {
-            return Err(Error::Schema {
-                path: path.to_path_buf(),
-                message: format!("missing column `{c}` (is this an ingest output folder?)"),
-            });
-        }
-    }
-    let mut first_rows = Vec::new();
-    let mut next = 0u64;
-    for g in builder.metadata().row_groups() {
-        first_rows.push(next);
-        next += g.num_rows() as u64;
-    }
-    let leaves: Vec<usize> = (0..schema.num_columns())
-        .filter(|&i| {
-            let root = schema.get_column_root(i).name();
-            columns.contains(&root)
-        })
-        .collect();
-    let end_of = |g: usize| first_rows.get(g + 1).copied().unwrap_or(next);
+    let file = RowGroups::open(path, columns)?;
     let selection = |g: usize| -> Option<RowSelection> {
         let rows = only?;
-        let (first, end) = (first_rows[g], end_of(g));
+        let (first, end) = file.bounds(g);
         let lo = rows.partition_point(|&r| u64::from(r) < first);
         let hi = rows.partition_point(|&r| u64::from(r) < end);
         let mut selectors = Vec::new();
@@ -99,33 +156,18 @@ fn read_row_groups<T: Send>(
         }
         Some(RowSelection::from(selectors))
     };
-    let groups: Vec<usize> = (0..first_rows.len())
+    let groups: Vec<usize> = (0..file.len())
         .filter(|&g| {
             only.is_none_or(|rows| {
-                let i = rows.partition_point(|&r| u64::from(r) < first_rows[g]);
-                rows.get(i).is_some_and(|&r| u64::from(r) < end_of(g))
+                let (first, end) = file.bounds(g);
+                let i = rows.partition_point(|&r| u64::from(r) < first);
+                rows.get(i).is_some_and(|&r| u64::from(r) < end)
             })
         })
         .collect();
     groups
         .into_par_iter()
-        .map(|g| {
-            let b = ParquetRecordBatchReaderBuilder::try_new(open(path)?)
-                .map_err(|e| pq_err(path, e))?;
-            let mask = ProjectionMask::leaves(b.parquet_schema(), leaves.iter().copied());
-            let mut b = b
-                .with_projection(mask)
-                .with_row_groups(vec![g])
-                .with_batch_size(65_536);
-            if let Some(sel) = selection(g) {
-                b = b.with_row_selection(sel);
-            }
-            let reader = b.build().map_err(|e| pq_err(path, e))?;
-            let batches = reader
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| pq_err(path, e))?;
-            each(first_rows[g], batches)
-        })
+        .map(|g| each(file.bounds(g).0, file.read(g, selection(g))?))
         .collect()
 }
 
@@ -238,6 +280,79 @@ pub(crate) fn read_values(dir: &Path, rows: &[u32]) -> Result<RowValues> {
     Ok(values)
 }
 
+/// Reads `columns` of `entities.parquet`: every row group decodes its rows in parallel into
+/// its slice of columns sized once from the file's metadata; only the ids, whose length is
+/// not known before they are decoded, are copied together afterwards (one buffer per group).
+fn read_entities(epath: &Path, columns: &[&str]) -> Result<Entities> {
+    let file = RowGroups::open(epath, columns)?;
+    let n = file.rows as usize;
+    let mut types = vec![EntityType::Account; n];
+    let mut anchors = vec![0u32; n];
+    let mut created_at = vec![None; n];
+    let mut labels = vec![None; n];
+    let slots: Vec<_> = by_group(&file, &mut types)
+        .into_iter()
+        .zip(by_group(&file, &mut anchors))
+        .zip(by_group(&file, &mut created_at))
+        .zip(by_group(&file, &mut labels))
+        .collect();
+    let ids = slots
+        .into_par_iter()
+        .enumerate()
+        .map(|(g, (((types, anchors), created_at), labels))| {
+            let batches = file.read(g, None)?;
+            let mut ids = EntityIds::default();
+            let mut at = 0usize;
+            for b in batches {
+                let id = strings(epath, &b, "entity_id")?;
+                let ty = strings(epath, &b, "entity_type")?;
+                let anchor: UInt32Array = prim(epath, &b, "anchor_idx", DataType::UInt32)?;
+                let created: Int64Array = prim(epath, &b, "created_at_ms", DataType::Int64)?;
+                let label = strings(epath, &b, "label")?;
+                if at + b.num_rows() > types.len() {
+                    return Err(pq_err(epath, "a row group holds more rows than it says"));
+                }
+                ids.reserve(b.num_rows(), id.lengths().map(|l| l as usize).sum());
+                for i in 0..b.num_rows() {
+                    types[at] = EntityType::parse(ty.value(i)).ok_or_else(|| Error::Schema {
+                        path: epath.to_path_buf(),
+                        message: format!("unknown entity_type `{}`", ty.value(i)),
+                    })?;
+                    labels[at] = if label.is_null(i) {
+                        None
+                    } else {
+                        match label.value(i) {
+                            "fraud" => Some(Label::Fraud),
+                            "legit" => Some(Label::Legit),
+                            _ => None,
+                        }
+                    };
+                    ids.push(id.value(i));
+                    anchors[at] = anchor.value(i);
+                    created_at[at] = (!created.is_null(i)).then(|| created.value(i));
+                    at += 1;
+                }
+            }
+            if at != types.len() {
+                return Err(pq_err(epath, "a row group holds fewer rows than it says"));
+            }
+            Ok(ids)
+        })
+        .collect::<Result<Vec<EntityIds>>>()?;
+    let mut all = EntityIds::default();
+    all.reserve(n, ids.iter().map(EntityIds::byte_len).sum());
+    for part in &ids {
+        all.extend_from(part);
+    }
+    Ok(Entities {
+        ids: all,
+        types,
+        anchor: anchors,
+        created_at,
+        label: labels,
+    })
+}
+
 /// What [`read_ingest`] keeps of `attributes.parquet`.
 #[derive(Clone, Copy)]
 enum AttrRead<'a> {
@@ -259,48 +374,7 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
         "created_at_ms",
         "label",
     ];
-    let parts = read_row_groups(&epath, &cols, None, |_, batches| {
-        let mut e = Entities::default();
-        e.reserve(batches.iter().map(RecordBatch::num_rows).sum());
-        for b in batches {
-            let id = strings(&epath, &b, "entity_id")?;
-            let ty = strings(&epath, &b, "entity_type")?;
-            let anchor: UInt32Array = prim(&epath, &b, "anchor_idx", DataType::UInt32)?;
-            let created: Int64Array = prim(&epath, &b, "created_at_ms", DataType::Int64)?;
-            let label = strings(&epath, &b, "label")?;
-            for i in 0..b.num_rows() {
-                let t = EntityType::parse(ty.value(i)).ok_or_else(|| Error::Schema {
-                    path: epath.clone(),
-                    message: format!("unknown entity_type `{}`", ty.value(i)),
-                })?;
-                let lab = if label.is_null(i) {
-                    None
-                } else {
-                    match label.value(i) {
-                        "fraud" => Some(Label::Fraud),
-                        "legit" => Some(Label::Legit),
-                        _ => None,
-                    }
-                };
-                e.ids.push(id.value(i).to_owned());
-                e.types.push(t);
-                e.anchor.push(anchor.value(i));
-                e.created_at
-                    .push((!created.is_null(i)).then(|| created.value(i)));
-                e.label.push(lab);
-            }
-        }
-        Ok(e)
-    })?;
-    let mut entities = Entities::default();
-    entities.reserve(parts.iter().map(Entities::len).sum());
-    for p in parts {
-        entities.ids.extend(p.ids);
-        entities.types.extend(p.types);
-        entities.anchor.extend(p.anchor);
-        entities.created_at.extend(p.created_at);
-        entities.label.extend(p.label);
-    }
+    let entities = read_entities(&epath, &cols)?;
     let n = entities.len();
     if n >= u32::MAX as usize {
         return Err(Error::TooLarge(n));
@@ -313,6 +387,17 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
     }
 
     let apath = dir.join("attributes.parquet");
+    if let AttrRead::Keys(value_kinds) = read {
+        let (attributes, values) = read_attribute_keys(&apath, n, &keyer, value_kinds)?;
+        return Ok((
+            LinkInput {
+                entities,
+                attributes,
+                keyer,
+            },
+            values,
+        ));
+    }
     let only = match read {
         AttrRead::Kinds(kinds) => Some(kinds),
         AttrRead::All | AttrRead::Keys(_) => None,
@@ -411,23 +496,255 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
     ))
 }
 
+/// The kinds one row group of `attributes.parquet` holds, in the order they first appear
+/// in it, with what the keys-only read does with each.
+struct GroupKinds<'k> {
+    names: Vec<String>,
+    keyers: Vec<KindKeyer<'k>>,
+    /// Whether values of the kind can be typed fillers.
+    filler: Vec<bool>,
+    /// Whether the kind's values are kept beside the table.
+    keep: Vec<bool>,
+}
+
+impl<'k> GroupKinds<'k> {
+    /// The group's index of kind `name`, adding it when new.
+    fn id(&mut self, name: &str, keyer: &'k Keyer, value_kinds: &[&str]) -> Result<u16> {
+        if let Some(i) = self.names.iter().position(|k| k == name) {
+            return Ok(i as u16);
+        }
+        if self.names.len() >= usize::from(u16::MAX) {
+            return Err(Error::TooLarge(self.names.len()));
+        }
+        self.names.push(name.to_owned());
+        self.keyers.push(keyer.for_kind(name));
+        self.filler.push(can_be_typed_filler(name));
+        self.keep.push(value_kinds.contains(&name));
+        Ok((self.names.len() - 1) as u16)
+    }
+}
+
+/// The keys-only read of `attributes.parquet` (see [`read_ingest_for_link`]) for `n`
+/// entities. Every row group decodes, keys and checks its rows in parallel straight into
+/// its slice of the table's columns, which are sized once from the file's metadata: no
+/// per-group tables are built and then copied together. Kind indexes follow the order in
+/// which kinds first appear in the file, as [`Attributes::kind_id`] numbers them row by row.
+fn read_attribute_keys(
+    apath: &Path,
+    n: usize,
+    keyer: &Keyer,
+    value_kinds: &[&str],
+) -> Result<(Attributes, RowValues)> {
+    let file = RowGroups::open(apath, &["entity_idx", "kind", "value"])?;
+    let rows = file.rows as usize;
+    if rows >= u32::MAX as usize {
+        return Err(Error::TooLarge(rows));
+    }
+    let mut entity = vec![0u32; rows];
+    let mut kind = vec![0u16; rows];
+    let mut key = vec![0u64; rows];
+    let slots: Vec<_> = by_group(&file, &mut entity)
+        .into_iter()
+        .zip(by_group(&file, &mut kind))
+        .zip(by_group(&file, &mut key))
+        .collect();
+    let parts = slots
+        .into_par_iter()
+        .enumerate()
+        .map(|(g, ((ents, kinds), keys))| {
+            let (first, _) = file.bounds(g);
+            let mut local = GroupKinds {
+                names: Vec::new(),
+                keyers: Vec::new(),
+                filler: Vec::new(),
+                keep: Vec::new(),
+            };
+            let mut fillers = Vec::new();
+            let mut vals = RowValues::default();
+            let mut at = 0usize;
+            for b in file.read(g, None)? {
+                let ent: UInt32Array = prim(apath, &b, "entity_idx", DataType::UInt32)?;
+                let kind_col = strings(apath, &b, "kind")?;
+                let value = strings(apath, &b, "value")?;
+                if at + b.num_rows() > ents.len() {
+                    return Err(pq_err(apath, "a row group holds more rows than it says"));
+                }
+                // A kind's view (its bytes, or where in this batch's buffers they are) to
+                // its index: equal views are equal strings within one array, and a
+                // dictionary-encoded column repeats a handful of views.
+                let mut seen: Vec<(u128, u16)> = Vec::new();
+                for (i, &view) in kind_col.views().iter().enumerate() {
+                    let e = ent.value(i);
+                    if e as usize >= n {
+                        return Err(Error::Schema {
+                            path: apath.to_path_buf(),
+                            message: format!("entity_idx {e} out of range (entities: {n})"),
+                        });
+                    }
+                    let kid = match seen.iter().find(|s| s.0 == view) {
+                        Some(&(_, id)) => id,
+                        None => {
+                            let id = local.id(kind_col.value(i), keyer, value_kinds)?;
+                            // Bounded: a plainly encoded column gives every long name a
+                            // view of its own.
+                            if seen.len() < 64 {
+                                seen.push((view, id));
+                            }
+                            id
+                        }
+                    };
+                    let k = kid as usize;
+                    let v = value.value(i);
+                    let row_key = local.keyers[k].key(v.as_bytes());
+                    if local.filler[k] && is_typed_filler(&local.names[k], v) {
+                        fillers.push((kid, row_key));
+                    }
+                    if local.keep[k] {
+                        vals.push((first as usize + at) as u32, v);
+                    }
+                    ents[at] = e;
+                    kinds[at] = kid;
+                    keys[at] = row_key;
+                    at += 1;
+                }
+            }
+            if at != ents.len() {
+                return Err(pq_err(apath, "a row group holds fewer rows than it says"));
+            }
+            Ok((local.names, fillers, vals))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Number the kinds in the order they first appear in the file, and renumber the groups
+    // whose own order differs.
+    let mut all = Attributes::default();
+    let mut maps = Vec::with_capacity(parts.len());
+    let mut fillers = Vec::new();
+    let mut vals = Vec::with_capacity(parts.len());
+    for (names, group_fillers, group_vals) in parts {
+        let map: Vec<u16> = names.iter().map(|k| all.kind_id(k)).collect();
+        fillers.extend(
+            group_fillers
+                .into_iter()
+                .map(|(k, key)| (map[k as usize], key)),
+        );
+        vals.push(group_vals);
+        maps.push(map);
+    }
+    by_group(&file, &mut kind)
+        .into_par_iter()
+        .zip(&maps)
+        .filter(|(_, map)| map.iter().enumerate().any(|(i, &m)| usize::from(m) != i))
+        .for_each(|(kinds, map)| {
+            for k in kinds {
+                *k = map[*k as usize];
+            }
+        });
+    Ok((
+        Attributes::from_keys(all.kinds, entity, kind, key, fillers),
+        RowValues::concat(vals),
+    ))
+}
+
+/// `column` (one value per row of `file`) cut into one slice per row group.
+fn by_group<'c, T>(file: &RowGroups, mut column: &'c mut [T]) -> Vec<&'c mut [T]> {
+    (0..file.len())
+        .map(|g| {
+            let (first, end) = file.bounds(g);
+            let (this, rest) = std::mem::take(&mut column).split_at_mut((end - first) as usize);
+            column = rest;
+            this
+        })
+        .collect()
+}
+
 /// Writes one record batch to `path` atomically (temp file, then rename).
 pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<()> {
+    write_chunks(
+        path,
+        batch.num_rows(),
+        batch.num_rows().max(1),
+        &[],
+        |rows| Ok(batch.slice(rows.start, rows.len())),
+    )
+}
+
+/// Rows per row group of the output files.
+const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// Rows per batch handed to the Parquet writer by [`write_chunks`].
+pub(crate) const WRITE_CHUNK_ROWS: usize = 65_536;
+
+/// Writes a table of `rows` rows to `path` atomically (temp file, then rename), building it
+/// `chunk_rows` rows at a time with `chunk(rows)`: the file is the same as one written from
+/// a single batch of every row, but no column of the whole table is ever built, so writing
+/// a table of millions of rows reuses a few small buffers instead of filling fresh memory.
+/// Columns named in `unique` (values that rarely repeat, such as ids) skip dictionary
+/// encoding, which could only fall back to plain encoding for them after trying.
+pub(crate) fn write_chunks(
+    path: &Path,
+    rows: usize,
+    chunk_rows: usize,
+    unique: &[&str],
+    chunk: impl Fn(std::ops::Range<usize>) -> Result<RecordBatch>,
+) -> Result<()> {
     let tmp: PathBuf = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(|source| Error::Io {
         path: tmp.clone(),
         source,
     })?;
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).map_err(|e| pq_err(path, e))?,
         ))
-        .set_max_row_group_row_count(Some(1 << 20))
-        .build();
-    let mut w =
-        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| pq_err(path, e))?;
-    w.write(batch).map_err(|e| pq_err(path, e))?;
-    w.close().map_err(|e| pq_err(path, e))?;
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    for c in unique {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+    }
+    let err = |e| pq_err(path, e);
+    let first = chunk(0..rows.min(chunk_rows))?;
+    let schema = first.schema();
+    let mut next = Some(first);
+    // The arrow writer only to set the file up (schema, metadata); its row groups are
+    // written here, each column encoded and compressed by its own rayon task, since
+    // encoding is single-threaded per column and a few tables are most of a run's output.
+    let (mut writer, columns) = ArrowWriter::try_new(file, schema.clone(), Some(props.build()))
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(err)?;
+    let mut at = 0;
+    let mut group = 0;
+    while at < rows {
+        let group_end = (at + ROW_GROUP_ROWS).min(rows);
+        let mut writers = columns.create_column_writers(group).map_err(err)?;
+        while at < group_end {
+            let end = (at + chunk_rows).min(group_end);
+            let batch = match next.take() {
+                Some(b) if b.num_rows() == end - at => b,
+                _ => chunk(at..end)?,
+            };
+            let mut leaves = Vec::with_capacity(writers.len());
+            for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                leaves.extend(compute_leaves(field, column).map_err(err)?);
+            }
+            writers
+                .par_iter_mut()
+                .zip(leaves)
+                .try_for_each(|(w, leaf)| w.write(&leaf))
+                .map_err(err)?;
+            at = end;
+        }
+        let chunks = writers
+            .into_par_iter()
+            .map(|w| w.close())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)?;
+        let mut group_writer = writer.next_row_group().map_err(err)?;
+        for c in chunks {
+            c.append_to_row_group(&mut group_writer).map_err(err)?;
+        }
+        group_writer.close().map_err(err)?;
+        group += 1;
+    }
+    writer.close().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -519,12 +836,16 @@ impl TableBuilder {
         s
     }
 
-    /// A list-of-strings column.
-    pub fn str_list(self, name: &str, values: impl IntoIterator<Item = Vec<String>>) -> Self {
+    /// A list-of-strings column: one list of strings per row.
+    pub fn str_list<L, S>(self, name: &str, values: impl IntoIterator<Item = L>) -> Self
+    where
+        L: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let mut b = ListBuilder::new(StringBuilder::new());
         for v in values {
             for s in v {
-                b.values().append_value(s);
+                b.values().append_value(s.as_ref());
             }
             b.append(true);
         }
@@ -638,6 +959,41 @@ mod tests {
         w.write(&attrs).unwrap();
         w.close().unwrap();
         rows
+    }
+
+    /// A table of `n` rows with a string, a number and a list-of-strings column.
+    fn table_of(rows: std::ops::Range<usize>) -> Result<RecordBatch> {
+        TableBuilder::new()
+            .str("id", rows.clone().map(|i| format!("e{i}")))
+            .u32("n", rows.clone().map(|i| i as u32))
+            .str_list(
+                "l",
+                rows.map(|i| (0..i % 3).map(move |j| hostile((i + j) % 40))),
+            )
+            .finish()
+    }
+
+    #[test]
+    fn a_table_written_in_chunks_reads_back_as_written_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        // More rows than a row group holds, in chunks that do not divide it, and an empty
+        // table.
+        for (rows, chunk) in [(ROW_GROUP_ROWS + 1_234, 100_003), (50, 7), (0, 7)] {
+            let path = tmp.path().join(format!("t{rows}.parquet"));
+            write_chunks(&path, rows, chunk, &["id"], table_of).unwrap();
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+            let groups = reader.metadata().num_row_groups();
+            assert_eq!(groups, rows.div_ceil(ROW_GROUP_ROWS), "{rows} rows");
+            let batches: Vec<RecordBatch> = reader
+                .build()
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
+            let whole = table_of(0..rows).unwrap();
+            let read = arrow::compute::concat_batches(&whole.schema(), &batches).unwrap();
+            assert_eq!(read, whole, "{rows} rows in chunks of {chunk}");
+        }
     }
 
     #[test]

@@ -67,5 +67,5 @@ pub use record::{
 };
 pub use rings::{Reason, RingReport};
 pub use score::EntityScore;
-pub use table::{Attributes, Entities, LinkInput, RowValues};
+pub use table::{Attributes, Entities, EntityIds, LinkInput, RowValues};
 pub use uf::ConcurrentUnionFind;

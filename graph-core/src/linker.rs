@@ -152,7 +152,7 @@ pub fn cluster_id(entities: &Entities, oldest: u32) -> String {
 /// One posting: 16 bytes, sorted by `(key, anchor, row)`. `row` is the attribute row (for a
 /// combination, the row of its base kind), through which the value, the entity and its time
 /// are found when needed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
     key: u64,
     anchor: u32,
@@ -192,10 +192,6 @@ fn placeholder_keys(
 pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     let mut timings = Vec::new();
     let mut t = Instant::now();
-    let mut lap = |name: &str, t: &mut Instant| {
-        timings.push((name.to_owned(), t.elapsed().as_millis() as u64));
-        *t = Instant::now();
-    };
     let ents = &input.entities;
     let attrs = &input.attributes;
 
@@ -223,62 +219,80 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     row_kind.extend(combos.iter().map(|c| c.0));
     let placeholders = placeholder_keys(attrs, &kinds, &row_kind, &input.keyer, config);
 
-    // 1. Rows per kind.
-    let mut rows: Vec<Vec<Row>> = vec![Vec::new(); kinds.len()];
-    // Decided once per kind, not per row: the loop below runs over every attribute row.
-    let needed: Vec<bool> = (0..attrs.kinds.len() as u16)
-        .map(|k| rules[k as usize].link != LinkMode::Never || combos.iter().any(|c| c.1 == k))
+    // 1–4, one kind at a time, so that only one kind's rows (and, for a combination, its two
+    // sources') are held at once: at 10M accounts all kinds' rows together were 3–4 GB.
+    // 1. Rows of a kind, `(key, anchor, row)` in row order. Attribute rows are cut into
+    // chunks counted per kind once; a kind's rows are then gathered by all chunks in
+    // parallel, each into its own slice of the kind's list, allocated at its exact size.
+    let n = attrs.len();
+    let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(1);
+    let counts: Vec<Vec<usize>> = attrs
+        .kind
+        .par_chunks(chunk)
+        .map(|kinds| {
+            let mut c = vec![0usize; attrs.kinds.len()];
+            for &k in kinds {
+                c[k as usize] += 1;
+            }
+            c
+        })
         .collect();
-    // Sized exactly up front: growing by doubling copied the largest lists several times.
-    let mut per_kind = vec![0usize; attrs.kinds.len()];
-    for &k in &attrs.kind {
-        per_kind[k as usize] += 1;
-    }
-    for (k, &count) in per_kind.iter().enumerate() {
-        if needed[k] {
-            rows[k].reserve_exact(count);
-        }
-    }
-    for (i, ((&e, &k), &key)) in attrs
-        .entity
-        .iter()
-        .zip(&attrs.kind)
-        .zip(&attrs.key)
-        .enumerate()
-    {
-        if !needed[k as usize] {
-            continue;
-        }
-        rows[k as usize].push(Row {
-            key,
-            anchor: ents.anchor[e as usize],
-            row: i as u32,
+    let gather = |k: u16| -> Vec<Row> {
+        let mut rows = vec![Row::default(); counts.iter().map(|c| c[k as usize]).sum()];
+        let mut rest: &mut [Row] = &mut rows;
+        let slices: Vec<&mut [Row]> = counts
+            .iter()
+            .map(|c| {
+                let (this, tail) = std::mem::take(&mut rest).split_at_mut(c[k as usize]);
+                rest = tail;
+                this
+            })
+            .collect();
+        slices.into_par_iter().enumerate().for_each(|(c, out)| {
+            let (start, end) = (c * chunk, ((c + 1) * chunk).min(n));
+            let rows = attrs.kind[start..end]
+                .iter()
+                .zip(&attrs.key[start..end])
+                .zip(&attrs.entity[start..end])
+                .zip(start as u32..)
+                .filter(|&(((&kind, _), _), _)| kind == k);
+            for (slot, (((_, &key), &e), row)) in out.iter_mut().zip(rows) {
+                *slot = Row {
+                    key,
+                    anchor: ents.anchor[e as usize],
+                    row,
+                };
+            }
         });
-    }
-    for &(k, w, c) in &combos {
-        let combo_rows = combination_rows(&rows[k as usize], &rows[w as usize], |a, b| {
-            input.keyer.combine(&kinds[c as usize], a, b)
-        });
-        rows[c as usize] = combo_rows;
-    }
-    // Required kinds that never link on their own were only needed for the combinations.
-    for (k, r) in rows.iter_mut().enumerate() {
-        if rules[k].link == LinkMode::Never {
-            r.clear();
-        }
-    }
-    lap("collect", &mut t);
-
-    // 2. Sort each kind by (key, anchor, row): groups of one key, anchors ascending within.
-    rows.par_iter_mut().for_each(|r| r.par_sort_unstable());
-    lap("sort", &mut t);
+        rows
+    };
+    let mut step_ms = [0u64; 3]; // collect, sort, link
+    let mut step = |i: usize, t: &mut Instant| {
+        step_ms[i] += t.elapsed().as_millis() as u64;
+        *t = Instant::now();
+    };
 
     // 3–4. Caps, hubs and unions.
     let uf = ConcurrentUnionFind::new(ents.len());
     let mut shared = Vec::new();
     let mut hubs = Vec::new();
     let mut kind_stats = Vec::new();
-    for (k, krows) in rows.iter().enumerate() {
+    for k in 0..kinds.len() {
+        let mut krows = match combos.iter().find(|c| usize::from(c.2) == k) {
+            Some(&(main, required, _)) => {
+                combination_rows(&gather(main), &gather(required), |a, b| {
+                    input.keyer.combine(&kinds[k], a, b)
+                })
+            }
+            // Kinds that never link on their own are only needed for the combinations.
+            None if rules[k].link == LinkMode::Never => Vec::new(),
+            None => gather(k as u16),
+        };
+        step(0, &mut t);
+        // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within.
+        krows.par_sort_unstable();
+        step(1, &mut t);
+        let krows = &krows[..];
         let rule = &rules[k];
         let groups = group_bounds(krows);
         let counts: Vec<u32> = groups
@@ -379,15 +393,17 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
         if !krows.is_empty() {
             kind_stats.push(stat);
         }
+        step(2, &mut t);
     }
-    drop(rows);
-    lap("link", &mut t);
+    for (name, ms) in ["collect", "sort", "link"].iter().zip(step_ms) {
+        timings.push(((*name).to_owned(), ms));
+    }
 
     // 5. Components and stable ids.
     let roots = uf.roots();
     let root_of = |e: usize| roots[ents.anchor[e] as usize];
     let (cluster_of, clusters, multi) = build_clusters(ents, &root_of);
-    lap("clusters", &mut t);
+    timings.push(("clusters".to_owned(), t.elapsed().as_millis() as u64));
 
     LinkOutput {
         kinds,
@@ -715,7 +731,7 @@ mod tests {
         (0..input.entities.len())
             .map(|e| {
                 (
-                    input.entities.ids[e].clone(),
+                    input.entities.ids[e].to_owned(),
                     out.clusters[out.cluster_of[e] as usize].id.clone(),
                 )
             })
@@ -807,7 +823,7 @@ mod tests {
         let mut groups: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
         for e in 0..n {
             let r = find(&mut parent, ents.anchor[e] as usize);
-            groups.entry(r).or_default().insert(ents.ids[e].clone());
+            groups.entry(r).or_default().insert(ents.ids[e].to_owned());
         }
         groups.into_values().collect()
     }
@@ -818,7 +834,7 @@ mod tests {
             groups
                 .entry(out.cluster_of[e])
                 .or_default()
-                .insert(input.entities.ids[e].clone());
+                .insert(input.entities.ids[e].to_owned());
         }
         groups.into_values().collect()
     }

@@ -10,8 +10,8 @@ use crate::config::LinkConfig;
 use crate::dedupe::{self, BlockReport, DedupeConfig, DedupeResult, Model, RuleStats};
 use crate::error::{Error, Result};
 use crate::io::{
-    SCHEMA_VERSION, TableBuilder, read_ingest_dir_kinds, read_ingest_for_link, read_values,
-    write_batch,
+    SCHEMA_VERSION, TableBuilder, WRITE_CHUNK_ROWS, read_ingest_dir_kinds, read_ingest_for_link,
+    read_values, write_batch, write_chunks,
 };
 use crate::keys::{Keyer, key_hex};
 use crate::linker::{KindStats, LinkOutput, base_kind, cluster_id, link};
@@ -19,7 +19,7 @@ use crate::normalize::mask;
 use crate::record::EntityType;
 use crate::rings::{RingReport, rings};
 use crate::score::{EntityScore, scores};
-use crate::table::{LinkInput, RowValues, Values};
+use crate::table::{Entities, LinkInput, RowValues, Values};
 
 /// A ring as the summary shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -230,12 +230,16 @@ pub fn run_link(
     };
     let (input, compared_values) = read_ingest_for_link(in_dir, keyer, compared)?;
     timings.push(("read".to_owned(), t.elapsed().as_millis() as u64));
+    create_dir(out_dir)?;
+    // `clusters.parquet` needs nothing but the clusters, so it is written while the values
+    // are read and rings and scores are found.
     let mut result = link_with(
         input,
         Some(compared_values),
         config,
         progress,
         &|_, rows| read_values(in_dir, rows),
+        &|input, out| write_clusters(&input.entities, out, out_dir),
     )?;
     result.summary.timings_ms.splice(0..0, timings);
     t = Instant::now();
@@ -259,23 +263,33 @@ pub fn link_input(
     config: &LinkConfig,
     progress: &mut dyn FnMut(&str),
 ) -> Result<RunResult> {
-    link_with(input, None, config, progress, &|input, rows| {
-        Ok(RowValues::from_attributes(&input.attributes, rows))
-    })
+    link_with(
+        input,
+        None,
+        config,
+        progress,
+        &|input, rows| Ok(RowValues::from_attributes(&input.attributes, rows)),
+        &|_, _| Ok(()),
+    )
 }
 
 /// Gives the values of attribute rows (ascending) of an input.
 type FetchValues<'a> = &'a dyn Fn(&LinkInput, &[u32]) -> Result<RowValues>;
 
+/// Work on the clusters alone, done beside the rest of a run once linking is over.
+type Beside<'a> = &'a (dyn Fn(&LinkInput, &LinkOutput) -> Result<()> + Sync);
+
 /// Links, finds duplicates, rings and scores. `compared_values` holds the values duplicate
 /// detection compares when `input` holds none (`None`: they are in `input`); `fetch` gives
-/// the values the outputs show, asked for once, after linking.
+/// the values the outputs show, asked for once, after linking; `beside` runs on a rayon
+/// thread beside fetching values, rings and scores (its error wins over theirs).
 fn link_with(
     input: LinkInput,
     compared_values: Option<RowValues>,
     config: &LinkConfig,
     progress: &mut dyn FnMut(&str),
     fetch: FetchValues,
+    beside: Beside,
 ) -> Result<RunResult> {
     let mut timings = Vec::new();
     let start = Instant::now();
@@ -308,22 +322,44 @@ fn link_with(
         d
     });
     drop(compared_values);
-    let t = Instant::now();
-    progress("reading the values the results show");
-    let values = fetch(&input, &output_rows(&out))?;
-    timings.push(("values".to_owned(), t.elapsed().as_millis() as u64));
-    let t = Instant::now();
-    progress("finding rings");
-    let rs = rings(&input, &out, &values, config);
-    timings.push(("rings".to_owned(), t.elapsed().as_millis() as u64));
-    let t = Instant::now();
-    progress("scoring");
-    let dup_pairs = dups
-        .as_ref()
-        .map(Duplicates::probabilities)
-        .unwrap_or_default();
-    let sc = scores(&input, &out, &values, &rs, &dup_pairs, config);
-    timings.push(("scores".to_owned(), t.elapsed().as_millis() as u64));
+    let beside_result = std::sync::Mutex::new(None);
+    // `in_place_scope`: the rest runs on this thread (`progress` need not be `Send`).
+    let rest = rayon::in_place_scope(|scope| {
+        scope.spawn(|_| {
+            let t = Instant::now();
+            let r = beside(&input, &out).map(|()| t.elapsed());
+            *beside_result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        });
+        let t = Instant::now();
+        progress("reading the values the results show");
+        let values = fetch(&input, &output_rows(&out))?;
+        timings.push(("values".to_owned(), t.elapsed().as_millis() as u64));
+        let t = Instant::now();
+        progress("finding rings");
+        let rs = rings(&input, &out, &values, config);
+        timings.push(("rings".to_owned(), t.elapsed().as_millis() as u64));
+        let t = Instant::now();
+        progress("scoring");
+        let dup_pairs = dups
+            .as_ref()
+            .map(Duplicates::probabilities)
+            .unwrap_or_default();
+        let sc = scores(&input, &out, &values, &rs, &dup_pairs, config);
+        timings.push(("scores".to_owned(), t.elapsed().as_millis() as u64));
+        Ok((values, rs, sc))
+    });
+    match beside_result
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+    {
+        Some(Ok(took)) => timings.push((
+            "clusters written (beside values, rings, scores)".to_owned(),
+            took.as_millis() as u64,
+        )),
+        Some(Err(e)) => return Err(e),
+        None => {}
+    }
+    let (values, rs, sc) = rest?;
 
     let ents = &input.entities;
     let accounts = ents
@@ -514,19 +550,13 @@ fn write_duplicates(input: &LinkInput, d: &Duplicates, out_dir: &Path) -> Result
         (ga.is_some() && ga == gb).then(|| ga.cloned()).flatten()
     };
     let table = TableBuilder::new()
-        .str("entity_a", ps().map(|p| ents.ids[p.a as usize].as_str()))
-        .str("entity_b", ps().map(|p| ents.ids[p.b as usize].as_str()))
+        .str("entity_a", ps().map(|p| &ents.ids[p.a as usize]))
+        .str("entity_b", ps().map(|p| &ents.ids[p.b as usize]))
         .f64("match_probability", ps().map(|p| p.match_probability))
         .f64("match_weight", ps().map(|p| p.match_weight))
         .opt_str("group_id", ps().map(group))
-        .str_list(
-            "fields",
-            ps().map(|p| p.fields.iter().map(|f| f.field.to_owned()).collect()),
-        )
-        .str_list(
-            "levels",
-            ps().map(|p| p.fields.iter().map(|f| f.level.to_owned()).collect()),
-        )
+        .str_list("fields", ps().map(|p| p.fields.iter().map(|f| f.field)))
+        .str_list("levels", ps().map(|p| p.fields.iter().map(|f| f.level)))
         .f64_list(
             "weights",
             ps().map(|p| p.fields.iter().map(|f| f.weight).collect()),
@@ -556,14 +586,14 @@ fn explain(prior: f64, p: &crate::dedupe::PairScore) -> String {
 /// Builds and writes one output table.
 type WriteTask = fn(&RunResult, &Path) -> Result<()>;
 
-/// Writes every output table. Each table is built and written by its own task: Parquet
+/// Writes every output table but `clusters.parquet` (written beside the end of linking by
+/// [`write_clusters`]). Each table is built and written by its own task: Parquet
 /// encoding and compression are single-threaded per file, so the files are written side by
 /// side (the first error wins).
 fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
     create_dir(out_dir)?;
-    let tasks: [WriteTask; 6] = [
+    let tasks: [WriteTask; 5] = [
         write_duplicates_or_clear,
-        write_clusters,
         write_rings,
         write_scores,
         write_hubs,
@@ -593,18 +623,28 @@ fn write_duplicates_or_clear(r: &RunResult, out_dir: &Path) -> Result<()> {
 }
 
 /// The cluster id of entity `e`.
-fn cluster_id_of(r: &RunResult, e: usize) -> &str {
-    r.link.clusters[r.link.cluster_of[e] as usize].id.as_str()
+fn cluster_id_of(out: &LinkOutput, e: usize) -> &str {
+    out.clusters[out.cluster_of[e] as usize].id.as_str()
 }
 
-fn write_clusters(r: &RunResult, out_dir: &Path) -> Result<()> {
-    let ents = &r.input.entities;
-    let clusters = TableBuilder::new()
-        .str("entity_id", ents.ids.iter())
-        .str("entity_type", ents.types.iter().map(|t| t.as_str()))
-        .str("cluster_id", (0..ents.len()).map(|e| cluster_id_of(r, e)))
-        .finish()?;
-    write_batch(&out_dir.join("clusters.parquet"), &clusters)
+fn write_clusters(ents: &Entities, out: &LinkOutput, out_dir: &Path) -> Result<()> {
+    let path = out_dir.join("clusters.parquet");
+    write_chunks(
+        &path,
+        ents.len(),
+        WRITE_CHUNK_ROWS,
+        &["entity_id", "cluster_id"],
+        |rows| {
+            TableBuilder::new()
+                .str("entity_id", ents.ids.range(rows.clone()))
+                .str(
+                    "entity_type",
+                    ents.types[rows.clone()].iter().map(|t| t.as_str()),
+                )
+                .str("cluster_id", rows.map(|e| cluster_id_of(out, e)))
+                .finish()
+        },
+    )
 }
 
 fn write_rings(r: &RunResult, out_dir: &Path) -> Result<()> {
@@ -627,14 +667,13 @@ fn write_rings(r: &RunResult, out_dir: &Path) -> Result<()> {
         .str_list(
             "reasons",
             rs.iter()
-                .map(|x| x.reasons.iter().map(|r| r.message.clone()).collect()),
+                .map(|x| x.reasons.iter().map(|r| r.message.as_str())),
         )
         .str_list(
             "reason_codes",
-            rs.iter()
-                .map(|x| x.reasons.iter().map(|r| r.code.to_owned()).collect()),
+            rs.iter().map(|x| x.reasons.iter().map(|r| r.code)),
         )
-        .str_list("strong_kinds", rs.iter().map(|x| x.strong_kinds.clone()))
+        .str_list("strong_kinds", rs.iter().map(|x| &x.strong_kinds))
         .u32("burst_accounts", rs.iter().map(|x| x.burst_accounts))
         .u32("fraud_labels", rs.iter().map(|x| x.fraud_labels))
         .bool("synthetic_gov_id", rs.iter().map(|x| x.synthetic_gov_id))
@@ -652,23 +691,30 @@ fn write_rings(r: &RunResult, out_dir: &Path) -> Result<()> {
 
 fn write_scores(r: &RunResult, out_dir: &Path) -> Result<()> {
     let ents = &r.input.entities;
-    let sc = &r.scores;
-    let scores = TableBuilder::new()
-        .str("entity_id", ents.ids.iter())
-        .str("entity_type", ents.types.iter().map(|t| t.as_str()))
-        .f64("score", sc.iter().map(|s| s.score))
-        .str_list(
-            "reasons",
-            sc.iter()
-                .map(|s| s.reasons.iter().map(|r| r.message.clone()).collect()),
-        )
-        .str_list(
-            "reason_codes",
-            sc.iter()
-                .map(|s| s.reasons.iter().map(|r| r.code.to_owned()).collect()),
-        )
-        .finish()?;
-    write_batch(&out_dir.join("scores.parquet"), &scores)
+    let path = out_dir.join("scores.parquet");
+    write_chunks(
+        &path,
+        ents.len(),
+        WRITE_CHUNK_ROWS,
+        &["entity_id"],
+        |rows| {
+            let sc = &r.scores[rows.clone()];
+            TableBuilder::new()
+                .str("entity_id", ents.ids.range(rows.clone()))
+                .str("entity_type", ents.types[rows].iter().map(|t| t.as_str()))
+                .f64("score", sc.iter().map(|s| s.score))
+                .str_list(
+                    "reasons",
+                    sc.iter()
+                        .map(|s| s.reasons.iter().map(|r| r.message.as_str())),
+                )
+                .str_list(
+                    "reason_codes",
+                    sc.iter().map(|s| s.reasons.iter().map(|r| r.code)),
+                )
+                .finish()
+        },
+    )
 }
 
 fn write_hubs(r: &RunResult, out_dir: &Path) -> Result<()> {
@@ -717,8 +763,11 @@ fn write_links(r: &RunResult, out_dir: &Path) -> Result<()> {
         .flat_map(|(p, s)| s.anchors.iter().map(move |&a| (a as usize, p)))
         .collect();
     let links = TableBuilder::new()
-        .str("entity_id", rows.iter().map(|&(e, _)| ents.ids[e].as_str()))
-        .str("cluster_id", rows.iter().map(|&(e, _)| cluster_id_of(r, e)))
+        .str("entity_id", rows.iter().map(|&(e, _)| &ents.ids[e]))
+        .str(
+            "cluster_id",
+            rows.iter().map(|&(e, _)| cluster_id_of(out, e)),
+        )
         .str("kind", rows.iter().map(|&(_, p)| props[p].0))
         .str(
             "property_key",

@@ -224,7 +224,7 @@ pub(crate) fn scores(
                     message: format!(
                         "{hops} hop{} from {} (labelled fraud), via {kind} {value}",
                         if hops == 1 { "" } else { "s" },
-                        ents.ids[r.seed as usize]
+                        &ents.ids[r.seed as usize]
                     ),
                     points: w.fraud_proximity * w.proximity_decay.powi(hops as i32 - 1),
                 });
@@ -246,7 +246,7 @@ pub(crate) fn scores(
                     code: "duplicate_of_fraud",
                     message: format!(
                         "likely the same person as {} (labelled fraud; match probability {:.2})",
-                        ents.ids[other as usize], p
+                        &ents.ids[other as usize], p
                     ),
                     points: w.duplicate_of_fraud * p,
                 });
@@ -256,7 +256,7 @@ pub(crate) fn scores(
                     code: "possible_duplicate",
                     message: format!(
                         "likely the same person as {} (match probability {:.2})",
-                        ents.ids[other as usize], p
+                        &ents.ids[other as usize], p
                     ),
                     points: w.possible_duplicate * p,
                 });

@@ -4,6 +4,109 @@ use crate::keys::Keyer;
 use crate::linker::base_kind;
 use crate::record::{EntityType, Label, Normalized, kinds};
 
+/// The ids of a run's entities, in one buffer: millions of ids cost one allocation, not one
+/// each. `ids[i]` is the `i`-th id.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct EntityIds {
+    bytes: String,
+    /// End of each id in `bytes`.
+    end: Vec<u64>,
+}
+
+impl EntityIds {
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.end.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.end.is_empty()
+    }
+
+    /// Bytes of all ids together.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Appends an id.
+    pub fn push(&mut self, id: &str) {
+        self.bytes.push_str(id);
+        self.end.push(self.bytes.len() as u64);
+    }
+
+    /// Room for `n` more ids of `bytes` bytes in all.
+    pub fn reserve(&mut self, n: usize, bytes: usize) {
+        self.end.reserve(n);
+        self.bytes.reserve(bytes);
+    }
+
+    /// The `i`-th id, if there is one.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.end.get(i)? as usize;
+        let start = if i == 0 { 0 } else { self.end[i - 1] as usize };
+        Some(&self.bytes[start..end])
+    }
+
+    /// The ids, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        self.range(0..self.len())
+    }
+
+    /// The ids of `range`, in order.
+    ///
+    /// # Panics
+    /// When `range` is out of bounds.
+    pub fn range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        let mut start = match range.start {
+            0 => 0,
+            i => self.end[i - 1] as usize,
+        };
+        self.end[range].iter().map(move |&end| {
+            let id = &self.bytes[start..end as usize];
+            start = end as usize;
+            id
+        })
+    }
+
+    /// Appends every id of `other`.
+    pub fn extend_from(&mut self, other: &EntityIds) {
+        let base = self.bytes.len() as u64;
+        self.bytes.push_str(&other.bytes);
+        self.end.extend(other.end.iter().map(|e| e + base));
+    }
+}
+
+impl std::ops::Index<usize> for EntityIds {
+    type Output = str;
+
+    fn index(&self, i: usize) -> &str {
+        match self.get(i) {
+            Some(id) => id,
+            None => panic!("entity {i} out of range ({} ids)", self.len()),
+        }
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for EntityIds {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut ids = EntityIds::default();
+        for id in iter {
+            ids.push(id.as_ref());
+        }
+        ids
+    }
+}
+
+impl std::fmt::Debug for EntityIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// Entities of one link run, indexed `0..len()`.
 ///
 /// `anchor[i]` is the entity whose identity `i` stands for: an account is its own anchor, an
@@ -12,7 +115,7 @@ use crate::record::{EntityType, Label, Normalized, kinds};
 #[derive(Debug, Clone, Default)]
 pub struct Entities {
     /// Entity ids (`account_id` / `inquiry_id`).
-    pub ids: Vec<String>,
+    pub ids: EntityIds,
     /// Account or inquiry.
     pub types: Vec<EntityType>,
     /// Anchor of each entity (see above).
@@ -36,7 +139,7 @@ impl Entities {
 
     /// Room for `n` more entities.
     pub fn reserve(&mut self, n: usize) {
-        self.ids.reserve(n);
+        self.ids.reserve(n, 0);
         self.types.reserve(n);
         self.anchor.reserve(n);
         self.created_at.reserve(n);
@@ -46,14 +149,14 @@ impl Entities {
     /// Appends one entity and returns its index.
     pub fn push(
         &mut self,
-        id: String,
+        id: impl AsRef<str>,
         entity_type: EntityType,
         anchor: Option<u32>,
         created_at: Option<i64>,
         label: Option<Label>,
     ) -> u32 {
         let idx = self.ids.len() as u32;
-        self.ids.push(id);
+        self.ids.push(id.as_ref());
         self.types.push(entity_type);
         self.anchor.push(anchor.unwrap_or(idx));
         self.created_at.push(created_at);
@@ -110,6 +213,27 @@ impl Attributes {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.entity.is_empty()
+    }
+
+    /// A keys-only table (see [`Attributes::push_key`]) from its columns; `fillers` are
+    /// the `(kind, key)` of the rows whose value is a typed filler.
+    pub(crate) fn from_keys(
+        kinds: Vec<String>,
+        entity: Vec<u32>,
+        kind: Vec<u16>,
+        key: Vec<u64>,
+        fillers: Vec<(u16, u64)>,
+    ) -> Attributes {
+        debug_assert!(entity.len() == kind.len() && kind.len() == key.len());
+        Attributes {
+            kinds,
+            entity,
+            kind,
+            key,
+            values: String::new(),
+            value_end: Vec::new(),
+            fillers,
+        }
     }
 
     /// Index of a kind name, adding it when new.
@@ -475,6 +599,25 @@ mod tests {
         keys.push_key(1, k, 8, false);
         assert!(!keys.has_values() && a.has_values());
         assert_eq!(keys.filler_keys(k).collect::<Vec<_>>(), [7]);
+    }
+
+    #[test]
+    fn entity_ids_give_back_what_was_pushed() {
+        let given = ["acct_1", "", "名前", "inq_\u{0}x", "acct_1", "a"];
+        let ids: EntityIds = given.iter().collect();
+        assert_eq!(ids.len(), given.len());
+        for (i, id) in given.iter().enumerate() {
+            assert_eq!(&ids[i], *id);
+            assert_eq!(ids.get(i), Some(*id));
+        }
+        assert_eq!(ids.get(given.len()), None);
+        assert_eq!(ids.iter().collect::<Vec<_>>(), given);
+        assert_eq!(ids.range(2..5).collect::<Vec<_>>(), &given[2..5]);
+        assert_eq!(ids.range(0..0).count(), 0);
+        let mut joined: EntityIds = given[..2].iter().collect();
+        joined.extend_from(&given[2..].iter().collect());
+        assert_eq!(joined, ids);
+        assert!(EntityIds::default().is_empty());
     }
 
     #[test]

@@ -1161,7 +1161,7 @@ pub fn export(
         let mut labels = Vec::new();
         let mut clusters = Vec::new();
         let mut scores = Vec::new();
-        let mut reasons = Vec::new();
+        let mut reasons: Vec<Vec<String>> = Vec::new();
         for r in &records {
             let risk = g.risk(r.entity_type, &r.id);
             ids.push(r.id.clone());

@@ -1169,7 +1169,7 @@ pub async fn batch_clusters(state: &AppState) -> BTreeMap<String, String> {
     (0..input.entities.len())
         .map(|e| {
             (
-                input.entities.ids[e].clone(),
+                input.entities.ids[e].to_owned(),
                 out.clusters[out.cluster_of[e] as usize].id.clone(),
             )
         })

@@ -51,7 +51,7 @@ pub fn person_ids<'t>(input: &LinkInput, truth: &'t [TruthRow]) -> Vec<Option<&'
     let ents = &input.entities;
     (0..ents.len())
         .map(|e| match ents.types[e] {
-            EntityType::Account => by_account.get(ents.ids[e].as_str()).copied(),
+            EntityType::Account => by_account.get(&ents.ids[e]).copied(),
             EntityType::Inquiry => None,
         })
         .collect()

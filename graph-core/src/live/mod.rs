@@ -1824,7 +1824,7 @@ impl LiveGraph {
                 self.label[i]
             };
             ents.push(
-                self.ids.get(m).to_owned(),
+                self.ids.get(m),
                 self.types[i],
                 anchor,
                 self.created_at[i],

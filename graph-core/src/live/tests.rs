@@ -125,7 +125,7 @@ fn batch_with(records: &[Normalized], config: &LinkConfig, model: Option<&Model>
         .map(|p| (p.a, p.b, p.match_probability))
         .collect();
     let sc = scores(&input, &out, &input.attributes, &rs, &probs, config);
-    let key = |e: usize| (input.entities.types[e], input.entities.ids[e].clone());
+    let key = |e: usize| (input.entities.types[e], input.entities.ids[e].to_owned());
     Facts {
         dups: pairs
             .iter()
