@@ -575,7 +575,28 @@ impl LiveGraph {
         if let Some((m, pairs, blocks)) = found {
             g.dups.load(&g.config.dedupe, m, pairs, blocks);
         }
+        g.reserve_entities(n / 4 + 1024);
         Ok(g)
+    }
+
+    /// Room for `additional` more entities in every per-entity array. A graph built from
+    /// records has arrays of exactly its size, so without this the first write after a build
+    /// reallocated and copied every one of them under the write lock (170 ms at 2.2M entities,
+    /// while writes queued behind it).
+    fn reserve_entities(&mut self, additional: usize) {
+        let avg = self.ids.mean_len();
+        self.ids.reserve(additional, avg);
+        self.types.reserve(additional);
+        self.anchor.reserve(additional);
+        self.created_at.reserve(additional);
+        self.label.reserve(additional);
+        self.alive.reserve(additional);
+        self.values.reserve(additional);
+        self.keys_of.reserve(additional);
+        self.dependents.reserve(additional);
+        self.cluster_of.reserve(additional);
+        self.scores.reserve(additional);
+        self.slots.reserve(additional);
     }
 
     /// The link configuration.

@@ -38,6 +38,18 @@ impl Ids {
         }
     }
 
+    /// Room for `n` more ids of `avg_len` bytes without reallocating.
+    pub fn reserve(&mut self, n: usize, avg_len: usize) {
+        self.text.reserve(n * avg_len);
+        self.ends.reserve(n);
+        self.index.reserve(n);
+    }
+
+    /// Mean id length in bytes (0 when empty).
+    pub fn mean_len(&self) -> usize {
+        self.text.len().checked_div(self.ends.len()).unwrap_or(0)
+    }
+
     /// Appends the id of entity `ends.len()`; it is not indexed yet.
     pub fn push(&mut self, id: &str) -> u32 {
         self.text.push_str(id);

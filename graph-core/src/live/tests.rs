@@ -821,3 +821,30 @@ fn evaluate_combines_a_new_accounts_keys_with_its_waiting_inquiries() {
     assert_eq!(risk.reasons, stored.reasons);
     assert_eq!(risk.cluster_accounts, stored.cluster_accounts);
 }
+
+#[test]
+fn the_first_write_after_a_build_reallocates_no_per_entity_array() {
+    let cfg = config();
+    let recs = vec![
+        account("a0", 0, &[(kinds::DEVICE_ID, "dev-1")]),
+        account("a1", 1, &[(kinds::DEVICE_ID, "dev-1")]),
+    ];
+    let mut g = LiveGraph::from_records(&recs, keyer(), cfg).unwrap();
+    let before = (
+        g.anchor.as_ptr(),
+        g.keys_of.as_ptr(),
+        g.scores.as_ptr(),
+        g.slots.as_ptr(),
+    );
+    g.upsert(account("a2", 2, &[(kinds::DEVICE_ID, "dev-1")]));
+    assert_eq!(g.anchor.len(), 3);
+    assert_eq!(
+        before,
+        (
+            g.anchor.as_ptr(),
+            g.keys_of.as_ptr(),
+            g.scores.as_ptr(),
+            g.slots.as_ptr(),
+        )
+    );
+}
