@@ -590,12 +590,13 @@ proptest! {
     }
 }
 
-#[test]
-fn a_duplicate_shows_in_both_risks_with_its_explanation_and_reasons() {
-    let recs = dup_records(&vec![
+/// Accounts acct_0 (labelled fraud when `fraud`) and acct_1, duplicates of each other, and
+/// acct_2, unrelated to both.
+fn a_pair_and_a_stranger(fraud: bool) -> DupSpec {
+    vec![
         (
             None,
-            true,
+            fraud,
             [Some(0), Some(0), Some(0), Some(0), Some(0), None, None],
         ),
         (
@@ -603,20 +604,13 @@ fn a_duplicate_shows_in_both_risks_with_its_explanation_and_reasons() {
             false,
             [Some(1), Some(0), Some(1), Some(0), Some(1), None, None],
         ),
-        (
-            None,
-            false,
-            [
-                Some(2),
-                Some(2),
-                Some(2),
-                Some(2),
-                Some(2),
-                Some(2),
-                Some(2),
-            ],
-        ),
-    ]);
+        (None, false, [Some(2); 7]),
+    ]
+}
+
+#[test]
+fn a_duplicate_shows_in_both_risks_with_its_explanation_and_reasons() {
+    let recs = dup_records(&a_pair_and_a_stranger(true));
     let cfg = dup_config();
     let model = trained(&recs, &cfg);
     let mut g = LiveGraph::new(keyer(), cfg).with_dedupe_model(model);
@@ -662,45 +656,22 @@ fn a_duplicate_shows_in_both_risks_with_its_explanation_and_reasons() {
 
 #[test]
 fn the_first_write_after_a_build_rescores_only_what_it_touches() {
-    // acct_0 and acct_1 are duplicates (a pair the build found); acct_2 is unrelated.
-    let spec: DupSpec = vec![
-        (
-            None,
-            false,
-            [Some(0), Some(0), Some(0), Some(0), Some(0), None, None],
-        ),
-        (
-            None,
-            false,
-            [Some(1), Some(0), Some(1), Some(0), Some(1), None, None],
-        ),
-        (
-            None,
-            false,
-            [
-                Some(2),
-                Some(2),
-                Some(2),
-                Some(2),
-                Some(2),
-                Some(2),
-                Some(2),
-            ],
-        ),
-        (
-            None,
-            false,
-            [
-                Some(3),
-                Some(3),
-                Some(3),
-                Some(3),
-                Some(3),
-                Some(2),
-                Some(2),
-            ],
-        ),
-    ];
+    // acct_0 and acct_1 are duplicates (a pair the build found); acct_2 is unrelated; acct_3
+    // comes after the build.
+    let mut spec = a_pair_and_a_stranger(false);
+    spec.push((
+        None,
+        false,
+        [
+            Some(3),
+            Some(3),
+            Some(3),
+            Some(3),
+            Some(3),
+            Some(2),
+            Some(2),
+        ],
+    ));
     let recs = dup_records(&spec);
     let cfg = dup_config();
     let model = trained(&recs, &cfg);
