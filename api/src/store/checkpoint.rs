@@ -33,8 +33,8 @@ use super::{Result, StoreError};
 
 /// How often the background connection checkpoints. Often, so each flush of the database
 /// file is small: a commit's fsync of the log queues behind whatever flush is running. In
-/// 25 s at 2k writes/s, 29–213 commits took over 10 ms with a pass every 250 ms, 5–25 with
-/// one every 20 ms (BENCHMARKS.md).
+/// 25 s at 2k writes/s, 29–213 commits took over 10 ms with a pass every 250 ms, and 5–25 in
+/// four of five measurements with one every 20 ms (BENCHMARKS.md).
 pub(super) const EVERY: Duration = Duration::from_millis(20);
 
 /// A log this long (pages) is brought to its end with the writer held, so the next commit
