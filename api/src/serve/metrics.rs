@@ -63,7 +63,7 @@ impl Histogram {
 }
 
 /// The stages of a write batch the writer task times (see `writer` in `serve`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WritePhase {
     /// From a write being queued to the writer taking it into a batch.
     Queued,

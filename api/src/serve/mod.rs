@@ -405,7 +405,7 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
                                 let started = Instant::now();
                                 let change = g.upsert(n);
                                 let took = started.elapsed();
-                                if took >= SLOW_BATCH {
+                                if took >= SLOW_WRITE {
                                     tracing::debug!(
                                         took_ms = took.as_secs_f64() * 1e3,
                                         reclustered = change.reclustered,
@@ -437,7 +437,7 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
                     .metrics
                     .observe_write(WritePhase::Graph, applied.as_secs_f64());
                 let took = taken.elapsed();
-                if took >= SLOW_BATCH {
+                if took >= SLOW_WRITE {
                     tracing::debug!(
                         writes = jobs.len(),
                         lock_ms = committing.duration_since(taken).as_secs_f64() * 1e3,
@@ -452,9 +452,11 @@ async fn writer(state: std::sync::Weak<Inner>, queue: Queue) {
     }
 }
 
-/// A write batch taking this long (from the writer taking it to its last answer) is logged at
-/// debug level with the time of each stage.
-const SLOW_BATCH: Duration = Duration::from_millis(5);
+/// A write batch taking this long (from the writer taking it to its last answer), or one graph
+/// update taking this long, is logged at debug level: the batch with the time of each stage
+/// (`lock_ms`: from taking the batch to starting its transaction, which waits for the write
+/// lock a re-link may hold), the update with what it changed.
+const SLOW_WRITE: Duration = Duration::from_millis(5);
 
 /// The answers a batch owes its callers. Should the writer panic with answers outstanding,
 /// dropping this (as the panic unwinds) first marks the writer down and only then answers them
