@@ -37,6 +37,11 @@ use super::{Result, StoreError};
 /// four of five measurements with one every 20 ms (BENCHMARKS.md).
 pub(super) const EVERY: Duration = Duration::from_millis(20);
 
+/// The longest wait between passes once the log is idle: [`next_wait`] doubles the wait after
+/// each pass that found nothing new, up to this, so an idle server does not wake 50 times a
+/// second.
+pub(super) const IDLE_EVERY: Duration = Duration::from_millis(1_000);
+
 /// A log this long (pages) is brought to its end with the writer held, so the next commit
 /// starts it over: 128 MiB of 4 KiB pages.
 pub(super) const CATCH_UP_FRAMES: i64 = 32_768;
@@ -69,6 +74,20 @@ impl WalState {
     }
 }
 
+/// The wait before the next pass, after one that waited `wait` and left the log `after`
+/// (`before`: what the pass before it left). A pass that found the log as the last one left it,
+/// every page copied, means nothing was committed in between: the wait doubles, up to
+/// [`IDLE_EVERY`]. Anything else (new frames, a log started over, frames left to copy) goes
+/// back to [`EVERY`]. A write after an idle spell is never delayed by this, only the copy of
+/// its pages to the database file (at most [`IDLE_EVERY`] later).
+pub(super) fn next_wait(wait: Duration, before: Option<WalState>, after: WalState) -> Duration {
+    if before == Some(after) && after.complete() {
+        (wait * 2).clamp(EVERY, IDLE_EVERY)
+    } else {
+        EVERY
+    }
+}
+
 /// Runs `PRAGMA wal_checkpoint(PASSIVE)` on `conn`: copies what no reader still needs, never
 /// waits for a lock.
 pub(super) async fn passive(conn: &mut SqliteConnection) -> Result<WalState> {
@@ -97,4 +116,41 @@ pub(super) async fn sync_file(path: &std::sync::Arc<std::path::Path>) -> Result<
         .await
         .map_err(|e| StoreError::Unavailable(format!("database file sync task: {e}")))?
         .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn wal(frames: i64, checkpointed: i64) -> WalState {
+        WalState {
+            frames,
+            checkpointed,
+        }
+    }
+
+    #[test]
+    fn an_idle_log_backs_the_passes_off_to_the_idle_interval() {
+        let idle = wal(120, 120);
+        let mut wait = EVERY;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            wait = next_wait(wait, Some(idle), idle);
+            waits.push(wait.as_millis());
+        }
+        assert_eq!(waits, [40, 80, 160, 320, 640, 1_000, 1_000, 1_000]);
+    }
+
+    #[test]
+    fn any_new_or_uncopied_frame_brings_the_passes_back_to_the_busy_interval() {
+        let slow = IDLE_EVERY;
+        // New frames since the last pass.
+        assert_eq!(next_wait(slow, Some(wal(120, 120)), wal(130, 130)), EVERY);
+        // The log started over (a commit after a complete checkpoint).
+        assert_eq!(next_wait(slow, Some(wal(120, 120)), wal(4, 4)), EVERY);
+        // Frames a reader kept from being copied.
+        assert_eq!(next_wait(slow, Some(wal(120, 100)), wal(120, 100)), EVERY);
+        // The first pass.
+        assert_eq!(next_wait(slow, None, wal(0, 0)), EVERY);
+    }
 }

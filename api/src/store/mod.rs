@@ -268,23 +268,35 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Checkpoints every [`checkpoint::EVERY`] until the pools are closed. A failure is logged
-/// and retried at the next tick; should the task stop, the writer's own automatic
-/// checkpoint still bounds the log.
+/// Checkpoints every [`checkpoint::EVERY`] while writes come in, backing off to
+/// [`checkpoint::IDLE_EVERY`] while none do, until the pools are closed. A failure is logged
+/// and retried at the next pass; should the task stop, the writer's own automatic checkpoint
+/// still bounds the log.
 async fn run_checkpoints(pools: Pools) {
-    let mut tick = tokio::time::interval(checkpoint::EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wait = checkpoint::EVERY;
+    let mut last = None;
+    let mut next = tokio::time::Instant::now() + wait;
     loop {
-        tick.tick().await;
+        tokio::time::sleep_until(next).await;
+        let started = tokio::time::Instant::now();
         if pools.is_closed() {
             return;
         }
-        if let Err(e) = pools.checkpoint(checkpoint::CATCH_UP_FRAMES).await {
-            if pools.is_closed() {
-                return;
+        match pools.checkpoint(checkpoint::CATCH_UP_FRAMES).await {
+            Ok(Some(state)) => {
+                wait = checkpoint::next_wait(wait, last, state);
+                last = Some(state);
             }
-            tracing::warn!(error = %e, "background checkpoint failed; retrying");
+            Ok(None) => return,
+            Err(e) => {
+                if pools.is_closed() {
+                    return;
+                }
+                wait = checkpoint::EVERY;
+                tracing::warn!(error = %e, "background checkpoint failed; retrying");
+            }
         }
+        next = started + wait;
     }
 }
 
