@@ -40,7 +40,9 @@ use tower_http::timeout::TimeoutLayer;
 use self::auth::KeyCache;
 use self::error::ApiError;
 use self::metrics::{Metrics, WritePhase};
-use crate::store::{Job, Record, Store, StoreError, Synchronous};
+use crate::store::{
+    DEFAULT_PG_CONNECTIONS, Job, Record, Store, StoreError, StoreOptions, Synchronous,
+};
 
 /// Largest accepted request body, in bytes.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -829,6 +831,14 @@ pub struct ServeArgs {
     /// killed process; see ARCHITECTURE.md).
     #[arg(long, value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+    /// PostgreSQL: connections this process keeps at most (at least 2; SQLite ignores it).
+    #[arg(
+        long,
+        default_value_t = DEFAULT_PG_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(2..),
+        env = "RINGFENCE__STORE__CONNECTIONS"
+    )]
+    pub db_connections: u32,
     /// Link configuration (TOML).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -885,7 +895,14 @@ pub fn run(args: ServeArgs, settings: &crate::settings::GraphSettings) -> anyhow
         .build()?;
     rt.block_on(async move {
         let t0 = Instant::now();
-        let store = Store::open(args.db.expose(), args.synchronous).await?;
+        let store = Store::open(
+            args.db.expose(),
+            StoreOptions {
+                synchronous: args.synchronous,
+                pg_connections: args.db_connections,
+            },
+        )
+        .await?;
         eprintln!("store: {} ({:?})", args.db, store.backend());
         if let Some(dir) = &args.import {
             let (rows, n) = import_dir(&store, dir).await?;

@@ -27,7 +27,7 @@ use sqlx::{
 };
 
 use super::checkpoint::{self, BACKSTOP_FRAMES, WalState};
-use super::{Result, StoreError, Synchronous};
+use super::{Result, StoreError, StoreOptions, Synchronous};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +37,6 @@ pub enum Backend {
     /// A PostgreSQL server (several API instances can share it).
     Postgres,
 }
-
-/// Connections to PostgreSQL per process. The writer task uses one at a time; the others
-/// serve reads, idempotency records and key lookups.
-const PG_POOL: u32 = 10;
 
 /// The pools of one backend. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -76,15 +72,21 @@ impl Pools {
     /// Opens the database `url` names and runs its migrations: `postgres://…` or
     /// `postgresql://…` for PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a plain path for
     /// SQLite (created when missing).
-    pub(super) async fn open(url: &str, sync: Synchronous) -> Result<Pools> {
+    pub(super) async fn open(url: &str, options: StoreOptions) -> Result<Pools> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::open_postgres(url, sync).await
+            Self::open_postgres(url, options).await
         } else {
-            Self::open_sqlite(url, sync).await
+            Self::open_sqlite(url, options.synchronous).await
         }
     }
 
-    async fn open_postgres(url: &str, sync: Synchronous) -> Result<Pools> {
+    async fn open_postgres(url: &str, options: StoreOptions) -> Result<Pools> {
+        if options.pg_connections < 2 {
+            return Err(StoreError::Config(format!(
+                "{} PostgreSQL connections: at least 2 are needed (the writer task holds one)",
+                options.pg_connections
+            )));
+        }
         let redacted = redact_url(url);
         let opts = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("{redacted}: {e}")))?
@@ -93,12 +95,12 @@ impl Pools {
         // `normal`: commits return before the flush, like SQLite's NORMAL: a killed ringfence
         // loses nothing (the server has the commit), a crash of the server or the machine can
         // lose the last commits.
-        let opts = match sync {
+        let opts = match options.synchronous {
             Synchronous::Full => opts.options([("synchronous_commit", "on")]),
             Synchronous::Normal => opts.options([("synchronous_commit", "off")]),
         };
         let pool = PgPoolOptions::new()
-            .max_connections(PG_POOL)
+            .max_connections(options.pg_connections)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)

@@ -105,6 +105,39 @@ pub enum Synchronous {
     Normal,
 }
 
+/// How [`Store::open`] opens a store. A [`Synchronous`] alone converts into one with the
+/// other fields at their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How commits reach the disk.
+    pub synchronous: Synchronous,
+    /// PostgreSQL: connections this process keeps at most (the writer task uses one at a
+    /// time; the others serve reads, idempotency records and key lookups). At least 2. SQLite
+    /// ignores it: one writer, four readers and the checkpointer, always.
+    pub pg_connections: u32,
+}
+
+/// [`StoreOptions::pg_connections`] unless told otherwise.
+pub const DEFAULT_PG_CONNECTIONS: u32 = 10;
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            synchronous: Synchronous::default(),
+            pg_connections: DEFAULT_PG_CONNECTIONS,
+        }
+    }
+}
+
+impl From<Synchronous> for StoreOptions {
+    fn from(synchronous: Synchronous) -> Self {
+        StoreOptions {
+            synchronous,
+            ..StoreOptions::default()
+        }
+    }
+}
+
 /// A stored account or inquiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -418,13 +451,17 @@ impl Store {
     ///
     /// # Errors
     /// Unusable URL, unreachable server, unopenable file, failed migration.
-    pub async fn open(url: &str, sync: Synchronous) -> Result<Store> {
-        Self::open_with(url, sync, true).await
+    pub async fn open(url: &str, options: impl Into<StoreOptions>) -> Result<Store> {
+        Self::open_with(url, options, true).await
     }
 
     /// [`Store::open`], with or without the background checkpoint task.
-    async fn open_with(url: &str, sync: Synchronous, background: bool) -> Result<Store> {
-        let pools = Pools::open(url, sync).await?;
+    async fn open_with(
+        url: &str,
+        options: impl Into<StoreOptions>,
+        background: bool,
+    ) -> Result<Store> {
+        let pools = Pools::open(url, options.into()).await?;
         let checkpoints = match pools.backend() {
             Backend::Sqlite if background => Some(Arc::new(AbortOnDrop(tokio::spawn(
                 run_checkpoints(pools.clone()),

@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use graph_core::{EntityType, Keyer, LinkConfig, NormalizeOptions};
 use ringfence::serve::{AppState, app, service};
-use ringfence::store::{Store, Synchronous};
+use ringfence::store::{Store, StoreOptions, Synchronous};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -1090,6 +1090,70 @@ async fn health_readiness_metrics_and_openapi(db: Db) {
             && (path.starts_with("/v1/accounts") || path.starts_with("/v1/inquiries"));
         assert_eq!(idem, writes_records, "{method} {path}");
     }
+}
+
+/// `--db-connections` bounds what one process holds on the PostgreSQL server, however many
+/// requests wait.
+#[tokio::test]
+async fn the_postgres_pool_keeps_to_the_connections_it_is_given() {
+    if pg_url().is_none() {
+        return;
+    }
+    let test_db = TestDb::new(Db::Postgres).await;
+    let options = StoreOptions {
+        synchronous: Synchronous::Full,
+        pg_connections: 2,
+    };
+    let store = Store::open(&test_db.url, options).await.unwrap();
+    // Every read blocks behind a lock another session holds, so each keeps its connection
+    // until the lock goes; the ones past the pool's bound wait for a connection instead.
+    let mut locker = test_db.connect().await;
+    locker
+        .run("BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+        .await;
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        reads.spawn(async move { store.counts().await });
+    }
+    let Raw::Postgres(mut watcher) = test_db.connect().await else {
+        unreachable!("a PostgreSQL test database")
+    };
+    let held = || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'ringfence'",
+        )
+    };
+    // Wait until the pool has opened all it may (reads still queue), then look again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while held().fetch_one(&mut watcher).await.unwrap() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pool never reached 2"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(held().fetch_one(&mut watcher).await.unwrap(), 2);
+    locker.run("COMMIT").await;
+    while let Some(r) = reads.join_next().await {
+        assert_eq!(r.unwrap().unwrap(), (0, 0));
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn fewer_than_two_postgres_connections_are_refused_before_connecting() {
+    // No server listens here: the options are refused before any connection is tried.
+    let options = StoreOptions {
+        synchronous: Synchronous::Full,
+        pg_connections: 1,
+    };
+    let e = Store::open("postgres://rf:secret@127.0.0.1:1/none", options)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("at least 2"), "{e}");
 }
 
 async fn requests_wait_for_the_graph_and_a_restart_rebuilds_what_batch_gives(db: Db) {
