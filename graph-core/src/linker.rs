@@ -5,9 +5,12 @@
 //! 1. Every attribute row becomes `(key, anchor, row)` in its kind's list; kinds with a
 //!    `with` rule also emit one combination row per value of the required kinds, keyed
 //!    `combine(key, other key)`.
-//! 2. Each kind's list is sorted by key (rayon); a run of equal keys is one property node with
-//!    its postings. Sorting instead of hashing keeps memory flat and the result independent of
-//!    input order.
+//!    Kinds are gathered in batches of about [`BATCH_ROWS`] rows, one pass over the attribute
+//!    rows per batch (every kind at once for up to a few million accounts).
+//! 2. Each kind's list is sorted by key: a parallel counting pass scatters it into buckets by
+//!    the key's top bits, which are sorted one by one ([`sort_rows`]); a run of equal keys is
+//!    one property node with its postings. Sorting instead of hashing keeps memory flat and
+//!    the result independent of input order.
 //! 3. A property shared by more distinct anchors than its kind's cap, or whose value is a
 //!    placeholder, is a hub: reported, never linked. Placeholders are decided by key, not by
 //!    value: the keys of every listed placeholder value of the kind, and of the rows whose
@@ -21,8 +24,9 @@
 //!    survives re-runs, new members and input reordering.
 //!
 //! Time is `O(R log R)` for `R` attribute rows (the sorts) plus `O(R α(R))` for the unions;
-//! memory is 16 bytes per linking row on top of the input (a `window` kind's times are looked
-//! up through the row's entity when its properties are linked, not carried in every row).
+//! memory is 16 bytes per row of a batch on top of the input, and one kind's rows again while
+//! they are sorted (a `window` kind's times are looked up through the row's entity when its
+//! properties are linked, not carried in every row).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -30,7 +34,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::config::{Cap, LinkConfig, LinkMode};
+use crate::config::{Cap, KindRule, LinkConfig, LinkMode};
 use crate::table::{Attributes, Entities, LinkInput};
 use crate::uf::ConcurrentUnionFind;
 
@@ -190,6 +194,11 @@ fn placeholder_keys(
 
 /// Links `input` under `config`.
 pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
+    link_in_batches(input, config, BATCH_ROWS)
+}
+
+/// [`link`], gathering about `batch_rows` rows at a time.
+fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) -> LinkOutput {
     let mut timings = Vec::new();
     let mut t = Instant::now();
     let ents = &input.entities;
@@ -219,11 +228,13 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     row_kind.extend(combos.iter().map(|c| c.0));
     let placeholders = placeholder_keys(attrs, &kinds, &row_kind, &input.keyer, config);
 
-    // 1–4, one kind at a time, so that only one kind's rows (and, for a combination, its two
-    // sources') are held at once: at 10M accounts all kinds' rows together were 3–4 GB.
+    // 1–4, a batch of kinds at a time: one pass over the attribute rows gathers the rows of
+    // every kind of the batch, and the batch is held to about `BATCH_ROWS` rows (at 10M
+    // accounts all kinds' rows together were 3–4 GB; one kind at a time scanned every row
+    // once per kind).
     // 1. Rows of a kind, `(key, anchor, row)` in row order. Attribute rows are cut into
-    // chunks counted per kind once; a kind's rows are then gathered by all chunks in
-    // parallel, each into its own slice of the kind's list, allocated at its exact size.
+    // chunks counted per kind once; a batch's rows are then gathered by all chunks in
+    // parallel, each into its own slice of each kind's list, allocated at its exact size.
     let n = attrs.len();
     let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(1);
     let counts: Vec<Vec<usize>> = attrs
@@ -237,34 +248,73 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
             c
         })
         .collect();
-    let gather = |k: u16| -> Vec<Row> {
-        let mut rows = vec![Row::default(); counts.iter().map(|c| c[k as usize]).sum()];
-        let mut rest: &mut [Row] = &mut rows;
-        let slices: Vec<&mut [Row]> = counts
+    let total = |k: u16| -> usize { counts.iter().map(|c| c[k as usize]).sum() };
+    // The attribute kinds whose rows kind `k` is made of (none for a kind that never links on
+    // its own: it is only needed for the combinations).
+    let sources = |k: usize| -> Vec<u16> {
+        match combos.iter().find(|c| usize::from(c.2) == k) {
+            Some(&(main, required, _)) => vec![main, required],
+            None if rules[k].link == LinkMode::Never => Vec::new(),
+            None => vec![k as u16],
+        }
+    };
+    let batches = plan_batches(
+        (0..kinds.len()).map(|k| {
+            let src = sources(k);
+            // A combination's own rows are about as many as its base kind's.
+            let own = if src.len() > 1 { total(src[0]) } else { 0 };
+            (src, own)
+        }),
+        total,
+        batch_rows,
+    );
+    let gather = |batch: &[u16]| -> Vec<Option<Vec<Row>>> {
+        let mut slot_of = vec![usize::MAX; attrs.kinds.len()];
+        for (i, &k) in batch.iter().enumerate() {
+            slot_of[k as usize] = i;
+        }
+        let mut lists: Vec<Vec<Row>> = batch
             .iter()
-            .map(|c| {
+            .map(|&k| vec![Row::default(); total(k)])
+            .collect();
+        // Each chunk's slice of each kind's list.
+        let mut slices: Vec<Vec<&mut [Row]>> = counts
+            .iter()
+            .map(|_| Vec::with_capacity(batch.len()))
+            .collect();
+        for (list, &k) in lists.iter_mut().zip(batch) {
+            let mut rest: &mut [Row] = list;
+            for (c, out) in counts.iter().zip(&mut slices) {
                 let (this, tail) = std::mem::take(&mut rest).split_at_mut(c[k as usize]);
                 rest = tail;
-                this
-            })
-            .collect();
-        slices.into_par_iter().enumerate().for_each(|(c, out)| {
+                out.push(this);
+            }
+        }
+        slices.into_par_iter().enumerate().for_each(|(c, mut out)| {
             let (start, end) = (c * chunk, ((c + 1) * chunk).min(n));
+            let mut at = vec![0usize; out.len()];
             let rows = attrs.kind[start..end]
                 .iter()
                 .zip(&attrs.key[start..end])
                 .zip(&attrs.entity[start..end])
-                .zip(start as u32..)
-                .filter(|&(((&kind, _), _), _)| kind == k);
-            for (slot, (((_, &key), &e), row)) in out.iter_mut().zip(rows) {
-                *slot = Row {
-                    key,
-                    anchor: ents.anchor[e as usize],
-                    row,
-                };
+                .zip(start as u32..);
+            for (((&kind, &key), &e), row) in rows {
+                let s = slot_of[kind as usize];
+                if s != usize::MAX {
+                    out[s][at[s]] = Row {
+                        key,
+                        anchor: ents.anchor[e as usize],
+                        row,
+                    };
+                    at[s] += 1;
+                }
             }
         });
-        rows
+        let mut by_kind: Vec<Option<Vec<Row>>> = vec![None; attrs.kinds.len()];
+        for (list, &k) in lists.into_iter().zip(batch) {
+            by_kind[k as usize] = Some(list);
+        }
+        by_kind
     };
     let mut step_ms = [0u64; 3]; // collect, sort, link
     let mut step = |i: usize, t: &mut Instant| {
@@ -274,126 +324,51 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
 
     // 3–4. Caps, hubs and unions.
     let uf = ConcurrentUnionFind::new(ents.len());
+    let mut per_kind: Vec<Option<KindResult>> = (0..kinds.len()).map(|_| None).collect();
+    for (batch, members) in &batches {
+        let mut lists = gather(batch);
+        // Combinations first: they only read their sources, which a plain kind of the same
+        // batch then takes.
+        let mut order = members.clone();
+        order.sort_by_key(|&k| !combos.iter().any(|c| usize::from(c.2) == k));
+        for k in order {
+            let krows = match combos.iter().find(|c| usize::from(c.2) == k) {
+                Some(&(main, required, _)) => {
+                    let (Some(m), Some(r)) = (&lists[main as usize], &lists[required as usize])
+                    else {
+                        unreachable!("a batch gathers its combinations' sources");
+                    };
+                    combination_rows(m, r, |a, b| input.keyer.combine(&kinds[k], a, b))
+                }
+                None if rules[k].link == LinkMode::Never => Vec::new(),
+                None => lists[k].take().unwrap_or_default(),
+            };
+            step(0, &mut t);
+            // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within.
+            let krows = sort_rows(krows);
+            step(1, &mut t);
+            per_kind[k] = Some(link_kind(
+                k,
+                &krows,
+                &rules[k],
+                &kinds[k],
+                config,
+                &placeholders[k],
+                &uf,
+                input,
+            ));
+            drop(krows);
+            step(2, &mut t);
+        }
+        drop(lists);
+    }
     let mut shared = Vec::new();
     let mut hubs = Vec::new();
     let mut kind_stats = Vec::new();
-    for k in 0..kinds.len() {
-        let mut krows = match combos.iter().find(|c| usize::from(c.2) == k) {
-            Some(&(main, required, _)) => {
-                combination_rows(&gather(main), &gather(required), |a, b| {
-                    input.keyer.combine(&kinds[k], a, b)
-                })
-            }
-            // Kinds that never link on their own are only needed for the combinations.
-            None if rules[k].link == LinkMode::Never => Vec::new(),
-            None => gather(k as u16),
-        };
-        step(0, &mut t);
-        // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within.
-        krows.par_sort_unstable();
-        step(1, &mut t);
-        let krows = &krows[..];
-        let rule = &rules[k];
-        let groups = group_bounds(krows);
-        let counts: Vec<u32> = groups
-            .par_iter()
-            .map(|&(s, e)| distinct_anchors(&krows[s..e]))
-            .collect();
-        let (cap, cap_auto) = match rule.cap {
-            Cap::Fixed(c) => (c, false),
-            Cap::Auto(_) => (auto_cap(&counts, config), true),
-        };
-        let outcomes: Vec<Outcome> = groups
-            .par_iter()
-            .zip(&counts)
-            .filter(|(_, c)| **c >= 2)
-            .map(|(&(s, e), &count)| {
-                let g = &krows[s..e];
-                let first = g[0];
-                // The base key: a combination's own key mixes in the required kind's.
-                if placeholders[k].contains(&attrs.key[first.row as usize]) {
-                    return Outcome::Hub(Hub {
-                        kind: k as u16,
-                        key: first.key,
-                        row: first.row,
-                        entity_count: count,
-                        reason: HubReason::Placeholder,
-                        anchors: anchors_of(g),
-                    });
-                }
-                if count > cap {
-                    return Outcome::Hub(Hub {
-                        kind: k as u16,
-                        key: first.key,
-                        row: first.row,
-                        entity_count: count,
-                        reason: HubReason::OverCap,
-                        anchors: anchors_of(g),
-                    });
-                }
-                // One group of anchors per set the property links; a `window` property seen
-                // at times far apart can link two groups that are not otherwise connected,
-                // and each must count as evidence only within its own group.
-                let groups = match rule.link {
-                    LinkMode::Alone => {
-                        let anchors = anchors_of(g);
-                        for a in &anchors[1..] {
-                            uf.union(anchors[0], *a);
-                        }
-                        vec![anchors]
-                    }
-                    LinkMode::Window => {
-                        let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
-                        window_links(g, window, &uf, |row| {
-                            ents.created_at[attrs.entity[row as usize] as usize]
-                        })
-                    }
-                    LinkMode::With | LinkMode::Never => Vec::new(),
-                };
-                let linked: Vec<SharedProperty> = groups
-                    .into_iter()
-                    .filter(|a| a.len() >= 2)
-                    .map(|anchors| SharedProperty {
-                        kind: k as u16,
-                        key: first.key,
-                        row: first.row,
-                        anchors,
-                    })
-                    .collect();
-                if linked.is_empty() {
-                    Outcome::Shared
-                } else {
-                    Outcome::Linked(linked)
-                }
-            })
-            .collect();
-        let mut stat = KindStats {
-            kind: kinds[k].clone(),
-            link: format!("{:?}", rule.link).to_lowercase(),
-            cap,
-            cap_auto,
-            rows: krows.len() as u64,
-            shared_values: outcomes.len() as u64,
-            linking_values: 0,
-            hubs: 0,
-        };
-        for o in outcomes {
-            match o {
-                Outcome::Hub(h) => {
-                    stat.hubs += 1;
-                    hubs.push(h);
-                }
-                Outcome::Linked(s) => {
-                    stat.linking_values += 1;
-                    shared.extend(s);
-                }
-                Outcome::Shared => {}
-            }
-        }
-        if !krows.is_empty() {
-            kind_stats.push(stat);
-        }
-        step(2, &mut t);
+    for r in per_kind.into_iter().flatten() {
+        shared.extend(r.shared);
+        hubs.extend(r.hubs);
+        kind_stats.extend(r.stats);
     }
     for (name, ms) in ["collect", "sort", "link"].iter().zip(step_ms) {
         timings.push(((*name).to_owned(), ms));
@@ -414,6 +389,264 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
         hubs,
         kind_stats,
         timings_ms: timings,
+    }
+}
+
+/// The rows gathered at once are held to about this many (16 bytes each, so 1 GiB): a
+/// batch of kinds is gathered in one pass over the attribute rows.
+const BATCH_ROWS: usize = 1 << 26;
+
+/// What linking one kind gives.
+struct KindResult {
+    stats: Option<KindStats>,
+    hubs: Vec<Hub>,
+    shared: Vec<SharedProperty>,
+}
+
+/// Groups the kinds of a run into batches gathered together: `kinds` gives, per kind, the
+/// attribute kinds its rows come from and how many rows of its own it makes beside them (a
+/// combination's), `rows` how many rows an attribute kind has. A batch takes kinds in order
+/// while its rows stay within `budget` (a kind alone may exceed it). Returns each batch's
+/// attribute kinds (ascending, without repeats) and its kinds (ascending).
+fn plan_batches(
+    kinds: impl Iterator<Item = (Vec<u16>, usize)>,
+    rows: impl Fn(u16) -> usize,
+    budget: usize,
+) -> Vec<(Vec<u16>, Vec<usize>)> {
+    let mut batches: Vec<(Vec<u16>, Vec<usize>)> = Vec::new();
+    let mut held = 0usize;
+    for (k, (sources, own)) in kinds.enumerate() {
+        if sources.is_empty() {
+            continue;
+        }
+        let cost = |batch: &[u16]| -> usize {
+            sources
+                .iter()
+                .filter(|s| !batch.contains(s))
+                .map(|&s| rows(s))
+                .sum::<usize>()
+                + own
+        };
+        match batches.last_mut() {
+            Some((batch, members)) if held + cost(batch) <= budget => {
+                held += cost(batch);
+                batch.extend(&sources);
+                members.push(k);
+            }
+            _ => {
+                held = cost(&[]);
+                batches.push((sources.clone(), vec![k]));
+            }
+        }
+        if let Some((batch, _)) = batches.last_mut() {
+            batch.sort_unstable();
+            batch.dedup();
+        }
+    }
+    batches
+}
+
+/// Sorts postings by `(key, anchor, row)`, as `sort_unstable` does (postings are totally
+/// ordered, so any correct sort gives the same list). Keys are keyed hashes, spread evenly:
+/// one parallel pass scatters the rows into buckets by the key's top bits (a counting sort,
+/// each chunk of rows writing into its own part of each bucket) and the small buckets are
+/// then sorted in parallel, each within the cache, instead of one comparison sort over
+/// millions of rows. `O(n + n log(n / buckets))`, one more list of `n` rows while it runs.
+fn sort_rows(mut rows: Vec<Row>) -> Vec<Row> {
+    if rows.len() < 1 << 16 {
+        rows.par_sort_unstable();
+        return rows;
+    }
+    bucket_sort(rows)
+}
+
+/// [`sort_rows`] for lists of any length (not worth it for short ones).
+fn bucket_sort(rows: Vec<Row>) -> Vec<Row> {
+    let n = rows.len();
+    if n == 0 {
+        return rows;
+    }
+    // About 512 rows a bucket.
+    let bits = (usize::BITS - (n / 512).leading_zeros()).clamp(8, 16);
+    let shift = 64 - bits;
+    let buckets = 1usize << bits;
+    let chunk = n.div_ceil(rayon::current_num_threads() * 4);
+    let hist: Vec<Vec<usize>> = rows
+        .par_chunks(chunk)
+        .map(|c| {
+            let mut h = vec![0usize; buckets];
+            for r in c {
+                h[(r.key >> shift) as usize] += 1;
+            }
+            h
+        })
+        .collect();
+    let mut sizes = vec![0usize; buckets];
+    for h in &hist {
+        for (s, c) in sizes.iter_mut().zip(h) {
+            *s += c;
+        }
+    }
+    let mut out = vec![Row::default(); n];
+    // Cut the output into buckets, and each bucket into one part per chunk of input.
+    let mut parts: Vec<Vec<&mut [Row]>> =
+        hist.iter().map(|_| Vec::with_capacity(buckets)).collect();
+    let mut bucket_slices: Vec<&mut [Row]> = Vec::with_capacity(buckets);
+    {
+        let mut rest: &mut [Row] = &mut out;
+        for &size in &sizes {
+            let (this, tail) = std::mem::take(&mut rest).split_at_mut(size);
+            rest = tail;
+            bucket_slices.push(this);
+        }
+    }
+    for (b, slice) in bucket_slices.into_iter().enumerate() {
+        let mut rest = slice;
+        for (h, p) in hist.iter().zip(&mut parts) {
+            let (this, tail) = std::mem::take(&mut rest).split_at_mut(h[b]);
+            rest = tail;
+            p.push(this);
+        }
+    }
+    rows.par_chunks(chunk).zip(parts).for_each(|(c, mut p)| {
+        let mut at = vec![0usize; buckets];
+        for r in c {
+            let b = (r.key >> shift) as usize;
+            p[b][at[b]] = *r;
+            at[b] += 1;
+        }
+    });
+    drop(rows);
+    let mut rest: &mut [Row] = &mut out;
+    let mut bucket_slices: Vec<&mut [Row]> = Vec::with_capacity(buckets);
+    for &size in &sizes {
+        let (this, tail) = std::mem::take(&mut rest).split_at_mut(size);
+        rest = tail;
+        bucket_slices.push(this);
+    }
+    bucket_slices
+        .into_par_iter()
+        .with_min_len(64)
+        .for_each(|b| b.sort_unstable());
+    out
+}
+
+/// Steps 3–4 for kind `k`, whose rows `krows` are sorted: caps, hubs and unions.
+#[allow(clippy::too_many_arguments)]
+fn link_kind(
+    k: usize,
+    krows: &[Row],
+    rule: &KindRule,
+    name: &str,
+    config: &LinkConfig,
+    placeholders: &HashSet<u64>,
+    uf: &ConcurrentUnionFind,
+    input: &LinkInput,
+) -> KindResult {
+    let ents = &input.entities;
+    let attrs = &input.attributes;
+    let groups = group_bounds(krows);
+    let counts: Vec<u32> = groups
+        .par_iter()
+        .map(|&(s, e)| distinct_anchors(&krows[s..e]))
+        .collect();
+    let (cap, cap_auto) = match rule.cap {
+        Cap::Fixed(c) => (c, false),
+        Cap::Auto(_) => (auto_cap(&counts, config), true),
+    };
+    let outcomes: Vec<Outcome> = groups
+        .par_iter()
+        .zip(&counts)
+        .filter(|(_, c)| **c >= 2)
+        .map(|(&(s, e), &count)| {
+            let g = &krows[s..e];
+            let first = g[0];
+            // The base key: a combination's own key mixes in the required kind's.
+            if placeholders.contains(&attrs.key[first.row as usize]) {
+                return Outcome::Hub(Hub {
+                    kind: k as u16,
+                    key: first.key,
+                    row: first.row,
+                    entity_count: count,
+                    reason: HubReason::Placeholder,
+                    anchors: anchors_of(g),
+                });
+            }
+            if count > cap {
+                return Outcome::Hub(Hub {
+                    kind: k as u16,
+                    key: first.key,
+                    row: first.row,
+                    entity_count: count,
+                    reason: HubReason::OverCap,
+                    anchors: anchors_of(g),
+                });
+            }
+            // One group of anchors per set the property links; a `window` property seen
+            // at times far apart can link two groups that are not otherwise connected,
+            // and each must count as evidence only within its own group.
+            let groups = match rule.link {
+                LinkMode::Alone => {
+                    let anchors = anchors_of(g);
+                    for a in &anchors[1..] {
+                        uf.union(anchors[0], *a);
+                    }
+                    vec![anchors]
+                }
+                LinkMode::Window => {
+                    let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
+                    window_links(g, window, uf, |row| {
+                        ents.created_at[attrs.entity[row as usize] as usize]
+                    })
+                }
+                LinkMode::With | LinkMode::Never => Vec::new(),
+            };
+            let linked: Vec<SharedProperty> = groups
+                .into_iter()
+                .filter(|a| a.len() >= 2)
+                .map(|anchors| SharedProperty {
+                    kind: k as u16,
+                    key: first.key,
+                    row: first.row,
+                    anchors,
+                })
+                .collect();
+            if linked.is_empty() {
+                Outcome::Shared
+            } else {
+                Outcome::Linked(linked)
+            }
+        })
+        .collect();
+    let mut stat = KindStats {
+        kind: name.to_owned(),
+        link: format!("{:?}", rule.link).to_lowercase(),
+        cap,
+        cap_auto,
+        rows: krows.len() as u64,
+        shared_values: outcomes.len() as u64,
+        linking_values: 0,
+        hubs: 0,
+    };
+    let mut hubs = Vec::new();
+    let mut shared = Vec::new();
+    for o in outcomes {
+        match o {
+            Outcome::Hub(h) => {
+                stat.hubs += 1;
+                hubs.push(h);
+            }
+            Outcome::Linked(s) => {
+                stat.linking_values += 1;
+                shared.extend(s);
+            }
+            Outcome::Shared => {}
+        }
+    }
+    KindResult {
+        stats: (!krows.is_empty()).then_some(stat),
+        hubs,
+        shared,
     }
 }
 
@@ -874,6 +1107,33 @@ mod tests {
         }
 
         #[test]
+        fn linking_in_batches_of_any_size_gives_the_same_output(spec in spec_strategy(), budget in 0usize..40) {
+            // Every kind alone (budget 0), a few together, or all at once: the same output.
+            let order: Vec<usize> = (0..spec.len()).collect();
+            let input = build(&spec, &order);
+            let cfg = test_config();
+            let whole = link_in_batches(&input, &cfg, usize::MAX);
+            let batched = link_in_batches(&input, &cfg, budget);
+            prop_assert_eq!(output_facts(&whole), output_facts(&batched));
+        }
+
+        #[test]
+        fn bucket_sort_equals_the_standard_sort(
+            rows in prop::collection::vec((any::<u64>(), 0u32..8, 0u32..8), 0..3000),
+            small_keys in any::<bool>(),
+        ) {
+            // Keys spread over all 64 bits, or crowded into one bucket with many repeats.
+            let rows: Vec<Row> = rows
+                .into_iter()
+                .map(|(key, anchor, row)| Row { key: if small_keys { key % 16 } else { key }, anchor, row })
+                .collect();
+            let mut expected = rows.clone();
+            expected.sort_unstable();
+            prop_assert_eq!(bucket_sort(rows.clone()), expected.clone());
+            prop_assert_eq!(sort_rows(rows), expected);
+        }
+
+        #[test]
         fn idempotent_under_repeated_facts(spec in spec_strategy()) {
             // Ingesting the same facts twice (every attribute row repeated) changes nothing.
             let cfg = test_config();
@@ -1022,6 +1282,107 @@ mod tests {
                 prop_assert!(!cfg.is_placeholder(base_kind(&out.kinds[s.kind as usize]), attrs.value(s.row)));
             }
         }
+    }
+
+    /// Everything a link outputs, comparable.
+    fn output_facts(out: &LinkOutput) -> String {
+        let shared: Vec<_> = out
+            .shared
+            .iter()
+            .map(|s| (s.kind, s.key, s.row, s.anchors.clone()))
+            .collect();
+        let hubs: Vec<_> = out
+            .hubs
+            .iter()
+            .map(|h| {
+                (
+                    h.kind,
+                    h.key,
+                    h.row,
+                    h.entity_count,
+                    h.reason,
+                    h.anchors.clone(),
+                )
+            })
+            .collect();
+        format!(
+            "{:?}",
+            (
+                &out.kinds,
+                &out.cluster_of,
+                &out.clusters,
+                out.multi_clusters,
+                shared,
+                hubs,
+                serde_json::to_string(&out.kind_stats).expect("json"),
+            )
+        )
+    }
+
+    #[test]
+    fn bucket_sort_sorts_a_list_long_enough_for_many_buckets() {
+        // 2^17 rows (256 buckets of 512), keys from a xorshift, a tenth of them repeated.
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let rows: Vec<Row> = (0..1u32 << 17)
+            .map(|i| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let key = if i % 10 == 0 {
+                    u64::from(i % 1000) << 40
+                } else {
+                    s
+                };
+                Row {
+                    key,
+                    anchor: (s >> 3) as u32 % 97,
+                    row: i,
+                }
+            })
+            .collect();
+        let mut expected = rows.clone();
+        expected.sort_unstable();
+        assert_eq!(sort_rows(rows), expected);
+    }
+
+    #[test]
+    fn batches_hold_their_sources_within_the_budget() {
+        let rows = |k: u16| [10, 20, 30, 40][k as usize];
+        // Kinds 0..4 alone, a combination of 0 and 1 (10 rows of its own), and one that
+        // never links alone (no sources).
+        let kinds = || {
+            vec![
+                (vec![0], 0),
+                (vec![1], 0),
+                (vec![2], 0),
+                (vec![3], 0),
+                (vec![0, 1], 10),
+                (vec![], 0),
+            ]
+            .into_iter()
+        };
+        assert_eq!(
+            plan_batches(kinds(), rows, 1000),
+            [(vec![0, 1, 2, 3], vec![0, 1, 2, 3, 4])]
+        );
+        assert_eq!(
+            plan_batches(kinds(), rows, 60),
+            [
+                (vec![0, 1, 2], vec![0, 1, 2]),
+                (vec![3], vec![3]),
+                (vec![0, 1], vec![4])
+            ]
+        );
+        assert_eq!(
+            plan_batches(kinds(), rows, 0),
+            [
+                (vec![0], vec![0]),
+                (vec![1], vec![1]),
+                (vec![2], vec![2]),
+                (vec![3], vec![3]),
+                (vec![0, 1], vec![4])
+            ]
+        );
     }
 
     #[test]
