@@ -666,38 +666,69 @@ fn combination_rows(
     required: &[Row],
     combine: impl Fn(u64, u64) -> u64 + Sync + Send,
 ) -> Vec<Row> {
-    // Required keys per anchor, as a sorted (anchor, key) list.
+    // Required keys per anchor, as a sorted (anchor, key) list, and where each anchor's
+    // keys start in it (anchors are entity indexes, below the largest anchor seen).
     let mut req: Vec<(u32, u64)> = required.iter().map(|r| (r.anchor, r.key)).collect();
     req.par_sort_unstable();
     req.dedup();
-    let combine = &combine;
+    let top = main
+        .iter()
+        .chain(required)
+        .map(|r| r.anchor as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut start = vec![0u32; top + 1];
+    for &(a, _) in &req {
+        start[a as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let (req, start, combine) = (&req, &start, &combine);
     main.par_iter()
         .flat_map_iter(|r| {
-            let start = req.partition_point(|(a, _)| *a < r.anchor);
-            let end = req.partition_point(|(a, _)| *a <= r.anchor);
-            req[start..end]
+            let a = r.anchor as usize;
+            req[start[a] as usize..start[a + 1] as usize]
                 .iter()
                 .map(move |&(_, k)| Row {
                     key: combine(r.key, k),
                     ..*r
                 })
-                .collect::<Vec<_>>()
         })
         .collect()
 }
 
+/// The runs of equal keys of sorted `rows` that hold two or more rows, as `(start, end)`, in
+/// order; the runs are found in parallel, each part of the list cut at a change of key.
 fn group_bounds(rows: &[Row]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut s = 0;
-    for i in 1..=rows.len() {
-        if i == rows.len() || rows[i].key != rows[s].key {
-            if i > s {
-                out.push((s, i));
-            }
-            s = i;
+    let n = rows.len();
+    let parts = (rayon::current_num_threads() * 4)
+        .min(n.div_ceil(4096))
+        .max(1);
+    let mut cuts: Vec<usize> = (0..=parts).map(|i| i * n / parts).collect();
+    for c in &mut cuts[1..parts] {
+        while *c < n && *c > 0 && rows[*c].key == rows[*c - 1].key {
+            *c += 1;
         }
     }
-    out
+    let found: Vec<Vec<(usize, usize)>> = cuts
+        .par_windows(2)
+        .map(|w| {
+            let (lo, hi) = (w[0], w[1].max(w[0]));
+            let mut out = Vec::new();
+            let mut s = lo;
+            for i in lo + 1..=hi {
+                if i == hi || rows[i].key != rows[s].key {
+                    if i - s >= 2 {
+                        out.push((s, i));
+                    }
+                    s = i;
+                }
+            }
+            out
+        })
+        .collect();
+    found.concat()
 }
 
 /// The distinct anchors of one key's rows (sorted by anchor within the key).
@@ -1321,7 +1352,7 @@ mod tests {
 
     #[test]
     fn bucket_sort_sorts_a_list_long_enough_for_many_buckets() {
-        // 2^17 rows (256 buckets of 512), keys from a xorshift, a tenth of them repeated.
+        // 2^17 rows (256 buckets of 512), keys from a xorshift, a tenth of them 100 repeated keys.
         let mut s = 0x9e37_79b9_7f4a_7c15u64;
         let rows: Vec<Row> = (0..1u32 << 17)
             .map(|i| {
@@ -1342,7 +1373,21 @@ mod tests {
             .collect();
         let mut expected = rows.clone();
         expected.sort_unstable();
-        assert_eq!(sort_rows(rows), expected);
+        let sorted = sort_rows(rows);
+        assert_eq!(sorted, expected);
+        // The runs found in parallel parts are those of one sequential pass.
+        let mut runs = Vec::new();
+        let mut s = 0;
+        for i in 1..=sorted.len() {
+            if i == sorted.len() || sorted[i].key != sorted[s].key {
+                if i - s >= 2 {
+                    runs.push((s, i));
+                }
+                s = i;
+            }
+        }
+        assert!(runs.len() >= 100, "the repeated keys make runs");
+        assert_eq!(group_bounds(&sorted), runs);
     }
 
     #[test]
@@ -1410,12 +1455,13 @@ mod tests {
             rows.iter().map(|x| (x.key, x.anchor)).collect::<Vec<_>>(),
             [(3, 2), (3, 7), (3, 7), (5, 4), (9, 0), (9, 1), (9, 1)]
         );
+        // Runs of one row are left out: they share nothing.
         let groups = group_bounds(&rows);
-        assert_eq!(groups, [(0, 3), (3, 4), (4, 7)]);
+        assert_eq!(groups, [(0, 3), (4, 7)]);
         let (s, e) = groups[0];
         assert_eq!(anchors_of(&rows[s..e]), [2, 7]);
         assert_eq!(distinct_anchors(&rows[s..e]), 2);
-        let (s, e) = groups[2];
+        let (s, e) = groups[1];
         assert_eq!(anchors_of(&rows[s..e]), [0, 1]);
     }
 
