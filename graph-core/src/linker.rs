@@ -325,6 +325,9 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
     // 3–4. Caps, hubs and unions.
     let uf = ConcurrentUnionFind::new(ents.len());
     let mut per_kind: Vec<Option<KindResult>> = (0..kinds.len()).map(|_| None).collect();
+    // The sort's second list, kept from kind to kind: a fresh one would be faulted in (and
+    // zeroed by the kernel) once per kind.
+    let mut scratch: Vec<Row> = Vec::new();
     for (batch, members) in &batches {
         let mut lists = gather(batch);
         // Combinations first: they only read their sources, which a plain kind of the same
@@ -345,7 +348,7 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
             };
             step(0, &mut t);
             // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within.
-            let krows = sort_rows(krows);
+            let krows = sort_rows(krows, &mut scratch);
             step(1, &mut t);
             per_kind[k] = Some(link_kind(
                 k,
@@ -357,7 +360,9 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
                 &uf,
                 input,
             ));
-            drop(krows);
+            if krows.capacity() > scratch.capacity() {
+                scratch = krows;
+            }
             step(2, &mut t);
         }
         drop(lists);
@@ -451,17 +456,18 @@ fn plan_batches(
 /// one parallel pass scatters the rows into buckets by the key's top bits (a counting sort,
 /// each chunk of rows writing into its own part of each bucket) and the small buckets are
 /// then sorted in parallel, each within the cache, instead of one comparison sort over
-/// millions of rows. `O(n + n log(n / buckets))`, one more list of `n` rows while it runs.
-fn sort_rows(mut rows: Vec<Row>) -> Vec<Row> {
+/// millions of rows. `O(n + n log(n / buckets))`, one more list of `n` rows while it runs:
+/// `scratch`'s, which is left holding the unsorted list's.
+fn sort_rows(mut rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
     if rows.len() < 1 << 16 {
         rows.par_sort_unstable();
         return rows;
     }
-    bucket_sort(rows)
+    bucket_sort(rows, scratch)
 }
 
 /// [`sort_rows`] for lists of any length (not worth it for short ones).
-fn bucket_sort(rows: Vec<Row>) -> Vec<Row> {
+fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
     let n = rows.len();
     if n == 0 {
         return rows;
@@ -487,7 +493,9 @@ fn bucket_sort(rows: Vec<Row>) -> Vec<Row> {
             *s += c;
         }
     }
-    let mut out = vec![Row::default(); n];
+    let mut out = std::mem::take(scratch);
+    out.clear();
+    out.resize(n, Row::default());
     // Cut the output into buckets, and each bucket into one part per chunk of input.
     let mut parts: Vec<Vec<&mut [Row]>> =
         hist.iter().map(|_| Vec::with_capacity(buckets)).collect();
@@ -516,7 +524,7 @@ fn bucket_sort(rows: Vec<Row>) -> Vec<Row> {
             at[b] += 1;
         }
     });
-    drop(rows);
+    *scratch = rows;
     let mut rest: &mut [Row] = &mut out;
     let mut bucket_slices: Vec<&mut [Row]> = Vec::with_capacity(buckets);
     for &size in &sizes {
@@ -1160,8 +1168,11 @@ mod tests {
                 .collect();
             let mut expected = rows.clone();
             expected.sort_unstable();
-            prop_assert_eq!(bucket_sort(rows.clone()), expected.clone());
-            prop_assert_eq!(sort_rows(rows), expected);
+            // With a scratch list too short, and one left by a longer sort.
+            let mut scratch = vec![Row::default(); 5000];
+            prop_assert_eq!(bucket_sort(rows.clone(), &mut Vec::new()), expected.clone());
+            prop_assert_eq!(bucket_sort(rows.clone(), &mut scratch), expected.clone());
+            prop_assert_eq!(sort_rows(rows, &mut scratch), expected);
         }
 
         #[test]
@@ -1373,7 +1384,7 @@ mod tests {
             .collect();
         let mut expected = rows.clone();
         expected.sort_unstable();
-        let sorted = sort_rows(rows);
+        let sorted = sort_rows(rows, &mut Vec::new());
         assert_eq!(sorted, expected);
         // The runs found in parallel parts are those of one sequential pass.
         let mut runs = Vec::new();
