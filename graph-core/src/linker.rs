@@ -382,6 +382,7 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
 
     // 5. Components and stable ids.
     let roots = uf.roots();
+    drop(uf);
     let root_of = |e: usize| roots[ents.anchor[e] as usize];
     let (cluster_of, clusters, multi) = build_clusters(ents, &root_of);
     timings.push(("clusters".to_owned(), t.elapsed().as_millis() as u64));
@@ -456,8 +457,8 @@ fn plan_batches(
 /// ordered, so any correct sort gives the same list). Keys are keyed hashes, spread evenly:
 /// one parallel pass scatters the rows into buckets by the key's top bits (a counting sort,
 /// each chunk of rows writing into its own part of each bucket) and the small buckets are
-/// then sorted in parallel, each within the cache, instead of one comparison sort over
-/// millions of rows. `O(n + n log(n / buckets))`, one more list of `n` rows while it runs:
+/// then sorted in parallel, each within the cache ([`sort_bucket`]), instead of one
+/// comparison sort over millions of rows. `O(n + n log(n / buckets))`, one more list of `n` rows while it runs:
 /// `scratch`'s, which is left holding the unsorted list's.
 fn sort_rows(mut rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
     if rows.len() < 1 << 16 {
@@ -536,8 +537,42 @@ fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
     bucket_slices
         .into_par_iter()
         .with_min_len(64)
-        .for_each(|b| b.sort_unstable());
+        .for_each_init(Vec::new, |tmp, b| sort_bucket(b, shift, tmp));
     out
+}
+
+/// Sorts one bucket of [`bucket_sort`], whose keys agree above bit `shift`: a counting sort
+/// on the key's next 8 bits, within the cache, leaves runs of a row or two to sort. `tmp`
+/// is scratch space, reused from bucket to bucket.
+fn sort_bucket(b: &mut [Row], shift: u32, tmp: &mut Vec<Row>) {
+    if b.len() <= 32 || shift < 8 {
+        b.sort_unstable();
+        return;
+    }
+    let sub = shift - 8;
+    let digit = |r: &Row| ((r.key >> sub) & 0xff) as usize;
+    let mut start = [0usize; 257];
+    for r in b.iter() {
+        start[digit(r) + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    tmp.clear();
+    tmp.resize(b.len(), Row::default());
+    let mut at = start;
+    for r in b.iter() {
+        let d = digit(r);
+        tmp[at[d]] = *r;
+        at[d] += 1;
+    }
+    for d in 0..256 {
+        let run = &mut tmp[start[d]..start[d + 1]];
+        if run.len() > 1 {
+            run.sort_unstable();
+        }
+    }
+    b.copy_from_slice(tmp);
 }
 
 /// Steps 3–4 for kind `k`, whose rows `krows` are sorted: caps, hubs and unions.
@@ -675,11 +710,8 @@ fn combination_rows(
     required: &[Row],
     combine: impl Fn(u64, u64) -> u64 + Sync + Send,
 ) -> Vec<Row> {
-    // Required keys per anchor, as a sorted (anchor, key) list, and where each anchor's
-    // keys start in it (anchors are entity indexes, below the largest anchor seen).
-    let mut req: Vec<(u32, u64)> = required.iter().map(|r| (r.anchor, r.key)).collect();
-    req.par_sort_unstable();
-    req.dedup();
+    // The required keys of each anchor, grouped by anchor by a counting sort (anchors are
+    // entity indexes, below the largest anchor seen): `keys[start[a]..start[a + 1]]`.
     let top = main
         .iter()
         .chain(required)
@@ -687,19 +719,30 @@ fn combination_rows(
         .max()
         .unwrap_or(0);
     let mut start = vec![0u32; top + 1];
-    for &(a, _) in &req {
-        start[a as usize + 1] += 1;
+    for r in required {
+        start[r.anchor as usize + 1] += 1;
     }
     for i in 1..start.len() {
         start[i] += start[i - 1];
     }
-    let (req, start, combine) = (&req, &start, &combine);
+    let mut at = start.clone();
+    let mut keys = vec![0u64; required.len()];
+    for r in required {
+        let a = r.anchor as usize;
+        keys[at[a] as usize] = r.key;
+        at[a] += 1;
+    }
+    drop(at);
+    let (keys, start, combine) = (&keys, &start, &combine);
+    // One row per distinct required key of the row's anchor (an anchor has a few).
     main.par_iter()
         .flat_map_iter(|r| {
             let a = r.anchor as usize;
-            req[start[a] as usize..start[a + 1] as usize]
-                .iter()
-                .map(move |&(_, k)| Row {
+            let ks = &keys[start[a] as usize..start[a + 1] as usize];
+            ks.iter()
+                .enumerate()
+                .filter(move |&(i, k)| !ks[..i].contains(k))
+                .map(move |(_, &k)| Row {
                     key: combine(r.key, k),
                     ..*r
                 })
@@ -1160,6 +1203,26 @@ mod tests {
         }
 
         #[test]
+        fn a_bucket_sorts_as_the_standard_sort_does(
+            rows in prop::collection::vec((any::<u64>(), 0u64..4, 0u32..4, 0u32..4), 0..700),
+            shift in prop::sample::select(vec![48u32, 52, 56]),
+        ) {
+            // Keys that agree above `shift`, spread below it or crowded into a few values.
+            let rows: Vec<Row> = rows
+                .into_iter()
+                .map(|(low, few, anchor, row)| {
+                    let low = if low % 2 == 0 { low } else { few << (shift - 8) };
+                    Row { key: (7u64 << shift) | (low & ((1u64 << shift) - 1)), anchor, row }
+                })
+                .collect();
+            let mut expected = rows.clone();
+            expected.sort_unstable();
+            let mut got = rows;
+            sort_bucket(&mut got, shift, &mut vec![Row::default(); 3]);
+            prop_assert_eq!(got, expected);
+        }
+
+        #[test]
         fn bucket_sort_equals_the_standard_sort(
             rows in prop::collection::vec((any::<u64>(), 0u32..8, 0u32..8), 0..3000),
             small_keys in any::<bool>(),
@@ -1402,6 +1465,30 @@ mod tests {
         }
         assert!(runs.len() >= 100, "the repeated keys make runs");
         assert_eq!(group_bounds(&sorted), runs);
+    }
+
+    proptest! {
+        #[test]
+        fn combination_rows_pair_each_row_with_its_anchors_distinct_required_keys(
+            main in prop::collection::vec((0u64..20, 0u32..12), 0..60),
+            required in prop::collection::vec((0u64..6, 0u32..12), 0..60),
+        ) {
+            let rows = |v: &[(u64, u32)]| -> Vec<Row> {
+                v.iter().zip(0..).map(|(&(key, anchor), row)| Row { key, anchor, row }).collect()
+            };
+            let (main, required) = (rows(&main), rows(&required));
+            let combine = |a: u64, b: u64| a * 100 + b;
+            let mut got = combination_rows(&main, &required, combine);
+            got.sort_unstable();
+            let mut expected = Vec::new();
+            for m in &main {
+                let keys: BTreeSet<u64> =
+                    required.iter().filter(|r| r.anchor == m.anchor).map(|r| r.key).collect();
+                expected.extend(keys.into_iter().map(|k| Row { key: combine(m.key, k), ..*m }));
+            }
+            expected.sort_unstable();
+            prop_assert_eq!(got, expected);
+        }
     }
 
     #[test]
