@@ -5,9 +5,12 @@
 //! 1. Every attribute row becomes `(key, anchor, row)` in its kind's list; kinds with a
 //!    `with` rule also emit one combination row per value of the required kinds, keyed
 //!    `combine(key, other key)`.
-//! 2. Each kind's list is sorted by key (rayon); a run of equal keys is one property node with
-//!    its postings. Sorting instead of hashing keeps memory flat and the result independent of
-//!    input order.
+//!    Kinds are gathered in batches of about [`BATCH_ROWS`] rows, one pass over the attribute
+//!    rows per batch (every kind at once for up to a few million accounts).
+//! 2. Each kind's list is sorted by key: a parallel counting pass scatters it into buckets by
+//!    the key's top bits, which are sorted one by one ([`sort_rows`]); a run of equal keys is
+//!    one property node with its postings. Sorting instead of hashing keeps memory flat and
+//!    the result independent of input order.
 //! 3. A property shared by more distinct anchors than its kind's cap, or whose value is a
 //!    placeholder, is a hub: reported, never linked. Placeholders are decided by key, not by
 //!    value: the keys of every listed placeholder value of the kind, and of the rows whose
@@ -21,8 +24,9 @@
 //!    survives re-runs, new members and input reordering.
 //!
 //! Time is `O(R log R)` for `R` attribute rows (the sorts) plus `O(R α(R))` for the unions;
-//! memory is 16 bytes per linking row on top of the input (a `window` kind's times are looked
-//! up through the row's entity when its properties are linked, not carried in every row).
+//! memory is 16 bytes per row of a batch on top of the input, and one kind's rows again while
+//! they are sorted (a `window` kind's times are looked up through the row's entity when its
+//! properties are linked, not carried in every row).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -30,7 +34,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::config::{Cap, LinkConfig, LinkMode};
+use crate::config::{Cap, KindRule, LinkConfig, LinkMode};
 use crate::table::{Attributes, Entities, LinkInput};
 use crate::uf::ConcurrentUnionFind;
 
@@ -190,6 +194,11 @@ fn placeholder_keys(
 
 /// Links `input` under `config`.
 pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
+    link_in_batches(input, config, BATCH_ROWS)
+}
+
+/// [`link`], gathering about `batch_rows` rows at a time.
+fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) -> LinkOutput {
     let mut timings = Vec::new();
     let mut t = Instant::now();
     let ents = &input.entities;
@@ -219,11 +228,13 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     row_kind.extend(combos.iter().map(|c| c.0));
     let placeholders = placeholder_keys(attrs, &kinds, &row_kind, &input.keyer, config);
 
-    // 1–4, one kind at a time, so that only one kind's rows (and, for a combination, its two
-    // sources') are held at once: at 10M accounts all kinds' rows together were 3–4 GB.
+    // 1–4, a batch of kinds at a time: one pass over the attribute rows gathers the rows of
+    // every kind of the batch, and the batch is held to about `BATCH_ROWS` rows (at 10M
+    // accounts all kinds' rows together were 3–4 GB; one kind at a time scanned every row
+    // once per kind).
     // 1. Rows of a kind, `(key, anchor, row)` in row order. Attribute rows are cut into
-    // chunks counted per kind once; a kind's rows are then gathered by all chunks in
-    // parallel, each into its own slice of the kind's list, allocated at its exact size.
+    // chunks counted per kind once; a batch's rows are then gathered by all chunks in
+    // parallel, each into its own slice of each kind's list, allocated at its exact size.
     let n = attrs.len();
     let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(1);
     let counts: Vec<Vec<usize>> = attrs
@@ -237,34 +248,73 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
             c
         })
         .collect();
-    let gather = |k: u16| -> Vec<Row> {
-        let mut rows = vec![Row::default(); counts.iter().map(|c| c[k as usize]).sum()];
-        let mut rest: &mut [Row] = &mut rows;
-        let slices: Vec<&mut [Row]> = counts
+    let total = |k: u16| -> usize { counts.iter().map(|c| c[k as usize]).sum() };
+    // The attribute kinds whose rows kind `k` is made of (none for a kind that never links on
+    // its own: it is only needed for the combinations).
+    let sources = |k: usize| -> Vec<u16> {
+        match combos.iter().find(|c| usize::from(c.2) == k) {
+            Some(&(main, required, _)) => vec![main, required],
+            None if rules[k].link == LinkMode::Never => Vec::new(),
+            None => vec![k as u16],
+        }
+    };
+    let batches = plan_batches(
+        (0..kinds.len()).map(|k| {
+            let src = sources(k);
+            // A combination's own rows are about as many as its base kind's.
+            let own = if src.len() > 1 { total(src[0]) } else { 0 };
+            (src, own)
+        }),
+        total,
+        batch_rows,
+    );
+    let gather = |batch: &[u16]| -> Vec<Option<Vec<Row>>> {
+        let mut slot_of = vec![usize::MAX; attrs.kinds.len()];
+        for (i, &k) in batch.iter().enumerate() {
+            slot_of[k as usize] = i;
+        }
+        let mut lists: Vec<Vec<Row>> = batch
             .iter()
-            .map(|c| {
+            .map(|&k| vec![Row::default(); total(k)])
+            .collect();
+        // Each chunk's slice of each kind's list.
+        let mut slices: Vec<Vec<&mut [Row]>> = counts
+            .iter()
+            .map(|_| Vec::with_capacity(batch.len()))
+            .collect();
+        for (list, &k) in lists.iter_mut().zip(batch) {
+            let mut rest: &mut [Row] = list;
+            for (c, out) in counts.iter().zip(&mut slices) {
                 let (this, tail) = std::mem::take(&mut rest).split_at_mut(c[k as usize]);
                 rest = tail;
-                this
-            })
-            .collect();
-        slices.into_par_iter().enumerate().for_each(|(c, out)| {
+                out.push(this);
+            }
+        }
+        slices.into_par_iter().enumerate().for_each(|(c, mut out)| {
             let (start, end) = (c * chunk, ((c + 1) * chunk).min(n));
+            let mut at = vec![0usize; out.len()];
             let rows = attrs.kind[start..end]
                 .iter()
                 .zip(&attrs.key[start..end])
                 .zip(&attrs.entity[start..end])
-                .zip(start as u32..)
-                .filter(|&(((&kind, _), _), _)| kind == k);
-            for (slot, (((_, &key), &e), row)) in out.iter_mut().zip(rows) {
-                *slot = Row {
-                    key,
-                    anchor: ents.anchor[e as usize],
-                    row,
-                };
+                .zip(start as u32..);
+            for (((&kind, &key), &e), row) in rows {
+                let s = slot_of[kind as usize];
+                if s != usize::MAX {
+                    out[s][at[s]] = Row {
+                        key,
+                        anchor: ents.anchor[e as usize],
+                        row,
+                    };
+                    at[s] += 1;
+                }
             }
         });
-        rows
+        let mut by_kind: Vec<Option<Vec<Row>>> = vec![None; attrs.kinds.len()];
+        for (list, &k) in lists.into_iter().zip(batch) {
+            by_kind[k as usize] = Some(list);
+        }
+        by_kind
     };
     let mut step_ms = [0u64; 3]; // collect, sort, link
     let mut step = |i: usize, t: &mut Instant| {
@@ -274,126 +324,57 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
 
     // 3–4. Caps, hubs and unions.
     let uf = ConcurrentUnionFind::new(ents.len());
+    let mut per_kind: Vec<Option<KindResult>> = (0..kinds.len()).map(|_| None).collect();
+    // The sort's second list, kept from kind to kind: a fresh one would be faulted in (and
+    // zeroed by the kernel) once per kind.
+    let mut scratch: Vec<Row> = Vec::new();
+    for (batch, members) in &batches {
+        let mut lists = gather(batch);
+        // Combinations first: they only read their sources, which a plain kind of the same
+        // batch then takes.
+        let mut order = members.clone();
+        order.sort_by_key(|&k| !combos.iter().any(|c| usize::from(c.2) == k));
+        for k in order {
+            let krows = match combos.iter().find(|c| usize::from(c.2) == k) {
+                Some(&(main, required, _)) => {
+                    let (Some(m), Some(r)) = (&lists[main as usize], &lists[required as usize])
+                    else {
+                        unreachable!("a batch gathers its combinations' sources");
+                    };
+                    combination_rows(m, r, |a, b| input.keyer.combine(&kinds[k], a, b))
+                }
+                None if rules[k].link == LinkMode::Never => Vec::new(),
+                None => lists[k].take().unwrap_or_default(),
+            };
+            step(0, &mut t);
+            // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within.
+            let krows = sort_rows(krows, &mut scratch);
+            step(1, &mut t);
+            per_kind[k] = Some(link_kind(
+                k,
+                &krows,
+                &rules[k],
+                &kinds[k],
+                config,
+                &placeholders[k],
+                &uf,
+                input,
+            ));
+            if krows.capacity() > scratch.capacity() {
+                scratch = krows;
+            }
+            step(2, &mut t);
+        }
+        drop(lists);
+    }
+    drop(scratch);
     let mut shared = Vec::new();
     let mut hubs = Vec::new();
     let mut kind_stats = Vec::new();
-    for k in 0..kinds.len() {
-        let mut krows = match combos.iter().find(|c| usize::from(c.2) == k) {
-            Some(&(main, required, _)) => {
-                combination_rows(&gather(main), &gather(required), |a, b| {
-                    input.keyer.combine(&kinds[k], a, b)
-                })
-            }
-            // Kinds that never link on their own are only needed for the combinations.
-            None if rules[k].link == LinkMode::Never => Vec::new(),
-            None => gather(k as u16),
-        };
-        step(0, &mut t);
-        // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within.
-        krows.par_sort_unstable();
-        step(1, &mut t);
-        let krows = &krows[..];
-        let rule = &rules[k];
-        let groups = group_bounds(krows);
-        let counts: Vec<u32> = groups
-            .par_iter()
-            .map(|&(s, e)| distinct_anchors(&krows[s..e]))
-            .collect();
-        let (cap, cap_auto) = match rule.cap {
-            Cap::Fixed(c) => (c, false),
-            Cap::Auto(_) => (auto_cap(&counts, config), true),
-        };
-        let outcomes: Vec<Outcome> = groups
-            .par_iter()
-            .zip(&counts)
-            .filter(|(_, c)| **c >= 2)
-            .map(|(&(s, e), &count)| {
-                let g = &krows[s..e];
-                let first = g[0];
-                // The base key: a combination's own key mixes in the required kind's.
-                if placeholders[k].contains(&attrs.key[first.row as usize]) {
-                    return Outcome::Hub(Hub {
-                        kind: k as u16,
-                        key: first.key,
-                        row: first.row,
-                        entity_count: count,
-                        reason: HubReason::Placeholder,
-                        anchors: anchors_of(g),
-                    });
-                }
-                if count > cap {
-                    return Outcome::Hub(Hub {
-                        kind: k as u16,
-                        key: first.key,
-                        row: first.row,
-                        entity_count: count,
-                        reason: HubReason::OverCap,
-                        anchors: anchors_of(g),
-                    });
-                }
-                // One group of anchors per set the property links; a `window` property seen
-                // at times far apart can link two groups that are not otherwise connected,
-                // and each must count as evidence only within its own group.
-                let groups = match rule.link {
-                    LinkMode::Alone => {
-                        let anchors = anchors_of(g);
-                        for a in &anchors[1..] {
-                            uf.union(anchors[0], *a);
-                        }
-                        vec![anchors]
-                    }
-                    LinkMode::Window => {
-                        let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
-                        window_links(g, window, &uf, |row| {
-                            ents.created_at[attrs.entity[row as usize] as usize]
-                        })
-                    }
-                    LinkMode::With | LinkMode::Never => Vec::new(),
-                };
-                let linked: Vec<SharedProperty> = groups
-                    .into_iter()
-                    .filter(|a| a.len() >= 2)
-                    .map(|anchors| SharedProperty {
-                        kind: k as u16,
-                        key: first.key,
-                        row: first.row,
-                        anchors,
-                    })
-                    .collect();
-                if linked.is_empty() {
-                    Outcome::Shared
-                } else {
-                    Outcome::Linked(linked)
-                }
-            })
-            .collect();
-        let mut stat = KindStats {
-            kind: kinds[k].clone(),
-            link: format!("{:?}", rule.link).to_lowercase(),
-            cap,
-            cap_auto,
-            rows: krows.len() as u64,
-            shared_values: outcomes.len() as u64,
-            linking_values: 0,
-            hubs: 0,
-        };
-        for o in outcomes {
-            match o {
-                Outcome::Hub(h) => {
-                    stat.hubs += 1;
-                    hubs.push(h);
-                }
-                Outcome::Linked(s) => {
-                    stat.linking_values += 1;
-                    shared.extend(s);
-                }
-                Outcome::Shared => {}
-            }
-        }
-        if !krows.is_empty() {
-            kind_stats.push(stat);
-        }
-        step(2, &mut t);
+    for r in per_kind.into_iter().flatten() {
+        shared.extend(r.shared);
+        hubs.extend(r.hubs);
+        kind_stats.extend(r.stats);
     }
     for (name, ms) in ["collect", "sort", "link"].iter().zip(step_ms) {
         timings.push(((*name).to_owned(), ms));
@@ -401,6 +382,7 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
 
     // 5. Components and stable ids.
     let roots = uf.roots();
+    drop(uf);
     let root_of = |e: usize| roots[ents.anchor[e] as usize];
     let (cluster_of, clusters, multi) = build_clusters(ents, &root_of);
     timings.push(("clusters".to_owned(), t.elapsed().as_millis() as u64));
@@ -414,6 +396,301 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
         hubs,
         kind_stats,
         timings_ms: timings,
+    }
+}
+
+/// The rows gathered at once are held to about this many (16 bytes each, so 1 GiB): a
+/// batch of kinds is gathered in one pass over the attribute rows.
+const BATCH_ROWS: usize = 1 << 26;
+
+/// What linking one kind gives.
+struct KindResult {
+    stats: Option<KindStats>,
+    hubs: Vec<Hub>,
+    shared: Vec<SharedProperty>,
+}
+
+/// Groups the kinds of a run into batches gathered together: `kinds` gives, per kind, the
+/// attribute kinds its rows come from and how many rows of its own it makes beside them (a
+/// combination's), `rows` how many rows an attribute kind has. A batch takes kinds in order
+/// while its rows stay within `budget` (a kind alone may exceed it). Returns each batch's
+/// attribute kinds (ascending, without repeats) and its kinds (ascending).
+fn plan_batches(
+    kinds: impl Iterator<Item = (Vec<u16>, usize)>,
+    rows: impl Fn(u16) -> usize,
+    budget: usize,
+) -> Vec<(Vec<u16>, Vec<usize>)> {
+    let mut batches: Vec<(Vec<u16>, Vec<usize>)> = Vec::new();
+    let mut held = 0usize;
+    for (k, (sources, own)) in kinds.enumerate() {
+        if sources.is_empty() {
+            continue;
+        }
+        let cost = |batch: &[u16]| -> usize {
+            sources
+                .iter()
+                .filter(|s| !batch.contains(s))
+                .map(|&s| rows(s))
+                .sum::<usize>()
+                + own
+        };
+        match batches.last_mut() {
+            Some((batch, members)) if held + cost(batch) <= budget => {
+                held += cost(batch);
+                batch.extend(&sources);
+                members.push(k);
+            }
+            _ => {
+                held = cost(&[]);
+                batches.push((sources.clone(), vec![k]));
+            }
+        }
+        if let Some((batch, _)) = batches.last_mut() {
+            batch.sort_unstable();
+            batch.dedup();
+        }
+    }
+    batches
+}
+
+/// Sorts postings by `(key, anchor, row)`, as `sort_unstable` does (postings are totally
+/// ordered, so any correct sort gives the same list). Keys are keyed hashes, spread evenly:
+/// one parallel pass scatters the rows into buckets by the key's top bits (a counting sort,
+/// each chunk of rows writing into its own part of each bucket) and the small buckets are
+/// then sorted in parallel, each within the cache ([`sort_bucket`]), instead of one
+/// comparison sort over millions of rows. `O(n + n log(n / buckets))`, one more list of `n` rows while it runs:
+/// `scratch`'s, which is left holding the unsorted list's.
+fn sort_rows(mut rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
+    if rows.len() < 1 << 16 {
+        rows.par_sort_unstable();
+        return rows;
+    }
+    bucket_sort(rows, scratch)
+}
+
+/// [`sort_rows`] for lists of any length (not worth it for short ones).
+fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
+    let n = rows.len();
+    if n == 0 {
+        return rows;
+    }
+    // About 512 rows a bucket.
+    let bits = (usize::BITS - (n / 512).leading_zeros()).clamp(8, 16);
+    let shift = 64 - bits;
+    let buckets = 1usize << bits;
+    let chunk = n.div_ceil(rayon::current_num_threads() * 4);
+    let hist: Vec<Vec<usize>> = rows
+        .par_chunks(chunk)
+        .map(|c| {
+            let mut h = vec![0usize; buckets];
+            for r in c {
+                h[(r.key >> shift) as usize] += 1;
+            }
+            h
+        })
+        .collect();
+    let mut sizes = vec![0usize; buckets];
+    for h in &hist {
+        for (s, c) in sizes.iter_mut().zip(h) {
+            *s += c;
+        }
+    }
+    let mut out = std::mem::take(scratch);
+    out.clear();
+    out.resize(n, Row::default());
+    // Cut the output into buckets, and each bucket into one part per chunk of input.
+    let mut parts: Vec<Vec<&mut [Row]>> =
+        hist.iter().map(|_| Vec::with_capacity(buckets)).collect();
+    let mut bucket_slices: Vec<&mut [Row]> = Vec::with_capacity(buckets);
+    {
+        let mut rest: &mut [Row] = &mut out;
+        for &size in &sizes {
+            let (this, tail) = std::mem::take(&mut rest).split_at_mut(size);
+            rest = tail;
+            bucket_slices.push(this);
+        }
+    }
+    for (b, slice) in bucket_slices.into_iter().enumerate() {
+        let mut rest = slice;
+        for (h, p) in hist.iter().zip(&mut parts) {
+            let (this, tail) = std::mem::take(&mut rest).split_at_mut(h[b]);
+            rest = tail;
+            p.push(this);
+        }
+    }
+    rows.par_chunks(chunk).zip(parts).for_each(|(c, mut p)| {
+        let mut at = vec![0usize; buckets];
+        for r in c {
+            let b = (r.key >> shift) as usize;
+            p[b][at[b]] = *r;
+            at[b] += 1;
+        }
+    });
+    *scratch = rows;
+    let mut rest: &mut [Row] = &mut out;
+    let mut bucket_slices: Vec<&mut [Row]> = Vec::with_capacity(buckets);
+    for &size in &sizes {
+        let (this, tail) = std::mem::take(&mut rest).split_at_mut(size);
+        rest = tail;
+        bucket_slices.push(this);
+    }
+    bucket_slices
+        .into_par_iter()
+        .with_min_len(64)
+        .for_each_init(Vec::new, |tmp, b| sort_bucket(b, shift, tmp));
+    out
+}
+
+/// Sorts one bucket of [`bucket_sort`], whose keys agree above bit `shift`: a counting sort
+/// on the key's next 8 bits, within the cache, leaves runs of a row or two to sort. `tmp`
+/// is scratch space, reused from bucket to bucket.
+fn sort_bucket(b: &mut [Row], shift: u32, tmp: &mut Vec<Row>) {
+    if b.len() <= 32 || shift < 8 {
+        b.sort_unstable();
+        return;
+    }
+    let sub = shift - 8;
+    let digit = |r: &Row| ((r.key >> sub) & 0xff) as usize;
+    let mut start = [0usize; 257];
+    for r in b.iter() {
+        start[digit(r) + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    tmp.clear();
+    tmp.resize(b.len(), Row::default());
+    let mut at = start;
+    for r in b.iter() {
+        let d = digit(r);
+        tmp[at[d]] = *r;
+        at[d] += 1;
+    }
+    for d in 0..256 {
+        let run = &mut tmp[start[d]..start[d + 1]];
+        if run.len() > 1 {
+            run.sort_unstable();
+        }
+    }
+    b.copy_from_slice(tmp);
+}
+
+/// Steps 3–4 for kind `k`, whose rows `krows` are sorted: caps, hubs and unions.
+#[allow(clippy::too_many_arguments)]
+fn link_kind(
+    k: usize,
+    krows: &[Row],
+    rule: &KindRule,
+    name: &str,
+    config: &LinkConfig,
+    placeholders: &HashSet<u64>,
+    uf: &ConcurrentUnionFind,
+    input: &LinkInput,
+) -> KindResult {
+    let ents = &input.entities;
+    let attrs = &input.attributes;
+    let groups = group_bounds(krows);
+    let counts: Vec<u32> = groups
+        .par_iter()
+        .map(|&(s, e)| distinct_anchors(&krows[s..e]))
+        .collect();
+    let (cap, cap_auto) = match rule.cap {
+        Cap::Fixed(c) => (c, false),
+        Cap::Auto(_) => (auto_cap(&counts, config), true),
+    };
+    let outcomes: Vec<Outcome> = groups
+        .par_iter()
+        .zip(&counts)
+        .filter(|(_, c)| **c >= 2)
+        .map(|(&(s, e), &count)| {
+            let g = &krows[s..e];
+            let first = g[0];
+            // The base key: a combination's own key mixes in the required kind's.
+            if placeholders.contains(&attrs.key[first.row as usize]) {
+                return Outcome::Hub(Hub {
+                    kind: k as u16,
+                    key: first.key,
+                    row: first.row,
+                    entity_count: count,
+                    reason: HubReason::Placeholder,
+                    anchors: anchors_of(g),
+                });
+            }
+            if count > cap {
+                return Outcome::Hub(Hub {
+                    kind: k as u16,
+                    key: first.key,
+                    row: first.row,
+                    entity_count: count,
+                    reason: HubReason::OverCap,
+                    anchors: anchors_of(g),
+                });
+            }
+            // One group of anchors per set the property links; a `window` property seen
+            // at times far apart can link two groups that are not otherwise connected,
+            // and each must count as evidence only within its own group.
+            let groups = match rule.link {
+                LinkMode::Alone => {
+                    let anchors = anchors_of(g);
+                    for a in &anchors[1..] {
+                        uf.union(anchors[0], *a);
+                    }
+                    vec![anchors]
+                }
+                LinkMode::Window => {
+                    let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
+                    window_links(g, window, uf, |row| {
+                        ents.created_at[attrs.entity[row as usize] as usize]
+                    })
+                }
+                LinkMode::With | LinkMode::Never => Vec::new(),
+            };
+            let linked: Vec<SharedProperty> = groups
+                .into_iter()
+                .filter(|a| a.len() >= 2)
+                .map(|anchors| SharedProperty {
+                    kind: k as u16,
+                    key: first.key,
+                    row: first.row,
+                    anchors,
+                })
+                .collect();
+            if linked.is_empty() {
+                Outcome::Shared
+            } else {
+                Outcome::Linked(linked)
+            }
+        })
+        .collect();
+    let mut stat = KindStats {
+        kind: name.to_owned(),
+        link: format!("{:?}", rule.link).to_lowercase(),
+        cap,
+        cap_auto,
+        rows: krows.len() as u64,
+        shared_values: outcomes.len() as u64,
+        linking_values: 0,
+        hubs: 0,
+    };
+    let mut hubs = Vec::new();
+    let mut shared = Vec::new();
+    for o in outcomes {
+        match o {
+            Outcome::Hub(h) => {
+                stat.hubs += 1;
+                hubs.push(h);
+            }
+            Outcome::Linked(s) => {
+                stat.linking_values += 1;
+                shared.extend(s);
+            }
+            Outcome::Shared => {}
+        }
+    }
+    KindResult {
+        stats: (!krows.is_empty()).then_some(stat),
+        hubs,
+        shared,
     }
 }
 
@@ -433,38 +710,77 @@ fn combination_rows(
     required: &[Row],
     combine: impl Fn(u64, u64) -> u64 + Sync + Send,
 ) -> Vec<Row> {
-    // Required keys per anchor, as a sorted (anchor, key) list.
-    let mut req: Vec<(u32, u64)> = required.iter().map(|r| (r.anchor, r.key)).collect();
-    req.par_sort_unstable();
-    req.dedup();
-    let combine = &combine;
+    // The required keys of each anchor, grouped by anchor by a counting sort (anchors are
+    // entity indexes, below the largest anchor seen): `keys[start[a]..start[a + 1]]`.
+    let top = main
+        .iter()
+        .chain(required)
+        .map(|r| r.anchor as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut start = vec![0u32; top + 1];
+    for r in required {
+        start[r.anchor as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut at = start.clone();
+    let mut keys = vec![0u64; required.len()];
+    for r in required {
+        let a = r.anchor as usize;
+        keys[at[a] as usize] = r.key;
+        at[a] += 1;
+    }
+    drop(at);
+    let (keys, start, combine) = (&keys, &start, &combine);
+    // One row per distinct required key of the row's anchor (an anchor has a few).
     main.par_iter()
         .flat_map_iter(|r| {
-            let start = req.partition_point(|(a, _)| *a < r.anchor);
-            let end = req.partition_point(|(a, _)| *a <= r.anchor);
-            req[start..end]
-                .iter()
-                .map(move |&(_, k)| Row {
+            let a = r.anchor as usize;
+            let ks = &keys[start[a] as usize..start[a + 1] as usize];
+            ks.iter()
+                .enumerate()
+                .filter(move |&(i, k)| !ks[..i].contains(k))
+                .map(move |(_, &k)| Row {
                     key: combine(r.key, k),
                     ..*r
                 })
-                .collect::<Vec<_>>()
         })
         .collect()
 }
 
+/// The runs of equal keys of sorted `rows` that hold two or more rows, as `(start, end)`, in
+/// order; the runs are found in parallel, each part of the list cut at a change of key.
 fn group_bounds(rows: &[Row]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut s = 0;
-    for i in 1..=rows.len() {
-        if i == rows.len() || rows[i].key != rows[s].key {
-            if i > s {
-                out.push((s, i));
-            }
-            s = i;
+    let n = rows.len();
+    let parts = (rayon::current_num_threads() * 4)
+        .min(n.div_ceil(4096))
+        .max(1);
+    let mut cuts: Vec<usize> = (0..=parts).map(|i| i * n / parts).collect();
+    for c in &mut cuts[1..parts] {
+        while *c < n && *c > 0 && rows[*c].key == rows[*c - 1].key {
+            *c += 1;
         }
     }
-    out
+    let found: Vec<Vec<(usize, usize)>> = cuts
+        .par_windows(2)
+        .map(|w| {
+            let (lo, hi) = (w[0], w[1].max(w[0]));
+            let mut out = Vec::new();
+            let mut s = lo;
+            for i in lo + 1..=hi {
+                if i == hi || rows[i].key != rows[s].key {
+                    if i - s >= 2 {
+                        out.push((s, i));
+                    }
+                    s = i;
+                }
+            }
+            out
+        })
+        .collect();
+    found.concat()
 }
 
 /// The distinct anchors of one key's rows (sorted by anchor within the key).
@@ -629,21 +945,23 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
         }
     }
     let mut clusters = multi;
-    // Singletons.
-    let singles: Vec<Cluster> = (0..n as u32)
-        .into_par_iter()
+    // Singletons, in entity order, written straight into their places in `clusters`, sized
+    // once: collecting them apart and then pushing them held their 80-byte records two or
+    // three times over (at 10M accounts, gigabytes at the peak of a run).
+    let singles: Vec<u32> = (0..n as u32)
         .filter(|&e| size[roots[e as usize] as usize] == 1)
-        .map(|e| Cluster {
-            id: cluster_id(ents, e),
-            oldest: e,
-            members: vec![e],
-            anchors: vec![ents.anchor[e as usize]],
-        })
         .collect();
-    for s in singles {
-        cluster_of[s.oldest as usize] = clusters.len() as u32;
-        clusters.push(s);
+    drop((roots, size, cursor, flat));
+    for (i, &e) in singles.iter().enumerate() {
+        cluster_of[e as usize] = (clusters.len() + i) as u32;
     }
+    clusters.reserve_exact(singles.len());
+    clusters.par_extend(singles.par_iter().map(|&e| Cluster {
+        id: cluster_id(ents, e),
+        oldest: e,
+        members: vec![e],
+        anchors: vec![ents.anchor[e as usize]],
+    }));
     (cluster_of, clusters, multi_anchor)
 }
 
@@ -874,6 +1192,56 @@ mod tests {
         }
 
         #[test]
+        fn linking_in_batches_of_any_size_gives_the_same_output(spec in spec_strategy(), budget in 0usize..40) {
+            // Every kind alone (budget 0), a few together, or all at once: the same output.
+            let order: Vec<usize> = (0..spec.len()).collect();
+            let input = build(&spec, &order);
+            let cfg = test_config();
+            let whole = link_in_batches(&input, &cfg, usize::MAX);
+            let batched = link_in_batches(&input, &cfg, budget);
+            prop_assert_eq!(output_facts(&whole), output_facts(&batched));
+        }
+
+        #[test]
+        fn a_bucket_sorts_as_the_standard_sort_does(
+            rows in prop::collection::vec((any::<u64>(), 0u64..4, 0u32..4, 0u32..4), 0..700),
+            shift in prop::sample::select(vec![48u32, 52, 56]),
+        ) {
+            // Keys that agree above `shift`, spread below it or crowded into a few values.
+            let rows: Vec<Row> = rows
+                .into_iter()
+                .map(|(low, few, anchor, row)| {
+                    let low = if low % 2 == 0 { low } else { few << (shift - 8) };
+                    Row { key: (7u64 << shift) | (low & ((1u64 << shift) - 1)), anchor, row }
+                })
+                .collect();
+            let mut expected = rows.clone();
+            expected.sort_unstable();
+            let mut got = rows;
+            sort_bucket(&mut got, shift, &mut vec![Row::default(); 3]);
+            prop_assert_eq!(got, expected);
+        }
+
+        #[test]
+        fn bucket_sort_equals_the_standard_sort(
+            rows in prop::collection::vec((any::<u64>(), 0u32..8, 0u32..8), 0..3000),
+            small_keys in any::<bool>(),
+        ) {
+            // Keys spread over all 64 bits, or crowded into one bucket with many repeats.
+            let rows: Vec<Row> = rows
+                .into_iter()
+                .map(|(key, anchor, row)| Row { key: if small_keys { key % 16 } else { key }, anchor, row })
+                .collect();
+            let mut expected = rows.clone();
+            expected.sort_unstable();
+            // With a scratch list too short, and one left by a longer sort.
+            let mut scratch = vec![Row::default(); 5000];
+            prop_assert_eq!(bucket_sort(rows.clone(), &mut Vec::new()), expected.clone());
+            prop_assert_eq!(bucket_sort(rows.clone(), &mut scratch), expected.clone());
+            prop_assert_eq!(sort_rows(rows, &mut scratch), expected);
+        }
+
+        #[test]
         fn idempotent_under_repeated_facts(spec in spec_strategy()) {
             // Ingesting the same facts twice (every attribute row repeated) changes nothing.
             let cfg = test_config();
@@ -1024,6 +1392,145 @@ mod tests {
         }
     }
 
+    /// Everything a link outputs, comparable.
+    fn output_facts(out: &LinkOutput) -> String {
+        let shared: Vec<_> = out
+            .shared
+            .iter()
+            .map(|s| (s.kind, s.key, s.row, s.anchors.clone()))
+            .collect();
+        let hubs: Vec<_> = out
+            .hubs
+            .iter()
+            .map(|h| {
+                (
+                    h.kind,
+                    h.key,
+                    h.row,
+                    h.entity_count,
+                    h.reason,
+                    h.anchors.clone(),
+                )
+            })
+            .collect();
+        format!(
+            "{:?}",
+            (
+                &out.kinds,
+                &out.cluster_of,
+                &out.clusters,
+                out.multi_clusters,
+                shared,
+                hubs,
+                serde_json::to_string(&out.kind_stats).expect("json"),
+            )
+        )
+    }
+
+    #[test]
+    fn bucket_sort_sorts_a_list_long_enough_for_many_buckets() {
+        // 2^17 rows (256 buckets of 512), keys from a xorshift, a tenth of them 100 repeated keys.
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let rows: Vec<Row> = (0..1u32 << 17)
+            .map(|i| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let key = if i % 10 == 0 {
+                    u64::from(i % 1000) << 40
+                } else {
+                    s
+                };
+                Row {
+                    key,
+                    anchor: (s >> 3) as u32 % 97,
+                    row: i,
+                }
+            })
+            .collect();
+        let mut expected = rows.clone();
+        expected.sort_unstable();
+        let sorted = sort_rows(rows, &mut Vec::new());
+        assert_eq!(sorted, expected);
+        // The runs found in parallel parts are those of one sequential pass.
+        let mut runs = Vec::new();
+        let mut s = 0;
+        for i in 1..=sorted.len() {
+            if i == sorted.len() || sorted[i].key != sorted[s].key {
+                if i - s >= 2 {
+                    runs.push((s, i));
+                }
+                s = i;
+            }
+        }
+        assert!(runs.len() >= 100, "the repeated keys make runs");
+        assert_eq!(group_bounds(&sorted), runs);
+    }
+
+    proptest! {
+        #[test]
+        fn combination_rows_pair_each_row_with_its_anchors_distinct_required_keys(
+            main in prop::collection::vec((0u64..20, 0u32..12), 0..60),
+            required in prop::collection::vec((0u64..6, 0u32..12), 0..60),
+        ) {
+            let rows = |v: &[(u64, u32)]| -> Vec<Row> {
+                v.iter().zip(0..).map(|(&(key, anchor), row)| Row { key, anchor, row }).collect()
+            };
+            let (main, required) = (rows(&main), rows(&required));
+            let combine = |a: u64, b: u64| a * 100 + b;
+            let mut got = combination_rows(&main, &required, combine);
+            got.sort_unstable();
+            let mut expected = Vec::new();
+            for m in &main {
+                let keys: BTreeSet<u64> =
+                    required.iter().filter(|r| r.anchor == m.anchor).map(|r| r.key).collect();
+                expected.extend(keys.into_iter().map(|k| Row { key: combine(m.key, k), ..*m }));
+            }
+            expected.sort_unstable();
+            prop_assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn batches_hold_their_sources_within_the_budget() {
+        let rows = |k: u16| [10, 20, 30, 40][k as usize];
+        // Kinds 0..4 alone, a combination of 0 and 1 (10 rows of its own), and one that
+        // never links alone (no sources).
+        let kinds = || {
+            vec![
+                (vec![0], 0),
+                (vec![1], 0),
+                (vec![2], 0),
+                (vec![3], 0),
+                (vec![0, 1], 10),
+                (vec![], 0),
+            ]
+            .into_iter()
+        };
+        assert_eq!(
+            plan_batches(kinds(), rows, 1000),
+            [(vec![0, 1, 2, 3], vec![0, 1, 2, 3, 4])]
+        );
+        assert_eq!(
+            plan_batches(kinds(), rows, 60),
+            [
+                (vec![0, 1, 2], vec![0, 1, 2]),
+                (vec![3], vec![3]),
+                (vec![0, 1], vec![4])
+            ]
+        );
+        assert_eq!(
+            plan_batches(kinds(), rows, 0),
+            [
+                (vec![0], vec![0]),
+                (vec![1], vec![1]),
+                (vec![2], vec![2]),
+                (vec![3], vec![3]),
+                (vec![0, 1], vec![4])
+            ]
+        );
+    }
+
     #[test]
     fn rows_sort_by_key_then_anchor_and_group_by_key() {
         let r = |key, anchor, row| Row { key, anchor, row };
@@ -1049,12 +1556,13 @@ mod tests {
             rows.iter().map(|x| (x.key, x.anchor)).collect::<Vec<_>>(),
             [(3, 2), (3, 7), (3, 7), (5, 4), (9, 0), (9, 1), (9, 1)]
         );
+        // Runs of one row are left out: they share nothing.
         let groups = group_bounds(&rows);
-        assert_eq!(groups, [(0, 3), (3, 4), (4, 7)]);
+        assert_eq!(groups, [(0, 3), (4, 7)]);
         let (s, e) = groups[0];
         assert_eq!(anchors_of(&rows[s..e]), [2, 7]);
         assert_eq!(distinct_anchors(&rows[s..e]), 2);
-        let (s, e) = groups[2];
+        let (s, e) = groups[1];
         assert_eq!(anchors_of(&rows[s..e]), [0, 1]);
     }
 

@@ -19,7 +19,7 @@ use crate::normalize::mask;
 use crate::record::EntityType;
 use crate::rings::{RingReport, rings};
 use crate::score::{EntityScore, scores};
-use crate::table::{Entities, LinkInput, RowValues, Values};
+use crate::table::{Attributes, Entities, LinkInput, RowValues, Values};
 
 /// A ring as the summary shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -187,9 +187,9 @@ fn duplicates_of(
 /// Everything a run computed, for callers that want more than the files.
 #[derive(Debug)]
 pub struct RunResult {
-    /// The input as read. After [`run_link`] its attributes hold keys but no values
-    /// ([`Attributes::has_values`](crate::Attributes::has_values)); the values the outputs
-    /// show are in `values`.
+    /// The input as read. After [`run_link`] its attributes are empty (they are freed once
+    /// rings are found, to bound the run's peak memory; after [`link_input`] they are as
+    /// given); the values the outputs show are in `values`.
     pub input: LinkInput,
     /// The values of the attribute rows the outputs show: one row per hub and per shared
     /// property ([`Hub::row`](crate::Hub::row), [`SharedProperty::row`](crate::SharedProperty::row)).
@@ -239,7 +239,8 @@ pub fn run_link(
         config,
         progress,
         &|_, rows| read_values(in_dir, rows),
-        &|input, out| write_clusters(&input.entities, out, out_dir),
+        &|ents, out| write_clusters(ents, out, out_dir),
+        true,
     )?;
     result.summary.timings_ms.splice(0..0, timings);
     t = Instant::now();
@@ -270,6 +271,7 @@ pub fn link_input(
         progress,
         &|input, rows| Ok(RowValues::from_attributes(&input.attributes, rows)),
         &|_, _| Ok(()),
+        false,
     )
 }
 
@@ -277,22 +279,27 @@ pub fn link_input(
 type FetchValues<'a> = &'a dyn Fn(&LinkInput, &[u32]) -> Result<RowValues>;
 
 /// Work on the clusters alone, done beside the rest of a run once linking is over.
-type Beside<'a> = &'a (dyn Fn(&LinkInput, &LinkOutput) -> Result<()> + Sync);
+type Beside<'a> = &'a (dyn Fn(&Entities, &LinkOutput) -> Result<()> + Sync);
 
 /// Links, finds duplicates, rings and scores. `compared_values` holds the values duplicate
 /// detection compares when `input` holds none (`None`: they are in `input`); `fetch` gives
 /// the values the outputs show, asked for once, after linking; `beside` runs on a rayon
-/// thread beside fetching values, rings and scores (its error wins over theirs).
+/// thread beside fetching values, rings and scores (its error wins over theirs). With
+/// `free_attributes`, the attribute table is emptied once rings are found: nothing after
+/// needs it, and at 10M accounts it was 3 GB held through scoring and writing, the peak of
+/// a run.
 fn link_with(
-    input: LinkInput,
+    mut input: LinkInput,
     compared_values: Option<RowValues>,
     config: &LinkConfig,
     progress: &mut dyn FnMut(&str),
     fetch: FetchValues,
     beside: Beside,
+    free_attributes: bool,
 ) -> Result<RunResult> {
     let mut timings = Vec::new();
     let start = Instant::now();
+    let attribute_rows = input.attributes.len() as u64;
     progress(if config.dedupe.enabled {
         "linking and finding duplicates"
     } else {
@@ -325,9 +332,10 @@ fn link_with(
     let beside_result = std::sync::Mutex::new(None);
     // `in_place_scope`: the rest runs on this thread (`progress` need not be `Send`).
     let rest = rayon::in_place_scope(|scope| {
+        let ents = &input.entities;
         scope.spawn(|_| {
             let t = Instant::now();
-            let r = beside(&input, &out).map(|()| t.elapsed());
+            let r = beside(ents, &out).map(|()| t.elapsed());
             *beside_result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
         });
         let t = Instant::now();
@@ -337,6 +345,9 @@ fn link_with(
         let t = Instant::now();
         progress("finding rings");
         let rs = rings(&input, &out, &values, config);
+        if free_attributes {
+            input.attributes = Attributes::default();
+        }
         timings.push(("rings".to_owned(), t.elapsed().as_millis() as u64));
         let t = Instant::now();
         progress("scoring");
@@ -383,7 +394,7 @@ fn link_with(
         entities: ents.len() as u64,
         accounts,
         inquiries: ents.len() as u64 - accounts,
-        attribute_rows: input.attributes.len() as u64,
+        attribute_rows,
         linked_clusters: out.multi_clusters as u64,
         largest_cluster_accounts: out.clusters[..out.multi_clusters]
             .iter()
