@@ -209,6 +209,10 @@ pub struct RunResult {
 /// Links an ingest output folder and writes `clusters`, `rings`, `scores`, `hubs`, `links`
 /// Parquet files and `summary.json` into `out_dir`. `progress` is told each step as it starts.
 ///
+/// The files are written into a staging folder inside `out_dir` and moved into place once
+/// all of them are written ([`Staging`]): a run that fails leaves the previous run's files as
+/// they were, never this run's clusters beside the last run's rings.
+///
 /// # Errors
 /// Unreadable input, unwritable output.
 pub fn run_link(
@@ -230,7 +234,7 @@ pub fn run_link(
     };
     let (input, compared_values) = read_ingest_for_link(in_dir, keyer, compared)?;
     timings.push(("read".to_owned(), t.elapsed().as_millis() as u64));
-    create_dir(out_dir)?;
+    let stage = Staging::new(out_dir)?;
     // `clusters.parquet` needs nothing but the clusters, so it is written while the values
     // are read and rings and scores are found.
     let mut result = link_with(
@@ -239,20 +243,129 @@ pub fn run_link(
         config,
         progress,
         &|_, rows| read_values(in_dir, rows),
-        &|ents, out| write_clusters(ents, out, out_dir),
+        &|ents, out| write_clusters(ents, out, stage.path()),
         true,
     )?;
     result.summary.timings_ms.splice(0..0, timings);
     t = Instant::now();
     progress("writing results");
-    write_results(&result, out_dir)?;
+    write_results(&result, stage.path())?;
     result
         .summary
         .timings_ms
         .push(("write".to_owned(), t.elapsed().as_millis() as u64));
     result.summary.wall_ms = start.elapsed().as_millis() as u64;
-    write_json(&out_dir.join("summary.json"), &result.summary)?;
+    write_json(&stage.path().join(SUMMARY), &result.summary)?;
+    let stale: &[&str] = if result.duplicates.is_none() {
+        &STALE_WITHOUT_DUPLICATES
+    } else {
+        &[]
+    };
+    stage.publish(stale)?;
     Ok(result)
+}
+
+/// The file whose presence says a run of `ringfence link` completed: moved into place last.
+const SUMMARY: &str = "summary.json";
+
+/// Files of an earlier run with duplicate detection that a run without it removes, so they
+/// cannot pass for its own.
+const STALE_WITHOUT_DUPLICATES: [&str; 2] = ["duplicates.parquet", "dedupe_model.json"];
+
+/// A folder inside an output folder that a run writes its files into before they replace the
+/// previous run's ([`Staging::publish`]). Dropped unpublished (the run failed), it is removed
+/// with what it holds, and the output folder is as the previous run left it.
+struct Staging {
+    out_dir: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    published: bool,
+}
+
+impl Staging {
+    /// Name of the staging folder inside the output folder (one run at a time per folder; a
+    /// stale one from a killed run is removed).
+    const NAME: &'static str = ".ringfence-partial";
+
+    fn new(out_dir: &Path) -> Result<Staging> {
+        create_dir(out_dir)?;
+        let dir = out_dir.join(Self::NAME);
+        remove_dir_all_if_any(&dir)?;
+        create_dir(&dir)?;
+        Ok(Staging {
+            out_dir: out_dir.to_path_buf(),
+            dir,
+            published: false,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Moves every staged file into the output folder, replacing the previous run's, and
+    /// removes `stale` files of earlier runs. The previous summary goes first and the new
+    /// one comes last: an output folder with a `summary.json` holds one complete run's files
+    /// (renames within one folder are atomic; a failure half-way leaves no summary, never a
+    /// summary beside files of two runs).
+    fn publish(mut self, stale: &[&str]) -> Result<()> {
+        remove_file_if_any(&self.out_dir.join(SUMMARY))?;
+        for f in stale {
+            remove_file_if_any(&self.out_dir.join(f))?;
+        }
+        let mut names = Vec::new();
+        let entries = std::fs::read_dir(&self.dir).map_err(|source| Error::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| Error::Io {
+                path: self.dir.clone(),
+                source,
+            })?;
+            names.push(entry.file_name());
+        }
+        // The summary last; the rest in a fixed order.
+        names.sort_by_key(|n| (n == SUMMARY, n.clone()));
+        for name in names {
+            let (from, to) = (self.dir.join(&name), self.out_dir.join(&name));
+            std::fs::rename(&from, &to).map_err(|source| Error::Io { path: to, source })?;
+        }
+        self.published = true;
+        std::fs::remove_dir(&self.dir).map_err(|source| Error::Io {
+            path: self.dir.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            // Best effort: the run's error is what the caller needs; a leftover is removed
+            // by the next run.
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn remove_file_if_any(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn remove_dir_all_if_any(path: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Links an in-memory input (no files); its attributes must hold their values.
@@ -602,9 +715,8 @@ type WriteTask = fn(&RunResult, &Path) -> Result<()>;
 /// encoding and compression are single-threaded per file, so the files are written side by
 /// side (the first error wins).
 fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
-    create_dir(out_dir)?;
     let tasks: [WriteTask; 5] = [
-        write_duplicates_or_clear,
+        write_duplicates_if_any,
         write_rings,
         write_scores,
         write_hubs,
@@ -613,24 +725,11 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
     tasks.par_iter().try_for_each(|task| task(r, out_dir))
 }
 
-fn write_duplicates_or_clear(r: &RunResult, out_dir: &Path) -> Result<()> {
-    if let Some(d) = &r.duplicates {
-        write_duplicates(&r.input, d, out_dir)?;
-    } else {
-        // A stale file from an earlier run with duplicates must not pass for this run's.
-        for f in ["duplicates.parquet", "dedupe_model.json"] {
-            match std::fs::remove_file(out_dir.join(f)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::Io {
-                        path: out_dir.join(f),
-                        source: e,
-                    });
-                }
-                _ => {}
-            }
-        }
+fn write_duplicates_if_any(r: &RunResult, out_dir: &Path) -> Result<()> {
+    match &r.duplicates {
+        Some(d) => write_duplicates(&r.input, d, out_dir),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The cluster id of entity `e`.
