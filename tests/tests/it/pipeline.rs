@@ -235,12 +235,12 @@ fn keys_only_run_equals_the_run_holding_every_value() {
 /// The files of an output folder, name → bytes.
 fn folder(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().unwrap().is_file())
+        .expect("output folder")
+        .map(|e| e.expect("folder entry"))
+        .filter(|e| e.file_type().expect("file type").is_file())
         .map(|e| {
-            let name = e.file_name().into_string().unwrap();
-            (name, std::fs::read(e.path()).unwrap())
+            let name = e.file_name().into_string().expect("utf-8 name");
+            (name, std::fs::read(e.path()).expect("output file"))
         })
         .collect()
 }
