@@ -209,8 +209,9 @@ pub struct RunResult {
 /// Links an ingest output folder and writes `clusters`, `rings`, `scores`, `hubs`, `links`
 /// Parquet files and `summary.json` into `out_dir`. `progress` is told each step as it starts.
 ///
-/// The files are written into a staging folder inside `out_dir` and moved into place once
-/// all of them are written ([`Staging`]): a run that fails leaves the previous run's files as
+/// The files are written into a staging folder inside `out_dir` (`.ringfence-partial`) and
+/// moved into place once all of them are written, the previous `summary.json` removed first
+/// and the new one moved last: a run that fails leaves the previous run's files as
 /// they were, never this run's clusters beside the last run's rings.
 ///
 /// # Errors
