@@ -1,20 +1,29 @@
 //! The output files: their schemas (a versioned contract, see `ingest/README.md`) and the
-//! incremental Parquet writers behind them.
+//! incremental Parquet writers behind them (arrow-rs: the batches are built as Arrow arrays
+//! straight from the normalised rows, without a polars frame per chunk).
 //!
 //! Each file is written under a temporary name in the output folder and renamed into place
 //! only when the whole run has succeeded, `ingest_summary.json` last, so an interrupted run
 //! never leaves files that look complete.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use graph_core::Field;
-use polars::io::parquet::write::BatchedWriter;
-use polars::prelude::{
-    DataFrame, DataType, ParquetCompression, ParquetWriter, PlSmallStr, Schema, StatisticsOptions,
+use arrow::array::RecordBatch;
+use arrow::datatypes::{
+    DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema, SchemaRef,
 };
+use graph_core::Field;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::basic::Compression;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
+use polars::prelude::{DataType, PlSmallStr, Schema};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -88,28 +97,6 @@ pub fn rejects_schema() -> Schema {
     ])
 }
 
-/// A `Write` handle shared with the Parquet writer, so the buffer can be flushed and the file
-/// synced after the writer has written its footer (polars' batched writer does not give its
-/// sink back).
-#[derive(Debug, Clone)]
-struct SharedFile(Arc<Mutex<BufWriter<File>>>);
-
-impl Write for SharedFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| io::Error::other("writer lock poisoned"))?
-            .write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0
-            .lock()
-            .map_err(|_| io::Error::other("writer lock poisoned"))?
-            .flush()
-    }
-}
-
 /// A temporary file that is removed on drop unless it was renamed into place.
 #[derive(Debug)]
 pub(crate) struct TempFile {
@@ -143,11 +130,39 @@ impl Drop for TempFile {
     }
 }
 
-/// One Parquet output being written batch by batch.
+/// Rows per row group of `entities.parquet` and `attributes.parquet`: the linker reads row
+/// groups in parallel, so a file of a few large groups would read on one core.
+pub(crate) const ROW_GROUP_ROWS: usize = 65_536;
+
+/// The Arrow type written for a column of the (polars) output schema: strings as `Utf8View`,
+/// the type polars wrote and the linker reads without a cast.
+fn arrow_type(t: &DataType) -> ArrowType {
+    match t {
+        DataType::UInt32 => ArrowType::UInt32,
+        DataType::UInt64 => ArrowType::UInt64,
+        DataType::Int64 => ArrowType::Int64,
+        _ => ArrowType::Utf8View,
+    }
+}
+
+/// The Arrow schema of one of the output schemas (every column nullable, as polars wrote).
+pub(crate) fn arrow_schema(schema: &Schema) -> SchemaRef {
+    Arc::new(ArrowSchema::new(
+        schema
+            .iter()
+            .map(|(name, t)| ArrowField::new(name.as_str(), arrow_type(t), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// One Parquet output being written batch by batch (arrow-rs, Snappy): each row group's
+/// columns are encoded and compressed by their own rayon tasks.
 pub(crate) struct ParquetOut {
     file: TempFile,
-    sink: SharedFile,
-    writer: BatchedWriter<SharedFile>,
+    schema: SchemaRef,
+    writer: SerializedFileWriter<BufWriter<File>>,
+    groups: ArrowRowGroupWriterFactory,
+    group: usize,
     pub rows: u64,
 }
 
@@ -161,49 +176,192 @@ impl std::fmt::Debug for ParquetOut {
 }
 
 impl ParquetOut {
-    pub(crate) fn create(dir: &Path, name: &str, schema: &Schema) -> Result<ParquetOut> {
+    /// Creates the file's temporary name for `schema`. Columns named in `unique` (values
+    /// that rarely repeat: ids, emails, the attribute values) skip dictionary encoding,
+    /// which for them could only hash every value and then fall back to plain encoding.
+    pub(crate) fn create(
+        dir: &Path,
+        name: &str,
+        schema: &Schema,
+        unique: &[&str],
+    ) -> Result<ParquetOut> {
         let file = TempFile::new(dir, name);
         let f = File::create(&file.tmp).map_err(|e| Error::write(&file.dest, e))?;
-        let sink = SharedFile(Arc::new(Mutex::new(BufWriter::with_capacity(1 << 20, f))));
-        let writer = ParquetWriter::new(sink.clone())
-            .with_compression(ParquetCompression::Snappy)
-            .with_statistics(StatisticsOptions::default())
-            .batched(schema)
-            .map_err(|e| Error::write(&file.dest, e))?;
+        // Statistics (min, max, null count) for the numeric columns only: for strings the
+        // running min and max compare every value, 3% of a run, for bounds nothing uses.
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_statistics_enabled(EnabledStatistics::None)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        for c in unique {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+        }
+        let schema = arrow_schema(schema);
+        for f in schema.fields() {
+            if f.data_type() != &ArrowType::Utf8View {
+                props = props.set_column_statistics_enabled(
+                    ColumnPath::from(f.name().as_str()),
+                    EnabledStatistics::Chunk,
+                );
+            }
+        }
+        let (writer, groups) = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, f),
+            schema.clone(),
+            Some(props.build()),
+        )
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(|e| Error::write(&file.dest, e))?;
         Ok(ParquetOut {
             file,
-            sink,
+            schema,
             writer,
+            groups,
+            group: 0,
             rows: 0,
         })
     }
 
-    pub(crate) fn write(&mut self, df: &DataFrame) -> Result<()> {
-        if df.height() == 0 {
-            return Ok(());
+    /// The Arrow schema batches must have.
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Writes `batch` as row groups of at most [`ROW_GROUP_ROWS`] rows.
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let n = ROW_GROUP_ROWS.min(batch.num_rows() - at);
+            self.write_group(&batch.slice(at, n))?;
+            at += n;
         }
-        self.writer
-            .write_batch(df)
-            .map_err(|e| Error::write(&self.file.dest, e))?;
-        self.rows += df.height() as u64;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn write_group(&mut self, batch: &RecordBatch) -> Result<()> {
+        let dest = &self.file.dest;
+        let err = |e| Error::write(dest, e);
+        let mut writers = self.groups.create_column_writers(self.group).map_err(err)?;
+        let mut leaves = Vec::with_capacity(writers.len());
+        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            leaves.extend(compute_leaves(field, column).map_err(err)?);
+        }
+        let chunks = writers
+            .par_iter_mut()
+            .zip(leaves)
+            .map(|(w, leaf)| w.write(&leaf))
+            .collect::<std::result::Result<Vec<()>, _>>()
+            .and_then(|_| {
+                writers
+                    .into_par_iter()
+                    .map(|w| w.close())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .map_err(err)?;
+        let mut group = self.writer.next_row_group().map_err(err)?;
+        for c in chunks {
+            c.append_to_row_group(&mut group).map_err(err)?;
+        }
+        group.close().map_err(err)?;
+        self.group += 1;
         Ok(())
     }
 
     /// Writes the footer, flushes and syncs; the file still has its temporary name.
     pub(crate) fn finish(self) -> Result<TempFile> {
-        let dest = self.file.dest.clone();
-        self.writer.finish().map_err(|e| Error::write(&dest, e))?;
-        let mut guard = self
-            .sink
-            .0
-            .lock()
-            .map_err(|_| Error::write(&dest, "writer lock poisoned"))?;
-        guard.flush().map_err(|e| Error::write(&dest, e))?;
-        guard
-            .get_ref()
+        let dest = &self.file.dest;
+        let mut sink = self
+            .writer
+            .into_inner()
+            .map_err(|e| Error::write(dest, e))?;
+        sink.flush().map_err(|e| Error::write(dest, e))?;
+        sink.get_ref()
             .sync_all()
-            .map_err(|e| Error::write(&dest, e))?;
-        drop(guard);
+            .map_err(|e| Error::write(dest, e))?;
+        drop(sink);
         Ok(self.file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use arrow::array::{Array, AsArray, StringViewArray, UInt32Array};
+    use arrow::datatypes::UInt32Type;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    use super::*;
+
+    fn attributes(range: std::ops::Range<u32>, schema: &SchemaRef) -> RecordBatch {
+        let kinds = ["email", "browser_fingerprint"];
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(UInt32Array::from_iter_values(range.clone())),
+                Arc::new(StringViewArray::from_iter_values(
+                    range.clone().map(|i| kinds[i as usize % 2]),
+                )),
+                Arc::new(StringViewArray::from_iter_values(
+                    range.map(|i| format!("value number {i}")),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn batches_become_row_groups_of_at_most_65536_rows_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = ParquetOut::create(
+            dir.path(),
+            ATTRIBUTES_FILE,
+            &attributes_schema(),
+            &["entity_idx", "value"],
+        )
+        .unwrap();
+        let schema = out.schema().clone();
+        out.write(&attributes(0..100_000, &schema)).unwrap();
+        out.write(&attributes(100_000..100_000, &schema)).unwrap();
+        out.write(&attributes(100_000..150_000, &schema)).unwrap();
+        assert_eq!(out.rows, 150_000);
+        let file = out.finish().unwrap();
+        file.commit().unwrap();
+
+        let b = ParquetRecordBatchReaderBuilder::try_new(
+            File::open(dir.path().join(ATTRIBUTES_FILE)).unwrap(),
+        )
+        .unwrap();
+        let groups: Vec<i64> = b
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(groups, [65_536, 34_464, 50_000]);
+        // Statistics for numbers only.
+        let g = &b.metadata().row_groups()[0];
+        assert!(g.column(0).statistics().is_some());
+        assert!(g.column(2).statistics().is_none());
+        assert_eq!(b.schema().field(2).data_type(), &ArrowType::Utf8View);
+        let mut at = 0u32;
+        for batch in b.build().unwrap() {
+            let batch = batch.unwrap();
+            let idx = batch.column(0).as_primitive::<UInt32Type>();
+            let kind = batch.column(1).as_string_view();
+            let value = batch.column(2).as_string_view();
+            for i in 0..batch.num_rows() {
+                assert_eq!(idx.value(i), at);
+                assert_eq!(
+                    kind.value(i),
+                    ["email", "browser_fingerprint"][at as usize % 2]
+                );
+                assert_eq!(value.value(i), format!("value number {at}"));
+                assert!(value.is_valid(i));
+                at += 1;
+            }
+        }
+        assert_eq!(at, 150_000);
     }
 }

@@ -1,8 +1,10 @@
 //! The ingest pipeline, four stages connected by bounded channels: one thread reads chunks;
 //! a second normalises each chunk's rows in parallel with rayon; the calling thread assigns
-//! entity indices, detects duplicates and anchors, and builds the output frames; a fourth
-//! thread writes Parquet batches. So the sequential pass over chunk N runs while chunk N + 1
-//! is being normalised.
+//! entity indices, detects duplicates and anchors, and builds the output record batches
+//! (Arrow arrays, most strings viewed in place in the chunk's and the blocks' arenas); two
+//! writer threads write them to Parquet (`attributes.parquet` on one, `entities.parquet` and
+//! `rejects.parquet` on the other). So the sequential pass over chunk N runs while chunk
+//! N + 1 is being normalised and chunk N - 1 written.
 //!
 //! Order is deterministic: rayon's indexed `collect` keeps input order, and entity indices,
 //! duplicate detection and anchors are assigned in one sequential pass per chunk.
@@ -17,16 +19,21 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
+use arrow::array::builder::{NullBufferBuilder, make_view};
+use arrow::array::{
+    ArrayRef, Int64Array, RecordBatch, StringViewArray, StringViewBuilder, UInt32Array, UInt64Array,
+};
+use arrow::buffer::{Buffer, ScalarBuffer};
+use arrow::datatypes::SchemaRef;
 use graph_core::{
     EntityType, Field, FieldIssue, Label, NormalizeCache, NormalizeOptions, kinds,
     normalize_record_cached,
 };
-use polars::prelude::{Column, DataFrame, DataType};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -35,7 +42,7 @@ use crate::output::{
     ATTRIBUTES_FILE, ENTITIES_FILE, ParquetOut, REJECTS_FILE, SCHEMA_VERSION, SUMMARY_FILE,
     TempFile, attributes_schema, entities_schema, pii_fields, rejects_schema,
 };
-use crate::plan::{Plan, wanted_columns};
+use crate::plan::{Plan, Src, wanted_columns};
 use crate::read::{self, Chunk, ChunkReader, Row, Span};
 use crate::source::{Format, Source};
 use crate::summary::{FileSummary, Summary, Totals};
@@ -69,10 +76,24 @@ struct RejectRow {
     action: &'static str,
 }
 
+/// A batch for the thread writing `entities.parquet` and `rejects.parquet`.
 enum WriteMsg {
-    Entities(DataFrame),
-    Attributes(DataFrame),
-    Rejects(DataFrame),
+    Entities(RecordBatch),
+    Rejects(RecordBatch),
+}
+
+/// The channels to the two writer threads: `attributes.parquet` is about as large as
+/// `entities.parquet`, and each file's encoding is sequential, so each has its own thread.
+struct Sinks {
+    entities: SyncSender<WriteMsg>,
+    attributes: SyncSender<RecordBatch>,
+}
+
+/// The Arrow schemas of the three outputs, made once.
+struct Schemas {
+    entities: SchemaRef,
+    attributes: SchemaRef,
+    rejects: SchemaRef,
 }
 
 type IdMap = HashMap<Box<str>, FirstSeen, foldhash::fast::RandomState>;
@@ -88,6 +109,7 @@ struct State {
     files: Vec<String>,
     rejects: Vec<RejectRow>,
     anchored: u64,
+    schemas: Schemas,
 }
 
 /// One memo per rayon thread (indexed by `rayon::current_thread_index`), kept for the whole
@@ -167,13 +189,6 @@ impl Block {
             .get(start..start + t.len as usize)
             .unwrap_or_default()
     }
-
-    fn kind(&self, k: KindRef) -> &str {
-        match k {
-            KindRef::Static(s) => s,
-            KindRef::Text(t) => self.get(t),
-        }
-    }
 }
 
 /// The static name of a built-in kind.
@@ -227,22 +242,44 @@ pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<S
     }
 
     fs::create_dir_all(&opts.out_dir).map_err(|e| Error::write(&opts.out_dir, e))?;
-    let entities = ParquetOut::create(&opts.out_dir, ENTITIES_FILE, &entities_schema())?;
-    let attributes = ParquetOut::create(&opts.out_dir, ATTRIBUTES_FILE, &attributes_schema())?;
-    let rejects = ParquetOut::create(&opts.out_dir, REJECTS_FILE, &rejects_schema())?;
+    let entities = ParquetOut::create(
+        &opts.out_dir,
+        ENTITIES_FILE,
+        &entities_schema(),
+        UNIQUE_ENTITY_COLUMNS,
+    )?;
+    let attributes = ParquetOut::create(
+        &opts.out_dir,
+        ATTRIBUTES_FILE,
+        &attributes_schema(),
+        &["entity_idx", "value"],
+    )?;
+    let rejects = ParquetOut::create(&opts.out_dir, REJECTS_FILE, &rejects_schema(), &[])?;
+    let schemas = Schemas {
+        entities: entities.schema().clone(),
+        attributes: attributes.schema().clone(),
+        rejects: rejects.schema().clone(),
+    };
 
-    let (tx, rx) = sync_channel::<WriteMsg>(2);
+    let (etx, erx) = sync_channel::<WriteMsg>(2);
+    let (atx, arx) = sync_channel::<RecordBatch>(2);
     let (result, written) = thread::scope(|scope| {
-        let writer = scope.spawn(move || write_loop(rx, entities, attributes, rejects));
-        let result = ingest_all(opts, &sources, &formats, &tx, progress);
-        drop(tx);
-        let written = writer
-            .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the writer thread panicked".to_owned())));
-        (result, written)
+        let ents = scope.spawn(move || write_entities(erx, entities, rejects));
+        let attrs = scope.spawn(move || write_attributes(arx, attributes));
+        let sinks = Sinks {
+            entities: etx,
+            attributes: atx,
+        };
+        let result = ingest_all(opts, &sources, &formats, schemas, &sinks, progress);
+        drop(sinks);
+        let panicked = || Error::Internal("a writer thread panicked".to_owned());
+        let ents = ents.join().unwrap_or_else(|_| Err(panicked()));
+        let attrs = attrs.join().unwrap_or_else(|_| Err(panicked()));
+        (result, ents.and_then(|e| Ok((e, attrs?))))
     });
     // A writer failure explains a failed send on the main side, so report it first.
-    let files = written?;
+    let ([rejects, entities], attributes) = written?;
+    let files = vec![rejects, attributes, entities];
     let (files_summary, totals) = result?;
 
     let summary = Summary {
@@ -274,37 +311,60 @@ fn commit(out_dir: &Path, files: Vec<TempFile>, summary: &Summary) -> Result<()>
     summary_file.commit()
 }
 
-fn write_loop(
+/// Columns of `entities.parquet` whose values rarely repeat within a row group, written
+/// without a dictionary.
+const UNIQUE_ENTITY_COLUMNS: &[&str] = &[
+    "entity_idx",
+    "entity_id",
+    "account_id",
+    "anchor_idx",
+    "created_at_ms",
+    "source_row",
+    "reference_id",
+    "email",
+    "phone",
+    "address_street",
+    "gov_id_number",
+    "card_fingerprint",
+    "bank_account",
+    "device_id",
+    "browser_fingerprint",
+    "ip_address",
+];
+
+fn write_entities(
     rx: Receiver<WriteMsg>,
     mut entities: ParquetOut,
-    mut attributes: ParquetOut,
     mut rejects: ParquetOut,
-) -> Result<Vec<TempFile>> {
+) -> Result<[TempFile; 2]> {
     for msg in rx {
         match msg {
-            WriteMsg::Entities(df) => entities.write(&df)?,
-            WriteMsg::Attributes(df) => attributes.write(&df)?,
-            WriteMsg::Rejects(df) => rejects.write(&df)?,
+            WriteMsg::Entities(b) => entities.write(&b)?,
+            WriteMsg::Rejects(b) => rejects.write(&b)?,
         }
     }
-    Ok(vec![
-        rejects.finish()?,
-        attributes.finish()?,
-        entities.finish()?,
-    ])
+    Ok([rejects.finish()?, entities.finish()?])
 }
 
-fn send(tx: &SyncSender<WriteMsg>, msg: WriteMsg) -> Result<()> {
-    // The writer only hangs up after an error, which `run` reports instead of this one.
+fn write_attributes(rx: Receiver<RecordBatch>, mut attributes: ParquetOut) -> Result<TempFile> {
+    for b in rx {
+        attributes.write(&b)?;
+    }
+    attributes.finish()
+}
+
+fn send<T>(tx: &SyncSender<T>, msg: T) -> Result<()> {
+    // A writer only hangs up after an error, which `run` reports instead of this one.
     tx.send(msg)
-        .map_err(|_| Error::Internal("the writer thread stopped".to_owned()))
+        .map_err(|_| Error::Internal("a writer thread stopped".to_owned()))
 }
 
 fn ingest_all(
     opts: &IngestOptions,
     sources: &[&Source],
     formats: &[Format],
-    tx: &SyncSender<WriteMsg>,
+    schemas: Schemas,
+    tx: &Sinks,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Vec<FileSummary>, Totals)> {
     let mut state = State {
@@ -314,6 +374,7 @@ fn ingest_all(
         files: Vec::new(),
         rejects: Vec::new(),
         anchored: 0,
+        schemas,
     };
     let caches: Vec<Mutex<NormalizeCache>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(NormalizeCache::default()))
@@ -375,7 +436,7 @@ fn ingest_file(
     format: Format,
     state: &mut State,
     caches: &Caches,
-    tx: &SyncSender<WriteMsg>,
+    tx: &Sinks,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<FileSummary> {
     let started = Instant::now();
@@ -436,8 +497,8 @@ fn ingest_file(
             let mut n = msg?;
             process_chunk(
                 file,
-                &n.chunk,
-                &n.blocks,
+                &mut n.chunk,
+                std::mem::take(&mut n.blocks),
                 &mut n.outcomes,
                 state,
                 &mut fs,
@@ -634,36 +695,45 @@ struct EntityCols<'a> {
     pii_rows: Vec<(usize, &'a [String])>,
 }
 
-#[derive(Default)]
-struct AttrCols<'a> {
-    idx: Vec<u32>,
-    kind: Vec<&'a str>,
-    value: Vec<&'a str>,
+/// The attributes of one written row: its entity index, its block and the range of the
+/// block's [`Block::attrs`].
+struct AttrRow {
+    idx: u32,
+    block: u32,
+    attrs: std::ops::Range<usize>,
 }
 
 /// The sequential pass over one normalised chunk: entity indices, duplicates, anchors,
 /// rejects; then its frames go to the writer.
 fn process_chunk(
     file: &FileCtx<'_>,
-    chunk: &Chunk,
-    blocks: &[Block],
+    chunk: &mut Chunk,
+    blocks: Vec<Block>,
     outcomes: &mut [Vec<Outcome>],
     state: &mut State,
     fs: &mut FileSummary,
-    tx: &SyncSender<WriteMsg>,
+    tx: &Sinks,
 ) -> Result<()> {
-    let mut ents = EntityCols::default();
-    let mut attrs = AttrCols::default();
-    ents.idx.reserve(chunk.rows.len());
-    attrs
-        .idx
-        .reserve(blocks.iter().map(|b| b.attrs.len()).sum());
-    fs.rows_read += chunk.rows.len() as u64;
+    let rows = chunk.rows.len();
+    let mut ents = EntityCols {
+        idx: Vec::with_capacity(rows),
+        id: Vec::with_capacity(rows),
+        account_id: Vec::with_capacity(rows),
+        anchor: Vec::with_capacity(rows),
+        created: Vec::with_capacity(rows),
+        status: Vec::with_capacity(rows),
+        label: Vec::with_capacity(rows),
+        row: Vec::with_capacity(rows),
+        pii_rows: Vec::with_capacity(rows),
+    };
+    let mut attr_rows: Vec<AttrRow> = Vec::with_capacity(rows);
+    fs.rows_read += rows as u64;
     let outcomes = blocks
         .iter()
         .zip(outcomes.iter_mut())
-        .flat_map(|(block, rows)| rows.iter_mut().map(move |o| (block, o)));
-    for (row, (block, outcome)) in chunk.rows.iter().zip(outcomes) {
+        .enumerate()
+        .flat_map(|(b, (block, rows))| rows.iter_mut().map(move |o| (b as u32, block, o)));
+    for (row, (block_no, block, outcome)) in chunk.rows.iter().zip(outcomes) {
         let (number, first, raw) = match row {
             Row::Bad {
                 number,
@@ -800,23 +870,23 @@ fn process_chunk(
         ents.label.push(norm.label.map(|l| l.as_str()));
         ents.row.push(number);
         ents.pii_rows.push((first, &norm.concat));
-        for &(kind, value) in block.attrs.get(norm.attrs.clone()).unwrap_or_default() {
-            attrs.idx.push(idx);
-            attrs.kind.push(block.kind(kind));
-            attrs.value.push(block.get(value));
-        }
+        attr_rows.push(AttrRow {
+            idx,
+            block: block_no,
+            attrs: norm.attrs.clone(),
+        });
     }
-    fs.attributes_written += attrs.idx.len() as u64;
 
     let source_file = state
         .files
         .get(file.file_no as usize)
         .cloned()
         .unwrap_or_default();
-    let entities = entities_frame(file, chunk, ents, &source_file)?;
-    let attributes = attributes_frame(attrs)?;
-    send(tx, WriteMsg::Entities(entities))?;
-    send(tx, WriteMsg::Attributes(attributes))?;
+    let entities = entities_batch(file, chunk, ents, &source_file, &state.schemas.entities)?;
+    let attributes = attributes_batch(&attr_rows, blocks, &state.schemas.attributes)?;
+    fs.attributes_written += attributes.num_rows() as u64;
+    send(&tx.entities, WriteMsg::Entities(entities))?;
+    send(&tx.attributes, attributes)?;
     if state.rejects.len() >= REJECT_BATCH {
         flush_rejects(state, tx)?;
     }
@@ -848,118 +918,226 @@ fn reject_row(
     });
 }
 
-fn frame(height: usize, columns: Vec<Column>) -> Result<DataFrame> {
-    DataFrame::new(height, columns).map_err(|e| Error::Internal(format!("building a batch: {e}")))
+fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| Error::Internal(format!("building a batch: {e}")))
 }
 
-fn entities_frame(
+/// A `Utf8View` column of `values`. Values of more than 12 bytes are copied into one data
+/// block sized up front (shorter ones live in their views).
+fn strings<'a, I>(values: I) -> ArrayRef
+where
+    I: ExactSizeIterator<Item = Option<&'a str>> + Clone,
+{
+    let long: usize = values
+        .clone()
+        .map(|v| v.map_or(0, str::len))
+        .filter(|&n| n > 12)
+        .sum();
+    let mut b = StringViewBuilder::with_capacity(values.len())
+        .with_fixed_block_size(long.clamp(1, u32::MAX as usize / 2) as u32);
+    for v in values {
+        b.append_option(v);
+    }
+    Arc::new(b.finish())
+}
+
+/// A `Utf8View` column of `n` copies of `value`, its text stored once.
+fn repeated(value: &str, n: usize) -> Result<ArrayRef> {
+    let mut b = StringViewBuilder::with_capacity(n);
+    b.try_append_value_n(value, n)
+        .map_err(|e| Error::Internal(format!("building a batch: {e}")))?;
+    Ok(Arc::new(b.finish()))
+}
+
+fn entities_batch(
     file: &FileCtx<'_>,
-    chunk: &Chunk,
+    chunk: &mut Chunk,
     ents: EntityCols<'_>,
     source_file: &str,
-) -> Result<DataFrame> {
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
     let n = ents.idx.len();
-    let mut columns = vec![
-        Column::new("entity_idx".into(), ents.idx),
-        Column::new("entity_id".into(), ents.id),
-        Column::new("entity_type".into(), vec![file.entity_type.as_str(); n]),
-        Column::new("account_id".into(), ents.account_id),
-        Column::new("anchor_idx".into(), ents.anchor),
-        Column::new("created_at_ms".into(), ents.created),
-        Column::new("status".into(), ents.status),
-        Column::new("label".into(), ents.label),
-        Column::new("source_file".into(), vec![source_file; n]),
-        Column::new("source_row".into(), ents.row),
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from(ents.idx)),
+        strings(ents.id.iter().map(|&s| Some(s))),
+        repeated(file.entity_type.as_str(), n)?,
+        strings(ents.account_id.iter().copied()),
+        Arc::new(UInt32Array::from(ents.anchor)),
+        Arc::new(Int64Array::from(ents.created)),
+        strings(ents.status.iter().copied()),
+        strings(ents.label.iter().copied()),
+        repeated(source_file, n)?,
+        Arc::new(UInt64Array::from(ents.row)),
     ];
     let pii: Vec<Field> = pii_fields().collect();
     let pii_rows = &ents.pii_rows;
-    let pii_columns: Vec<Column> = pii
+    let chunk_ref = &*chunk;
+    let views: Vec<Option<ViewColumn>> = pii
         .par_iter()
-        .map(|&field| match file.plan.source(field) {
-            None => Column::full_null(field.name().into(), n, &DataType::String),
-            Some(src) => {
-                let values: Vec<Option<&str>> = pii_rows
-                    .iter()
-                    .map(|&(first, concat)| {
-                        Plan::value(src, chunk, first, concat)
-                            .map(str::trim)
-                            .filter(|v| !v.is_empty())
-                    })
-                    .collect();
-                Column::new(field.name().into(), values)
-            }
+        .map(|&field| {
+            let src = file.plan.source(field)?;
+            Some(ViewColumn::new(pii_rows.iter().map(|&(first, concat)| {
+                let (start, raw) = match src {
+                    Src::One(c) => {
+                        let (start, raw) = chunk_ref.value_at(first, *c)?;
+                        (Some(start), raw)
+                    }
+                    Src::Concat { slot, .. } => (None, concat.get(*slot)?.as_str()),
+                };
+                let lead = raw.len() - raw.trim_start().len();
+                let v = raw.trim();
+                (!v.is_empty()).then(|| (start.map(|s| s + lead), v))
+            })))
         })
         .collect();
+    // The PII values are the chunk's text, trimmed: their columns view that text in place.
+    let text = Buffer::from(chunk.take_text().into_bytes());
+    let pii_columns = views
+        .into_par_iter()
+        .map(|col| match col {
+            None => Ok(Arc::new(StringViewArray::new_null(n)) as ArrayRef),
+            Some(col) => col.finish(&text),
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
     columns.extend(pii_columns);
-    frame(n, columns)
+    batch(schema, columns)
 }
 
-fn attributes_frame(attrs: AttrCols<'_>) -> Result<DataFrame> {
-    let n = attrs.idx.len();
-    frame(
-        n,
+/// A `Utf8View` column being built over a chunk's text arena (data block 0) without copying
+/// it; values from elsewhere (concatenated mapping values) are copied into block 1.
+struct ViewColumn {
+    views: Vec<u128>,
+    nulls: NullBufferBuilder,
+    copied: Vec<u8>,
+}
+
+impl ViewColumn {
+    /// `values`: per row, the value and its offset in the arena (`None` for a value that is
+    /// not in it), or `None` for null.
+    fn new<'a>(values: impl ExactSizeIterator<Item = Option<(Option<usize>, &'a str)>>) -> Self {
+        let mut col = ViewColumn {
+            views: Vec::with_capacity(values.len()),
+            nulls: NullBufferBuilder::new(values.len()),
+            copied: Vec::new(),
+        };
+        for v in values {
+            match v {
+                None => {
+                    col.views.push(0);
+                    col.nulls.append_null();
+                }
+                Some((at, v)) => {
+                    let view = match at.and_then(|a| u32::try_from(a).ok()) {
+                        Some(at) => make_view(v.as_bytes(), 0, at),
+                        None => {
+                            // Blocks stay below 4 GiB: a chunk's values are far smaller.
+                            let at = col.copied.len() as u32;
+                            col.copied.extend_from_slice(v.as_bytes());
+                            make_view(v.as_bytes(), 1, at)
+                        }
+                    };
+                    col.views.push(view);
+                    col.nulls.append_non_null();
+                }
+            }
+        }
+        col
+    }
+
+    /// The column over `text`; every view is checked (bounds and UTF-8) by arrow.
+    fn finish(mut self, text: &Buffer) -> Result<ArrayRef> {
+        let array = StringViewArray::try_new(
+            ScalarBuffer::from(self.views),
+            vec![text.clone(), Buffer::from(self.copied)],
+            self.nulls.finish(),
+        )
+        .map_err(|e| Error::Internal(format!("building a batch: {e}")))?;
+        Ok(Arc::new(array))
+    }
+}
+
+/// The attributes of the written rows. The `value` column's views point into the blocks'
+/// text arenas, which become its data buffers as they are (no value is copied).
+fn attributes_batch(
+    rows: &[AttrRow],
+    blocks: Vec<Block>,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let n: usize = rows.iter().map(|r| r.attrs.len()).sum();
+    let internal = |e: arrow::error::ArrowError| Error::Internal(format!("building a batch: {e}"));
+    let mut idx = Vec::with_capacity(n);
+    let mut kind = StringViewBuilder::with_capacity(n);
+    let mut value = StringViewBuilder::with_capacity(n);
+    let mut texts = Vec::with_capacity(blocks.len());
+    let mut attrs = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let text = Buffer::from(b.text.into_bytes());
+        value.append_block(text.clone());
+        texts.push(text);
+        attrs.push(b.attrs);
+    }
+    for r in rows {
+        let b = r.block as usize;
+        let (Some(text), Some(block_attrs)) = (texts.get(b), attrs.get(b)) else {
+            return Err(Error::Internal(
+                "an attribute row without its block".to_owned(),
+            ));
+        };
+        for &(k, v) in block_attrs.get(r.attrs.clone()).unwrap_or_default() {
+            idx.push(r.idx);
+            match k {
+                KindRef::Static(s) => kind.append_value(s),
+                KindRef::Text(t) => kind.append_value(text_str(text, t)?),
+            }
+            value
+                .try_append_view(r.block, v.start, v.len)
+                .map_err(internal)?;
+        }
+    }
+    batch(
+        schema,
         vec![
-            Column::new("entity_idx".into(), attrs.idx),
-            Column::new("kind".into(), attrs.kind),
-            Column::new("value".into(), attrs.value),
+            Arc::new(UInt32Array::from(idx)),
+            Arc::new(kind.finish()),
+            Arc::new(value.finish()),
         ],
     )
 }
 
-fn flush_rejects(state: &mut State, tx: &SyncSender<WriteMsg>) -> Result<()> {
+/// The text of `t` in a block's text arena turned into an Arrow buffer.
+fn text_str(text: &Buffer, t: Txt) -> Result<&str> {
+    let start = t.start as usize;
+    text.get(start..start + t.len as usize)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .ok_or_else(|| Error::Internal("an attribute kind outside its block".to_owned()))
+}
+
+fn flush_rejects(state: &mut State, tx: &Sinks) -> Result<()> {
     if state.rejects.is_empty() {
         return Ok(());
     }
     let rows = std::mem::take(&mut state.rejects);
-    let n = rows.len();
     let files = &state.files;
-    let df = frame(
-        n,
+    let b = batch(
+        &state.schemas.rejects,
         vec![
-            Column::new(
-                "source_file".into(),
-                rows.iter()
-                    .map(|r| {
-                        files
-                            .get(r.file as usize)
-                            .map(String::as_str)
-                            .unwrap_or_default()
-                    })
-                    .collect::<Vec<&str>>(),
-            ),
-            Column::new(
-                "row_number".into(),
-                rows.iter().map(|r| r.row).collect::<Vec<u64>>(),
-            ),
-            Column::new(
-                "entity_id".into(),
-                rows.iter()
-                    .map(|r| r.entity_id.as_deref())
-                    .collect::<Vec<Option<&str>>>(),
-            ),
-            Column::new(
-                "field".into(),
-                rows.iter().map(|r| r.field).collect::<Vec<Option<&str>>>(),
-            ),
-            Column::new(
-                "code".into(),
-                rows.iter().map(|r| r.code.as_str()).collect::<Vec<&str>>(),
-            ),
-            Column::new(
-                "reason".into(),
-                rows.iter()
-                    .map(|r| r.reason.as_str())
-                    .collect::<Vec<&str>>(),
-            ),
-            Column::new(
-                "raw".into(),
-                rows.iter().map(|r| r.raw.as_str()).collect::<Vec<&str>>(),
-            ),
-            Column::new(
-                "action".into(),
-                rows.iter().map(|r| r.action).collect::<Vec<&str>>(),
-            ),
+            strings(rows.iter().map(|r| {
+                Some(
+                    files
+                        .get(r.file as usize)
+                        .map(String::as_str)
+                        .unwrap_or_default(),
+                )
+            })),
+            Arc::new(rows.iter().map(|r| r.row).collect::<UInt64Array>()),
+            strings(rows.iter().map(|r| r.entity_id.as_deref())),
+            strings(rows.iter().map(|r| r.field)),
+            strings(rows.iter().map(|r| Some(r.code.as_str()))),
+            strings(rows.iter().map(|r| Some(r.reason.as_str()))),
+            strings(rows.iter().map(|r| Some(r.raw.as_str()))),
+            strings(rows.iter().map(|r| Some(r.action))),
         ],
     )?;
-    send(tx, WriteMsg::Rejects(df))
+    send(&tx.entities, WriteMsg::Rejects(b))
 }
