@@ -290,7 +290,7 @@ impl Staging {
     fn new(out_dir: &Path) -> Result<Staging> {
         create_dir(out_dir)?;
         let dir = out_dir.join(Self::NAME);
-        remove_dir_all_if_any(&dir)?;
+        removed(&dir, std::fs::remove_dir_all(&dir))?;
         create_dir(&dir)?;
         Ok(Staging {
             out_dir: out_dir.to_path_buf(),
@@ -309,9 +309,9 @@ impl Staging {
     /// (renames within one folder are atomic; a failure half-way leaves no summary, never a
     /// summary beside files of two runs).
     fn publish(mut self, stale: &[&str]) -> Result<()> {
-        remove_file_if_any(&self.out_dir.join(SUMMARY))?;
-        for f in stale {
-            remove_file_if_any(&self.out_dir.join(f))?;
+        for f in std::iter::once(&SUMMARY).chain(stale) {
+            let path = self.out_dir.join(f);
+            removed(&path, std::fs::remove_file(&path))?;
         }
         let mut names = Vec::new();
         let entries = std::fs::read_dir(&self.dir).map_err(|source| Error::Io {
@@ -349,18 +349,9 @@ impl Drop for Staging {
     }
 }
 
-fn remove_file_if_any(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        }),
-        _ => Ok(()),
-    }
-}
-
-fn remove_dir_all_if_any(path: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(path) {
+/// The result of removing `path`, a file or folder that may not be there: gone is done.
+fn removed(path: &Path, r: std::io::Result<()>) -> Result<()> {
+    match r {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
             path: path.to_path_buf(),
             source: e,
