@@ -7,7 +7,8 @@
 //! write; BENCHMARKS.md).
 //!
 //! Here a background task on its own connection runs a `PASSIVE` checkpoint every
-//! [`EVERY`] (20 ms): it copies what is committed without taking any lock a writer needs. Under a
+//! [`EVERY`] (20 ms) while writes come in, and backs off to [`IDLE_EVERY`] while none do
+//! ([`next_wait`]): it copies what is committed without taking any lock a writer needs. Under a
 //! steady stream of writes a passive checkpoint never catches the last frame, and SQLite only
 //! starts the log over once every frame is in the database file, so when the log reaches
 //! [`CATCH_UP_FRAMES`] the task holds the writer connection (the only one that writes) for
