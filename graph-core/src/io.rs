@@ -661,15 +661,12 @@ fn read_attribute_keys(
 }
 
 /// `column` (one value per row of `file`) cut into one slice per row group.
-fn by_group<'c, T>(file: &RowGroups, mut column: &'c mut [T]) -> Vec<&'c mut [T]> {
-    (0..file.len())
-        .map(|g| {
-            let (first, end) = file.bounds(g);
-            let (this, rest) = std::mem::take(&mut column).split_at_mut((end - first) as usize);
-            column = rest;
-            this
-        })
-        .collect()
+fn by_group<'c, T>(file: &RowGroups, column: &'c mut [T]) -> Vec<&'c mut [T]> {
+    let lengths = (0..file.len()).map(|g| {
+        let (first, end) = file.bounds(g);
+        (end - first) as usize
+    });
+    crate::linker::split_lengths(column, lengths)
 }
 
 /// Writes one record batch to `path` atomically (temp file, then rename).
@@ -717,53 +714,122 @@ pub(crate) fn write_chunks(
     }
     let err = |e| pq_err(path, e);
     let first = chunk(0..rows.min(chunk_rows))?;
-    let schema = first.schema();
+    let mut w = ParallelWriter::try_new(file, first.schema(), props.build()).map_err(err)?;
     let mut next = Some(first);
-    // The arrow writer only to set the file up (schema, metadata); its row groups are
-    // written here, each column encoded and compressed by its own rayon task, since
-    // encoding is single-threaded per column and a few tables are most of a run's output.
-    let (mut writer, columns) = ArrowWriter::try_new(file, schema.clone(), Some(props.build()))
-        .and_then(ArrowWriter::into_serialized_writer)
-        .map_err(err)?;
     let mut at = 0;
-    let mut group = 0;
     while at < rows {
         let group_end = (at + ROW_GROUP_ROWS).min(rows);
-        let mut writers = columns.create_column_writers(group).map_err(err)?;
         while at < group_end {
             let end = (at + chunk_rows).min(group_end);
             let batch = match next.take() {
                 Some(b) if b.num_rows() == end - at => b,
                 _ => chunk(at..end)?,
             };
-            let mut leaves = Vec::with_capacity(writers.len());
-            for (field, column) in schema.fields().iter().zip(batch.columns()) {
-                leaves.extend(compute_leaves(field, column).map_err(err)?);
-            }
-            writers
-                .par_iter_mut()
-                .zip(leaves)
-                .try_for_each(|(w, leaf)| w.write(&leaf))
-                .map_err(err)?;
+            w.write(&batch).map_err(err)?;
             at = end;
         }
-        let chunks = writers
-            .into_par_iter()
-            .map(|w| w.close())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(err)?;
-        let mut group_writer = writer.next_row_group().map_err(err)?;
-        for c in chunks {
-            c.append_to_row_group(&mut group_writer).map_err(err)?;
-        }
-        group_writer.close().map_err(err)?;
-        group += 1;
+        w.close_group().map_err(err)?;
     }
-    writer.close().map_err(err)?;
+    w.finish().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// A Parquet file written row group by row group, each group's columns encoded and
+/// compressed by their own rayon tasks: the arrow writer encodes a group's columns one after
+/// another, and a few tables are most of what a run writes. Used by the link's outputs and by
+/// ingest's.
+pub struct ParallelWriter<W: std::io::Write + Send> {
+    writer: parquet::file::writer::SerializedFileWriter<W>,
+    columns: parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory,
+    schema: arrow::datatypes::SchemaRef,
+    /// The open row group's column writers, and its number.
+    open: Option<Vec<parquet::arrow::arrow_writer::ArrowColumnWriter>>,
+    groups: usize,
+}
+
+impl<W: std::io::Write + Send> std::fmt::Debug for ParallelWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParallelWriter")
+            .field("schema", &self.schema)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: std::io::Write + Send> ParallelWriter<W> {
+    /// A writer of batches of `schema` into `sink` under `props`.
+    ///
+    /// # Errors
+    /// A schema Parquet cannot hold, or a failed write of the header.
+    pub fn try_new(
+        sink: W,
+        schema: arrow::datatypes::SchemaRef,
+        props: WriterProperties,
+    ) -> parquet::errors::Result<Self> {
+        let (writer, columns) =
+            ArrowWriter::try_new(sink, schema.clone(), Some(props))?.into_serialized_writer()?;
+        Ok(ParallelWriter {
+            writer,
+            columns,
+            schema,
+            open: None,
+            groups: 0,
+        })
+    }
+
+    /// Appends `batch` to the open row group, opening one if none is.
+    ///
+    /// # Errors
+    /// Encoding failures.
+    pub fn write(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        let writers = match &mut self.open {
+            Some(w) => w,
+            None => self
+                .open
+                .insert(self.columns.create_column_writers(self.groups)?),
+        };
+        let mut leaves = Vec::with_capacity(writers.len());
+        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            leaves.extend(compute_leaves(field, column)?);
+        }
+        writers
+            .par_iter_mut()
+            .zip(leaves)
+            .try_for_each(|(w, leaf)| w.write(&leaf))
+    }
+
+    /// Closes the open row group, if any: its columns are finished in parallel and appended.
+    ///
+    /// # Errors
+    /// Encoding or write failures.
+    pub fn close_group(&mut self) -> parquet::errors::Result<()> {
+        let Some(writers) = self.open.take() else {
+            return Ok(());
+        };
+        let chunks = writers
+            .into_par_iter()
+            .map(|w| w.close())
+            .collect::<parquet::errors::Result<Vec<_>>>()?;
+        let mut group = self.writer.next_row_group()?;
+        for c in chunks {
+            c.append_to_row_group(&mut group)?;
+        }
+        group.close()?;
+        self.groups += 1;
+        Ok(())
+    }
+
+    /// Closes the open row group, writes the footer and returns the sink.
+    ///
+    /// # Errors
+    /// Encoding or write failures.
+    pub fn finish(mut self) -> parquet::errors::Result<W> {
+        self.close_group()?;
+        self.writer.into_inner()
+    }
 }
 
 /// Column builder helpers for output tables.

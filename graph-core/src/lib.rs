@@ -43,7 +43,8 @@ mod uf;
 pub use config::{Cap, HubConfig, KindRule, LinkConfig, LinkMode, RingConfig, STRONG, ScoreConfig};
 pub use error::{Error, Result};
 pub use io::{
-    SCHEMA_VERSION, TableBuilder, read_columns, read_ingest_dir, read_ingest_dir_kinds, write_batch,
+    ParallelWriter, SCHEMA_VERSION, TableBuilder, read_columns, read_ingest_dir,
+    read_ingest_dir_kinds, write_batch,
 };
 pub use keys::{Keyer, key_hex};
 pub use linker::{

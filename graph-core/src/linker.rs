@@ -283,10 +283,8 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
             .map(|_| Vec::with_capacity(batch.len()))
             .collect();
         for (list, &k) in lists.iter_mut().zip(batch) {
-            let mut rest: &mut [Row] = list;
-            for (c, out) in counts.iter().zip(&mut slices) {
-                let (this, tail) = std::mem::take(&mut rest).split_at_mut(c[k as usize]);
-                rest = tail;
+            let parts = split_lengths(list, counts.iter().map(|c| c[k as usize]));
+            for (this, out) in parts.into_iter().zip(&mut slices) {
                 out.push(this);
             }
         }
@@ -458,8 +456,8 @@ fn plan_batches(
 /// one parallel pass scatters the rows into buckets by the key's top bits (a counting sort,
 /// each chunk of rows writing into its own part of each bucket) and the small buckets are
 /// then sorted in parallel, each within the cache ([`sort_bucket`]), instead of one
-/// comparison sort over millions of rows. `O(n + n log(n / buckets))`, one more list of `n` rows while it runs:
-/// `scratch`'s, which is left holding the unsorted list's.
+/// comparison sort over millions of rows. `O(n + n log(n / buckets))`, one more list of `n`
+/// rows while it runs: `scratch`'s, which is left holding the unsorted list's.
 fn sort_rows(mut rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
     if rows.len() < 1 << 16 {
         rows.par_sort_unstable();
@@ -501,20 +499,14 @@ fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
     // Cut the output into buckets, and each bucket into one part per chunk of input.
     let mut parts: Vec<Vec<&mut [Row]>> =
         hist.iter().map(|_| Vec::with_capacity(buckets)).collect();
-    let mut bucket_slices: Vec<&mut [Row]> = Vec::with_capacity(buckets);
+    for (b, slice) in split_lengths(&mut out, sizes.iter().copied())
+        .into_iter()
+        .enumerate()
     {
-        let mut rest: &mut [Row] = &mut out;
-        for &size in &sizes {
-            let (this, tail) = std::mem::take(&mut rest).split_at_mut(size);
-            rest = tail;
-            bucket_slices.push(this);
-        }
-    }
-    for (b, slice) in bucket_slices.into_iter().enumerate() {
-        let mut rest = slice;
-        for (h, p) in hist.iter().zip(&mut parts) {
-            let (this, tail) = std::mem::take(&mut rest).split_at_mut(h[b]);
-            rest = tail;
+        for (this, p) in split_lengths(slice, hist.iter().map(|h| h[b]))
+            .into_iter()
+            .zip(&mut parts)
+        {
             p.push(this);
         }
     }
@@ -527,18 +519,27 @@ fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
         }
     });
     *scratch = rows;
-    let mut rest: &mut [Row] = &mut out;
-    let mut bucket_slices: Vec<&mut [Row]> = Vec::with_capacity(buckets);
-    for &size in &sizes {
-        let (this, tail) = std::mem::take(&mut rest).split_at_mut(size);
-        rest = tail;
-        bucket_slices.push(this);
-    }
-    bucket_slices
+    split_lengths(&mut out, sizes.iter().copied())
         .into_par_iter()
         .with_min_len(64)
         .for_each_init(Vec::new, |tmp, b| sort_bucket(b, shift, tmp));
     out
+}
+
+/// `list` cut into consecutive slices of the given lengths (which sum to at most its length),
+/// to be filled in parallel.
+pub(crate) fn split_lengths<T>(
+    mut list: &mut [T],
+    lengths: impl IntoIterator<Item = usize>,
+) -> Vec<&mut [T]> {
+    lengths
+        .into_iter()
+        .map(|len| {
+            let (this, rest) = std::mem::take(&mut list).split_at_mut(len);
+            list = rest;
+            this
+        })
+        .collect()
 }
 
 /// Sorts one bucket of [`bucket_sort`], whose keys agree above bit `shift`: a counting sort

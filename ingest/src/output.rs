@@ -15,15 +15,11 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{
     DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema, SchemaRef,
 };
-use graph_core::Field;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
+use graph_core::{Field, ParallelWriter};
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use polars::prelude::{DataType, PlSmallStr, Schema};
-use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -156,13 +152,12 @@ pub(crate) fn arrow_schema(schema: &Schema) -> SchemaRef {
 }
 
 /// One Parquet output being written batch by batch (arrow-rs, Snappy): each row group's
-/// columns are encoded and compressed by their own rayon tasks.
+/// columns are encoded and compressed by their own rayon tasks (graph-core's
+/// [`ParallelWriter`]).
 pub(crate) struct ParquetOut {
     file: TempFile,
     schema: SchemaRef,
-    writer: SerializedFileWriter<BufWriter<File>>,
-    groups: ArrowRowGroupWriterFactory,
-    group: usize,
+    writer: ParallelWriter<BufWriter<File>>,
     pub rows: u64,
 }
 
@@ -205,19 +200,16 @@ impl ParquetOut {
                 );
             }
         }
-        let (writer, groups) = ArrowWriter::try_new(
+        let writer = ParallelWriter::try_new(
             BufWriter::with_capacity(1 << 20, f),
             schema.clone(),
-            Some(props.build()),
+            props.build(),
         )
-        .and_then(ArrowWriter::into_serialized_writer)
         .map_err(|e| Error::write(&file.dest, e))?;
         Ok(ParquetOut {
             file,
             schema,
             writer,
-            groups,
-            group: 0,
             rows: 0,
         })
     }
@@ -229,52 +221,24 @@ impl ParquetOut {
 
     /// Writes `batch` as row groups of at most [`ROW_GROUP_ROWS`] rows.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let dest = &self.file.dest;
         let mut at = 0;
         while at < batch.num_rows() {
             let n = ROW_GROUP_ROWS.min(batch.num_rows() - at);
-            self.write_group(&batch.slice(at, n))?;
+            self.writer
+                .write(&batch.slice(at, n))
+                .and_then(|()| self.writer.close_group())
+                .map_err(|e| Error::write(dest, e))?;
             at += n;
         }
         self.rows += batch.num_rows() as u64;
         Ok(())
     }
 
-    fn write_group(&mut self, batch: &RecordBatch) -> Result<()> {
-        let dest = &self.file.dest;
-        let err = |e| Error::write(dest, e);
-        let mut writers = self.groups.create_column_writers(self.group).map_err(err)?;
-        let mut leaves = Vec::with_capacity(writers.len());
-        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
-            leaves.extend(compute_leaves(field, column).map_err(err)?);
-        }
-        let chunks = writers
-            .par_iter_mut()
-            .zip(leaves)
-            .map(|(w, leaf)| w.write(&leaf))
-            .collect::<std::result::Result<Vec<()>, _>>()
-            .and_then(|_| {
-                writers
-                    .into_par_iter()
-                    .map(|w| w.close())
-                    .collect::<std::result::Result<Vec<_>, _>>()
-            })
-            .map_err(err)?;
-        let mut group = self.writer.next_row_group().map_err(err)?;
-        for c in chunks {
-            c.append_to_row_group(&mut group).map_err(err)?;
-        }
-        group.close().map_err(err)?;
-        self.group += 1;
-        Ok(())
-    }
-
     /// Writes the footer, flushes and syncs; the file still has its temporary name.
     pub(crate) fn finish(self) -> Result<TempFile> {
         let dest = &self.file.dest;
-        let mut sink = self
-            .writer
-            .into_inner()
-            .map_err(|e| Error::write(dest, e))?;
+        let mut sink = self.writer.finish().map_err(|e| Error::write(dest, e))?;
         sink.flush().map_err(|e| Error::write(dest, e))?;
         sink.get_ref()
             .sync_all()
