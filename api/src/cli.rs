@@ -302,6 +302,7 @@ fn ingest_files(
             ..Default::default()
         },
         chunk_rows: ingest::DEFAULT_CHUNK_ROWS,
+        keyer: Some(settings.keyer()),
     };
     let mut p = Progress::new("ingest");
     let summary = ingest::run(&opts, &mut |ev| match ev {

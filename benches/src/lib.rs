@@ -35,6 +35,7 @@ pub fn population(accounts: usize, dir: &Path) -> LinkInput {
         out_dir: canonical.clone(),
         normalize: NormalizeOptions::default(),
         chunk_rows: ingest::DEFAULT_CHUNK_ROWS,
+        keyer: Some(Keyer::new(SECRET)),
     };
     ingest::run(&opts, &mut |_| {}).expect("ingest");
     graph_core::read_ingest_dir(&canonical, Keyer::new(SECRET)).expect("read")

@@ -35,6 +35,26 @@ use crate::table::{
 /// Version of the output schemas, written into `summary.json`.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The column of `attributes.parquet` holding each row's property key, written by ingest
+/// when it is given the deployment's keyer, with [`ATTRIBUTE_FILLER_COLUMN`] and the keyer's
+/// [`Keyer::check`] under [`KEY_CHECK_METADATA`]. A link whose keyer gives the same check
+/// reads these columns instead of decoding and hashing every value.
+pub const ATTRIBUTE_KEY_COLUMN: &str = "key";
+/// The column of `attributes.parquet` telling whether a row's value is a typed filler (see
+/// [`ATTRIBUTE_KEY_COLUMN`] and [`attribute_key`]).
+pub const ATTRIBUTE_FILLER_COLUMN: &str = "typed_filler";
+/// The file metadata entry of `attributes.parquet` holding the [`Keyer::check`] of the
+/// keyer that computed its [`ATTRIBUTE_KEY_COLUMN`].
+pub const KEY_CHECK_METADATA: &str = "ringfence.key_check";
+
+/// What ingest stores of an attribute row for the link: its property key and whether its
+/// value is a typed filler (an ID or phone number such as `000000000`), exactly as the
+/// link computes them when it reads the values instead.
+pub fn attribute_key(keyer: &Keyer, kind: &str, value: &str) -> (u64, bool) {
+    let filler = can_be_typed_filler(kind) && is_typed_filler(kind, value);
+    (keyer.key(kind, value), filler)
+}
+
 fn pq_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Parquet {
         path: path.to_path_buf(),
@@ -71,20 +91,13 @@ struct RowGroups<'a> {
 impl<'a> RowGroups<'a> {
     /// Opens `path` for reading `columns`, which must all be in it.
     fn open(path: &'a Path, columns: &[&str]) -> Result<Self> {
+        Self::load(path)?.select(columns)
+    }
+
+    /// Opens `path`, reading no columns until [`RowGroups::select`] names them.
+    fn load(path: &'a Path) -> Result<Self> {
         let metadata = ArrowReaderMetadata::load(&open(path)?, ArrowReaderOptions::default())
             .map_err(|e| pq_err(path, e))?;
-        for c in columns {
-            if metadata.schema().field_with_name(c).is_err() {
-                return Err(Error::Schema {
-                    path: path.to_path_buf(),
-                    message: format!("missing column `{c}` (is this an ingest output folder?)"),
-                });
-            }
-        }
-        let schema = metadata.parquet_schema();
-        let leaves = (0..schema.num_columns())
-            .filter(|&i| columns.contains(&schema.get_column_root(i).name()))
-            .collect();
         let mut first_rows = Vec::new();
         let mut rows = 0u64;
         for g in metadata.metadata().row_groups() {
@@ -94,10 +107,39 @@ impl<'a> RowGroups<'a> {
         Ok(RowGroups {
             path,
             metadata,
-            leaves,
+            leaves: Vec::new(),
             first_rows,
             rows,
         })
+    }
+
+    /// Reads `columns` (instead of those named before), which must all be in the file.
+    fn select(mut self, columns: &[&str]) -> Result<Self> {
+        if let Some(c) = columns.iter().find(|c| !self.has_column(c)) {
+            return Err(Error::Schema {
+                path: self.path.to_path_buf(),
+                message: format!("missing column `{c}` (is this an ingest output folder?)"),
+            });
+        }
+        let schema = self.metadata.parquet_schema();
+        self.leaves = (0..schema.num_columns())
+            .filter(|&i| columns.contains(&schema.get_column_root(i).name()))
+            .collect();
+        Ok(self)
+    }
+
+    fn has_column(&self, name: &str) -> bool {
+        self.metadata.schema().field_with_name(name).is_ok()
+    }
+
+    /// The value of the file's metadata entry `key`, if it has one.
+    fn key_value(&self, key: &str) -> Option<&str> {
+        let kv = self
+            .metadata
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()?;
+        kv.iter().find(|e| e.key == key)?.value.as_deref()
     }
 
     /// Number of row groups.
@@ -543,13 +585,28 @@ impl<'k> GroupKinds<'k> {
 /// its slice of the table's columns, which are sized once from the file's metadata: no
 /// per-group tables are built and then copied together. Kind indexes follow the order in
 /// which kinds first appear in the file, as [`Attributes::kind_id`] numbers them row by row.
+///
+/// When ingest stored the keys with a keyer whose [`Keyer::check`] equals `keyer`'s, they
+/// and the typed-filler flags are read as they are, and the values only when `value_kinds`
+/// names kinds; otherwise every value is decoded and keyed here.
 fn read_attribute_keys(
     apath: &Path,
     n: usize,
     keyer: &Keyer,
     value_kinds: &[&str],
 ) -> Result<(Attributes, RowValues)> {
-    let file = RowGroups::open(apath, &["entity_idx", "kind", "value"])?;
+    let file = RowGroups::load(apath)?;
+    let stored = file.has_column(ATTRIBUTE_KEY_COLUMN)
+        && file.has_column(ATTRIBUTE_FILLER_COLUMN)
+        && file.key_value(KEY_CHECK_METADATA) == Some(keyer.check().as_str());
+    let mut columns = vec!["entity_idx", "kind"];
+    if stored {
+        columns.extend([ATTRIBUTE_KEY_COLUMN, ATTRIBUTE_FILLER_COLUMN]);
+    }
+    if !stored || !value_kinds.is_empty() {
+        columns.push("value");
+    }
+    let file = file.select(&columns)?;
     let rows = file.rows as usize;
     if rows >= u32::MAX as usize {
         return Err(Error::TooLarge(rows));
@@ -580,7 +637,24 @@ fn read_attribute_keys(
                 let b = b?;
                 let ent: UInt32Array = prim(apath, &b, "entity_idx", DataType::UInt32)?;
                 let kind_col = strings(apath, &b, "kind")?;
-                let value = strings(apath, &b, "value")?;
+                let value = columns
+                    .contains(&"value")
+                    .then(|| strings(apath, &b, "value"))
+                    .transpose()?;
+                let key_filler = if stored {
+                    let key: UInt64Array = prim(apath, &b, ATTRIBUTE_KEY_COLUMN, DataType::UInt64)?;
+                    let filler: BooleanArray =
+                        prim(apath, &b, ATTRIBUTE_FILLER_COLUMN, DataType::Boolean)?;
+                    if key.null_count() > 0 || filler.null_count() > 0 {
+                        return Err(pq_err(
+                            apath,
+                            "a stored property key or filler flag is null",
+                        ));
+                    }
+                    Some((key, filler))
+                } else {
+                    None
+                };
                 if at + b.num_rows() > ents.len() {
                     return Err(pq_err(apath, "a row group holds more rows than it says"));
                 }
@@ -609,13 +683,24 @@ fn read_attribute_keys(
                         }
                     };
                     let k = kid as usize;
-                    let v = value.value(i);
-                    let row_key = local.keyers[k].key(v.as_bytes());
-                    if local.filler[k] && is_typed_filler(&local.names[k], v) {
+                    let (row_key, filler) = match (&key_filler, &value) {
+                        (Some((key, filler)), _) => {
+                            (key.value(i), local.filler[k] && filler.value(i))
+                        }
+                        (None, Some(value)) => {
+                            let v = value.value(i);
+                            let filler = local.filler[k] && is_typed_filler(&local.names[k], v);
+                            (local.keyers[k].key(v.as_bytes()), filler)
+                        }
+                        (None, None) => return Err(pq_err(apath, "neither keys nor values read")),
+                    };
+                    if filler {
                         fillers.push((kid, row_key));
                     }
-                    if local.keep[k] {
-                        vals.push((first as usize + at) as u32, v);
+                    if local.keep[k]
+                        && let Some(value) = &value
+                    {
+                        vals.push((first as usize + at) as u32, value.value(i));
                     }
                     ents[at] = e;
                     kinds[at] = kid;
@@ -1022,6 +1107,20 @@ mod tests {
         n: usize,
         group: usize,
     ) -> Vec<(u32, &'static str, String)> {
+        write_folder_with_keys(dir, n, group, None)
+    }
+
+    /// Each row's stored key and filler flag from its kind and value.
+    type KeyOf<'a> = &'a dyn Fn(&str, &str) -> (u64, bool);
+
+    /// [`write_folder_in_groups`] whose attributes also hold what ingest stores with a
+    /// keyer: `stored` gives the check to record and each row's key and filler flag.
+    fn write_folder_with_keys(
+        dir: &Path,
+        n: usize,
+        group: usize,
+        stored: Option<(&str, KeyOf<'_>)>,
+    ) -> Vec<(u32, &'static str, String)> {
         let entities = TableBuilder::new()
             .str("entity_id", (0..n).map(|i| format!("acct_{i}")))
             .str("entity_type", (0..n).map(|_| "account"))
@@ -1035,15 +1134,24 @@ mod tests {
         let rows: Vec<(u32, &'static str, String)> = (0..2 * n)
             .map(|i| ((i / 2) as u32, kinds[i % kinds.len()], hostile(i)))
             .collect();
-        let attrs = TableBuilder::new()
+        let mut attrs = TableBuilder::new()
             .u32("entity_idx", rows.iter().map(|r| r.0))
             .str("kind", rows.iter().map(|r| r.1))
-            .str("value", rows.iter().map(|r| r.2.as_str()))
-            .finish()
-            .unwrap();
-        let props = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(group))
-            .build();
+            .str("value", rows.iter().map(|r| r.2.as_str()));
+        let mut props = WriterProperties::builder().set_max_row_group_row_count(Some(group));
+        if let Some((check, key_of)) = stored {
+            let keys: Vec<(u64, bool)> = rows.iter().map(|r| key_of(r.1, &r.2)).collect();
+            attrs = attrs
+                .u64(ATTRIBUTE_KEY_COLUMN, keys.iter().map(|k| k.0))
+                .bool(ATTRIBUTE_FILLER_COLUMN, keys.iter().map(|k| k.1));
+            props =
+                props.set_key_value_metadata(Some(vec![parquet::file::metadata::KeyValue::new(
+                    KEY_CHECK_METADATA.to_owned(),
+                    check.to_owned(),
+                )]));
+        }
+        let attrs = attrs.finish().unwrap();
+        let props = props.build();
         let file = File::create(dir.join("attributes.parquet")).unwrap();
         let mut w = ArrowWriter::try_new(file, attrs.schema(), Some(props)).unwrap();
         w.write(&attrs).unwrap();
@@ -1110,9 +1218,58 @@ mod tests {
         keys_only_read_equals_the_full_read(BATCH_SIZE, 2 * BATCH_SIZE + 10);
     }
 
-    fn keys_only_read_equals_the_full_read(n: usize, group: usize) {
+    #[test]
+    fn keys_stored_by_ingest_read_as_the_keys_computed_from_values() {
+        let keyer = Keyer::new(b"io test secret");
+        let check = keyer.check();
+        let key_of = |kind: &str, value: &str| attribute_key(&keyer, kind, value);
+        for (n, group) in [(40, 7), (BATCH_SIZE, 2 * BATCH_SIZE + 10)] {
+            keys_only_read_equals_the_full_read_stored(n, group, Some((&check, &key_of)));
+        }
+    }
+
+    #[test]
+    fn stored_keys_are_read_only_under_the_same_keyers_check() {
         let tmp = tempfile::tempdir().unwrap();
-        let rows = write_folder_in_groups(tmp.path(), n, group);
+        let keyer = Keyer::new(b"io test secret");
+        // Stored keys that no keyer computes, so the test sees which were read.
+        let marked = |kind: &str, value: &str| (keyer.key(kind, value) ^ 1, true);
+        let rows = write_folder_with_keys(tmp.path(), 40, 7, Some((&keyer.check(), &marked)));
+        let (read, values) = read_ingest_for_link(tmp.path(), keyer.clone(), &["name"]).unwrap();
+        let a = &read.attributes;
+        let expected: Vec<u64> = rows.iter().map(|r| marked(r.1, &r.2).0).collect();
+        assert_eq!(a.key, expected, "the same check: the stored keys");
+        // Stored flags count only for the kinds that can be fillers.
+        let phone = a.kinds.iter().position(|k| k == "phone").unwrap() as u16;
+        let name = a.kinds.iter().position(|k| k == "name").unwrap() as u16;
+        assert_eq!(a.filler_keys(phone).count(), 20);
+        assert_eq!(a.filler_keys(name).count(), 0);
+        // Values of the named kinds still come with stored keys.
+        let named = rows.iter().filter(|r| r.1 == "name").count();
+        assert_eq!(values.len(), named);
+        assert_eq!(values.get(3), Some(rows[3].2.as_str()));
+
+        // Another secret: every key computed again from the values.
+        let other = Keyer::new(b"another deployment's secret");
+        let (read, _) = read_ingest_for_link(tmp.path(), other.clone(), &[]).unwrap();
+        let expected: Vec<u64> = rows.iter().map(|r| other.key(r.1, &r.2)).collect();
+        assert_eq!(
+            read.attributes.key, expected,
+            "another check: computed keys"
+        );
+    }
+
+    fn keys_only_read_equals_the_full_read(n: usize, group: usize) {
+        keys_only_read_equals_the_full_read_stored(n, group, None);
+    }
+
+    fn keys_only_read_equals_the_full_read_stored(
+        n: usize,
+        group: usize,
+        stored: Option<(&str, KeyOf<'_>)>,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let rows = write_folder_with_keys(tmp.path(), n, group, stored);
         let keyer = Keyer::new(b"io test secret");
         let full = read_ingest_dir(tmp.path(), keyer.clone()).unwrap();
         let (keys, values) =

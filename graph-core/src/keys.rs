@@ -58,6 +58,15 @@ impl Keyer {
         }
     }
 
+    /// A public fingerprint of this keyer: the key of a fixed property, as 16 hex digits.
+    /// Ingest records it in `attributes.parquet` beside the keys it computed, and the link
+    /// uses those keys only when its own keyer gives the same fingerprint (otherwise it
+    /// computes them again from the values). It tells no more about the secret than any
+    /// exported key of a known value does.
+    pub fn check(&self) -> String {
+        key_hex(self.key("ringfence.key_check", "1"))
+    }
+
     /// A keyer for the values of one kind: [`KindKeyer::key`] gives what [`Keyer::key`]
     /// gives for that kind, writing the kind and separator once instead of on every call.
     pub(crate) fn for_kind(&self, kind: &str) -> KindKeyer<'_> {
@@ -116,6 +125,15 @@ pub fn key_hex(key: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_check_tells_keyers_apart_without_showing_the_secret() {
+        let a = Keyer::new(b"deployment-a-secret");
+        assert_eq!(a.check(), Keyer::new(b"deployment-a-secret").check());
+        assert_ne!(a.check(), Keyer::new(b"deployment-b-secret").check());
+        assert_eq!(a.check().len(), 16);
+        assert!(!a.check().contains("deployment"));
+    }
 
     #[test]
     fn keys_depend_on_kind_value_and_secret() {

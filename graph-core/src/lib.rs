@@ -43,7 +43,8 @@ mod uf;
 pub use config::{Cap, HubConfig, KindRule, LinkConfig, LinkMode, RingConfig, STRONG, ScoreConfig};
 pub use error::{Error, Result};
 pub use io::{
-    ParallelWriter, SCHEMA_VERSION, TableBuilder, read_columns, read_ingest_dir,
+    ATTRIBUTE_FILLER_COLUMN, ATTRIBUTE_KEY_COLUMN, KEY_CHECK_METADATA, ParallelWriter,
+    SCHEMA_VERSION, TableBuilder, attribute_key, read_columns, read_ingest_dir,
     read_ingest_dir_kinds, write_batch,
 };
 pub use keys::{Keyer, key_hex};

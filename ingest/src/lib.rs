@@ -75,6 +75,10 @@ pub struct IngestOptions {
     pub normalize: NormalizeOptions,
     /// Rows per processing chunk (default [`DEFAULT_CHUNK_ROWS`]).
     pub chunk_rows: usize,
+    /// The deployment's keyer: with one, `attributes.parquet` also holds each row's property
+    /// key and typed-filler flag (and the keyer's check), which a link with the same secret
+    /// reads instead of hashing every value again. The CLI always passes one.
+    pub keyer: Option<graph_core::Keyer>,
 }
 
 impl IngestOptions {
@@ -86,6 +90,7 @@ impl IngestOptions {
             out_dir: out_dir.into(),
             normalize: NormalizeOptions::default(),
             chunk_rows: DEFAULT_CHUNK_ROWS,
+            keyer: None,
         }
     }
 }

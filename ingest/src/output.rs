@@ -17,6 +17,7 @@ use arrow::datatypes::{
 };
 use graph_core::{Field, ParallelWriter};
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use polars::prelude::{DataType, PlSmallStr, Schema};
@@ -70,13 +71,20 @@ pub fn entities_schema() -> Schema {
     schema(&cols)
 }
 
-/// Schema of `attributes.parquet`.
-pub fn attributes_schema() -> Schema {
-    schema(&[
+/// Schema of `attributes.parquet`; `with_keys` when ingest was given a keyer, which adds
+/// each row's property key and typed-filler flag
+/// ([`graph_core::ATTRIBUTE_KEY_COLUMN`], [`graph_core::ATTRIBUTE_FILLER_COLUMN`]).
+pub fn attributes_schema(with_keys: bool) -> Schema {
+    let mut cols = vec![
         ("entity_idx", DataType::UInt32),
         ("kind", DataType::String),
         ("value", DataType::String),
-    ])
+    ];
+    if with_keys {
+        cols.push((graph_core::ATTRIBUTE_KEY_COLUMN, DataType::UInt64));
+        cols.push((graph_core::ATTRIBUTE_FILLER_COLUMN, DataType::Boolean));
+    }
+    schema(&cols)
 }
 
 /// Schema of `rejects.parquet`.
@@ -137,6 +145,7 @@ fn arrow_type(t: &DataType) -> ArrowType {
         DataType::UInt32 => ArrowType::UInt32,
         DataType::UInt64 => ArrowType::UInt64,
         DataType::Int64 => ArrowType::Int64,
+        DataType::Boolean => ArrowType::Boolean,
         _ => ArrowType::Utf8View,
     }
 }
@@ -170,15 +179,25 @@ impl std::fmt::Debug for ParquetOut {
     }
 }
 
+/// How [`ParquetOut::create`] writes some columns, and what it adds to the file's metadata.
+#[derive(Debug, Default)]
+pub(crate) struct Layout<'a> {
+    /// Values that rarely repeat (ids, emails, the attribute values): no dictionary
+    /// encoding, which for them could only hash every value and then fall back to plain.
+    pub unique: &'a [&'a str],
+    /// Values compression cannot shrink (hashes): neither dictionary-encoded nor compressed.
+    pub random: &'a [&'a str],
+    /// File metadata entries.
+    pub metadata: Vec<(String, String)>,
+}
+
 impl ParquetOut {
-    /// Creates the file's temporary name for `schema`. Columns named in `unique` (values
-    /// that rarely repeat: ids, emails, the attribute values) skip dictionary encoding,
-    /// which for them could only hash every value and then fall back to plain encoding.
+    /// Creates the file's temporary name for `schema`, its columns written as `layout` says.
     pub(crate) fn create(
         dir: &Path,
         name: &str,
         schema: &Schema,
-        unique: &[&str],
+        layout: Layout<'_>,
     ) -> Result<ParquetOut> {
         let file = TempFile::new(dir, name);
         let f = File::create(&file.tmp).map_err(|e| Error::write(&file.dest, e))?;
@@ -188,8 +207,20 @@ impl ParquetOut {
             .set_compression(Compression::SNAPPY)
             .set_statistics_enabled(EnabledStatistics::None)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
-        for c in unique {
+        for c in layout.unique.iter().chain(layout.random) {
             props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+        }
+        for c in layout.random {
+            props = props.set_column_compression(ColumnPath::from(*c), Compression::UNCOMPRESSED);
+        }
+        if !layout.metadata.is_empty() {
+            props = props.set_key_value_metadata(Some(
+                layout
+                    .metadata
+                    .into_iter()
+                    .map(|(k, v)| KeyValue::new(k, v))
+                    .collect(),
+            ));
         }
         let schema = arrow_schema(schema);
         for f in schema.fields() {
@@ -281,8 +312,11 @@ mod tests {
         let mut out = ParquetOut::create(
             dir.path(),
             ATTRIBUTES_FILE,
-            &attributes_schema(),
-            &["entity_idx", "value"],
+            &attributes_schema(false),
+            Layout {
+                unique: &["entity_idx", "value"],
+                ..Layout::default()
+            },
         )
         .unwrap();
         let schema = out.schema().clone();

@@ -26,7 +26,8 @@ use std::time::Instant;
 
 use arrow::array::builder::{NullBufferBuilder, make_view};
 use arrow::array::{
-    ArrayRef, Int64Array, RecordBatch, StringViewArray, StringViewBuilder, UInt32Array, UInt64Array,
+    ArrayRef, BooleanBuilder, Int64Array, RecordBatch, StringViewArray, StringViewBuilder,
+    UInt32Array, UInt64Array,
 };
 use arrow::buffer::{Buffer, ScalarBuffer};
 use arrow::datatypes::SchemaRef;
@@ -39,7 +40,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::mapping::EntityMapping;
 use crate::output::{
-    ATTRIBUTES_FILE, ENTITIES_FILE, ParquetOut, REJECTS_FILE, SCHEMA_VERSION, SUMMARY_FILE,
+    ATTRIBUTES_FILE, ENTITIES_FILE, Layout, ParquetOut, REJECTS_FILE, SCHEMA_VERSION, SUMMARY_FILE,
     TempFile, attributes_schema, entities_schema, pii_fields, rejects_schema,
 };
 use crate::plan::{Plan, Src, wanted_columns};
@@ -170,6 +171,8 @@ enum Outcome {
 struct Block {
     text: String,
     attrs: Vec<(KindRef, Txt)>,
+    /// Per attribute, its property key and typed-filler flag (when ingest has a keyer).
+    keys: Vec<(u64, bool)>,
 }
 
 impl Block {
@@ -246,15 +249,31 @@ pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<S
         &opts.out_dir,
         ENTITIES_FILE,
         &entities_schema(),
-        UNIQUE_ENTITY_COLUMNS,
+        Layout {
+            unique: UNIQUE_ENTITY_COLUMNS,
+            ..Layout::default()
+        },
     )?;
     let attributes = ParquetOut::create(
         &opts.out_dir,
         ATTRIBUTES_FILE,
-        &attributes_schema(),
-        &["entity_idx", "value"],
+        &attributes_schema(opts.keyer.is_some()),
+        Layout {
+            unique: &["entity_idx", "value"],
+            random: &[graph_core::ATTRIBUTE_KEY_COLUMN],
+            metadata: opts
+                .keyer
+                .iter()
+                .map(|k| (graph_core::KEY_CHECK_METADATA.to_owned(), k.check()))
+                .collect(),
+        },
     )?;
-    let rejects = ParquetOut::create(&opts.out_dir, REJECTS_FILE, &rejects_schema(), &[])?;
+    let rejects = ParquetOut::create(
+        &opts.out_dir,
+        REJECTS_FILE,
+        &rejects_schema(),
+        Layout::default(),
+    )?;
     let schemas = Schemas {
         entities: entities.schema().clone(),
         attributes: attributes.schema().clone(),
@@ -486,6 +505,7 @@ fn ingest_file(
         plan: &plan,
         columns: &columns,
         norm: &norm_opts,
+        keyer: opts.keyer.as_ref(),
     };
     let (ctx, crx) = sync_channel::<Result<Chunk>>(1);
     let (ntx, nrx) = sync_channel::<Result<Normalised>>(1);
@@ -567,6 +587,7 @@ struct FileCtx<'a> {
     plan: &'a Plan,
     columns: &'a [String],
     norm: &'a NormalizeOptions,
+    keyer: Option<&'a graph_core::Keyer>,
 }
 
 /// Normalises one block of rows on a rayon thread, with that thread's cache.
@@ -587,6 +608,11 @@ fn normalize_block(
     let mut block = Block {
         text: String::with_capacity(rows.len() * 160),
         attrs: Vec::with_capacity(rows.len() * 12),
+        keys: Vec::with_capacity(if file.keyer.is_some() {
+            rows.len() * 12
+        } else {
+            0
+        }),
     };
     let outcomes = rows
         .iter()
@@ -641,6 +667,11 @@ fn normalize_row(
         };
         let value = block.push(&a.value);
         block.attrs.push((kind, value));
+        if let Some(keyer) = file.keyer {
+            block
+                .keys
+                .push(graph_core::attribute_key(keyer, &a.kind, &a.value));
+        }
     }
     let attrs = attrs_start..block.attrs.len();
     Outcome::Ok(NormRow {
@@ -1069,13 +1100,20 @@ fn attributes_batch(
     let mut idx = Vec::with_capacity(n);
     let mut kind = StringViewBuilder::with_capacity(n);
     let mut value = StringViewBuilder::with_capacity(n);
+    let with_keys = schema
+        .field_with_name(graph_core::ATTRIBUTE_KEY_COLUMN)
+        .is_ok();
+    let mut key = Vec::with_capacity(if with_keys { n } else { 0 });
+    let mut filler = BooleanBuilder::with_capacity(if with_keys { n } else { 0 });
     let mut texts = Vec::with_capacity(blocks.len());
     let mut attrs = Vec::with_capacity(blocks.len());
+    let mut keys = Vec::with_capacity(blocks.len());
     for b in blocks {
         let text = Buffer::from(b.text.into_bytes());
         value.append_block(text.clone());
         texts.push(text);
         attrs.push(b.attrs);
+        keys.push(b.keys);
     }
     for r in rows {
         let b = r.block as usize;
@@ -1084,6 +1122,17 @@ fn attributes_batch(
                 "an attribute row without its block".to_owned(),
             ));
         };
+        if with_keys {
+            let Some(row_keys) = keys.get(b).and_then(|k| k.get(r.attrs.clone())) else {
+                return Err(Error::Internal(
+                    "an attribute row without its key".to_owned(),
+                ));
+            };
+            for &(k, f) in row_keys {
+                key.push(k);
+                filler.append_value(f);
+            }
+        }
         for &(k, v) in block_attrs.get(r.attrs.clone()).unwrap_or_default() {
             idx.push(r.idx);
             match k {
@@ -1095,14 +1144,16 @@ fn attributes_batch(
                 .map_err(internal)?;
         }
     }
-    batch(
-        schema,
-        vec![
-            Arc::new(UInt32Array::from(idx)),
-            Arc::new(kind.finish()),
-            Arc::new(value.finish()),
-        ],
-    )
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from(idx)),
+        Arc::new(kind.finish()),
+        Arc::new(value.finish()),
+    ];
+    if with_keys {
+        columns.push(Arc::new(UInt64Array::from(key)));
+        columns.push(Arc::new(filler.finish()));
+    }
+    batch(schema, columns)
 }
 
 /// The text of `t` in a block's text arena turned into an Arrow buffer.

@@ -1,5 +1,7 @@
 //! Canonical CSV in, everything out.
 
+use std::fs::File;
+
 use graph_core::EntityType;
 use ingest::Progress;
 use polars::prelude::*;
@@ -38,7 +40,7 @@ fn canonical_csv_happy_path() {
     assert_eq!(ents.schema().as_ref(), &ingest::entities_schema());
     assert_eq!(
         out.attributes().schema().as_ref(),
-        &ingest::attributes_schema()
+        &ingest::attributes_schema(false)
     );
     let rejects = out.rejects();
     assert_eq!(rejects.schema().as_ref(), &ingest::rejects_schema());
@@ -361,4 +363,77 @@ fn many_repeated_rows_match_uncached_normalisation() {
         assert_eq!(got.len(), want.len(), "chunk_rows {chunk_rows}");
         assert!(got == want, "chunk_rows {chunk_rows}");
     }
+}
+
+#[test]
+fn with_a_keyer_each_attribute_row_carries_the_key_and_filler_flag_the_link_would_compute() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("accounts.csv");
+    std::fs::write(
+        &csv,
+        "account_id,name_first,name_last,email,phone,gov_id_number,gov_id_country,device_id\n\
+         A1,Zoë,Ångström,zoe@example.com,+1 415 555 0100,000-00-0000,US,dev-1\n\
+         A2,名前,例え,名前@例え.jp,+1 111 111 1111,123-45-6789,US,🦀\n\
+         A3,Bob,Jones,bob@example.com,(415) 555-0101,,,\n",
+    )
+    .unwrap();
+    let keyer = graph_core::Keyer::new(b"ingest test secret");
+    let mut opts = options(vec![account(&csv)], None, &tmp.path().join("out"));
+    opts.keyer = Some(keyer.clone());
+    ingest::run(&opts, &mut |_| {}).unwrap();
+
+    let path = tmp.path().join("out").join(ingest::ATTRIBUTES_FILE);
+    let attrs = read_parquet(&path);
+    assert_eq!(attrs.schema().as_ref(), &ingest::attributes_schema(true));
+    let (kinds, values) = (strs(&attrs, "kind"), strs(&attrs, "value"));
+    let keys = u64s(&attrs, graph_core::ATTRIBUTE_KEY_COLUMN);
+    let fillers: Vec<bool> = attrs
+        .column(graph_core::ATTRIBUTE_FILLER_COLUMN)
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    for i in 0..attrs.height() {
+        let (kind, value) = (kinds[i].as_deref().unwrap(), values[i].as_deref().unwrap());
+        assert_eq!(
+            (keys[i], fillers[i]),
+            graph_core::attribute_key(&keyer, kind, value),
+            "{kind} {value}"
+        );
+    }
+    let flagged: Vec<&str> = (0..attrs.height())
+        .filter(|&i| fillers[i])
+        .map(|i| values[i].as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        flagged,
+        ["US:000000000", "US:123456789"],
+        "the typed fillers only"
+    );
+
+    // The keyer's check is in the file's metadata; the keys are neither dictionary-encoded
+    // nor compressed (hashes do not shrink).
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+    let meta = reader.metadata();
+    let kv = meta.file_metadata().key_value_metadata().unwrap();
+    let check = kv
+        .iter()
+        .find(|e| e.key == graph_core::KEY_CHECK_METADATA)
+        .and_then(|e| e.value.clone());
+    assert_eq!(check, Some(keyer.check()));
+    let group = meta.row_group(0);
+    let key = (0..group.num_columns())
+        .map(|c| group.column(c))
+        .find(|c| c.column_path().string() == graph_core::ATTRIBUTE_KEY_COLUMN)
+        .unwrap();
+    assert_eq!(key.compression(), parquet::basic::Compression::UNCOMPRESSED);
+    assert!(
+        !key.encodings()
+            .any(|e| e == parquet::basic::Encoding::RLE_DICTIONARY),
+        "{:?}",
+        key.encodings().collect::<Vec<_>>()
+    );
 }

@@ -22,6 +22,7 @@ fn ingest_dir(data: &Path, out: &Path) -> ingest::Summary {
         out_dir: out.to_path_buf(),
         normalize: NormalizeOptions::default(),
         chunk_rows: 8_192,
+        keyer: Some(Keyer::new(SECRET)),
     };
     ingest::run(&opts, &mut |_| {}).expect("ingest")
 }
