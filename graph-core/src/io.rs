@@ -49,10 +49,11 @@ pub const KEY_CHECK_METADATA: &str = "ringfence.key_check";
 
 /// What ingest stores of an attribute row for the link: its property key and whether its
 /// value is a typed filler (an ID or phone number such as `000000000`), exactly as the
-/// link computes them when it reads the values instead.
-pub fn attribute_key(keyer: &Keyer, kind: &str, value: &str) -> (u64, bool) {
+/// link computes them when it reads the values instead. `scratch` is any buffer, reused
+/// from call to call ([`Keyer::key_in`]).
+pub fn attribute_key(keyer: &Keyer, scratch: &mut Vec<u8>, kind: &str, value: &str) -> (u64, bool) {
     let filler = can_be_typed_filler(kind) && is_typed_filler(kind, value);
-    (keyer.key(kind, value), filler)
+    (keyer.key_in(scratch, kind, value), filler)
 }
 
 fn pq_err(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -1222,7 +1223,7 @@ mod tests {
     fn keys_stored_by_ingest_read_as_the_keys_computed_from_values() {
         let keyer = Keyer::new(b"io test secret");
         let check = keyer.check();
-        let key_of = |kind: &str, value: &str| attribute_key(&keyer, kind, value);
+        let key_of = |kind: &str, value: &str| attribute_key(&keyer, &mut Vec::new(), kind, value);
         for (n, group) in [(40, 7), (BATCH_SIZE, 2 * BATCH_SIZE + 10)] {
             keys_only_read_equals_the_full_read_stored(n, group, Some((&check, &key_of)));
         }

@@ -173,6 +173,8 @@ struct Block {
     attrs: Vec<(KindRef, Txt)>,
     /// Per attribute, its property key and typed-filler flag (when ingest has a keyer).
     keys: Vec<(u64, bool)>,
+    /// The buffer property keys are computed in.
+    scratch: Vec<u8>,
 }
 
 impl Block {
@@ -613,6 +615,7 @@ fn normalize_block(
         } else {
             0
         }),
+        scratch: Vec::new(),
     };
     let outcomes = rows
         .iter()
@@ -668,9 +671,8 @@ fn normalize_row(
         let value = block.push(&a.value);
         block.attrs.push((kind, value));
         if let Some(keyer) = file.keyer {
-            block
-                .keys
-                .push(graph_core::attribute_key(keyer, &a.kind, &a.value));
+            let key = graph_core::attribute_key(keyer, &mut block.scratch, &a.kind, &a.value);
+            block.keys.push(key);
         }
     }
     let attrs = attrs_start..block.attrs.len();

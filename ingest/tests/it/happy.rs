@@ -399,7 +399,7 @@ fn with_a_keyer_each_attribute_row_carries_the_key_and_filler_flag_the_link_woul
         let (kind, value) = (kinds[i].as_deref().unwrap(), values[i].as_deref().unwrap());
         assert_eq!(
             (keys[i], fillers[i]),
-            graph_core::attribute_key(&keyer, kind, value),
+            graph_core::attribute_key(&keyer, &mut Vec::new(), kind, value),
             "{kind} {value}"
         );
     }
