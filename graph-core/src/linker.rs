@@ -8,7 +8,7 @@
 //!    Kinds are gathered in batches of about [`BATCH_ROWS`] rows, one pass over the attribute
 //!    rows per batch (every kind at once for up to a few million accounts).
 //! 2. Each kind's list is sorted by key: a parallel counting pass scatters it into buckets by
-//!    the key's top bits, which are sorted one by one ([`sort_rows`]); a run of equal keys is
+//!    the key's top bits, which are sorted one by one ([`sort_into`]); a run of equal keys is
 //!    one property node with its postings. Sorting instead of hashing keeps memory flat and
 //!    the result independent of input order.
 //! 3. A property shared by more distinct anchors than its kind's cap, or whose value is a
@@ -268,21 +268,34 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
         total,
         batch_rows,
     );
-    let gather = |batch: &[u16]| -> Vec<Option<Vec<Row>>> {
+    // Every batch's lists are gathered into one arena, sized for the largest batch and
+    // allocated once: fresh memory is faulted in (and zeroed by the kernel, slowly on a VM)
+    // page by page, so lists allocated per batch and freed after it cost their size in page
+    // faults every batch.
+    let batch_rows = |batch: &[u16]| -> usize { batch.iter().map(|&k| total(k)).sum() };
+    let mut arena = filled_rows(
+        batches
+            .iter()
+            .map(|(b, _)| batch_rows(b))
+            .max()
+            .unwrap_or(0),
+    );
+    // Gathers the lists of `batch`'s attribute kinds into the front of `arena`, one after
+    // another in the order of `batch`.
+    let gather = |batch: &[u16], arena: &mut [Row]| {
         let mut slot_of = vec![usize::MAX; attrs.kinds.len()];
         for (i, &k) in batch.iter().enumerate() {
             slot_of[k as usize] = i;
         }
-        let mut lists: Vec<Vec<Row>> = batch
-            .iter()
-            .map(|&k| vec![Row::default(); total(k)])
-            .collect();
         // Each chunk's slice of each kind's list.
         let mut slices: Vec<Vec<&mut [Row]>> = counts
             .iter()
             .map(|_| Vec::with_capacity(batch.len()))
             .collect();
-        for (list, &k) in lists.iter_mut().zip(batch) {
+        for (list, &k) in split_lengths(arena, batch.iter().map(|&k| total(k)))
+            .into_iter()
+            .zip(batch)
+        {
             let parts = split_lengths(list, counts.iter().map(|c| c[k as usize]));
             for (this, out) in parts.into_iter().zip(&mut slices) {
                 out.push(this);
@@ -308,11 +321,6 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
                 }
             }
         });
-        let mut by_kind: Vec<Option<Vec<Row>>> = vec![None; attrs.kinds.len()];
-        for (list, &k) in lists.into_iter().zip(batch) {
-            by_kind[k as usize] = Some(list);
-        }
-        by_kind
     };
     let mut step_ms = [0u64; 3]; // collect, sort, link
     let mut step = |i: usize, t: &mut Instant| {
@@ -323,34 +331,39 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
     // 3–4. Caps, hubs and unions.
     let uf = ConcurrentUnionFind::new(ents.len());
     let mut per_kind: Vec<Option<KindResult>> = (0..kinds.len()).map(|_| None).collect();
-    // The sort's second list, kept from kind to kind: a fresh one would be faulted in (and
-    // zeroed by the kernel) once per kind.
-    let mut scratch: Vec<Row> = Vec::new();
+    // Each kind's list is sorted into this one, kept from kind to kind (and batch to batch).
+    let mut sorted: Vec<Row> = Vec::new();
     for (batch, members) in &batches {
-        let mut lists = gather(batch);
-        // Combinations first: they only read their sources, which a plain kind of the same
-        // batch then takes.
-        let mut order = members.clone();
-        order.sort_by_key(|&k| !combos.iter().any(|c| usize::from(c.2) == k));
-        for k in order {
-            let krows = match combos.iter().find(|c| usize::from(c.2) == k) {
+        gather(batch, &mut arena);
+        // Each attribute kind's list, by kind.
+        let mut lists: Vec<Option<&[Row]>> = vec![None; attrs.kinds.len()];
+        let mut rest: &[Row] = &arena;
+        for &k in batch {
+            let (list, tail) = rest.split_at(total(k));
+            lists[k as usize] = Some(list);
+            rest = tail;
+        }
+        for &k in members {
+            let combined;
+            let krows: &[Row] = match combos.iter().find(|c| usize::from(c.2) == k) {
                 Some(&(main, required, _)) => {
-                    let (Some(m), Some(r)) = (&lists[main as usize], &lists[required as usize])
+                    let (Some(m), Some(r)) = (lists[main as usize], lists[required as usize])
                     else {
                         unreachable!("a batch gathers its combinations' sources");
                     };
-                    combination_rows(m, r, |a, b| input.keyer.combine(&kinds[k], a, b))
+                    combined = combination_rows(m, r, |a, b| input.keyer.combine(&kinds[k], a, b));
+                    &combined
                 }
-                None if rules[k].link == LinkMode::Never => Vec::new(),
-                None => lists[k].take().unwrap_or_default(),
+                None if rules[k].link == LinkMode::Never => &[],
+                None => lists[k].unwrap_or_default(),
             };
             step(0, &mut t);
             // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within.
-            let krows = sort_rows(krows, &mut scratch);
+            let krows = sort_into(krows, &mut sorted);
             step(1, &mut t);
             per_kind[k] = Some(link_kind(
                 k,
-                &krows,
+                krows,
                 &rules[k],
                 &kinds[k],
                 config,
@@ -358,14 +371,10 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
                 &uf,
                 input,
             ));
-            if krows.capacity() > scratch.capacity() {
-                scratch = krows;
-            }
             step(2, &mut t);
         }
-        drop(lists);
     }
-    drop(scratch);
+    drop((arena, sorted));
     let mut shared = Vec::new();
     let mut hubs = Vec::new();
     let mut kind_stats = Vec::new();
@@ -451,26 +460,21 @@ fn plan_batches(
     batches
 }
 
-/// Sorts postings by `(key, anchor, row)`, as `sort_unstable` does (postings are totally
-/// ordered, so any correct sort gives the same list). Keys are keyed hashes, spread evenly:
-/// one parallel pass scatters the rows into buckets by the key's top bits (a counting sort,
-/// each chunk of rows writing into its own part of each bucket) and the small buckets are
-/// then sorted in parallel, each within the cache ([`sort_bucket`]), instead of one
-/// comparison sort over millions of rows. `O(n + n log(n / buckets))`, one more list of `n`
-/// rows while it runs: `scratch`'s, which is left holding the unsorted list's.
-fn sort_rows(mut rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
-    if rows.len() < 1 << 16 {
-        rows.par_sort_unstable();
-        return rows;
-    }
-    bucket_sort(rows, scratch)
-}
-
-/// [`sort_rows`] for lists of any length (not worth it for short ones).
-fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
+/// Sorts postings by `(key, anchor, row)` into `out`, as `sort_unstable` does (postings are
+/// totally ordered, so any correct sort gives the same list), and returns them (`out` is
+/// left holding them). Keys are keyed hashes, spread evenly: one parallel pass scatters the
+/// rows into buckets by the key's top bits (a counting sort, each chunk of rows writing into
+/// its own part of each bucket) and the small buckets are then sorted in parallel, each
+/// within the cache ([`sort_bucket`]), instead of one comparison sort over millions of rows.
+/// `O(n + n log(n / buckets))`. `out` is reused from call to call: its memory is written
+/// over, not cleared, and allocated afresh only when it is too short ([`fit`]).
+fn sort_into<'o>(rows: &[Row], out: &'o mut Vec<Row>) -> &'o [Row] {
     let n = rows.len();
-    if n == 0 {
-        return rows;
+    fit(out, n);
+    if n < 1 << 16 {
+        out.copy_from_slice(rows);
+        out.par_sort_unstable();
+        return out;
     }
     // About 512 rows a bucket.
     let bits = (usize::BITS - (n / 512).leading_zeros()).clamp(8, 16);
@@ -493,13 +497,10 @@ fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
             *s += c;
         }
     }
-    let mut out = std::mem::take(scratch);
-    out.clear();
-    out.resize(n, Row::default());
     // Cut the output into buckets, and each bucket into one part per chunk of input.
     let mut parts: Vec<Vec<&mut [Row]>> =
         hist.iter().map(|_| Vec::with_capacity(buckets)).collect();
-    for (b, slice) in split_lengths(&mut out, sizes.iter().copied())
+    for (b, slice) in split_lengths(out, sizes.iter().copied())
         .into_iter()
         .enumerate()
     {
@@ -518,12 +519,35 @@ fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
             at[b] += 1;
         }
     });
-    *scratch = rows;
-    split_lengths(&mut out, sizes.iter().copied())
+    split_lengths(out, sizes.iter().copied())
         .into_par_iter()
         .with_min_len(64)
         .for_each_init(Vec::new, |tmp, b| sort_bucket(b, shift, tmp));
     out
+}
+
+/// Makes `list` `n` rows long without writing the rows it keeps (whoever asked for them
+/// writes every one): memory is allocated only when `list` has no room for `n` rows, and
+/// then filled in parallel ([`filled_rows`]).
+fn fit(list: &mut Vec<Row>, n: usize) {
+    if n <= list.len() {
+        list.truncate(n);
+    } else if n <= list.capacity() {
+        list.resize(n, Row::default());
+    } else {
+        // Freed first, so the old and the new list are never held together.
+        *list = Vec::new();
+        *list = filled_rows(n);
+    }
+}
+
+/// `n` default rows, written by every thread: the first write to fresh memory faults it in
+/// (and has the kernel zero it), which one thread filling a large list does page by page
+/// while the other cores wait.
+fn filled_rows(n: usize) -> Vec<Row> {
+    let mut list = Vec::with_capacity(n);
+    list.par_extend(rayon::iter::repeat_n(Row::default(), n));
+    list
 }
 
 /// `list` cut into consecutive slices of the given lengths (which sum to at most its length),
@@ -542,7 +566,7 @@ pub(crate) fn split_lengths<T>(
         .collect()
 }
 
-/// Sorts one bucket of [`bucket_sort`], whose keys agree above bit `shift`: a counting sort
+/// Sorts one bucket of [`sort_into`], whose keys agree above bit `shift`: a counting sort
 /// on the key's next 8 bits, within the cache, leaves runs of a row or two to sort. `tmp`
 /// is scratch space, reused from bucket to bucket.
 fn sort_bucket(b: &mut [Row], shift: u32, tmp: &mut Vec<Row>) {
@@ -1224,7 +1248,7 @@ mod tests {
         }
 
         #[test]
-        fn bucket_sort_equals_the_standard_sort(
+        fn sort_into_equals_the_standard_sort(
             rows in prop::collection::vec((any::<u64>(), 0u32..8, 0u32..8), 0..3000),
             small_keys in any::<bool>(),
         ) {
@@ -1235,11 +1259,15 @@ mod tests {
                 .collect();
             let mut expected = rows.clone();
             expected.sort_unstable();
-            // With a scratch list too short, and one left by a longer sort.
-            let mut scratch = vec![Row::default(); 5000];
-            prop_assert_eq!(bucket_sort(rows.clone(), &mut Vec::new()), expected.clone());
-            prop_assert_eq!(bucket_sort(rows.clone(), &mut scratch), expected.clone());
-            prop_assert_eq!(sort_rows(rows, &mut scratch), expected);
+            // Into an empty list; one left longer, holding other rows, by an earlier sort;
+            // and one cut short with room left (its rows are written over, never cleared).
+            let mut empty = Vec::new();
+            prop_assert_eq!(sort_into(&rows, &mut empty), &expected[..]);
+            let mut out = vec![Row { key: 3, anchor: 1, row: 2 }; 5000];
+            prop_assert_eq!(sort_into(&rows, &mut out), &expected[..]);
+            out.truncate(rows.len() / 2);
+            prop_assert_eq!(sort_into(&rows, &mut out), &expected[..]);
+            prop_assert_eq!(out.len(), rows.len());
         }
 
         #[test]
@@ -1429,7 +1457,7 @@ mod tests {
     }
 
     #[test]
-    fn bucket_sort_sorts_a_list_long_enough_for_many_buckets() {
+    fn sort_into_sorts_a_list_long_enough_for_many_buckets() {
         // 2^17 rows (256 buckets of 512), keys from a xorshift, a tenth of them 100 repeated keys.
         let mut s = 0x9e37_79b9_7f4a_7c15u64;
         let rows: Vec<Row> = (0..1u32 << 17)
@@ -1451,7 +1479,8 @@ mod tests {
             .collect();
         let mut expected = rows.clone();
         expected.sort_unstable();
-        let sorted = sort_rows(rows, &mut Vec::new());
+        let mut out = filled_rows(3);
+        let sorted = sort_into(&rows, &mut out);
         assert_eq!(sorted, expected);
         // The runs found in parallel parts are those of one sequential pass.
         let mut runs = Vec::new();
