@@ -145,12 +145,22 @@ pub struct LinkOutput {
 
 /// Stable id of a cluster whose oldest member is `entity`.
 pub fn cluster_id(entities: &Entities, oldest: u32) -> String {
+    id_of_hash(cluster_hash(entities, oldest))
+}
+
+/// The hash a cluster's id is made of.
+fn cluster_hash(entities: &Entities, oldest: u32) -> u64 {
     let i = oldest as usize;
     let mut buf = Vec::with_capacity(entities.ids[i].len() + 8);
     buf.extend_from_slice(entities.types[i].as_str().as_bytes());
     buf.push(b':');
     buf.extend_from_slice(entities.ids[i].as_bytes());
-    format!("cl_{:016x}", xxh3_64(&buf))
+    xxh3_64(&buf)
+}
+
+/// `cl_` and the hash in 16 hexadecimal digits: ids sort as their hashes do.
+fn id_of_hash(hash: u64) -> String {
+    format!("cl_{hash:016x}")
 }
 
 /// One posting: 16 bytes, sorted by `(key, anchor, row)`. `row` is the attribute row (for a
@@ -909,7 +919,7 @@ type ClusterParts = (Vec<u32>, Vec<Cluster>, usize);
 fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> ClusterParts {
     let n = ents.len();
     // Group entities by root: count, then bucket.
-    let roots: Vec<u32> = (0..n).into_par_iter().map(root_of).collect();
+    let mut roots: Vec<u32> = (0..n).into_par_iter().map(root_of).collect();
     let mut size = vec![0u32; n];
     for &r in &roots {
         size[r as usize] += 1;
@@ -934,53 +944,80 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
             cursor[r] += 1;
         }
     }
-    // Multi-member clusters (in entities; a cluster may hold one anchor and its inquiries).
-    let mut multi: Vec<Cluster> = multi_roots
+    let members_of = |r: u32| {
+        let end = cursor[r as usize] as usize;
+        &flat[end - size[r as usize] as usize..end]
+    };
+    // Multi-member clusters (in entities; a cluster may hold one anchor and its inquiries)
+    // in their order, which is part of the output: those with several anchors first, then
+    // by id. An id is its hash in fixed-width hexadecimal, so ids sort as their hashes do;
+    // the order is found on `(one anchor, hash, root, oldest)` tuples before any cluster is
+    // built, so the clusters are written once, in place, into a list sized once.
+    let mut order: Vec<(bool, u64, u32, u32)> = multi_roots
         .par_iter()
         .map(|&r| {
-            let end = cursor[r as usize] as usize;
-            let members = flat[end - size[r as usize] as usize..end].to_vec();
+            let members = members_of(r);
             let oldest = members
                 .iter()
                 .copied()
                 .min_by(|a, b| ents.age_order(*a, *b))
                 .unwrap_or(members[0]);
-            let mut anchors: Vec<u32> = members.iter().map(|&m| ents.anchor[m as usize]).collect();
-            anchors.sort_unstable();
-            anchors.dedup();
-            Cluster {
-                id: cluster_id(ents, oldest),
-                oldest,
-                members,
-                anchors,
-            }
+            let anchor = ents.anchor[members[0] as usize];
+            let one_anchor = members.iter().all(|&m| ents.anchor[m as usize] == anchor);
+            (one_anchor, cluster_hash(ents, oldest), r, oldest)
         })
         .collect();
-    // Clusters with several anchors first, then by id: the order is part of the output.
-    multi.par_sort_unstable_by(|a, b| {
-        (b.anchors.len() > 1)
-            .cmp(&(a.anchors.len() > 1))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    let multi_anchor = multi.iter().take_while(|c| c.anchors.len() > 1).count();
-    let mut cluster_of = vec![u32::MAX; n];
-    for (ci, c) in multi.iter().enumerate() {
-        for &m in &c.members {
-            cluster_of[m as usize] = ci as u32;
-        }
-    }
-    let mut clusters = multi;
-    // Singletons, in entity order, written straight into their places in `clusters`, sized
-    // once: collecting them apart and then pushing them held their 80-byte records two or
-    // three times over (at 10M accounts, gigabytes at the peak of a run).
+    drop(multi_roots);
+    order.par_sort_unstable();
+    let multi_anchor = order.iter().take_while(|o| !o.0).count();
+    // Singletons come after, in entity order.
     let singles: Vec<u32> = (0..n as u32)
+        .into_par_iter()
         .filter(|&e| size[roots[e as usize] as usize] == 1)
         .collect();
-    drop((roots, size, cursor, flat));
-    for (i, &e) in singles.iter().enumerate() {
-        cluster_of[e as usize] = (clusters.len() + i) as u32;
+    let mut clusters: Vec<Cluster> = Vec::with_capacity(order.len() + singles.len());
+    clusters.par_extend(order.par_iter().map(|&(_, hash, r, oldest)| {
+        let members = members_of(r).to_vec();
+        let mut anchors: Vec<u32> = members.iter().map(|&m| ents.anchor[m as usize]).collect();
+        anchors.sort_unstable();
+        anchors.dedup();
+        Cluster {
+            id: id_of_hash(hash),
+            oldest,
+            members,
+            anchors,
+        }
+    }));
+    drop(flat);
+    // The cluster of each entity, written over its root: a multi-member cluster's index is
+    // kept (in `cursor`, no longer needed) at its root; a singleton's follows from how many
+    // singletons come before it.
+    for (ci, o) in order.iter().enumerate() {
+        cursor[o.2 as usize] = ci as u32;
     }
-    clusters.reserve_exact(singles.len());
+    let multi = order.len() as u32;
+    drop(order);
+    let chunk = n.div_ceil(rayon::current_num_threads() * 8).max(1);
+    roots
+        .par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(c, part)| {
+            let first = c * chunk;
+            let mut next = multi + singles.partition_point(|&s| (s as usize) < first) as u32;
+            for r in part {
+                if size[*r as usize] == 1 {
+                    *r = next;
+                    next += 1;
+                } else {
+                    *r = cursor[*r as usize];
+                }
+            }
+        });
+    let cluster_of = roots;
+    drop((size, cursor));
+    // Singletons are most clusters at scale: written straight into their places (collecting
+    // them apart and then pushing them held their 80-byte records two or three times over,
+    // gigabytes at the peak of a 10M run).
     clusters.par_extend(singles.par_iter().map(|&e| Cluster {
         id: cluster_id(ents, e),
         oldest: e,
@@ -1268,6 +1305,40 @@ mod tests {
             out.truncate(rows.len() / 2);
             prop_assert_eq!(sort_into(&rows, &mut out), &expected[..]);
             prop_assert_eq!(out.len(), rows.len());
+        }
+
+        #[test]
+        fn clusters_come_in_their_documented_order_and_cluster_of_points_at_them(spec in spec_strategy()) {
+            let order: Vec<usize> = (0..spec.len()).collect();
+            let input = build(&spec, &order);
+            let ents = &input.entities;
+            let out = link(&input, &test_config());
+            let c = &out.clusters;
+            // Every entity is a member of exactly the cluster `cluster_of` names.
+            let mut seen = vec![0u32; ents.len()];
+            for (ci, cl) in c.iter().enumerate() {
+                prop_assert!(cl.members.windows(2).all(|w| w[0] < w[1]));
+                for &m in &cl.members {
+                    prop_assert_eq!(out.cluster_of[m as usize] as usize, ci);
+                    seen[m as usize] += 1;
+                }
+                let mut anchors: Vec<u32> = cl.members.iter().map(|&m| ents.anchor[m as usize]).collect();
+                anchors.sort_unstable();
+                anchors.dedup();
+                prop_assert_eq!(&cl.anchors, &anchors);
+                let oldest = cl.members.iter().copied().min_by(|a, b| ents.age_order(*a, *b));
+                prop_assert_eq!(Some(cl.oldest), oldest);
+                prop_assert_eq!(&cl.id, &cluster_id(ents, cl.oldest));
+            }
+            prop_assert!(seen.iter().all(|&s| s == 1));
+            // Several anchors first, then one anchor with several members, each by id; then
+            // singletons in entity order.
+            let multi = c.iter().take_while(|cl| cl.members.len() > 1).count();
+            prop_assert_eq!(out.multi_clusters, c.iter().take_while(|cl| cl.anchors.len() > 1).count());
+            prop_assert!(c[multi..].iter().all(|cl| cl.members.len() == 1));
+            prop_assert!(c[multi..].windows(2).all(|w| w[0].oldest < w[1].oldest));
+            let key = |cl: &Cluster| (cl.anchors.len() == 1, cl.id.clone());
+            prop_assert!(c[..multi].windows(2).all(|w| key(&w[0]) <= key(&w[1])));
         }
 
         #[test]
