@@ -160,7 +160,38 @@ fn cluster_hash(entities: &Entities, oldest: u32) -> u64 {
 
 /// `cl_` and the hash in 16 hexadecimal digits: ids sort as their hashes do.
 fn id_of_hash(hash: u64) -> String {
-    format!("cl_{hash:016x}")
+    IdText::of(hash).as_ref().to_owned()
+}
+
+/// The inverse of the id's formatting: the hash of a cluster id, if `id` is one.
+pub(crate) fn hash_of_id(id: &str) -> Option<u64> {
+    let hex = id.strip_prefix("cl_")?;
+    let digits = hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    (hex.len() == 16 && digits)
+        .then(|| u64::from_str_radix(hex, 16).ok())
+        .flatten()
+}
+
+/// A cluster id's text on the stack, for writers of millions of ids (no `String` each).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IdText([u8; 19]);
+
+impl IdText {
+    pub(crate) fn of(hash: u64) -> IdText {
+        let mut text = *b"cl_0000000000000000";
+        for (i, d) in text[3..].iter_mut().enumerate() {
+            *d = b"0123456789abcdef"[(hash >> (60 - 4 * i)) as usize & 0xf];
+        }
+        IdText(text)
+    }
+}
+
+impl AsRef<str> for IdText {
+    fn as_ref(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("an id is ASCII")
+    }
 }
 
 /// One posting: 16 bytes, sorted by `(key, anchor, row)`. `row` is the attribute row (for a
@@ -1566,6 +1597,33 @@ mod tests {
         }
         assert!(runs.len() >= 100, "the repeated keys make runs");
         assert_eq!(group_bounds(&sorted), runs);
+    }
+
+    proptest! {
+        #[test]
+        fn cluster_ids_are_their_hashes_in_hexadecimal_and_read_back(hash: u64) {
+            let id = id_of_hash(hash);
+            prop_assert_eq!(&id, &format!("cl_{hash:016x}"));
+            let text = IdText::of(hash);
+            prop_assert_eq!(text.as_ref(), id.as_str());
+            prop_assert_eq!(hash_of_id(&id), Some(hash));
+        }
+    }
+
+    #[test]
+    fn only_cluster_ids_read_back_as_hashes() {
+        for id in [
+            "",
+            "cl_",
+            "cl_123",
+            "cl_0123456789ABCDEF",
+            "cl_+123456789abcdef",
+            "xx_0123456789abcdef",
+            "cl_0123456789abcdef0",
+        ] {
+            assert_eq!(hash_of_id(id), None, "{id}");
+        }
+        assert_eq!(hash_of_id("cl_00000000000000ff"), Some(255));
     }
 
     proptest! {
