@@ -5,10 +5,10 @@
 //! 1. Every attribute row becomes `(key, anchor, row)` in its kind's list; kinds with a
 //!    `with` rule also emit one combination row per value of the required kinds, keyed
 //!    `combine(key, other key)`.
-//!    Kinds are gathered in batches of about [`BATCH_ROWS`] rows, one pass over the attribute
-//!    rows per batch (every kind at once for up to a few million accounts).
+//!    Kinds are gathered in batches of about a quarter of the attribute rows, at most
+//!    [`BATCH_ROWS`] ([`batch_budget`]), one pass over the attribute rows per batch.
 //! 2. Each kind's list is sorted by key: a parallel counting pass scatters it into buckets by
-//!    the key's top bits, which are sorted one by one ([`sort_rows`]); a run of equal keys is
+//!    the key's top bits, which are sorted one by one ([`sort_into`]); a run of equal keys is
 //!    one property node with its postings. Sorting instead of hashing keeps memory flat and
 //!    the result independent of input order.
 //! 3. A property shared by more distinct anchors than its kind's cap, or whose value is a
@@ -145,12 +145,53 @@ pub struct LinkOutput {
 
 /// Stable id of a cluster whose oldest member is `entity`.
 pub fn cluster_id(entities: &Entities, oldest: u32) -> String {
+    id_of_hash(cluster_hash(entities, oldest))
+}
+
+/// The hash a cluster's id is made of.
+fn cluster_hash(entities: &Entities, oldest: u32) -> u64 {
     let i = oldest as usize;
     let mut buf = Vec::with_capacity(entities.ids[i].len() + 8);
     buf.extend_from_slice(entities.types[i].as_str().as_bytes());
     buf.push(b':');
     buf.extend_from_slice(entities.ids[i].as_bytes());
-    format!("cl_{:016x}", xxh3_64(&buf))
+    xxh3_64(&buf)
+}
+
+/// `cl_` and the hash in 16 hexadecimal digits: ids sort as their hashes do.
+fn id_of_hash(hash: u64) -> String {
+    IdText::of(hash).as_ref().to_owned()
+}
+
+/// The inverse of the id's formatting: the hash of a cluster id, if `id` is one.
+pub(crate) fn hash_of_id(id: &str) -> Option<u64> {
+    let hex = id.strip_prefix("cl_")?;
+    let digits = hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    (hex.len() == 16 && digits)
+        .then(|| u64::from_str_radix(hex, 16).ok())
+        .flatten()
+}
+
+/// A cluster id's text on the stack, for writers of millions of ids (no `String` each).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IdText([u8; 19]);
+
+impl IdText {
+    pub(crate) fn of(hash: u64) -> IdText {
+        let mut text = *b"cl_0000000000000000";
+        for (i, d) in text[3..].iter_mut().enumerate() {
+            *d = b"0123456789abcdef"[(hash >> (60 - 4 * i)) as usize & 0xf];
+        }
+        IdText(text)
+    }
+}
+
+impl AsRef<str> for IdText {
+    fn as_ref(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("an id is ASCII")
+    }
 }
 
 /// One posting: 16 bytes, sorted by `(key, anchor, row)`. `row` is the attribute row (for a
@@ -194,11 +235,32 @@ fn placeholder_keys(
 
 /// Links `input` under `config`.
 pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
-    link_in_batches(input, config, BATCH_ROWS)
+    link_in_batches(input, config, batch_budget(input.attributes.len()))
+}
+
+/// [`link`], running `beside` on the linked properties (shared, hubs) while the clusters are
+/// built, and giving its result too: a caller can start on the properties (fetching their
+/// values) while the clusters step, which has sequential stretches, leaves a core free.
+pub(crate) fn link_and<R: Send>(
+    input: &LinkInput,
+    config: &LinkConfig,
+    beside: impl FnOnce(&[SharedProperty], &[Hub]) -> R + Send,
+) -> (LinkOutput, R) {
+    link_in_batches_and(input, config, batch_budget(input.attributes.len()), beside)
 }
 
 /// [`link`], gathering about `batch_rows` rows at a time.
 fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) -> LinkOutput {
+    link_in_batches_and(input, config, batch_rows, |_, _| ()).0
+}
+
+/// [`link_and`], gathering about `batch_rows` rows at a time.
+fn link_in_batches_and<R: Send>(
+    input: &LinkInput,
+    config: &LinkConfig,
+    batch_rows: usize,
+    beside: impl FnOnce(&[SharedProperty], &[Hub]) -> R + Send,
+) -> (LinkOutput, R) {
     let mut timings = Vec::new();
     let mut t = Instant::now();
     let ents = &input.entities;
@@ -229,12 +291,12 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
     let placeholders = placeholder_keys(attrs, &kinds, &row_kind, &input.keyer, config);
 
     // 1–4, a batch of kinds at a time: one pass over the attribute rows gathers the rows of
-    // every kind of the batch, and the batch is held to about `BATCH_ROWS` rows (at 10M
+    // every kind of the batch, and the batch is held to about `batch_rows` rows (at 10M
     // accounts all kinds' rows together were 3–4 GB; one kind at a time scanned every row
     // once per kind).
     // 1. Rows of a kind, `(key, anchor, row)` in row order. Attribute rows are cut into
     // chunks counted per kind once; a batch's rows are then gathered by all chunks in
-    // parallel, each into its own slice of each kind's list, allocated at its exact size.
+    // parallel, each into its own slice of its kind's part of the arena.
     let n = attrs.len();
     let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(1);
     let counts: Vec<Vec<usize>> = attrs
@@ -268,21 +330,28 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
         total,
         batch_rows,
     );
-    let gather = |batch: &[u16]| -> Vec<Option<Vec<Row>>> {
+    // Every batch's lists are gathered into one arena, sized for the largest batch and
+    // allocated once: fresh memory is faulted in (and zeroed by the kernel, slowly on a VM)
+    // page by page, so lists allocated per batch and freed after it cost their size in page
+    // faults every batch.
+    let gathered = |batch: &[u16]| -> usize { batch.iter().map(|&k| total(k)).sum() };
+    let mut arena = filled_rows(batches.iter().map(|(b, _)| gathered(b)).max().unwrap_or(0));
+    // Gathers the lists of `batch`'s attribute kinds into the front of `arena`, one after
+    // another in the order of `batch`.
+    let gather = |batch: &[u16], arena: &mut [Row]| {
         let mut slot_of = vec![usize::MAX; attrs.kinds.len()];
         for (i, &k) in batch.iter().enumerate() {
             slot_of[k as usize] = i;
         }
-        let mut lists: Vec<Vec<Row>> = batch
-            .iter()
-            .map(|&k| vec![Row::default(); total(k)])
-            .collect();
         // Each chunk's slice of each kind's list.
         let mut slices: Vec<Vec<&mut [Row]>> = counts
             .iter()
             .map(|_| Vec::with_capacity(batch.len()))
             .collect();
-        for (list, &k) in lists.iter_mut().zip(batch) {
+        for (list, &k) in split_lengths(arena, batch.iter().map(|&k| total(k)))
+            .into_iter()
+            .zip(batch)
+        {
             let parts = split_lengths(list, counts.iter().map(|c| c[k as usize]));
             for (this, out) in parts.into_iter().zip(&mut slices) {
                 out.push(this);
@@ -308,11 +377,6 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
                 }
             }
         });
-        let mut by_kind: Vec<Option<Vec<Row>>> = vec![None; attrs.kinds.len()];
-        for (list, &k) in lists.into_iter().zip(batch) {
-            by_kind[k as usize] = Some(list);
-        }
-        by_kind
     };
     let mut step_ms = [0u64; 3]; // collect, sort, link
     let mut step = |i: usize, t: &mut Instant| {
@@ -323,34 +387,39 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
     // 3–4. Caps, hubs and unions.
     let uf = ConcurrentUnionFind::new(ents.len());
     let mut per_kind: Vec<Option<KindResult>> = (0..kinds.len()).map(|_| None).collect();
-    // The sort's second list, kept from kind to kind: a fresh one would be faulted in (and
-    // zeroed by the kernel) once per kind.
-    let mut scratch: Vec<Row> = Vec::new();
+    // Each kind's list is sorted into this one, kept from kind to kind (and batch to batch).
+    let mut sorted: Vec<Row> = Vec::new();
     for (batch, members) in &batches {
-        let mut lists = gather(batch);
-        // Combinations first: they only read their sources, which a plain kind of the same
-        // batch then takes.
-        let mut order = members.clone();
-        order.sort_by_key(|&k| !combos.iter().any(|c| usize::from(c.2) == k));
-        for k in order {
-            let krows = match combos.iter().find(|c| usize::from(c.2) == k) {
+        gather(batch, &mut arena);
+        // Each attribute kind's list, by kind.
+        let mut lists: Vec<Option<&[Row]>> = vec![None; attrs.kinds.len()];
+        let mut rest: &[Row] = &arena;
+        for &k in batch {
+            let (list, tail) = rest.split_at(total(k));
+            lists[k as usize] = Some(list);
+            rest = tail;
+        }
+        for &k in members {
+            let combined;
+            let krows: &[Row] = match combos.iter().find(|c| usize::from(c.2) == k) {
                 Some(&(main, required, _)) => {
-                    let (Some(m), Some(r)) = (&lists[main as usize], &lists[required as usize])
+                    let (Some(m), Some(r)) = (lists[main as usize], lists[required as usize])
                     else {
                         unreachable!("a batch gathers its combinations' sources");
                     };
-                    combination_rows(m, r, |a, b| input.keyer.combine(&kinds[k], a, b))
+                    combined = combination_rows(m, r, |a, b| input.keyer.combine(&kinds[k], a, b));
+                    &combined
                 }
-                None if rules[k].link == LinkMode::Never => Vec::new(),
-                None => lists[k].take().unwrap_or_default(),
+                None if rules[k].link == LinkMode::Never => &[],
+                None => lists[k].unwrap_or_default(),
             };
             step(0, &mut t);
             // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within.
-            let krows = sort_rows(krows, &mut scratch);
+            let krows = sort_into(krows, &mut sorted);
             step(1, &mut t);
             per_kind[k] = Some(link_kind(
                 k,
-                &krows,
+                krows,
                 &rules[k],
                 &kinds[k],
                 config,
@@ -358,14 +427,10 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
                 &uf,
                 input,
             ));
-            if krows.capacity() > scratch.capacity() {
-                scratch = krows;
-            }
             step(2, &mut t);
         }
-        drop(lists);
     }
-    drop(scratch);
+    drop((arena, sorted));
     let mut shared = Vec::new();
     let mut hubs = Vec::new();
     let mut kind_stats = Vec::new();
@@ -378,14 +443,21 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
         timings.push(((*name).to_owned(), ms));
     }
 
-    // 5. Components and stable ids.
+    // 5. Components and stable ids, with `beside` on the properties.
     let roots = uf.roots();
     drop(uf);
     let root_of = |e: usize| roots[ents.anchor[e] as usize];
-    let (cluster_of, clusters, multi) = build_clusters(ents, &root_of);
-    timings.push(("clusters".to_owned(), t.elapsed().as_millis() as u64));
+    let ((cluster_of, clusters, multi), extra) = rayon::join(
+        || {
+            let parts = build_clusters(ents, &root_of);
+            // Timed apart from `beside`, which may take longer.
+            timings.push(("clusters".to_owned(), t.elapsed().as_millis() as u64));
+            parts
+        },
+        || beside(&shared, &hubs),
+    );
 
-    LinkOutput {
+    let out = LinkOutput {
         kinds,
         cluster_of,
         clusters,
@@ -394,12 +466,23 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
         hubs,
         kind_stats,
         timings_ms: timings,
-    }
+    };
+    (out, extra)
 }
 
-/// The rows gathered at once are held to about this many (16 bytes each, so 1 GiB): a
-/// batch of kinds is gathered in one pass over the attribute rows.
+/// The rows gathered at once are held to at most about this many (16 bytes each, so
+/// 1 GiB): a batch of kinds is gathered in one pass over the attribute rows.
 const BATCH_ROWS: usize = 1 << 26;
+
+/// The rows a batch gathers at once, for `rows` attribute rows: about a quarter of them, and
+/// at most [`BATCH_ROWS`]. The gather arena is fresh memory, faulted in and zeroed by the
+/// kernel at about 0.35 GB/s on the VM this was measured on (46 ns a posting), while one
+/// more pass over the attribute rows costs a few ns a row (estimated at 3): a batch of `B`
+/// postings then costs about `46 B + 3 R S / B` ns for `R` rows of which `S` are gathered,
+/// least near `B = R / 4`.
+fn batch_budget(rows: usize) -> usize {
+    (rows / 4).clamp(1 << 20, BATCH_ROWS)
+}
 
 /// What linking one kind gives.
 struct KindResult {
@@ -451,26 +534,21 @@ fn plan_batches(
     batches
 }
 
-/// Sorts postings by `(key, anchor, row)`, as `sort_unstable` does (postings are totally
-/// ordered, so any correct sort gives the same list). Keys are keyed hashes, spread evenly:
-/// one parallel pass scatters the rows into buckets by the key's top bits (a counting sort,
-/// each chunk of rows writing into its own part of each bucket) and the small buckets are
-/// then sorted in parallel, each within the cache ([`sort_bucket`]), instead of one
-/// comparison sort over millions of rows. `O(n + n log(n / buckets))`, one more list of `n`
-/// rows while it runs: `scratch`'s, which is left holding the unsorted list's.
-fn sort_rows(mut rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
-    if rows.len() < 1 << 16 {
-        rows.par_sort_unstable();
-        return rows;
-    }
-    bucket_sort(rows, scratch)
-}
-
-/// [`sort_rows`] for lists of any length (not worth it for short ones).
-fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
+/// Sorts postings by `(key, anchor, row)` into `out`, as `sort_unstable` does (postings are
+/// totally ordered, so any correct sort gives the same list), and returns them (`out` is
+/// left holding them). Keys are keyed hashes, spread evenly: one parallel pass scatters the
+/// rows into buckets by the key's top bits (a counting sort, each chunk of rows writing into
+/// its own part of each bucket) and the small buckets are then sorted in parallel, each
+/// within the cache ([`sort_bucket`]), instead of one comparison sort over millions of rows.
+/// `O(n + n log(n / buckets))`. `out` is reused from call to call: its memory is written
+/// over, not cleared, and allocated afresh only when it is too short ([`fit`]).
+fn sort_into<'o>(rows: &[Row], out: &'o mut Vec<Row>) -> &'o [Row] {
     let n = rows.len();
-    if n == 0 {
-        return rows;
+    fit(out, n);
+    if n < 1 << 16 {
+        out.copy_from_slice(rows);
+        out.par_sort_unstable();
+        return out;
     }
     // About 512 rows a bucket.
     let bits = (usize::BITS - (n / 512).leading_zeros()).clamp(8, 16);
@@ -493,13 +571,10 @@ fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
             *s += c;
         }
     }
-    let mut out = std::mem::take(scratch);
-    out.clear();
-    out.resize(n, Row::default());
     // Cut the output into buckets, and each bucket into one part per chunk of input.
     let mut parts: Vec<Vec<&mut [Row]>> =
         hist.iter().map(|_| Vec::with_capacity(buckets)).collect();
-    for (b, slice) in split_lengths(&mut out, sizes.iter().copied())
+    for (b, slice) in split_lengths(out, sizes.iter().copied())
         .into_iter()
         .enumerate()
     {
@@ -518,12 +593,35 @@ fn bucket_sort(rows: Vec<Row>, scratch: &mut Vec<Row>) -> Vec<Row> {
             at[b] += 1;
         }
     });
-    *scratch = rows;
-    split_lengths(&mut out, sizes.iter().copied())
+    split_lengths(out, sizes.iter().copied())
         .into_par_iter()
         .with_min_len(64)
         .for_each_init(Vec::new, |tmp, b| sort_bucket(b, shift, tmp));
     out
+}
+
+/// Makes `list` `n` rows long without writing the rows it keeps (whoever asked for them
+/// writes every one): memory is allocated only when `list` has no room for `n` rows, and
+/// then filled in parallel ([`filled_rows`]).
+fn fit(list: &mut Vec<Row>, n: usize) {
+    if n <= list.len() {
+        list.truncate(n);
+    } else if n <= list.capacity() {
+        list.resize(n, Row::default());
+    } else {
+        // Freed first, so the old and the new list are never held together.
+        *list = Vec::new();
+        *list = filled_rows(n);
+    }
+}
+
+/// `n` default rows, written by every thread: the first write to fresh memory faults it in
+/// (and has the kernel zero it), which one thread filling a large list does page by page
+/// while the other cores wait.
+fn filled_rows(n: usize) -> Vec<Row> {
+    let mut list = Vec::with_capacity(n);
+    list.par_extend(rayon::iter::repeat_n(Row::default(), n));
+    list
 }
 
 /// `list` cut into consecutive slices of the given lengths (which sum to at most its length),
@@ -542,7 +640,7 @@ pub(crate) fn split_lengths<T>(
         .collect()
 }
 
-/// Sorts one bucket of [`bucket_sort`], whose keys agree above bit `shift`: a counting sort
+/// Sorts one bucket of [`sort_into`], whose keys agree above bit `shift`: a counting sort
 /// on the key's next 8 bits, within the cache, leaves runs of a row or two to sort. `tmp`
 /// is scratch space, reused from bucket to bucket.
 fn sort_bucket(b: &mut [Row], shift: u32, tmp: &mut Vec<Row>) {
@@ -885,7 +983,7 @@ type ClusterParts = (Vec<u32>, Vec<Cluster>, usize);
 fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> ClusterParts {
     let n = ents.len();
     // Group entities by root: count, then bucket.
-    let roots: Vec<u32> = (0..n).into_par_iter().map(root_of).collect();
+    let mut roots: Vec<u32> = (0..n).into_par_iter().map(root_of).collect();
     let mut size = vec![0u32; n];
     for &r in &roots {
         size[r as usize] += 1;
@@ -910,53 +1008,80 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
             cursor[r] += 1;
         }
     }
-    // Multi-member clusters (in entities; a cluster may hold one anchor and its inquiries).
-    let mut multi: Vec<Cluster> = multi_roots
+    let members_of = |r: u32| {
+        let end = cursor[r as usize] as usize;
+        &flat[end - size[r as usize] as usize..end]
+    };
+    // Multi-member clusters (in entities; a cluster may hold one anchor and its inquiries)
+    // in their order, which is part of the output: those with several anchors first, then
+    // by id. An id is its hash in fixed-width hexadecimal, so ids sort as their hashes do;
+    // the order is found on `(one anchor, hash, root, oldest)` tuples before any cluster is
+    // built, so the clusters are written once, in place, into a list sized once.
+    let mut order: Vec<(bool, u64, u32, u32)> = multi_roots
         .par_iter()
         .map(|&r| {
-            let end = cursor[r as usize] as usize;
-            let members = flat[end - size[r as usize] as usize..end].to_vec();
+            let members = members_of(r);
             let oldest = members
                 .iter()
                 .copied()
                 .min_by(|a, b| ents.age_order(*a, *b))
                 .unwrap_or(members[0]);
-            let mut anchors: Vec<u32> = members.iter().map(|&m| ents.anchor[m as usize]).collect();
-            anchors.sort_unstable();
-            anchors.dedup();
-            Cluster {
-                id: cluster_id(ents, oldest),
-                oldest,
-                members,
-                anchors,
-            }
+            let anchor = ents.anchor[members[0] as usize];
+            let one_anchor = members.iter().all(|&m| ents.anchor[m as usize] == anchor);
+            (one_anchor, cluster_hash(ents, oldest), r, oldest)
         })
         .collect();
-    // Clusters with several anchors first, then by id: the order is part of the output.
-    multi.par_sort_unstable_by(|a, b| {
-        (b.anchors.len() > 1)
-            .cmp(&(a.anchors.len() > 1))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    let multi_anchor = multi.iter().take_while(|c| c.anchors.len() > 1).count();
-    let mut cluster_of = vec![u32::MAX; n];
-    for (ci, c) in multi.iter().enumerate() {
-        for &m in &c.members {
-            cluster_of[m as usize] = ci as u32;
-        }
-    }
-    let mut clusters = multi;
-    // Singletons, in entity order, written straight into their places in `clusters`, sized
-    // once: collecting them apart and then pushing them held their 80-byte records two or
-    // three times over (at 10M accounts, gigabytes at the peak of a run).
+    drop(multi_roots);
+    order.par_sort_unstable();
+    let multi_anchor = order.iter().take_while(|o| !o.0).count();
+    // Singletons come after, in entity order.
     let singles: Vec<u32> = (0..n as u32)
+        .into_par_iter()
         .filter(|&e| size[roots[e as usize] as usize] == 1)
         .collect();
-    drop((roots, size, cursor, flat));
-    for (i, &e) in singles.iter().enumerate() {
-        cluster_of[e as usize] = (clusters.len() + i) as u32;
+    let mut clusters: Vec<Cluster> = Vec::with_capacity(order.len() + singles.len());
+    clusters.par_extend(order.par_iter().map(|&(_, hash, r, oldest)| {
+        let members = members_of(r).to_vec();
+        let mut anchors: Vec<u32> = members.iter().map(|&m| ents.anchor[m as usize]).collect();
+        anchors.sort_unstable();
+        anchors.dedup();
+        Cluster {
+            id: id_of_hash(hash),
+            oldest,
+            members,
+            anchors,
+        }
+    }));
+    drop(flat);
+    // The cluster of each entity, written over its root: a multi-member cluster's index is
+    // kept (in `cursor`, no longer needed) at its root; a singleton's follows from how many
+    // singletons come before it.
+    for (ci, o) in order.iter().enumerate() {
+        cursor[o.2 as usize] = ci as u32;
     }
-    clusters.reserve_exact(singles.len());
+    let multi = order.len() as u32;
+    drop(order);
+    let chunk = n.div_ceil(rayon::current_num_threads() * 8).max(1);
+    roots
+        .par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(c, part)| {
+            let first = c * chunk;
+            let mut next = multi + singles.partition_point(|&s| (s as usize) < first) as u32;
+            for r in part {
+                if size[*r as usize] == 1 {
+                    *r = next;
+                    next += 1;
+                } else {
+                    *r = cursor[*r as usize];
+                }
+            }
+        });
+    let cluster_of = roots;
+    drop((size, cursor));
+    // Singletons are most clusters at scale: written straight into their places (collecting
+    // them apart and then pushing them held their 80-byte records two or three times over,
+    // gigabytes at the peak of a 10M run).
     clusters.par_extend(singles.par_iter().map(|&e| Cluster {
         id: cluster_id(ents, e),
         oldest: e,
@@ -1224,7 +1349,7 @@ mod tests {
         }
 
         #[test]
-        fn bucket_sort_equals_the_standard_sort(
+        fn sort_into_equals_the_standard_sort(
             rows in prop::collection::vec((any::<u64>(), 0u32..8, 0u32..8), 0..3000),
             small_keys in any::<bool>(),
         ) {
@@ -1235,11 +1360,49 @@ mod tests {
                 .collect();
             let mut expected = rows.clone();
             expected.sort_unstable();
-            // With a scratch list too short, and one left by a longer sort.
-            let mut scratch = vec![Row::default(); 5000];
-            prop_assert_eq!(bucket_sort(rows.clone(), &mut Vec::new()), expected.clone());
-            prop_assert_eq!(bucket_sort(rows.clone(), &mut scratch), expected.clone());
-            prop_assert_eq!(sort_rows(rows, &mut scratch), expected);
+            // Into an empty list; one left longer, holding other rows, by an earlier sort;
+            // and one cut short with room left (its rows are written over, never cleared).
+            let mut empty = Vec::new();
+            prop_assert_eq!(sort_into(&rows, &mut empty), &expected[..]);
+            let mut out = vec![Row { key: 3, anchor: 1, row: 2 }; 5000];
+            prop_assert_eq!(sort_into(&rows, &mut out), &expected[..]);
+            out.truncate(rows.len() / 2);
+            prop_assert_eq!(sort_into(&rows, &mut out), &expected[..]);
+            prop_assert_eq!(out.len(), rows.len());
+        }
+
+        #[test]
+        fn clusters_come_in_their_documented_order_and_cluster_of_points_at_them(spec in spec_strategy()) {
+            let order: Vec<usize> = (0..spec.len()).collect();
+            let input = build(&spec, &order);
+            let ents = &input.entities;
+            let out = link(&input, &test_config());
+            let c = &out.clusters;
+            // Every entity is a member of exactly the cluster `cluster_of` names.
+            let mut seen = vec![0u32; ents.len()];
+            for (ci, cl) in c.iter().enumerate() {
+                prop_assert!(cl.members.windows(2).all(|w| w[0] < w[1]));
+                for &m in &cl.members {
+                    prop_assert_eq!(out.cluster_of[m as usize] as usize, ci);
+                    seen[m as usize] += 1;
+                }
+                let mut anchors: Vec<u32> = cl.members.iter().map(|&m| ents.anchor[m as usize]).collect();
+                anchors.sort_unstable();
+                anchors.dedup();
+                prop_assert_eq!(&cl.anchors, &anchors);
+                let oldest = cl.members.iter().copied().min_by(|a, b| ents.age_order(*a, *b));
+                prop_assert_eq!(Some(cl.oldest), oldest);
+                prop_assert_eq!(&cl.id, &cluster_id(ents, cl.oldest));
+            }
+            prop_assert!(seen.iter().all(|&s| s == 1));
+            // Several anchors first, then one anchor with several members, each by id; then
+            // singletons in entity order.
+            let multi = c.iter().take_while(|cl| cl.members.len() > 1).count();
+            prop_assert_eq!(out.multi_clusters, c.iter().take_while(|cl| cl.anchors.len() > 1).count());
+            prop_assert!(c[multi..].iter().all(|cl| cl.members.len() == 1));
+            prop_assert!(c[multi..].windows(2).all(|w| w[0].oldest < w[1].oldest));
+            let key = |cl: &Cluster| (cl.anchors.len() == 1, cl.id.clone());
+            prop_assert!(c[..multi].windows(2).all(|w| key(&w[0]) <= key(&w[1])));
         }
 
         #[test]
@@ -1429,7 +1592,7 @@ mod tests {
     }
 
     #[test]
-    fn bucket_sort_sorts_a_list_long_enough_for_many_buckets() {
+    fn sort_into_sorts_a_list_long_enough_for_many_buckets() {
         // 2^17 rows (256 buckets of 512), keys from a xorshift, a tenth of them 100 repeated keys.
         let mut s = 0x9e37_79b9_7f4a_7c15u64;
         let rows: Vec<Row> = (0..1u32 << 17)
@@ -1451,7 +1614,8 @@ mod tests {
             .collect();
         let mut expected = rows.clone();
         expected.sort_unstable();
-        let sorted = sort_rows(rows, &mut Vec::new());
+        let mut out = filled_rows(3);
+        let sorted = sort_into(&rows, &mut out);
         assert_eq!(sorted, expected);
         // The runs found in parallel parts are those of one sequential pass.
         let mut runs = Vec::new();
@@ -1465,7 +1629,34 @@ mod tests {
             }
         }
         assert!(runs.len() >= 100, "the repeated keys make runs");
-        assert_eq!(group_bounds(&sorted), runs);
+        assert_eq!(group_bounds(sorted), runs);
+    }
+
+    proptest! {
+        #[test]
+        fn cluster_ids_are_their_hashes_in_hexadecimal_and_read_back(hash: u64) {
+            let id = id_of_hash(hash);
+            prop_assert_eq!(&id, &format!("cl_{hash:016x}"));
+            let text = IdText::of(hash);
+            prop_assert_eq!(text.as_ref(), id.as_str());
+            prop_assert_eq!(hash_of_id(&id), Some(hash));
+        }
+    }
+
+    #[test]
+    fn only_cluster_ids_read_back_as_hashes() {
+        for id in [
+            "",
+            "cl_",
+            "cl_123",
+            "cl_0123456789ABCDEF",
+            "cl_+123456789abcdef",
+            "xx_0123456789abcdef",
+            "cl_0123456789abcdef0",
+        ] {
+            assert_eq!(hash_of_id(id), None, "{id}");
+        }
+        assert_eq!(hash_of_id("cl_00000000000000ff"), Some(255));
     }
 
     proptest! {
