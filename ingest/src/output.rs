@@ -151,23 +151,6 @@ pub(crate) fn arrow_schema(schema: &Schema) -> SchemaRef {
     ))
 }
 
-/// `schema` with the columns named in `names` as `BinaryView`: the schema of batches that
-/// hand [`ParquetOut::write`] those string columns as bytes (see there).
-pub(crate) fn binary_views(schema: &SchemaRef, names: &[&str]) -> SchemaRef {
-    Arc::new(ArrowSchema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match f.data_type() {
-                ArrowType::Utf8View if names.contains(&f.name().as_str()) => {
-                    f.as_ref().clone().with_data_type(ArrowType::BinaryView)
-                }
-                _ => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ))
-}
-
 /// How a column is written, when it should not get the default layout (dictionary encoding,
 /// LZ4_RAW pages, statistics for numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,12 +259,6 @@ impl ParquetOut {
     }
 
     /// Writes `batch` as row groups of at most [`ROW_GROUP_ROWS`] rows.
-    ///
-    /// A `Utf8View` column of the file may come as a `BinaryView` array (a batch of
-    /// [`binary_views`]): the Parquet writer encodes both alike (byte arrays, stored under
-    /// the file's string type), so values that are UTF-8 by construction need not be checked
-    /// again by arrow, as building a `StringViewArray` from views would. The caller answers
-    /// for their UTF-8.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let dest = &self.file.dest;
         let mut at = 0;
@@ -401,42 +378,5 @@ mod tests {
             }
         }
         assert_eq!(at, 150_000);
-    }
-
-    #[test]
-    fn a_binary_view_column_is_written_as_the_files_string_column() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut out =
-            ParquetOut::create(dir.path(), ATTRIBUTES_FILE, &attributes_schema(), &[]).unwrap();
-        let schema = binary_views(out.schema(), &["value"]);
-        assert_eq!(schema.field(1).data_type(), &ArrowType::Utf8View);
-        assert_eq!(schema.field(2).data_type(), &ArrowType::BinaryView);
-        let values = [
-            Some("short"),
-            None,
-            Some("a value longer than twelve bytes, é"),
-        ];
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(UInt32Array::from(vec![0, 1, 2])),
-                Arc::new(StringViewArray::from_iter_values(["a", "b", "c"])),
-                Arc::new(arrow::array::BinaryViewArray::from_iter(
-                    values.iter().map(|v| v.map(str::as_bytes)),
-                )),
-            ],
-        )
-        .unwrap();
-        out.write(&batch).unwrap();
-        out.finish().unwrap().commit().unwrap();
-
-        let b = ParquetRecordBatchReaderBuilder::try_new(
-            File::open(dir.path().join(ATTRIBUTES_FILE)).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(b.schema().field(2).data_type(), &ArrowType::Utf8View);
-        let read = b.build().unwrap().next().unwrap().unwrap();
-        let value = read.column(2).as_string_view();
-        assert_eq!(value.iter().collect::<Vec<_>>(), values);
     }
 }

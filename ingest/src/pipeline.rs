@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use arrow::array::builder::{NullBufferBuilder, make_view};
 use arrow::array::{
-    ArrayRef, BinaryViewArray, Int64Array, RecordBatch, StringViewBuilder, UInt32Array, UInt64Array,
+    ArrayRef, Int64Array, RecordBatch, StringViewArray, StringViewBuilder, UInt32Array, UInt64Array,
 };
 use arrow::buffer::{Buffer, ScalarBuffer};
 use arrow::datatypes::SchemaRef;
@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::mapping::EntityMapping;
 use crate::output::{
     ATTRIBUTES_FILE, ENTITIES_FILE, Layout, ParquetOut, REJECTS_FILE, SCHEMA_VERSION, SUMMARY_FILE,
-    TempFile, attributes_schema, binary_views, entities_schema, pii_fields, rejects_schema,
+    TempFile, attributes_schema, entities_schema, pii_fields, rejects_schema,
 };
 use crate::plan::{Plan, Src, wanted_columns};
 use crate::read::{self, Chunk, ChunkReader, Row, Span};
@@ -89,8 +89,7 @@ struct Sinks {
     attributes: SyncSender<RecordBatch>,
 }
 
-/// The Arrow schemas of the batches of the three outputs, made once (the entities' PII columns
-/// as `BinaryView`, see [`ViewColumn::finish`]).
+/// The Arrow schemas of the three outputs, made once.
 struct Schemas {
     entities: SchemaRef,
     attributes: SchemaRef,
@@ -256,9 +255,8 @@ pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<S
         ATTRIBUTE_LAYOUTS,
     )?;
     let rejects = ParquetOut::create(&opts.out_dir, REJECTS_FILE, &rejects_schema(), &[])?;
-    let pii: Vec<&str> = pii_fields().map(|f| f.name()).collect();
     let schemas = Schemas {
-        entities: binary_views(entities.schema(), &pii),
+        entities: entities.schema().clone(),
         attributes: attributes.schema().clone(),
         rejects: rejects.schema().clone(),
     };
@@ -1004,7 +1002,7 @@ fn entities_batch(
     let pii_columns = views
         .into_par_iter()
         .map(|col| match col {
-            None => Ok(Arc::new(BinaryViewArray::new_null(n)) as ArrayRef),
+            None => Ok(Arc::new(StringViewArray::new_null(n)) as ArrayRef),
             Some(col) => col.finish(&text),
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
@@ -1012,8 +1010,8 @@ fn entities_batch(
     batch(schema, columns)
 }
 
-/// A string column being built over a chunk's text arena (data block 0) without copying it;
-/// values from elsewhere (concatenated mapping values) are copied into block 1.
+/// A `Utf8View` column being built over a chunk's text arena (data block 0) without copying
+/// it; values from elsewhere (concatenated mapping values) are copied into block 1.
 struct ViewColumn {
     views: Vec<u128>,
     nulls: NullBufferBuilder,
@@ -1053,24 +1051,14 @@ impl ViewColumn {
         col
     }
 
-    /// The column over `text`, as a `BinaryView` array for the file's `Utf8View` column (see
-    /// [`ParquetOut::write`]). Its values are UTF-8 by construction: `text` was a `String`,
-    /// views start and end where `str::trim` left them (character boundaries), and copied
-    /// values come from `String`s. A `StringViewArray` would check every value again (arrow
-    /// validates each view), 3% of an ingest; arrow still checks the views' bounds here, and
-    /// debug builds (the tests) check the UTF-8 too.
+    /// The column over `text`; every view is checked (bounds and UTF-8) by arrow.
     fn finish(mut self, text: &Buffer) -> Result<ArrayRef> {
-        let array = BinaryViewArray::try_new(
+        let array = StringViewArray::try_new(
             ScalarBuffer::from(self.views),
             vec![text.clone(), Buffer::from(self.copied)],
             self.nulls.finish(),
         )
         .map_err(|e| Error::Internal(format!("building a batch: {e}")))?;
-        #[cfg(debug_assertions)]
-        array
-            .clone()
-            .to_string_view()
-            .expect("a PII column is UTF-8");
         Ok(Arc::new(array))
     }
 }
