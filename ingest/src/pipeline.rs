@@ -40,8 +40,8 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::mapping::EntityMapping;
 use crate::output::{
-    ATTRIBUTES_FILE, ENTITIES_FILE, Layout, ParquetOut, REJECTS_FILE, SCHEMA_VERSION, SUMMARY_FILE,
-    TempFile, attributes_schema, entities_schema, pii_fields, rejects_schema,
+    ATTRIBUTES_FILE, ENTITIES_FILE, Layout, Metadata, ParquetOut, REJECTS_FILE, SCHEMA_VERSION,
+    SUMMARY_FILE, TempFile, attributes_schema, entities_schema, pii_fields, rejects_schema,
 };
 use crate::plan::{Plan, Src, wanted_columns};
 use crate::read::{self, Chunk, ChunkReader, Row, Span};
@@ -251,30 +251,25 @@ pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<S
         &opts.out_dir,
         ENTITIES_FILE,
         &entities_schema(),
-        Layout {
-            unique: UNIQUE_ENTITY_COLUMNS,
-            ..Layout::default()
-        },
+        ENTITY_LAYOUTS,
+        Metadata::new(),
     )?;
     let attributes = ParquetOut::create(
         &opts.out_dir,
         ATTRIBUTES_FILE,
         &attributes_schema(opts.keyer.is_some()),
-        Layout {
-            unique: &["entity_idx", "value"],
-            random: &[graph_core::ATTRIBUTE_KEY_COLUMN],
-            metadata: opts
-                .keyer
-                .iter()
-                .map(|k| (graph_core::KEY_CHECK_METADATA.to_owned(), k.check()))
-                .collect(),
-        },
+        ATTRIBUTE_LAYOUTS,
+        opts.keyer
+            .iter()
+            .map(|k| (graph_core::KEY_CHECK_METADATA.to_owned(), k.check()))
+            .collect(),
     )?;
     let rejects = ParquetOut::create(
         &opts.out_dir,
         REJECTS_FILE,
         &rejects_schema(),
-        Layout::default(),
+        &[],
+        Metadata::new(),
     )?;
     let schemas = Schemas {
         entities: entities.schema().clone(),
@@ -332,25 +327,34 @@ fn commit(out_dir: &Path, files: Vec<TempFile>, summary: &Summary) -> Result<()>
     summary_file.commit()
 }
 
-/// Columns of `entities.parquet` whose values rarely repeat within a row group, written
-/// without a dictionary.
-const UNIQUE_ENTITY_COLUMNS: &[&str] = &[
-    "entity_idx",
-    "entity_id",
-    "account_id",
-    "anchor_idx",
-    "created_at_ms",
-    "source_row",
-    "reference_id",
-    "email",
-    "phone",
-    "address_street",
-    "gov_id_number",
-    "card_fingerprint",
-    "bank_account",
-    "device_id",
-    "browser_fingerprint",
-    "ip_address",
+/// The layout of the columns of `entities.parquet` that do not take the default (see
+/// [`Layout`]): which values rarely repeat within a row group, which cannot be compressed, and
+/// which ascend. The compression ratios Snappy reached on each at 1M accounts decided it:
+/// about 1.2 for the random ids and fingerprints, 1.16 for the anchors.
+const ENTITY_LAYOUTS: &[(&str, Layout)] = &[
+    ("entity_idx", Layout::Ascending),
+    ("entity_id", Layout::Unique),
+    ("account_id", Layout::Unique),
+    ("anchor_idx", Layout::Random),
+    ("created_at_ms", Layout::Unique),
+    ("source_row", Layout::Ascending),
+    ("reference_id", Layout::Unique),
+    ("email", Layout::Unique),
+    ("phone", Layout::Unique),
+    ("address_street", Layout::Unique),
+    ("gov_id_number", Layout::Unique),
+    ("card_fingerprint", Layout::Random),
+    ("bank_account", Layout::Unique),
+    ("device_id", Layout::Random),
+    ("browser_fingerprint", Layout::Random),
+    ("ip_address", Layout::Unique),
+];
+
+/// The layout of the columns of `attributes.parquet` that do not take the default.
+const ATTRIBUTE_LAYOUTS: &[(&str, Layout)] = &[
+    ("entity_idx", Layout::Ascending),
+    ("value", Layout::Unique),
+    (graph_core::ATTRIBUTE_KEY_COLUMN, Layout::Random),
 ];
 
 fn write_entities(

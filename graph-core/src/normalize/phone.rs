@@ -181,6 +181,8 @@ pub(crate) fn region_id(region: &str) -> Option<Id> {
 /// `phonenumber` as before, so a disagreement could only ever accept a number the crate
 /// rejects. Property tests compare both on random numbers of many countries.
 mod fast {
+    use std::cell::RefCell;
+    use std::rc::Rc;
     use std::sync::OnceLock;
 
     use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
@@ -192,6 +194,7 @@ mod fast {
     /// Country codes are below 1000.
     const CODES: usize = 1000;
 
+    #[derive(Clone)]
     struct Desc {
         re: Regex,
         lengths: Vec<u16>,
@@ -230,6 +233,7 @@ mod fast {
         Impossible,
     }
 
+    #[derive(Clone)]
     struct Region {
         id: String,
         leading: Option<Regex>,
@@ -329,6 +333,7 @@ mod fast {
     }
 
     /// The regions of one country code, in the crate's order.
+    #[derive(Clone)]
     struct Code {
         code: u16,
         regions: Vec<Region>,
@@ -366,12 +371,41 @@ mod fast {
         }
     }
 
-    fn code(code: u16) -> Option<&'static Code> {
+    /// The code's patterns, compiled once for the process.
+    fn compiled(code: u16) -> Option<&'static Code> {
         static TABLE: [OnceLock<Option<Code>>; CODES] = [const { OnceLock::new() }; CODES];
         TABLE
             .get(usize::from(code))?
             .get_or_init(|| Code::new(code))
             .as_ref()
+    }
+
+    thread_local! {
+        /// This thread's clones of the compiled codes, by code (`None` inside: a code left to
+        /// the crate). A `Regex` keeps a pool of search caches whose fast path serves only the
+        /// first thread to search with it; the others take a slower one (a thread-id lookup,
+        /// a lock, putting the cache back), which cost ingest, normalising on two threads,
+        /// about as much as the searches themselves. A clone shares the compiled program but
+        /// has a pool of its own, so every thread searches on the fast path.
+        static LOCAL: RefCell<Vec<Option<Option<Rc<Code>>>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// This thread's copy of the code's patterns.
+    fn code(code: u16) -> Option<Rc<Code>> {
+        let at = usize::from(code);
+        if at >= CODES {
+            return None;
+        }
+        LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if local.len() < CODES {
+                local.resize(CODES, None);
+            }
+            local
+                .get_mut(at)?
+                .get_or_insert_with(|| compiled(code).map(|c| Rc::new(c.clone())))
+                .clone()
+        })
     }
 
     /// The crate's `is_valid` for a number with this country code and national number.
@@ -410,7 +444,7 @@ mod fast {
                     let cc: u16 = rest.get(..len)?.parse().ok()?;
                     DATABASE.region(&cc).map(|_| (cc, &rest[len..]))
                 })?;
-                let c = code(cc)?;
+                let c = &*code(cc)?;
                 // `parse_with` without a region: the metadata is the number's own region,
                 // chosen on the national number without leading zeros.
                 let national = match c.source_for(national.trim_start_matches('0')) {
@@ -421,7 +455,7 @@ mod fast {
             }
             None => {
                 let meta = DATABASE.by_id(region?)?;
-                let c = code(meta.country_code())?;
+                let c = &*code(meta.country_code())?;
                 let r = c.regions.iter().find(|r| r.id == meta.id())?;
                 // An international dialling prefix is left to the crate (and to the IDD
                 // re-parse in `phone`).
@@ -637,6 +671,36 @@ mod tests {
             phone("+14155552671", "nonsense").as_deref(),
             Ok("+14155552671")
         );
+    }
+
+    #[test]
+    fn every_thread_gets_the_same_answers_from_its_own_patterns() {
+        // Each thread compiles nothing but clones the process's patterns on first use; the
+        // answers must not depend on which thread asks, nor on the order codes are first seen.
+        let numbers = [
+            ("+1 415 555 2671", "US"),
+            ("020 7946 0958", "GB"),
+            ("+39 06 6982 1234", "DE"),
+            ("030 901820", "DE"),
+            ("(11) 91234-5678", "BR"),
+            ("+81 3-1234-5678", "JP"),
+            ("+1 111 111 1111", "US"),
+        ];
+        let expected: Vec<_> = numbers.iter().map(|(n, r)| phone(n, r)).collect();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (numbers, expected) = (&numbers, &expected);
+                s.spawn(move || {
+                    for i in 0..numbers.len() {
+                        // Threads start at different numbers, so codes are cloned in
+                        // different orders.
+                        let at = (i + t) % numbers.len();
+                        let (n, r) = numbers[at];
+                        assert_eq!(phone(n, r), expected[at], "{n} in {r} on thread {t}");
+                    }
+                });
+            }
+        });
     }
 
     #[test]
