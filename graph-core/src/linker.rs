@@ -238,29 +238,8 @@ pub fn link(input: &LinkInput, config: &LinkConfig) -> LinkOutput {
     link_in_batches(input, config, batch_budget(input.attributes.len()))
 }
 
-/// [`link`], running `beside` on the linked properties (shared, hubs) while the clusters are
-/// built, and giving its result too: a caller can start on the properties (fetching their
-/// values) while the clusters step, which has sequential stretches, leaves a core free.
-pub(crate) fn link_and<R: Send>(
-    input: &LinkInput,
-    config: &LinkConfig,
-    beside: impl FnOnce(&[SharedProperty], &[Hub]) -> R + Send,
-) -> (LinkOutput, R) {
-    link_in_batches_and(input, config, batch_budget(input.attributes.len()), beside)
-}
-
 /// [`link`], gathering about `batch_rows` rows at a time.
 fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) -> LinkOutput {
-    link_in_batches_and(input, config, batch_rows, |_, _| ()).0
-}
-
-/// [`link_and`], gathering about `batch_rows` rows at a time.
-fn link_in_batches_and<R: Send>(
-    input: &LinkInput,
-    config: &LinkConfig,
-    batch_rows: usize,
-    beside: impl FnOnce(&[SharedProperty], &[Hub]) -> R + Send,
-) -> (LinkOutput, R) {
     let mut timings = Vec::new();
     let mut t = Instant::now();
     let ents = &input.entities;
@@ -443,21 +422,14 @@ fn link_in_batches_and<R: Send>(
         timings.push(((*name).to_owned(), ms));
     }
 
-    // 5. Components and stable ids, with `beside` on the properties.
+    // 5. Components and stable ids.
     let roots = uf.roots();
     drop(uf);
     let root_of = |e: usize| roots[ents.anchor[e] as usize];
-    let ((cluster_of, clusters, multi), extra) = rayon::join(
-        || {
-            let parts = build_clusters(ents, &root_of);
-            // Timed apart from `beside`, which may take longer.
-            timings.push(("clusters".to_owned(), t.elapsed().as_millis() as u64));
-            parts
-        },
-        || beside(&shared, &hubs),
-    );
+    let (cluster_of, clusters, multi) = build_clusters(ents, &root_of);
+    timings.push(("clusters".to_owned(), t.elapsed().as_millis() as u64));
 
-    let out = LinkOutput {
+    LinkOutput {
         kinds,
         cluster_of,
         clusters,
@@ -466,8 +438,7 @@ fn link_in_batches_and<R: Send>(
         hubs,
         kind_stats,
         timings_ms: timings,
-    };
-    (out, extra)
+    }
 }
 
 /// The rows gathered at once are held to at most about this many (16 bytes each, so

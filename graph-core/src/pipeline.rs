@@ -14,9 +14,7 @@ use crate::io::{
     read_values, write_batch, write_chunks,
 };
 use crate::keys::{Keyer, key_hex};
-use crate::linker::{
-    Hub, IdText, KindStats, LinkOutput, SharedProperty, base_kind, cluster_id, hash_of_id, link_and,
-};
+use crate::linker::{IdText, KindStats, LinkOutput, base_kind, cluster_id, hash_of_id, link};
 use crate::normalize::mask;
 use crate::record::EntityType;
 use crate::rings::{RingReport, rings};
@@ -238,8 +236,8 @@ pub fn run_link(
     let (input, compared_values) = read_ingest_for_link(in_dir, keyer, compared)?;
     timings.push(("read".to_owned(), t.elapsed().as_millis() as u64));
     let stage = Staging::new(out_dir)?;
-    // `clusters.parquet` needs nothing but the clusters, so it is written while rings and
-    // scores are found.
+    // `clusters.parquet` needs nothing but the clusters, so it is written while the values
+    // are read and rings and scores are found.
     let mut result = link_with(
         input,
         Some(compared_values),
@@ -383,16 +381,15 @@ pub fn link_input(
 }
 
 /// Gives the values of attribute rows (ascending) of an input.
-type FetchValues<'a> = &'a (dyn Fn(&LinkInput, &[u32]) -> Result<RowValues> + Sync);
+type FetchValues<'a> = &'a dyn Fn(&LinkInput, &[u32]) -> Result<RowValues>;
 
 /// Work on the clusters alone, done beside the rest of a run once linking is over.
 type Beside<'a> = &'a (dyn Fn(&Entities, &LinkOutput) -> Result<()> + Sync);
 
 /// Links, finds duplicates, rings and scores. `compared_values` holds the values duplicate
 /// detection compares when `input` holds none (`None`: they are in `input`); `fetch` gives
-/// the values the outputs show, asked for once, as soon as the properties are linked (beside
-/// building the clusters); `beside` runs on a rayon thread beside rings and scores (its
-/// error wins over theirs). With
+/// the values the outputs show, asked for once, after linking; `beside` runs on a rayon
+/// thread beside fetching values, rings and scores (its error wins over theirs). With
 /// `free_attributes`, the attribute table is emptied once rings are found: nothing after
 /// needs it, and at 10M accounts it was 3 GB held through scoring and writing, the peak of
 /// a run.
@@ -415,15 +412,8 @@ fn link_with(
     });
     // Both are rayon-parallel inside; running them side by side keeps both cores busy
     // through each one's sequential stretches.
-    // The values the outputs show are read as soon as the properties are linked, beside
-    // building the clusters.
-    let ((out, values), dups) = rayon::join(
-        || {
-            link_and(&input, config, |shared, hubs| {
-                let t = Instant::now();
-                fetch(&input, &output_rows(shared, hubs)).map(|v| (v, t.elapsed()))
-            })
-        },
+    let (out, dups) = rayon::join(
+        || link(&input, config),
         || {
             config.dedupe.enabled.then(|| {
                 let t = Instant::now();
@@ -436,11 +426,6 @@ fn link_with(
         },
     );
     timings.extend(out.timings_ms.iter().cloned());
-    let (values, took) = values?;
-    timings.push((
-        "values (beside clusters)".to_owned(),
-        took.as_millis() as u64,
-    ));
     let dups = dups.map(|(d, took)| {
         timings.push((
             "duplicates (beside linking)".to_owned(),
@@ -458,6 +443,10 @@ fn link_with(
             let r = beside(ents, &out).map(|()| t.elapsed());
             *beside_result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
         });
+        let t = Instant::now();
+        progress("reading the values the results show");
+        let values = fetch(&input, &output_rows(&out))?;
+        timings.push(("values".to_owned(), t.elapsed().as_millis() as u64));
         let t = Instant::now();
         progress("finding rings");
         let rs = rings(&input, &out, &values, config);
@@ -553,11 +542,12 @@ fn link_with(
 }
 
 /// The attribute rows whose values the outputs show (hubs, shared properties), ascending.
-fn output_rows(shared: &[SharedProperty], hubs: &[Hub]) -> Vec<u32> {
-    let mut rows: Vec<u32> = hubs
+fn output_rows(out: &LinkOutput) -> Vec<u32> {
+    let mut rows: Vec<u32> = out
+        .hubs
         .iter()
         .map(|h| h.row)
-        .chain(shared.iter().map(|s| s.row))
+        .chain(out.shared.iter().map(|s| s.row))
         .collect();
     rows.par_sort_unstable();
     rows.dedup();
