@@ -455,6 +455,7 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
             values,
         ));
     }
+    // Every row with its key and value, or the rows of some kinds with their values only.
     let only = match read {
         AttrRead::Kinds(kinds) => Some(kinds),
         AttrRead::All | AttrRead::Keys(_) => None,
@@ -463,39 +464,27 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
         &apath,
         &["entity_idx", "kind", "value"],
         None,
-        |first, batches| {
+        |_, batches| {
             let mut a = Attributes::default();
-            let mut vals = RowValues::default();
-            // Sized once, up front, when every row is kept: growing by doubling copied each
-            // buffer several times over and faulted in fresh pages each time.
-            let rows = batches.iter().map(RecordBatch::num_rows).sum();
-            match read {
-                AttrRead::All => {
-                    let mut bytes = 0;
-                    for b in &batches {
-                        bytes += strings(&apath, b, "value")?
-                            .lengths()
-                            .map(|l| l as usize)
-                            .sum::<usize>();
-                    }
-                    a.reserve(rows, bytes);
+            if only.is_none() {
+                // Sized once, up front, when every row is kept: growing by doubling copied
+                // each buffer several times over and faulted in fresh pages each time.
+                let rows = batches.iter().map(RecordBatch::num_rows).sum();
+                let mut bytes = 0;
+                for b in &batches {
+                    bytes += strings(&apath, b, "value")?
+                        .lengths()
+                        .map(|l| l as usize)
+                        .sum::<usize>();
                 }
-                AttrRead::Keys(_) => a.reserve(rows, 0),
-                AttrRead::Kinds(_) => {}
+                a.reserve(rows, bytes);
             }
-            // Per kind index of `a`: whether its values are kept beside a keys-only table, and
-            // whether its values can be typed fillers.
-            let mut keep_value: Vec<bool> = Vec::new();
-            let mut filler_kind: Vec<bool> = Vec::new();
             let mut last_kind: Option<(String, u16)> = None;
-            let mut row = first;
             for b in batches {
                 let ent: UInt32Array = prim(&apath, &b, "entity_idx", DataType::UInt32)?;
                 let kind = strings(&apath, &b, "kind")?;
                 let value = strings(&apath, &b, "value")?;
                 for i in 0..b.num_rows() {
-                    let file_row = row;
-                    row += 1;
                     let e = ent.value(i);
                     if e as usize >= n {
                         return Err(Error::Schema {
@@ -509,37 +498,22 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
                         _ if only.is_some_and(|o| !o.contains(&k)) => continue,
                         _ => {
                             let id = a.kind_id(k);
-                            if keep_value.len() < a.kinds.len() {
-                                let kept = matches!(read, AttrRead::Keys(v) if v.contains(&k));
-                                keep_value.push(kept);
-                                filler_kind.push(can_be_typed_filler(k));
-                            }
                             last_kind = Some((k.to_owned(), id));
                             id
                         }
                     };
                     let v = value.value(i);
-                    match read {
-                        AttrRead::All => a.push(&keyer, e, kid, v),
-                        AttrRead::Kinds(_) => a.push_keyed(e, kid, 0, v),
-                        AttrRead::Keys(_) => {
-                            let key = keyer.key(&a.kinds[kid as usize], v);
-                            let filler = filler_kind[kid as usize]
-                                && is_typed_filler(&a.kinds[kid as usize], v);
-                            a.push_key(e, kid, key, filler);
-                            if keep_value[kid as usize] {
-                                vals.push(file_row as u32, v);
-                            }
-                        }
+                    if only.is_none() {
+                        a.push(&keyer, e, kid, v);
+                    } else {
+                        a.push_keyed(e, kid, 0, v);
                     }
                 }
             }
-            Ok((a, vals))
+            Ok(a)
         },
     )?;
-    let (attrs, vals): (Vec<Attributes>, Vec<RowValues>) = parts.into_iter().unzip();
-    let attributes = Attributes::concat(attrs);
-    let values = RowValues::concat(vals);
+    let attributes = Attributes::concat(parts);
     if attributes.len() >= u32::MAX as usize {
         return Err(Error::TooLarge(attributes.len()));
     }
@@ -549,7 +523,7 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
             attributes,
             keyer,
         },
-        values,
+        RowValues::default(),
     ))
 }
 
