@@ -163,7 +163,12 @@ fn reparse_after_idd(digits: &str, code: u16) -> Option<PhoneNumber> {
 /// The parser's region id, only when the metadata has that region: the parser unwraps the
 /// metadata lookup of the region it is given, so an unknown one must never reach it.
 pub(crate) fn region_id(region: &str) -> Option<Id> {
-    let id: Id = region.trim().to_ascii_uppercase().parse().ok()?;
+    // Regions usually come as two upper-case letters already: no copy to upper-case then.
+    let id: Id = if region.bytes().all(|b| b.is_ascii_uppercase()) {
+        region.parse().ok()?
+    } else {
+        region.trim().to_ascii_uppercase().parse().ok()?
+    };
     DATABASE.by_id(id.as_ref()).map(|_| id)
 }
 
@@ -353,21 +358,27 @@ mod fast {
         }
 
         /// `validator::source_for`: the one region, or the first whose leading digits match,
-        /// or without leading digits the first in which the number is valid.
-        fn source_for(&self, national: &str) -> Option<&Region> {
+        /// or without leading digits the first in which the number is valid. With it, when
+        /// choosing it already told, whether the number is valid in that region (a region
+        /// without leading digits is chosen by validating the number in it, which costs a
+        /// dozen regex searches: they are not run again).
+        fn source_and_validity(&self, national: &str) -> Option<(&Region, Option<bool>)> {
             if let [only] = self.regions.as_slice() {
-                return Some(only);
+                return Some((only, None));
             }
-            self.regions.iter().find(|r| match &r.leading {
-                Some(l) => l.is_match(national),
-                None => r.is_valid(national),
+            self.regions.iter().find_map(|r| match &r.leading {
+                Some(l) => l.is_match(national).then_some((r, None)),
+                None => r.is_valid(national).then_some((r, Some(true))),
             })
         }
 
         /// `validator::is_valid_with`.
         fn is_valid(&self, national: &str) -> bool {
-            self.source_for(national)
-                .is_some_and(|r| r.is_valid(national))
+            match self.source_and_validity(national) {
+                Some((_, Some(valid))) => valid,
+                Some((r, None)) => r.is_valid(national),
+                None => false,
+            }
         }
     }
 
@@ -417,17 +428,22 @@ mod fast {
     /// E.164 when the result is valid, the national number has no doubtful zeros, and its
     /// length is in the crate's bounds.
     fn answer(c: &Code, national: &str) -> Option<String> {
-        // `NationalNumber` keeps leading zeros as a count; two or more, an all-zero number
-        // or more than 16 digits are left to the crate.
-        if !(MIN_NSN..=16).contains(&national.len())
-            || national.starts_with("00")
-            || national.bytes().all(|b| b == b'0')
-        {
+        if !usable(national) {
             return None;
         }
-        debug_assert!(national.len() <= MAX_NSN);
         c.is_valid(national)
             .then(|| format!("+{}{national}", c.code))
+    }
+
+    /// Whether a national number is one this path answers for: `NationalNumber` keeps
+    /// leading zeros as a count; two or more, an all-zero number or more than 16 digits are
+    /// left to the crate.
+    fn usable(national: &str) -> bool {
+        let ok = (MIN_NSN..=16).contains(&national.len())
+            && !national.starts_with("00")
+            && !national.bytes().all(|b| b == b'0');
+        debug_assert!(!ok || national.len() <= MAX_NSN);
+        ok
     }
 
     /// `Some(E.164)` for a valid number in a common shape; `None` sends it to the crate.
@@ -447,11 +463,22 @@ mod fast {
                 let c = &*code(cc)?;
                 // `parse_with` without a region: the metadata is the number's own region,
                 // chosen on the national number without leading zeros.
-                let national = match c.source_for(national.trim_start_matches('0')) {
-                    Some(r) => r.strip(national)?,
+                let unpadded = national.trim_start_matches('0');
+                let source = c.source_and_validity(unpadded);
+                let national = match source {
+                    Some((r, _)) => r.strip(national)?,
                     None => national,
                 };
-                answer(c, national)
+                // Validity is the source region's answer for the number as stripped; when
+                // stripping left it as the source was chosen on, that region is its source
+                // again, and a validity found while choosing it stands.
+                match source {
+                    Some((r, known)) if national == unpadded && usable(national) => {
+                        let valid = known.unwrap_or_else(|| r.is_valid(national));
+                        valid.then(|| format!("+{}{national}", c.code))
+                    }
+                    _ => answer(c, national),
+                }
             }
             None => {
                 let meta = DATABASE.by_id(region?)?;
