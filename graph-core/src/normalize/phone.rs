@@ -664,6 +664,25 @@ mod tests {
         );
         assert_eq!(phone("020 7946 0958", "GB").as_deref(), Ok("+442079460958"));
         assert_eq!(phone("06 12 34 56 78", "fr").as_deref(), Ok("+33612345678"));
+        // Regions are read case- and space-insensitively (upper-case ones without a copy).
+        for region in ["FR", "fr", " Fr ", "FR "] {
+            assert_eq!(region_id(region), region_id("FR"), "{region:?}");
+        }
+        assert!(region_id("FR").is_some());
+        assert!(region_id("ZZZ").is_none());
+        // NANP: the source region of a +1 number is chosen by validating it in the US
+        // first, then by the other regions' leading digits; national numbers likewise.
+        assert_eq!(
+            phone("+1 617 358 7789", "DE").as_deref(),
+            Ok("+16173587789")
+        );
+        assert_eq!(phone("617-358-7789", "US").as_deref(), Ok("+16173587789"));
+        assert_eq!(phone("+1 416 555 0199", "US"), Err(INVALID));
+        assert_eq!(
+            phone("+1 416 967 1111", "US").as_deref(),
+            Ok("+14169671111")
+        );
+        assert_eq!(phone("416 967 1111", "CA").as_deref(), Ok("+14169671111"));
         // Italian fixed lines keep their leading zero in E.164.
         assert_eq!(
             phone("+39 06 6982 1234", "IT").as_deref(),
