@@ -677,7 +677,11 @@ mod tests {
             Ok("+16173587789")
         );
         assert_eq!(phone("617-358-7789", "US").as_deref(), Ok("+16173587789"));
-        assert_eq!(phone("+1 416 555 0199", "US"), Err(INVALID));
+        assert_eq!(
+            phone("+1 416 555 0199", "US"),
+            parse_with_crate("+14165550199", None)
+        );
+        assert_eq!(phone("+1 123 456 7890", "US"), Err(INVALID));
         assert_eq!(
             phone("+1 416 967 1111", "US").as_deref(),
             Ok("+14169671111")
