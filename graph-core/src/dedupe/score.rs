@@ -399,7 +399,7 @@ fn score_candidates(
     let mut t = Instant::now();
     let threshold = cfg.threshold_clamped();
     let scorer = Scorer::new(records, model);
-    let pairs: Vec<PairScore> = cands
+    let mut pairs: Vec<PairScore> = cands
         .pairs
         .par_iter()
         .enumerate()
@@ -414,6 +414,8 @@ fn score_candidates(
             (probability(w) >= threshold).then(|| scorer.pair_score(a, b, g))
         })
         .collect();
+    // The candidates come in rule order; the result is by `(a, b)`.
+    pairs.par_sort_unstable_by_key(|p| (p.a, p.b));
     let scoring = t.elapsed().as_millis() as u64;
     t = Instant::now();
     let (groups, refused) = groups(
