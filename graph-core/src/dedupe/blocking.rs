@@ -392,13 +392,17 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
     });
     drop(table);
     let mut out = Candidates::default();
+    // One buffer for every rule's keys, so its pages are touched once.
+    let mut keys: Vec<(u64, u32)> = Vec::new();
     for (r, rule) in cfg.blocking.iter().enumerate() {
-        let mut keys: Vec<(u64, u32)> = slots
-            .par_chunks(k)
-            .enumerate()
-            .filter(|(_, s)| s[r] != NONE)
-            .map(|(rec, s)| (s[r], rec as u32))
-            .collect();
+        keys.clear();
+        keys.extend(
+            slots
+                .chunks(k)
+                .enumerate()
+                .filter(|(_, s)| s[r] != NONE)
+                .map(|(rec, s)| (s[r], rec as u32)),
+        );
         keys.par_sort_unstable();
         let runs = runs(&keys);
         let mut stats = RuleStats {
@@ -435,21 +439,20 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
                 .zip(&slots_ro[sb..sb + r])
                 .any(|(x, y)| *x != NONE && x == y)
         };
-        let pairs: Vec<u64> = runs
-            .par_iter()
-            .filter(|&&(s, e)| e - s >= 2 && e - s <= cap)
-            .flat_map_iter(|&(s, e)| {
-                let block = &keys[s..e];
-                (0..block.len()).flat_map(move |i| {
-                    (i + 1..block.len())
-                        .map(move |j| (block[i].1, block[j].1))
-                        .filter(move |&(a, b)| !earlier(a, b))
-                        .map(|(a, b)| pack(a, b))
-                })
-            })
-            .collect();
-        out.pairs.extend_from_slice(&pairs);
-        drop(pairs);
+        let keys = &keys;
+        out.pairs.par_extend(
+            runs.par_iter()
+                .filter(|&&(s, e)| e - s >= 2 && e - s <= cap)
+                .flat_map_iter(|&(s, e)| {
+                    let block = &keys[s..e];
+                    (0..block.len()).flat_map(move |i| {
+                        (i + 1..block.len())
+                            .map(move |j| (block[i].1, block[j].1))
+                            .filter(move |&(a, b)| !earlier(a, b))
+                            .map(|(a, b)| pack(a, b))
+                    })
+                }),
+        );
         // Members of oversized blocks lose this rule's key, so the rules after it do not count
         // the rule as pairing them (two records with equal keys share a block of at least 2).
         for &(s, e) in runs.iter().filter(|&&(s, e)| e - s > cap) {

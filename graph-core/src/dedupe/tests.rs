@@ -717,3 +717,32 @@ fn patterns_count_each_comparison_vector() {
     assert_eq!(p, want);
     assert!(super::model::patterns(&[]).is_empty());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Scoring drops pairs by an upper bound of their weight first; the matches are still
+    /// exactly the candidates whose full weight reaches the threshold.
+    #[test]
+    fn matches_are_the_candidates_at_or_above_the_threshold(
+        rows in proptest::collection::vec(arb_crowded_person(), 2..40),
+        threshold in prop_oneof![Just(0.9), 0.01f64..0.99],
+    ) {
+        let recs = records_from_input(&input_from(&rows));
+        let cfg = DedupeConfig { u_pairs: 1000, threshold, ..DedupeConfig::default() };
+        let (model, result) = dedupe(&recs, &cfg);
+        let scorer = Scorer::new(&recs, &model);
+        let mut want: Vec<(u32, u32, u64)> = candidates(&recs, &cfg)
+            .pairs
+            .iter()
+            .map(|&p| super::blocking::unpack(p))
+            .map(|(a, b)| (a, b, scorer.pair_weight(a as usize, b as usize)))
+            .filter(|&(_, _, w)| 1.0 / (1.0 + (-w).exp2()) >= cfg.threshold_clamped())
+            .map(|(a, b, w)| (a, b, w.to_bits()))
+            .collect();
+        want.sort_unstable();
+        let got: Vec<(u32, u32, u64)> =
+            result.pairs.iter().map(|p| (p.a, p.b, p.match_weight.to_bits())).collect();
+        prop_assert_eq!(got, want);
+    }
+}
