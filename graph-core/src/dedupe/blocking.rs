@@ -54,7 +54,8 @@ pub struct RuleStats {
 /// The candidate pairs of a record set.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Candidates {
-    /// Record pairs `a << 32 | b` with `a < b`, ascending, unique.
+    /// Record pairs `a << 32 | b` with `a < b`, unique, in the order the rules find them
+    /// (rule, then block, then position in the block).
     pub pairs: Vec<u64>,
     /// Oversized blocks, largest first.
     pub oversized: Vec<BlockReport>,
@@ -226,7 +227,8 @@ fn rule_key(rule: &BlockingRule, parts: &Parts) -> Option<u64> {
         }
         h = mix(h ^ p);
     }
-    // Never 0, which [`keyed_all`] uses for "no key" (a collision only adds candidate pairs).
+    // Never 0, which [`keyed_all`] and [`candidates`] use for "no key" (a collision only adds
+    // candidate pairs).
     Some(h.max(1))
 }
 
@@ -368,18 +370,40 @@ fn runs(keys: &[(u64, u32)]) -> Vec<(usize, usize)> {
     out
 }
 
-/// Builds the candidate pairs. Time `O(K·A log A + P log P)` for `K` rules, `A` records and
-/// `P` emitted pairs (at most `A·max_block_size/2` per rule); memory 8 bytes per pair.
+/// Builds the candidate pairs, each once, without materialising the rules' overlapping pair
+/// lists: rule by rule, a pair inside a block is kept only when no earlier rule already
+/// pairs the two records (they share a block of that rule within the cap), so the union
+/// needs no sort. Time `O(K·A log A + K·P)` for `K` rules, `A` records and `P` pairs (at
+/// most `A·(max_block_size − 1)/2` per rule); memory `8·K` bytes per record (its key under
+/// every rule), 16 per keyed record of the rule being processed, and 8 per pair.
 pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candidates {
+    const NONE: u64 = 0;
     let table = PartTable::new(records);
     let cap = cfg.block_cap();
-    let mut all: Vec<u64> = Vec::new();
+    let k = cfg.blocking.len().max(1);
+    // Per record and rule: the key hash, 0 when the record has none or (once the rule is
+    // processed) when its block is oversized.
+    let mut slots = vec![NONE; records.len() * k];
+    slots.par_chunks_mut(k).enumerate().for_each(|(rec, out)| {
+        let parts = table.parts(records, rec);
+        for (o, rule) in out.iter_mut().zip(&cfg.blocking) {
+            *o = rule_key(rule, &parts).unwrap_or(NONE);
+        }
+    });
+    drop(table);
     let mut out = Candidates::default();
-    for (rule, keys) in cfg
-        .blocking
-        .iter()
-        .zip(keyed_all(records, &table, &cfg.blocking))
-    {
+    // One buffer for every rule's keys, so its pages are touched once.
+    let mut keys: Vec<(u64, u32)> = Vec::new();
+    for (r, rule) in cfg.blocking.iter().enumerate() {
+        keys.clear();
+        keys.extend(
+            slots
+                .chunks(k)
+                .enumerate()
+                .filter(|(_, s)| s[r] != NONE)
+                .map(|(rec, s)| (s[r], rec as u32)),
+        );
+        keys.par_sort_unstable();
         let runs = runs(&keys);
         let mut stats = RuleStats {
             rule: rule.name.clone(),
@@ -388,6 +412,7 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
             oversized_blocks: 0,
         };
         for &(s, e) in &runs {
+            let n = (e - s) as u64;
             if e - s > cap {
                 stats.oversized_blocks += 1;
                 let rec = keys[s].1 as usize;
@@ -402,25 +427,41 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
                     entity_count: (e - s) as u32,
                     key_hash: key_hex(key),
                 });
+            } else {
+                stats.pairs += n * (n - 1) / 2;
             }
         }
-        let pairs: Vec<u64> = runs
-            .par_iter()
-            .filter(|&&(s, e)| e - s >= 2 && e - s <= cap)
-            .flat_map_iter(|&(s, e)| {
-                let block = &keys[s..e];
-                (0..block.len()).flat_map(move |i| {
-                    (i + 1..block.len()).map(move |j| pack(block[i].1, block[j].1))
-                })
-            })
-            .collect();
-        stats.pairs = pairs.len() as u64;
-        all.extend_from_slice(&pairs);
+        let slots_ro = &slots;
+        let earlier = |a: u32, b: u32| {
+            let (sa, sb) = (a as usize * k, b as usize * k);
+            slots_ro[sa..sa + r]
+                .iter()
+                .zip(&slots_ro[sb..sb + r])
+                .any(|(x, y)| *x != NONE && x == y)
+        };
+        let keys = &keys;
+        out.pairs.par_extend(
+            runs.par_iter()
+                .filter(|&&(s, e)| e - s >= 2 && e - s <= cap)
+                .flat_map_iter(|&(s, e)| {
+                    let block = &keys[s..e];
+                    (0..block.len()).flat_map(move |i| {
+                        (i + 1..block.len())
+                            .map(move |j| (block[i].1, block[j].1))
+                            .filter(move |&(a, b)| !earlier(a, b))
+                            .map(|(a, b)| pack(a, b))
+                    })
+                }),
+        );
+        // Members of oversized blocks lose this rule's key, so the rules after it do not count
+        // the rule as pairing them (two records with equal keys share a block of at least 2).
+        for &(s, e) in runs.iter().filter(|&&(s, e)| e - s > cap) {
+            for &(_, rec) in &keys[s..e] {
+                slots[rec as usize * k + r] = NONE;
+            }
+        }
         out.rules.push(stats);
     }
-    all.par_sort_unstable();
-    all.dedup();
-    out.pairs = all;
     out.oversized.sort_by(|a, b| {
         b.entity_count
             .cmp(&a.entity_count)

@@ -8,9 +8,10 @@
 //!    a known account) with first name, last name, birthdate, government id number, email,
 //!    phone and address, columnar with interned strings.
 //! 2. **Blocking** ([`DedupeConfig::blocking`]): records sharing a key under any rule
-//!    (gov id; phonetic surname + birthdate with day/month unordered; phonetic names + birth
-//!    year; email local part; phone; address + birth year; postal code + birthdate; …) are
-//!    compared. A block over [`DedupeConfig::max_block_size`] is skipped and reported.
+//!    (gov id; phonetic surname + birthdate with day/month unordered; email local part;
+//!    phone; address + birth year; postal code + birthdate; …) are compared, each pair once.
+//!    A block over [`DedupeConfig::max_block_size`] is skipped and reported, so a record has
+//!    fewer than that many candidates per rule however large the population grows.
 //! 3. **Comparisons**: per field a level (`exact`, `jaro_winkler>=0.92`,
 //!    `transposed_day_month`, `one_edit`, `same_local_part`, `token_jaccard>=0.5`, `else`,
 //!    or `null` when a side is missing).

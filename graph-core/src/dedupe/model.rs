@@ -783,18 +783,33 @@ pub(crate) fn gammas(records: &DedupeRecords, cands: &Candidates) -> Vec<u32> {
         .collect()
 }
 
+/// The distinct comparison vectors of `gammas` with their counts, ascending. A histogram
+/// (few distinct vectors), so memory does not grow with the number of pairs.
+pub(crate) fn patterns(gammas: &[u32]) -> Vec<(u32, u64)> {
+    type Counts = foldhash::HashMap<u32, u64>;
+    let counts = gammas
+        .par_chunks(1 << 16)
+        .fold(Counts::default, |mut acc, chunk| {
+            for &g in chunk {
+                *acc.entry(g).or_default() += 1;
+            }
+            acc
+        })
+        .reduce(Counts::default, |mut a, b| {
+            for (g, n) in b {
+                *a.entry(g).or_default() += n;
+            }
+            a
+        });
+    let mut out: Vec<(u32, u64)> = counts.into_iter().collect();
+    out.sort_unstable();
+    out
+}
+
 /// Trains a model from the candidate pairs' comparison vectors.
 pub(crate) fn train_from(records: &DedupeRecords, cfg: &DedupeConfig, gammas: &[u32]) -> Model {
     let (u, sampled) = estimate_u(records, cfg);
-    let mut sorted = gammas.to_vec();
-    sorted.par_sort_unstable();
-    let mut patterns: Vec<(u32, u64)> = Vec::new();
-    for g in sorted {
-        match patterns.last_mut() {
-            Some((pg, n)) if *pg == g => *n += 1,
-            _ => patterns.push((g, 1)),
-        }
-    }
+    let patterns = patterns(gammas);
     let n = records.len() as f64;
     let total_pairs = (n * (n - 1.0) / 2.0).max(1.0);
     let r = em(&patterns, &u, total_pairs, cfg);

@@ -100,6 +100,9 @@ pub(crate) struct Scorer<'a> {
     pair_of: Vec<u32>,
     /// Last-name weight given an equal first name, per distinct combination.
     tf_pair: Vec<f64>,
+    /// The largest exact first-name and last-name weights any pair can get (+∞ when
+    /// unknown), for [`Scorer::bound`].
+    max_exact: [f64; 2],
 }
 
 impl<'a> Scorer<'a> {
@@ -135,7 +138,7 @@ impl<'a> Scorer<'a> {
             }
             pair_of[rec as usize] = (distinct.len() - 1) as u32;
         }
-        let tf_pair = distinct
+        let tf_pair: Vec<f64> = distinct
             .par_iter()
             .map(|&k| {
                 let (f, l) = ((k >> 32) as u32, k as u32);
@@ -145,6 +148,14 @@ impl<'a> Scorer<'a> {
                 )
             })
             .collect();
+        let max = |ws: &[&[f64]]| {
+            let m = ws
+                .iter()
+                .flat_map(|w| w.iter().copied())
+                .fold(f64::NEG_INFINITY, f64::max);
+            if m.is_finite() { m } else { f64::INFINITY }
+        };
+        let max_exact = [max(&[&tf_first]), max(&[&tf_last, &tf_pair])];
         Scorer {
             records,
             comp,
@@ -152,7 +163,23 @@ impl<'a> Scorer<'a> {
             tf_last,
             pair_of,
             tf_pair,
+            max_exact,
         }
+    }
+
+    /// An upper bound of the match weight of any pair with comparison vector `g`, from the
+    /// vector alone: the exact name levels count the largest weight a name can get. Far
+    /// cheaper than [`Scorer::fields`] (no look-up into the records), so pairs that cannot
+    /// reach the threshold are dropped before their exact weight is computed.
+    fn bound(&self, g: u32) -> f64 {
+        (0..NCOMP).fold(self.comp.prior, |acc, c| {
+            let k = code(g, c);
+            acc + match (c, k) {
+                (FIRST_NAME, EXACT) => self.max_exact[0],
+                (LAST_NAME, EXACT) => self.max_exact[1],
+                _ => self.comp.w[row_of(g, c)][k as usize],
+            }
+        })
     }
 
     /// Field weights of records `a` and `b` with comparison vector `g`.
@@ -389,6 +416,10 @@ pub fn dedupe(records: &DedupeRecords, cfg: &DedupeConfig) -> (Model, DedupeResu
     (model, r)
 }
 
+/// Bits added to [`Scorer::bound`] before it is compared with the threshold (a sum of eight
+/// weights of at most a few hundred bits is off by far less).
+const BOUND_SLACK: f64 = 1e-6;
+
 fn score_candidates(
     records: &DedupeRecords,
     model: &Model,
@@ -399,7 +430,7 @@ fn score_candidates(
     let mut t = Instant::now();
     let threshold = cfg.threshold_clamped();
     let scorer = Scorer::new(records, model);
-    let pairs: Vec<PairScore> = cands
+    let mut pairs: Vec<PairScore> = cands
         .pairs
         .par_iter()
         .enumerate()
@@ -410,10 +441,17 @@ fn score_candidates(
                 Some(gs) => gs[i],
                 None => compare(&records.side(a), &records.side(b)),
             };
+            // The bound's terms are each at least the exact ones; the slack covers the
+            // rounding of summing them in another order, so no match is ever dropped here.
+            if probability(scorer.bound(g) + BOUND_SLACK) < threshold {
+                return None;
+            }
             let w = scorer.weight(&scorer.fields(g, a));
             (probability(w) >= threshold).then(|| scorer.pair_score(a, b, g))
         })
         .collect();
+    // The candidates come in rule order; the result is by `(a, b)`.
+    pairs.par_sort_unstable_by_key(|p| (p.a, p.b));
     let scoring = t.elapsed().as_millis() as u64;
     t = Instant::now();
     let (groups, refused) = groups(

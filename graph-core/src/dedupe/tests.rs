@@ -610,3 +610,139 @@ proptest! {
         }
     }
 }
+
+/// A record drawn from a handful of values per field, so that blocks collide and overflow.
+fn arb_crowded_person() -> impl Strategy<Value = Row> {
+    let pick = |vals: &'static [&'static str]| proptest::sample::select(vals);
+    (
+        pick(&["ann", "anne", "bob", "robert", ""]),
+        pick(&["lee", "li", "smith", "smyth", ""]),
+        proptest::option::of((2000u32..2002, 1u32..4, 1u32..4)),
+        proptest::option::of(pick(&["111111", "111112", "222222"])),
+        proptest::option::of(pick(&["a@a.com", "a@b.com", "b@a.com"])),
+        proptest::option::of(pick(&["+14155550001", "+14155550002"])),
+        proptest::option::of(pick(&["1 a st|94000", "2 b st|94000", "3 c st|10001"])),
+    )
+        .prop_map(|(first, last, dob, gov, email, phone, addr)| {
+            let mut r: Row = Vec::new();
+            let full = format!("{first} {last}").trim().to_owned();
+            if !full.is_empty() {
+                r.push((kinds::NAME, full));
+            }
+            if !last.is_empty() {
+                r.push((kinds::NAME_LAST, last.to_owned()));
+            }
+            if let Some((y, m, d)) = dob {
+                r.push((kinds::BIRTHDATE, format!("{y:04}-{m:02}-{d:02}")));
+            }
+            for (kind, v) in [
+                (kinds::GOV_ID, gov.map(|g| format!("US:{g}"))),
+                (kinds::EMAIL, email.map(str::to_owned)),
+                (kinds::PHONE, phone.map(str::to_owned)),
+                (kinds::ADDRESS, addr.map(str::to_owned)),
+            ] {
+                if let Some(v) = v {
+                    r.push((kind, v));
+                }
+            }
+            r
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The candidates are exactly the pairs sharing a key under some rule whose block is
+    /// within the cap (what the live index calls a candidate), each once, and every rule's
+    /// pair count is the pairs inside its blocks within the cap.
+    #[test]
+    fn candidates_are_the_union_of_the_rules_blocks(
+        rows in proptest::collection::vec(arb_crowded_person(), 2..40),
+        cap in 2u32..8,
+        with_year_rule in any::<bool>(),
+    ) {
+        let recs = records_from_input(&input_from(&rows));
+        let mut cfg = DedupeConfig { max_block_size: cap, ..DedupeConfig::default() };
+        if with_year_rule {
+            cfg.blocking.push(BlockingRule {
+                name: "names_sound_birth_year".into(),
+                keys: vec![
+                    BlockKey::FirstNamePhonetic,
+                    BlockKey::LastNamePhonetic,
+                    BlockKey::BirthYear,
+                ],
+            });
+        }
+        let c = candidates(&recs, &cfg);
+        let mut got = c.pairs.clone();
+        got.sort_unstable();
+        got.dedup();
+        prop_assert_eq!(got.len(), c.pairs.len(), "a pair came twice");
+        let blocks = LiveBlocks::build(&recs, &cfg);
+        let keys: Vec<Vec<Option<u64>>> =
+            (0..recs.len()).map(|i| blocks.keys(&recs.record(i))).collect();
+        let mut want = Vec::new();
+        for a in 0..recs.len() {
+            for b in a + 1..recs.len() {
+                if blocks.is_candidate(&keys[a], &keys[b]) {
+                    want.push(super::blocking::pack(a as u32, b as u32));
+                }
+            }
+        }
+        prop_assert_eq!(got, want);
+        for (r, stats) in c.rules.iter().enumerate() {
+            let mut within = 0u64;
+            for a in 0..recs.len() {
+                for b in a + 1..recs.len() {
+                    if let (Some(x), Some(y)) = (keys[a][r], keys[b][r])
+                        && x == y
+                        && blocks.block_size(r, x) <= cap as usize
+                    {
+                        within += 1;
+                    }
+                }
+            }
+            prop_assert_eq!(stats.pairs, within, "rule {}", stats.rule);
+        }
+    }
+}
+
+#[test]
+fn patterns_count_each_comparison_vector() {
+    let gammas: Vec<u32> = (0..200_000u32).map(|i| i % 7 * 3).collect();
+    let p = super::model::patterns(&gammas);
+    let want: Vec<(u32, u64)> = (0..7u32)
+        .map(|g| (g * 3, (0..200_000u32).filter(|i| i % 7 == g).count() as u64))
+        .collect();
+    assert_eq!(p, want);
+    assert!(super::model::patterns(&[]).is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Scoring drops pairs by an upper bound of their weight first; the matches are still
+    /// exactly the candidates whose full weight reaches the threshold.
+    #[test]
+    fn matches_are_the_candidates_at_or_above_the_threshold(
+        rows in proptest::collection::vec(arb_crowded_person(), 2..40),
+        threshold in prop_oneof![Just(0.9), 0.01f64..0.99],
+    ) {
+        let recs = records_from_input(&input_from(&rows));
+        let cfg = DedupeConfig { u_pairs: 1000, threshold, ..DedupeConfig::default() };
+        let (model, result) = dedupe(&recs, &cfg);
+        let scorer = Scorer::new(&recs, &model);
+        let mut want: Vec<(u32, u32, u64)> = candidates(&recs, &cfg)
+            .pairs
+            .iter()
+            .map(|&p| super::blocking::unpack(p))
+            .map(|(a, b)| (a, b, scorer.pair_weight(a as usize, b as usize)))
+            .filter(|&(_, _, w)| 1.0 / (1.0 + (-w).exp2()) >= cfg.threshold_clamped())
+            .map(|(a, b, w)| (a, b, w.to_bits()))
+            .collect();
+        want.sort_unstable();
+        let got: Vec<(u32, u32, u64)> =
+            result.pairs.iter().map(|p| (p.a, p.b, p.match_weight.to_bits())).collect();
+        prop_assert_eq!(got, want);
+    }
+}
