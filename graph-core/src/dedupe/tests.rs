@@ -547,6 +547,38 @@ fn first_name_skips_mononyms_and_placeholders_are_missing() {
     assert_eq!(r.first_name.as_deref(), Some("maria"));
 }
 
+/// One person's attribute rows: the full name, the last name, the birthdate, then the
+/// government id number (US), email, phone and address when present.
+fn person_row(
+    first: &str,
+    last: &str,
+    dob: Option<(u32, u32, u32)>,
+    [gov, email, phone, addr]: [Option<String>; 4],
+) -> Row {
+    let mut r: Row = Vec::new();
+    let full = format!("{first} {last}").trim().to_owned();
+    if !full.is_empty() {
+        r.push((kinds::NAME, full));
+    }
+    if !last.is_empty() {
+        r.push((kinds::NAME_LAST, last.to_owned()));
+    }
+    if let Some((y, m, d)) = dob {
+        r.push((kinds::BIRTHDATE, format!("{y:04}-{m:02}-{d:02}")));
+    }
+    for (kind, v) in [
+        (kinds::GOV_ID, gov.map(|g| format!("US:{g}"))),
+        (kinds::EMAIL, email),
+        (kinds::PHONE, phone),
+        (kinds::ADDRESS, addr),
+    ] {
+        if let Some(v) = v {
+            r.push((kind, v));
+        }
+    }
+    r
+}
+
 fn arb_person() -> impl Strategy<Value = Row> {
     (
         "[a-zé李 ]{0,9}",
@@ -558,30 +590,7 @@ fn arb_person() -> impl Strategy<Value = Row> {
         proptest::option::of("[0-9] [a-c ]{0,6}\\|[0-9]{0,2}"),
     )
         .prop_map(|(first, last, dob, gov, email, phone, addr)| {
-            let mut r: Row = Vec::new();
-            let full = format!("{first} {last}").trim().to_owned();
-            if !full.is_empty() {
-                r.push((kinds::NAME, full));
-            }
-            if !last.is_empty() {
-                r.push((kinds::NAME_LAST, last));
-            }
-            if let Some((y, m, d)) = dob {
-                r.push((kinds::BIRTHDATE, format!("{y:04}-{m:02}-{d:02}")));
-            }
-            if let Some(g) = gov {
-                r.push((kinds::GOV_ID, format!("US:{g}")));
-            }
-            if let Some(e) = email {
-                r.push((kinds::EMAIL, e));
-            }
-            if let Some(p) = phone {
-                r.push((kinds::PHONE, p));
-            }
-            if let Some(a) = addr {
-                r.push((kinds::ADDRESS, a));
-            }
-            r
+            person_row(&first, &last, dob, [gov, email, phone, addr])
         })
 }
 
@@ -624,28 +633,13 @@ fn arb_crowded_person() -> impl Strategy<Value = Row> {
         proptest::option::of(pick(&["1 a st|94000", "2 b st|94000", "3 c st|10001"])),
     )
         .prop_map(|(first, last, dob, gov, email, phone, addr)| {
-            let mut r: Row = Vec::new();
-            let full = format!("{first} {last}").trim().to_owned();
-            if !full.is_empty() {
-                r.push((kinds::NAME, full));
-            }
-            if !last.is_empty() {
-                r.push((kinds::NAME_LAST, last.to_owned()));
-            }
-            if let Some((y, m, d)) = dob {
-                r.push((kinds::BIRTHDATE, format!("{y:04}-{m:02}-{d:02}")));
-            }
-            for (kind, v) in [
-                (kinds::GOV_ID, gov.map(|g| format!("US:{g}"))),
-                (kinds::EMAIL, email.map(str::to_owned)),
-                (kinds::PHONE, phone.map(str::to_owned)),
-                (kinds::ADDRESS, addr.map(str::to_owned)),
-            ] {
-                if let Some(v) = v {
-                    r.push((kind, v));
-                }
-            }
-            r
+            let owned = |v: Option<&str>| v.map(str::to_owned);
+            person_row(
+                first,
+                last,
+                dob,
+                [owned(gov), owned(email), owned(phone), owned(addr)],
+            )
         })
 }
 
