@@ -50,9 +50,11 @@ pub struct RingReport {
     pub fraud_labels: u32,
     /// One ID number under several names.
     pub synthetic_gov_id: bool,
-    /// One name + birthdate under several ID numbers.
+    /// One name + birthdate under several ID numbers, with two of its accounts with different
+    /// numbers sharing something else or three created in a burst (namesakes do neither).
     pub synthetic_name_dob: bool,
-    /// Most accounts claiming one identity.
+    /// Most accounts claiming one identity that can be one person: those that gave the same
+    /// ID number, or none.
     pub identity_reuse: u32,
     /// All accounts share a last name and an address.
     pub household: bool,
@@ -181,13 +183,16 @@ pub(crate) fn rings(
             // Synthetic patterns and identity reuse, over ID numbers and name + birthdate
             // values that actually linked accounts of this cluster (never hubs or
             // placeholders).
-            let linked_keys: HashSet<u64> = shared_of
-                .get(&(ci as u32))
-                .map(|v| v.iter().map(|&si| out.shared[si].key).collect())
-                .unwrap_or_default();
+            let cluster_shared = shared_of.get(&(ci as u32)).map_or(&[][..], Vec::as_slice);
+            let linked_keys: HashSet<u64> = cluster_shared
+                .iter()
+                .map(|&si| out.shared[si].key)
+                .collect();
             let mut gov_names: HashMap<u64, HashSet<u64>> = HashMap::new();
-            let mut dob_govs: HashMap<u64, HashSet<u64>> = HashMap::new();
-            let mut per_identity: HashMap<u64, u32> = HashMap::new();
+            // Per linked name + birthdate, its accounts with their ID numbers.
+            let mut dob_accounts: HashMap<u64, Vec<(u32, Option<u64>)>> = HashMap::new();
+            // Per identity, its accounts' ID numbers (None: the account gave none).
+            let mut identity_govs: HashMap<u64, Vec<Option<u64>>> = HashMap::new();
             let mut last_names: HashSet<u64> = HashSet::new();
             let mut accounts_without_last = 0;
             for &a in &cluster.anchors {
@@ -205,9 +210,9 @@ pub(crate) fn rings(
                     gov_names.entry(g).or_default().extend(first_name);
                 }
                 for d in get(Slot::NameDob).filter(|d| linked_keys.contains(d)) {
-                    dob_govs.entry(d).or_default().extend(first_gov);
+                    dob_accounts.entry(d).or_default().push((a, first_gov));
                 }
-                *per_identity.entry(ids[&a]).or_default() += 1;
+                identity_govs.entry(ids[&a]).or_default().push(first_gov);
                 let mut any_last = false;
                 for l in get(Slot::NameLast) {
                     last_names.insert(l);
@@ -218,8 +223,25 @@ pub(crate) fn rings(
                 }
             }
             let synthetic_gov_id = gov_names.values().any(|n| n.len() >= 2);
-            let synthetic_name_dob = dob_govs.values().any(|g| g.len() >= 2);
-            let identity_reuse = per_identity.values().copied().max().unwrap_or(0);
+            // Namesakes (one name and birthdate, different ID numbers, nothing else in
+            // common) are expected in a large population; see `several_ids_one_operation`.
+            let tied = |a: u32, b: u32| {
+                cluster_shared.iter().any(|&si| {
+                    let s = &out.shared[si];
+                    base_kind(&out.kinds[s.kind as usize]) != kinds::NAME_DOB
+                        && s.anchors.contains(&a)
+                        && s.anchors.contains(&b)
+                })
+            };
+            let window = (config.rings.burst_hours * 3_600_000.0) as i64;
+            let synthetic_name_dob = dob_accounts.values().any(|accounts| {
+                several_ids_one_operation(accounts, &tied, |a| ents.created_at[a as usize], window)
+            });
+            let identity_reuse = identity_govs
+                .values()
+                .map(|govs| accounts_of_one_id(govs))
+                .max()
+                .unwrap_or(0);
             let has_address_link = shared_of.get(&(ci as u32)).is_some_and(|v| {
                 v.iter().any(|&si| {
                     base_kind(&out.kinds[out.shared[si].kind as usize]) == kinds::ADDRESS
@@ -237,7 +259,6 @@ pub(crate) fn rings(
                 .filter_map(|&a| ents.created_at[a as usize])
                 .collect();
             times.sort_unstable();
-            let window = (config.rings.burst_hours * 3_600_000.0) as i64;
             let mut burst = 0usize;
             let mut lo = 0;
             for hi in 0..times.len() {
@@ -276,6 +297,61 @@ pub(crate) fn rings(
             r
         })
         .collect()
+}
+
+/// Whether accounts sharing one name and birthdate (`(account, its ID number)`) look like one
+/// synthetic identity: they gave at least two different ID numbers, **and** either two of
+/// them with different numbers are `tied` by something else they share (a device, an email,
+/// an address…) or at least three of them were created within `window_ms` of each other.
+///
+/// Several ID numbers under one name and birthdate is the mark of a synthetic identity, and
+/// also of namesakes: in a population of millions, people with a common name and the same
+/// birthday are many (at 10M generated accounts, 7,224 clusters were three namesakes and
+/// nothing else). A synthetic identity is worked by one operation, which leaves other common
+/// traces or opens its accounts in a burst; namesakes share nothing but the name and the day,
+/// and opened their accounts months apart.
+fn several_ids_one_operation(
+    accounts: &[(u32, Option<u64>)],
+    tied: impl Fn(u32, u32) -> bool,
+    created_at: impl Fn(u32) -> Option<i64>,
+    window_ms: i64,
+) -> bool {
+    let with_id: Vec<(u32, u64)> = accounts
+        .iter()
+        .filter_map(|&(a, g)| Some((a, g?)))
+        .collect();
+    if !with_id.iter().any(|&(_, g)| g != with_id[0].1) {
+        return false;
+    }
+    let tied_pair = with_id.iter().enumerate().any(|(i, &(a, ga))| {
+        with_id[i + 1..]
+            .iter()
+            .any(|&(b, gb)| ga != gb && tied(a, b))
+    });
+    tied_pair || {
+        let mut times: Vec<i64> = accounts
+            .iter()
+            .filter_map(|&(a, _)| created_at(a))
+            .collect();
+        times.sort_unstable();
+        times.windows(3).any(|w| w[2] - w[0] <= window_ms)
+    }
+}
+
+/// How many accounts behind one identity (name and birthdate) can be one person: those that
+/// gave its most common ID number, plus those that gave none. Accounts under one name and
+/// birthdate with different ID numbers are different people (namesakes) or a synthetic
+/// identity, which `synthetic_name_dob` covers, not one identity reused.
+fn accounts_of_one_id(govs: &[Option<u64>]) -> u32 {
+    let mut ids: Vec<u64> = govs.iter().flatten().copied().collect();
+    ids.sort_unstable();
+    let most_common = ids
+        .chunk_by(|a, b| a == b)
+        .map(<[u64]>::len)
+        .max()
+        .unwrap_or(0);
+    let without = govs.iter().filter(|g| g.is_none()).count();
+    (most_common + without) as u32
 }
 
 /// Points of the ring score. Documented in `docs/scoring.md`; kept together so the reasons
@@ -391,4 +467,146 @@ fn score_ring(r: &mut RingReport, config: &LinkConfig) {
             .then(a.code.cmp(b.code))
     });
     r.reasons = reasons;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Keyer;
+    use crate::linker::link;
+    use crate::normalize::{NormalizeOptions, normalize_record};
+    use crate::record::{EntityType, Field, RawRecord};
+
+    /// One account: `(id, ID number or "", device or "")`, all named Maria Garcia, born
+    /// 1960-01-01, each with an email of its own.
+    type Account<'a> = (&'a str, &'a str, &'a str);
+
+    /// Accounts created a month apart, as namesakes' are.
+    fn reports(accounts: &[Account<'_>]) -> Vec<RingReport> {
+        reports_created(accounts, |i| format!("2026-{:02}-01", i + 1))
+    }
+
+    /// The ring reports of `accounts`, the `i`th created at `created(i)`, linked with the
+    /// default configuration.
+    fn reports_created(
+        accounts: &[Account<'_>],
+        created: impl Fn(usize) -> String,
+    ) -> Vec<RingReport> {
+        let opts = NormalizeOptions::default();
+        let records: Vec<_> = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, &(id, gov, device))| {
+                let email = format!("{id}@example.org");
+                let created = created(i);
+                let mut raw = RawRecord::new(EntityType::Account)
+                    .with(Field::AccountId, id)
+                    .with(Field::CreatedAt, &created)
+                    .with(Field::NameFirst, "Maria")
+                    .with(Field::NameLast, "Garcia")
+                    .with(Field::Birthdate, "1960-01-01")
+                    .with(Field::Email, &email);
+                if !gov.is_empty() {
+                    raw = raw
+                        .with(Field::GovIdNumber, gov)
+                        .with(Field::GovIdCountry, "US");
+                }
+                if !device.is_empty() {
+                    raw = raw.with(Field::DeviceId, device);
+                }
+                normalize_record(&raw, &opts).unwrap()
+            })
+            .collect();
+        let input = LinkInput::from_records(&records, Keyer::new(b"rings test secret"));
+        let cfg = LinkConfig::default();
+        let out = link(&input, &cfg);
+        rings(&input, &out, &input.attributes, &cfg)
+    }
+
+    fn codes(r: &RingReport) -> Vec<&'static str> {
+        r.reasons.iter().map(|x| x.code).collect()
+    }
+
+    #[test]
+    fn namesakes_with_different_id_numbers_and_nothing_else_are_not_a_ring() {
+        let rs = reports(&[
+            ("a1", "123-45-6780", ""),
+            ("a2", "234-56-7891", ""),
+            ("a3", "345-67-8902", ""),
+        ]);
+        assert_eq!(rs.len(), 1, "one cluster, linked by the name and birthdate");
+        let r = &rs[0];
+        assert_eq!(r.accounts, 3);
+        assert!(!r.synthetic_name_dob, "{:?}", codes(r));
+        assert_eq!(r.identity_reuse, 1);
+        assert!(!r.is_ring, "{:?}", codes(r));
+    }
+
+    #[test]
+    fn one_name_and_birthdate_with_several_id_numbers_and_a_shared_device_is_synthetic() {
+        let rs = reports(&[
+            ("a1", "123-45-6780", "dev-1111-aaaa"),
+            ("a2", "234-56-7891", "dev-1111-aaaa"),
+            ("a3", "345-67-8902", ""),
+        ]);
+        assert_eq!(rs.len(), 1);
+        assert!(rs[0].synthetic_name_dob);
+        assert!(codes(&rs[0]).contains(&"synthetic_name_dob"));
+    }
+
+    #[test]
+    fn one_name_and_birthdate_with_several_id_numbers_opened_in_a_burst_is_synthetic() {
+        let accounts = [
+            ("a1", "123-45-6780", ""),
+            ("a2", "234-56-7891", ""),
+            ("a3", "345-67-8902", ""),
+        ];
+        // A day apart: within the default 72-hour burst window.
+        let rs = reports_created(&accounts, |i| format!("2026-01-{:02}", i + 1));
+        assert_eq!(rs.len(), 1);
+        assert!(rs[0].synthetic_name_dob, "{:?}", codes(&rs[0]));
+        assert!(rs[0].is_ring, "{:?}", codes(&rs[0]));
+        // Two in a burst are not enough: the third came months later.
+        let rs = reports_created(&accounts, |i| {
+            ["2026-01-01", "2026-01-02", "2026-06-01"][i].into()
+        });
+        assert!(!rs[0].synthetic_name_dob, "{:?}", codes(&rs[0]));
+    }
+
+    #[test]
+    fn a_device_shared_by_accounts_with_one_id_number_does_not_make_it_synthetic() {
+        // a1 and a2 give the same ID number; the device ties only them, never two different
+        // numbers.
+        let rs = reports(&[
+            ("a1", "123-45-6780", "dev-1111-aaaa"),
+            ("a2", "123-45-6780", "dev-1111-aaaa"),
+            ("a3", "345-67-8902", ""),
+        ]);
+        assert_eq!(rs.len(), 1);
+        assert!(!rs[0].synthetic_name_dob, "{:?}", codes(&rs[0]));
+        assert_eq!(rs[0].identity_reuse, 2);
+    }
+
+    #[test]
+    fn a_stolen_identity_behind_several_accounts_is_one_identity_reused() {
+        // One victim's name, birthdate and ID number; one account gave no ID number.
+        let rs = reports(&[
+            ("a1", "123-45-6780", ""),
+            ("a2", "123-45-6780", ""),
+            ("a3", "", ""),
+        ]);
+        assert_eq!(rs.len(), 1);
+        let r = &rs[0];
+        assert_eq!(r.identity_reuse, 3);
+        assert!(codes(r).contains(&"identity_reuse"));
+        assert!(!r.synthetic_name_dob);
+    }
+
+    #[test]
+    fn accounts_of_one_id_counts_the_most_common_number_and_the_accounts_without_one() {
+        assert_eq!(accounts_of_one_id(&[]), 0);
+        assert_eq!(accounts_of_one_id(&[None, None]), 2);
+        assert_eq!(accounts_of_one_id(&[Some(1), Some(2), Some(3)]), 1);
+        assert_eq!(accounts_of_one_id(&[Some(2), Some(1), Some(2), None]), 3);
+    }
 }
