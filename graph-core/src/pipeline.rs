@@ -415,10 +415,18 @@ fn link_with(
     let (out, dups) = rayon::join(
         || link(&input, config),
         || {
+            // Taken by value: the compared values are needed only to build the records, and
+            // at 10M accounts they are several GB, so they are freed before duplicate
+            // detection proper starts instead of being held until linking is over.
+            let compared_values = compared_values;
             config.dedupe.enabled.then(|| {
                 let t = Instant::now();
-                let records = match &compared_values {
-                    Some(values) => dedupe::records_from_values(&input, values),
+                let records = match compared_values {
+                    Some(values) => {
+                        let records = dedupe::records_from_values(&input, &values);
+                        drop(values);
+                        records
+                    }
                     None => dedupe::records_from_input(&input),
                 };
                 (duplicates_of(&records, &config.dedupe, None), t.elapsed())
@@ -433,7 +441,6 @@ fn link_with(
         ));
         d
     });
-    drop(compared_values);
     let beside_result = std::sync::Mutex::new(None);
     // `in_place_scope`: the rest runs on this thread (`progress` need not be `Send`).
     let rest = rayon::in_place_scope(|scope| {

@@ -20,7 +20,9 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::keys::{Keyer, key_hex};
 
-use super::compare::{ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, PHONE};
+use super::compare::{
+    ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, NameCache, PHONE, compare_cached,
+};
 use super::config::{BlockKey, BlockingRule, DedupeConfig};
 use super::records::{
     Column, DedupeRecord, DedupeRecords, Dob, NULL, dob_parts, format_dob, pack_dob,
@@ -54,14 +56,45 @@ pub struct RuleStats {
 /// The candidate pairs of a record set.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Candidates {
-    /// Record pairs `a << 32 | b` with `a < b`, unique, in the order the rules find them
-    /// (rule, then block, then position in the block).
-    pub pairs: Vec<u64>,
+    /// The pairs, in chunks of a few tens of thousands, in the order the rules find them
+    /// (rule, then block, then position in the block). Chunks are never joined into one
+    /// list: at 10M records there are tens of millions of pairs, and growing or
+    /// concatenating one list would copy them and hold two copies at once.
+    pub chunks: Vec<Chunk>,
     /// Oversized blocks, largest first.
     pub oversized: Vec<BlockReport>,
     /// Per-rule statistics, in rule order.
     pub rules: Vec<RuleStats>,
 }
+
+/// Some candidate pairs and their comparison vectors.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Chunk {
+    /// Record pairs `a << 32 | b` with `a < b`, unique across all chunks.
+    pub pairs: Vec<u64>,
+    /// The comparison vector of each pair (see [`super::compare::compare`]).
+    pub gammas: Vec<u32>,
+}
+
+impl Candidates {
+    /// Number of candidate pairs.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.pairs.len()).sum()
+    }
+
+    /// All pairs in one list, in order.
+    #[cfg(test)]
+    pub fn pairs(&self) -> Vec<u64> {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.pairs.iter().copied())
+            .collect()
+    }
+}
+
+/// Pairs (counted before earlier rules remove theirs) after which a chunk of blocks is
+/// closed; chunks are the unit of parallel work and of allocation.
+const CHUNK_PAIRS: usize = 1 << 16;
 
 pub(crate) fn pack(a: u32, b: u32) -> u64 {
     u64::from(a) << 32 | u64::from(b)
@@ -370,12 +403,13 @@ fn runs(keys: &[(u64, u32)]) -> Vec<(usize, usize)> {
     out
 }
 
-/// Builds the candidate pairs, each once, without materialising the rules' overlapping pair
-/// lists: rule by rule, a pair inside a block is kept only when no earlier rule already
-/// pairs the two records (they share a block of that rule within the cap), so the union
-/// needs no sort. Time `O(K·A log A + K·P)` for `K` rules, `A` records and `P` pairs (at
-/// most `A·(max_block_size − 1)/2` per rule); memory `8·K` bytes per record (its key under
-/// every rule), 16 per keyed record of the rule being processed, and 8 per pair.
+/// Builds the candidate pairs, each once, and compares them, without materialising the
+/// rules' overlapping pair lists: rule by rule, a pair inside a block is kept only when no
+/// earlier rule already pairs the two records (they share a block of that rule within the
+/// cap), so the union needs no sort. Time `O(K·A log A + K·P)` for `K` rules, `A` records
+/// and `P` pairs (at most `A·(max_block_size − 1)/2` per rule), plus one comparison per
+/// pair; memory `8·K` bytes per record (its key under every rule), 16 per keyed record of
+/// the rule being processed, and 12 per pair (the pair and its comparison vector).
 pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candidates {
     const NONE: u64 = 0;
     let table = PartTable::new(records);
@@ -440,19 +474,52 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
                 .any(|(x, y)| *x != NONE && x == y)
         };
         let keys = &keys;
-        out.pairs.par_extend(
-            runs.par_iter()
-                .filter(|&&(s, e)| e - s >= 2 && e - s <= cap)
-                .flat_map_iter(|&(s, e)| {
+        // The blocks that pair, in chunks of about `CHUNK_PAIRS` pairs. Each chunk's pairs
+        // are compared as they are found, while the block's records are in cache, and kept
+        // in the chunk's own allocation, sized for all of its pairs up front.
+        let blocks: Vec<(usize, usize)> = runs
+            .iter()
+            .copied()
+            .filter(|&(s, e)| e - s >= 2 && e - s <= cap)
+            .collect();
+        let mut groups: Vec<(usize, usize, usize)> = Vec::new();
+        let (mut from, mut upper) = (0, 0);
+        for (i, &(s, e)) in blocks.iter().enumerate() {
+            upper += (e - s) * (e - s - 1) / 2;
+            if upper >= CHUNK_PAIRS || i + 1 == blocks.len() {
+                groups.push((from, i + 1, upper));
+                (from, upper) = (i + 1, 0);
+            }
+        }
+        let blocks = &blocks;
+        out.chunks.par_extend(groups.par_iter().map_init(
+            NameCache::default,
+            |cache, &(from, to, upper)| {
+                let mut chunk = Chunk {
+                    pairs: Vec::with_capacity(upper),
+                    gammas: Vec::with_capacity(upper),
+                };
+                for &(s, e) in &blocks[from..to] {
                     let block = &keys[s..e];
-                    (0..block.len()).flat_map(move |i| {
-                        (i + 1..block.len())
-                            .map(move |j| (block[i].1, block[j].1))
-                            .filter(move |&(a, b)| !earlier(a, b))
-                            .map(|(a, b)| pack(a, b))
-                    })
-                }),
-        );
+                    for (i, &(_, a)) in block.iter().enumerate() {
+                        let side = records.side(a as usize);
+                        for &(_, b) in &block[i + 1..] {
+                            if !earlier(a, b) {
+                                chunk.pairs.push(pack(a, b));
+                                chunk.gammas.push(compare_cached(
+                                    &side,
+                                    &records.side(b as usize),
+                                    Some(cache),
+                                ));
+                            }
+                        }
+                    }
+                }
+                chunk.pairs.shrink_to_fit();
+                chunk.gammas.shrink_to_fit();
+                chunk
+            },
+        ));
         // Members of oversized blocks lose this rule's key, so the rules after it do not count
         // the rule as pairing them (two records with equal keys share a block of at least 2).
         for &(s, e) in runs.iter().filter(|&&(s, e)| e - s > cap) {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-use super::blocking::{Candidates, unpack};
+use super::blocking::Candidates;
 use super::compare::{
     ADDRESS, ADDRESS_GIVEN_LAST_NAME, ADDRESS_GIVEN_PHONE, COMPARISONS, EXACT, FIRST_NAME,
     LAST_NAME, MAX_CODES, NCOMP, NROWS, NameCache, PHONE, code, compare_cached, row_def, row_of,
@@ -767,30 +767,15 @@ fn name_pair_frequencies(records: &DedupeRecords) -> TermFrequencies {
     TermFrequencies { total, counts }
 }
 
-/// The comparison vectors of all candidate pairs, in pair order. Parallel; `O(P)`.
-pub(crate) fn gammas(records: &DedupeRecords, cands: &Candidates) -> Vec<u32> {
-    cands
-        .pairs
-        .par_iter()
-        .map_init(NameCache::default, |cache, &p| {
-            let (a, b) = unpack(p);
-            compare_cached(
-                &records.side(a as usize),
-                &records.side(b as usize),
-                Some(cache),
-            )
-        })
-        .collect()
-}
-
-/// The distinct comparison vectors of `gammas` with their counts, ascending. A histogram
-/// (few distinct vectors), so memory does not grow with the number of pairs.
-pub(crate) fn patterns(gammas: &[u32]) -> Vec<(u32, u64)> {
+/// The distinct comparison vectors in `gammas` (chunks of vectors) with their counts,
+/// ascending. A histogram (few distinct vectors), so memory does not grow with the number of
+/// pairs.
+pub(crate) fn patterns(gammas: &[&[u32]]) -> Vec<(u32, u64)> {
     type Counts = foldhash::HashMap<u32, u64>;
     let counts = gammas
-        .par_chunks(1 << 16)
+        .par_iter()
         .fold(Counts::default, |mut acc, chunk| {
-            for &g in chunk {
+            for &g in *chunk {
                 *acc.entry(g).or_default() += 1;
             }
             acc
@@ -807,9 +792,10 @@ pub(crate) fn patterns(gammas: &[u32]) -> Vec<(u32, u64)> {
 }
 
 /// Trains a model from the candidate pairs' comparison vectors.
-pub(crate) fn train_from(records: &DedupeRecords, cfg: &DedupeConfig, gammas: &[u32]) -> Model {
+pub(crate) fn train_from(records: &DedupeRecords, cfg: &DedupeConfig, cands: &Candidates) -> Model {
     let (u, sampled) = estimate_u(records, cfg);
-    let patterns = patterns(gammas);
+    let gammas: Vec<&[u32]> = cands.chunks.iter().map(|c| &c.gammas[..]).collect();
+    let patterns = patterns(&gammas);
     let n = records.len() as f64;
     let total_pairs = (n * (n - 1.0) / 2.0).max(1.0);
     let r = em(&patterns, &u, total_pairs, cfg);
@@ -844,7 +830,7 @@ pub(crate) fn train_from(records: &DedupeRecords, cfg: &DedupeConfig, gammas: &[
         name_pairs: Some(name_pair_frequencies(records)),
         training: TrainingReport {
             records: records.len() as u64,
-            candidate_pairs: gammas.len() as u64,
+            candidate_pairs: cands.len() as u64,
             u_pairs: sampled,
             em_iterations: r.iterations,
             em_converged: r.converged,

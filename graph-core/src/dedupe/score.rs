@@ -11,7 +11,7 @@ use super::compare::{
     COMPARISONS, EXACT, FIRST_NAME, LAST_NAME, NCOMP, code, compare, row_def, row_of,
 };
 use super::config::DedupeConfig;
-use super::model::{Compiled, Model, gammas, train_from};
+use super::model::{Compiled, Model, train_from};
 use super::records::{Column, DedupeRecord, DedupeRecords, NULL, View};
 
 /// `b` of the pairs [`score_record`] returns: the new record, which has no entity index yet.
@@ -365,8 +365,7 @@ pub fn score_record(
 /// candidate pairs the starting m values are kept and [`super::TrainingReport::em_converged`]
 /// is false.
 pub fn train(records: &DedupeRecords, cfg: &DedupeConfig) -> Model {
-    let cands = candidates(records, cfg);
-    train_from(records, cfg, &gammas(records, &cands))
+    train_from(records, cfg, &candidates(records, cfg))
 }
 
 /// Scores every candidate pair of `records` under `model` and forms duplicate groups.
@@ -383,10 +382,10 @@ pub fn score_pairs(records: &DedupeRecords, model: &Model, cfg: &DedupeConfig) -
     let t = Instant::now();
     let cands = candidates(records, cfg);
     let blocking_ms = t.elapsed().as_millis() as u64;
-    let mut r = score_candidates(records, model, cfg, &cands, None);
+    let mut r = score_candidates(records, model, cfg, &cands);
     r.stats
         .timings_ms
-        .insert(0, ("blocking".into(), blocking_ms));
+        .insert(0, ("blocking and comparing".into(), blocking_ms));
     r
 }
 
@@ -401,14 +400,11 @@ pub fn dedupe(records: &DedupeRecords, cfg: &DedupeConfig) -> (Model, DedupeResu
     };
     let cands = candidates(records, cfg);
     let blocking = lap(&mut t);
-    let g = gammas(records, &cands);
-    let comparing = lap(&mut t);
-    let model = train_from(records, cfg, &g);
+    let model = train_from(records, cfg, &cands);
     let training = lap(&mut t);
-    let mut r = score_candidates(records, &model, cfg, &cands, Some(&g));
+    let mut r = score_candidates(records, &model, cfg, &cands);
     let mut timings = vec![
-        ("blocking".to_owned(), blocking),
-        ("comparing".to_owned(), comparing),
+        ("blocking and comparing".to_owned(), blocking),
         ("training".to_owned(), training),
     ];
     timings.append(&mut r.stats.timings_ms);
@@ -425,22 +421,17 @@ fn score_candidates(
     model: &Model,
     cfg: &DedupeConfig,
     cands: &Candidates,
-    gammas: Option<&[u32]>,
 ) -> DedupeResult {
     let mut t = Instant::now();
     let threshold = cfg.threshold_clamped();
     let scorer = Scorer::new(records, model);
     let mut pairs: Vec<PairScore> = cands
-        .pairs
+        .chunks
         .par_iter()
-        .enumerate()
-        .filter_map(|(i, &p)| {
+        .flat_map_iter(|chunk| chunk.pairs.iter().zip(&chunk.gammas))
+        .filter_map(|(&p, &g)| {
             let (a, b) = unpack(p);
             let (a, b) = (a as usize, b as usize);
-            let g = match gammas {
-                Some(gs) => gs[i],
-                None => compare(&records.side(a), &records.side(b)),
-            };
             // The bound's terms are each at least the exact ones; the slack covers the
             // rounding of summing them in another order, so no match is ever dropped here.
             if probability(scorer.bound(g) + BOUND_SLACK) < threshold {
@@ -477,7 +468,7 @@ fn score_candidates(
         pairs,
         groups,
         oversized_blocks: cands.oversized.clone(),
-        candidate_pairs: cands.pairs.len() as u64,
+        candidate_pairs: cands.len() as u64,
     }
 }
 
