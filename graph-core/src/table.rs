@@ -362,42 +362,34 @@ pub(crate) fn can_be_typed_filler(kind: &str) -> bool {
 /// The normalised values of some attribute rows, by row: what a batch link's outputs show
 /// (one row per hub and shared property) or what duplicate detection compares, without
 /// holding the values of every row.
+///
+/// The rows are kept in chunks (one per row group of a batch read), so joining the parts read
+/// in parallel moves them instead of copying them: at 10M accounts the values duplicate
+/// detection compares are several GB, and a copy doubled them at the read's peak.
 #[derive(Debug, Clone, Default)]
 pub struct RowValues {
+    chunks: Vec<ValueChunk>,
+    /// Per chunk, the index among all rows held of its first row.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+/// Most bytes of values one [`ValueChunk`] holds: its ends are `u32`. (Tiny in this crate's
+/// unit tests, so every test that builds values row by row crosses chunks.)
+const CHUNK_BYTES: usize = if cfg!(test) { 64 } else { u32::MAX as usize };
+
+/// Consecutive rows of a [`RowValues`] with their values in one buffer of at most
+/// [`CHUNK_BYTES`].
+#[derive(Debug, Clone, Default)]
+struct ValueChunk {
     /// Attribute rows, ascending.
     rows: Vec<u32>,
-    value_end: Vec<u64>,
+    value_end: Vec<u32>,
     values: String,
 }
 
-impl RowValues {
-    /// Number of rows held.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether none are held.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// Appends the value of `row`, which must be above every row held.
-    pub(crate) fn push(&mut self, row: u32, value: &str) {
-        debug_assert!(self.rows.last().is_none_or(|&r| r < row));
-        self.rows.push(row);
-        self.values.push_str(value);
-        self.value_end.push(self.values.len() as u64);
-    }
-
-    /// Room for `rows` more rows holding `bytes` more bytes of values.
-    pub(crate) fn reserve(&mut self, rows: usize, bytes: usize) {
-        self.rows.reserve_exact(rows);
-        self.value_end.reserve_exact(rows);
-        self.values.reserve_exact(bytes);
-    }
-
-    /// The `i`-th row held and its value (`i < len()`).
-    pub(crate) fn at(&self, i: usize) -> (u32, &str) {
+impl ValueChunk {
+    fn at(&self, i: usize) -> (u32, &str) {
         let start = if i == 0 {
             0
         } else {
@@ -408,11 +400,84 @@ impl RowValues {
             &self.values[start..self.value_end[i] as usize],
         )
     }
+}
+
+impl RowValues {
+    /// Number of rows held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunk rows are appended to, started anew when `bytes` more would not fit in it.
+    fn tail(&mut self, bytes: usize) -> &mut ValueChunk {
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.values.is_empty() || c.values.len() + bytes <= CHUNK_BYTES);
+        if !fits {
+            self.starts.push(self.len);
+            self.chunks.push(ValueChunk::default());
+        }
+        let last = self.chunks.len() - 1;
+        &mut self.chunks[last]
+    }
+
+    /// Appends the value of `row`, which must be above every row held.
+    pub(crate) fn push(&mut self, row: u32, value: &str) {
+        debug_assert!(self.last_row().is_none_or(|r| r < row));
+        let chunk = self.tail(value.len());
+        chunk.rows.push(row);
+        chunk.values.push_str(value);
+        chunk.value_end.push(chunk.values.len() as u32);
+        self.len += 1;
+    }
+
+    fn last_row(&self) -> Option<u32> {
+        self.chunks
+            .iter()
+            .rev()
+            .find_map(|c| c.rows.last().copied())
+    }
+
+    /// Room for `rows` more rows holding `bytes` more bytes of values.
+    pub(crate) fn reserve(&mut self, rows: usize, bytes: usize) {
+        let chunk = self.tail(bytes);
+        chunk.rows.reserve_exact(rows);
+        chunk.value_end.reserve_exact(rows);
+        chunk.values.reserve_exact(bytes);
+    }
+
+    /// The `i`-th row held and its value (`i < len()`). `O(1)` with one chunk, else
+    /// `O(log chunks)`.
+    pub(crate) fn at(&self, i: usize) -> (u32, &str) {
+        let c = match self.chunks.len() {
+            1 => 0,
+            _ => self.starts.partition_point(|&s| s <= i) - 1,
+        };
+        self.chunks[c].at(i - self.starts[c])
+    }
+
+    /// Every row held and its value, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
+        self.chunks
+            .iter()
+            .flat_map(|c| (0..c.rows.len()).map(move |i| c.at(i)))
+    }
 
     /// The value of attribute row `row`, if held. `O(log n)`.
     pub fn get(&self, row: u32) -> Option<&str> {
-        let i = self.rows.binary_search(&row).ok()?;
-        Some(self.at(i).1)
+        let c = self
+            .chunks
+            .partition_point(|c| c.rows.first().is_some_and(|&f| f <= row))
+            .checked_sub(1)?;
+        let chunk = &self.chunks[c];
+        let i = chunk.rows.binary_search(&row).ok()?;
+        Some(chunk.at(i).1)
     }
 
     /// The values of `rows` (ascending, without repeats) copied out of a table that holds
@@ -426,22 +491,17 @@ impl RowValues {
         out
     }
 
-    /// The rows of `parts` (each above the previous part's rows), in order, copied once into
-    /// buffers of the exact size.
-    pub(crate) fn concat(mut parts: Vec<RowValues>) -> RowValues {
-        if parts.len() == 1 {
-            return parts.pop().unwrap_or_default();
-        }
+    /// The rows of `parts` (each above the previous part's rows), in order. Their chunks are
+    /// moved, never copied.
+    pub(crate) fn concat(parts: Vec<RowValues>) -> RowValues {
         let mut all = RowValues::default();
-        all.reserve(
-            parts.iter().map(RowValues::len).sum(),
-            parts.iter().map(|p| p.values.len()).sum(),
-        );
-        for p in parts {
-            let base = all.values.len() as u64;
-            all.rows.extend_from_slice(&p.rows);
-            all.values.push_str(&p.values);
-            all.value_end.extend(p.value_end.iter().map(|e| e + base));
+        for chunk in parts.into_iter().flat_map(|p| p.chunks) {
+            if chunk.rows.is_empty() {
+                continue;
+            }
+            all.starts.push(all.len);
+            all.len += chunk.rows.len();
+            all.chunks.push(chunk);
         }
         all
     }

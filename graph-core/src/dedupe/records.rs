@@ -516,34 +516,34 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
     let attrs = &input.attributes;
     records_from_rows(
         input,
-        attrs.len(),
-        |i| (i as u32, attrs.entity[i], attrs.kind[i]),
+        || (0..attrs.len()).map(|i| (i as u32, attrs.entity[i], attrs.kind[i])),
         |row| attrs.value(row),
     )
 }
 
 /// Like [`records_from_input`] for an input read without values (a batch link's read):
 /// `values` holds the values of the rows of [`COMPARED_KINDS`] (rows of other kinds are
-/// ignored anyway), and is read in its own order, so every value is found in `O(1)`.
+/// ignored anyway). It is walked in its own order, and a value is found by its index there
+/// (`O(log chunks)`).
 pub fn records_from_values(input: &LinkInput, values: &RowValues) -> DedupeRecords {
     let attrs = &input.attributes;
     records_from_rows(
         input,
-        values.len(),
-        |i| {
-            let row = values.at(i).0 as usize;
-            (i as u32, attrs.entity[row], attrs.kind[row])
+        || {
+            values.iter().enumerate().map(|(i, (row, _))| {
+                let row = row as usize;
+                (i as u32, attrs.entity[row], attrs.kind[row])
+            })
         },
         |i| values.at(i as usize).1,
     )
 }
 
-/// Builds the records from `count` rows: `row(i)` gives the `i`-th row's handle, entity and
-/// kind (rows in attribute order), `value(handle)` its value.
-fn records_from_rows<'a>(
+/// Builds the records from the rows `rows()` walks: each row's handle, entity and kind (rows
+/// in attribute order); `value(handle)` gives its value.
+fn records_from_rows<'a, I: Iterator<Item = (u32, u32, u16)>>(
     input: &LinkInput,
-    count: usize,
-    row: impl Fn(usize) -> (u32, u32, u16),
+    rows_of: impl Fn() -> I,
     value: impl Fn(u32) -> &'a str + Sync,
 ) -> DedupeRecords {
     let ents = &input.entities;
@@ -564,8 +564,7 @@ fn records_from_rows<'a>(
     // rows: the first pass takes only rows of anchors themselves, the second fills gaps.
     let mut rows = vec![NULL; n * SLOTS];
     for own in [true, false] {
-        for i in 0..count {
-            let (handle, e, k) = row(i);
+        for (handle, e, k) in rows_of() {
             let Some(slot) = slot_by_kind[k as usize] else {
                 continue;
             };
