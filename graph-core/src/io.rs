@@ -143,24 +143,6 @@ impl<'a> RowGroups<'a> {
         kv.iter().find(|e| e.key == key)?.value.as_deref()
     }
 
-    /// Uncompressed bytes of column `name` in group `g` (0 when the file has no such column):
-    /// at least the bytes of its plainly encoded values.
-    fn uncompressed_bytes(&self, g: usize, name: &str) -> usize {
-        let schema = self.metadata.parquet_schema();
-        (0..schema.num_columns())
-            .filter(|&i| schema.get_column_root(i).name() == name)
-            .map(|i| {
-                let size = self
-                    .metadata
-                    .metadata()
-                    .row_group(g)
-                    .column(i)
-                    .uncompressed_size();
-                usize::try_from(size).unwrap_or(0)
-            })
-            .sum()
-    }
-
     /// Number of row groups.
     fn len(&self) -> usize {
         self.first_rows.len()
@@ -625,12 +607,6 @@ fn read_attribute_keys(
             };
             let mut fillers = Vec::new();
             let mut vals = RowValues::default();
-            if !value_kinds.is_empty() {
-                // Room for every row of the group and its whole value column, an upper bound
-                // of what is kept: only the pages written are resident, and the buffers
-                // are never regrown (doubling copied them and left the old ones resident).
-                vals.reserve(ents.len(), file.uncompressed_bytes(g, "value"));
-            }
             let mut at = 0usize;
             for b in file.batches(g, None)? {
                 let b = b?;
