@@ -235,7 +235,7 @@ pub(crate) fn rings(
             };
             let window = (config.rings.burst_hours * 3_600_000.0) as i64;
             let synthetic_name_dob = dob_accounts.values().any(|accounts| {
-                several_ids_one_operation(accounts, &tied, |a| ents.created_at[a as usize], window)
+                several_ids_one_operation(accounts, tied, |a| ents.created_at[a as usize], window)
             });
             let identity_reuse = identity_govs
                 .values()
