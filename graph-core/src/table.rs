@@ -365,7 +365,7 @@ pub(crate) fn can_be_typed_filler(kind: &str) -> bool {
 ///
 /// The rows are kept in chunks (one per row group of a batch read), so joining the parts read
 /// in parallel moves them instead of copying them: at 10M accounts the values duplicate
-/// detection compares are several GB, and a copy doubled them at the read's peak.
+/// detection compares are several GB, which a copy held twice while it was made.
 #[derive(Debug, Clone, Default)]
 pub struct RowValues {
     chunks: Vec<ValueChunk>,
