@@ -287,8 +287,9 @@ pub fn read_ingest_dir_kinds(dir: &Path, keyer: Keyer, kinds: &[&str]) -> Result
 
 /// The input of a batch link: every attribute row with its key but without its value
 /// ([`Attributes::has_values`] is false; typed fillers are noted as the rows are read), and
-/// the values of the rows of `value_kinds` by row (for duplicate detection; empty when no
-/// kinds are named). The values the outputs show are fetched later with [`read_values`].
+/// the values of the rows of `value_kinds` whose entity is its own anchor (an account, or an
+/// inquiry without a known account), by row (for duplicate detection, which fetches the few
+/// inquiry values it needs afterwards; empty when no kinds are named). The values the outputs show are fetched later with [`read_values`].
 ///
 /// # Errors
 /// As [`read_ingest_dir`].
@@ -445,7 +446,8 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
 
     let apath = dir.join("attributes.parquet");
     if let AttrRead::Keys(value_kinds) = read {
-        let (attributes, values) = read_attribute_keys(&apath, n, &keyer, value_kinds)?;
+        let (attributes, values) =
+            read_attribute_keys(&apath, &entities.anchor, &keyer, value_kinds)?;
         return Ok((
             LinkInput {
                 entities,
@@ -566,10 +568,11 @@ impl<'k> GroupKinds<'k> {
 /// names kinds; otherwise every value is decoded and keyed here.
 fn read_attribute_keys(
     apath: &Path,
-    n: usize,
+    anchors: &[u32],
     keyer: &Keyer,
     value_kinds: &[&str],
 ) -> Result<(Attributes, RowValues)> {
+    let n = anchors.len();
     let file = RowGroups::load(apath)?;
     let stored = file.has_column(ATTRIBUTE_KEY_COLUMN)
         && file.has_column(ATTRIBUTE_FILLER_COLUMN)
@@ -672,7 +675,10 @@ fn read_attribute_keys(
                     if filler {
                         fillers.push((kid, row_key));
                     }
+                    // Only anchors' own rows: an inquiry's values are wanted only where its
+                    // account has none, and fetched then (`records_from_values`).
                     if local.keep[k]
+                        && anchors[e as usize] == e
                         && let Some(value) = &value
                     {
                         vals.push((first as usize + at) as u32, value.value(i));

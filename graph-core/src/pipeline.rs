@@ -381,7 +381,7 @@ pub fn link_input(
 }
 
 /// Gives the values of attribute rows (ascending) of an input.
-type FetchValues<'a> = &'a dyn Fn(&LinkInput, &[u32]) -> Result<RowValues>;
+type FetchValues<'a> = &'a (dyn Fn(&LinkInput, &[u32]) -> Result<RowValues> + Sync);
 
 /// Work on the clusters alone, done beside the rest of a run once linking is over.
 type Beside<'a> = &'a (dyn Fn(&Entities, &LinkOutput) -> Result<()> + Sync);
@@ -423,18 +423,20 @@ fn link_with(
                 let t = Instant::now();
                 let records = match compared_values {
                     Some(values) => {
-                        let records = dedupe::records_from_values(&input, &values);
+                        let records = dedupe::records_from_values(&input, &values, |rows| {
+                            fetch(&input, rows)
+                        })?;
                         drop(values);
                         records
                     }
                     None => dedupe::records_from_input(&input),
                 };
-                (duplicates_of(&records, &config.dedupe, None), t.elapsed())
+                Ok((duplicates_of(&records, &config.dedupe, None), t.elapsed()))
             })
         },
     );
     timings.extend(out.timings_ms.iter().cloned());
-    let dups = dups.map(|(d, took)| {
+    let dups = dups.transpose()?.map(|(d, took)| {
         timings.push((
             "duplicates (beside linking)".to_owned(),
             took.as_millis() as u64,

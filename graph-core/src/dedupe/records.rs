@@ -522,21 +522,49 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
 }
 
 /// Like [`records_from_input`] for an input read without values (a batch link's read):
-/// `values` holds the values of the rows of [`COMPARED_KINDS`] (rows of other kinds are
-/// ignored anyway). It is walked in its own order, and a value is found by its index there
-/// (`O(log chunks)`).
-pub fn records_from_values(input: &LinkInput, values: &RowValues) -> DedupeRecords {
+/// `values` holds the values of the anchors' own rows of [`COMPARED_KINDS`] (rows of other
+/// kinds are ignored anyway); `fetch(rows)` is called once with the inquiry rows (ascending)
+/// whose anchor has no usable value of their kind, and returns their values. The records
+/// equal [`records_from_input`]'s. A value is found by its index (`O(log chunks)`).
+///
+/// # Errors
+/// What `fetch` returns.
+pub fn records_from_values(
+    input: &LinkInput,
+    values: &RowValues,
+    fetch: impl FnOnce(&[u32]) -> crate::Result<RowValues>,
+) -> crate::Result<DedupeRecords> {
     let attrs = &input.attributes;
-    records_from_rows(
-        input,
-        || {
-            values.iter().enumerate().map(|(i, (row, _))| {
-                let row = row as usize;
-                (i as u32, attrs.entity[row], attrs.kind[row])
-            })
-        },
-        |i| values.at(i as usize).1,
-    )
+    let ents = &input.entities;
+    let mut cells = Cells::new(input);
+    let own = || {
+        values.iter().enumerate().map(|(i, (row, _))| {
+            let row = row as usize;
+            (i as u32, attrs.entity[row], attrs.kind[row])
+        })
+    };
+    cells.fill(input, own(), true, |h| values.at(h as usize).1);
+    // The inquiry rows of the kinds compared whose anchor's cell is still empty.
+    let gaps: Vec<u32> = (0..attrs.len())
+        .filter(|&i| {
+            let e = attrs.entity[i];
+            let anchor = ents.anchor[e as usize];
+            anchor != e && cells.empty(anchor, attrs.kind[i])
+        })
+        .map(|i| i as u32)
+        .collect();
+    let fetched = fetch(&gaps)?;
+    let base = values.len() as u32;
+    let value = |h: u32| match h.checked_sub(base) {
+        None => values.at(h as usize).1,
+        Some(j) => fetched.at(j as usize).1,
+    };
+    let inquiries = fetched.iter().enumerate().map(|(j, (row, _))| {
+        let row = row as usize;
+        (base + j as u32, attrs.entity[row], attrs.kind[row])
+    });
+    cells.fill(input, inquiries, false, value);
+    Ok(records_from_cells(input, cells, value))
 }
 
 /// Builds the records from the rows `rows()` walks: each row's handle, entity and kind (rows
@@ -546,47 +574,102 @@ fn records_from_rows<'a, I: Iterator<Item = (u32, u32, u16)>>(
     rows_of: impl Fn() -> I,
     value: impl Fn(u32) -> &'a str + Sync,
 ) -> DedupeRecords {
-    let ents = &input.entities;
-    let attrs = &input.attributes;
-    let mut rec_of = vec![NULL; ents.len()];
-    let mut anchors = Vec::new();
-    for (e, &a) in ents.anchor.iter().enumerate() {
-        if a as usize == e {
-            rec_of[e] = anchors.len() as u32;
-            anchors.push(e as u32);
+    let mut cells = Cells::new(input);
+    // The anchor's own rows win over its inquiries' rows: the first pass takes only rows of
+    // anchors themselves, the second fills gaps.
+    for own in [true, false] {
+        cells.fill(input, rows_of(), own, &value);
+    }
+    records_from_cells(input, cells, value)
+}
+
+/// Which row (a handle) fills each field of each record: `rows[rec * SLOTS + slot]`.
+struct Cells {
+    rec_of: Vec<u32>,
+    anchors: Vec<u32>,
+    slot_by_kind: Vec<Option<Slot>>,
+    placeholders: Placeholders,
+    rows: Vec<u32>,
+}
+
+impl Cells {
+    /// One record per anchor, every field empty.
+    fn new(input: &LinkInput) -> Cells {
+        let ents = &input.entities;
+        let mut rec_of = vec![NULL; ents.len()];
+        let mut anchors = Vec::new();
+        for (e, &a) in ents.anchor.iter().enumerate() {
+            if a as usize == e {
+                rec_of[e] = anchors.len() as u32;
+                anchors.push(e as u32);
+            }
+        }
+        let kinds = &input.attributes.kinds;
+        Cells {
+            rows: vec![NULL; anchors.len() * SLOTS],
+            rec_of,
+            anchors,
+            slot_by_kind: kinds.iter().map(|k| slot_of(k)).collect(),
+            placeholders: Placeholders::new(kinds),
         }
     }
-    let n = anchors.len();
-    let slot_by_kind: Vec<Option<Slot>> = attrs.kinds.iter().map(|k| slot_of(k)).collect();
-    let placeholders = Placeholders::new(&attrs.kinds);
 
-    // rows[rec * SLOTS + slot] = row handle. The anchor's own rows win over its inquiries'
-    // rows: the first pass takes only rows of anchors themselves, the second fills gaps.
-    let mut rows = vec![NULL; n * SLOTS];
-    for own in [true, false] {
-        for (handle, e, k) in rows_of() {
-            let Some(slot) = slot_by_kind[k as usize] else {
+    /// Whether `anchor`'s record has no value yet for the field of kind `k` (false for kinds
+    /// not compared).
+    fn empty(&self, anchor: u32, k: u16) -> bool {
+        let (Some(slot), Some(&rec)) = (
+            self.slot_by_kind[k as usize],
+            self.rec_of.get(anchor as usize),
+        ) else {
+            return false;
+        };
+        rec != NULL && self.rows[rec as usize * SLOTS + slot as usize] == NULL
+    }
+
+    /// Fills empty fields from `rows` (handle, entity, kind), taking only the anchors' own
+    /// rows (`own`) or only their inquiries' rows, and never a placeholder.
+    fn fill<'a>(
+        &mut self,
+        input: &LinkInput,
+        rows: impl Iterator<Item = (u32, u32, u16)>,
+        own: bool,
+        value: impl Fn(u32) -> &'a str,
+    ) {
+        let ents = &input.entities;
+        let kinds = &input.attributes.kinds;
+        for (handle, e, k) in rows {
+            let Some(slot) = self.slot_by_kind[k as usize] else {
                 continue;
             };
             let anchor = ents.anchor[e as usize];
             if (anchor == e) != own {
                 continue;
             }
-            let rec = rec_of[anchor as usize];
+            let rec = self.rec_of[anchor as usize];
             if rec == NULL {
                 // An anchor that is not its own anchor cannot occur in a valid input; skip.
                 continue;
             }
-            let cell = &mut rows[rec as usize * SLOTS + slot as usize];
+            let cell = &mut self.rows[rec as usize * SLOTS + slot as usize];
             if *cell == NULL {
                 let v = value(handle);
-                if placeholders.is(k as usize, &attrs.kinds[k as usize], v) {
+                if self.placeholders.is(k as usize, &kinds[k as usize], v) {
                     continue;
                 }
                 *cell = handle;
             }
         }
     }
+}
+
+/// The records whose fields `cells` chose, their values read through `value(handle)`.
+fn records_from_cells<'a>(
+    input: &LinkInput,
+    cells: Cells,
+    value: impl Fn(u32) -> &'a str + Sync,
+) -> DedupeRecords {
+    let Cells { anchors, rows, .. } = cells;
+    let n = anchors.len();
     let value = |rec: usize, slot: Slot| -> Option<&str> {
         match rows[rec * SLOTS + slot as usize] {
             NULL => None,

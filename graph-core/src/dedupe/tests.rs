@@ -7,7 +7,7 @@ use super::score::Scorer;
 use super::*;
 use crate::keys::Keyer;
 use crate::record::{EntityType, kinds};
-use crate::table::{Attributes, Entities, LinkInput};
+use crate::table::{Attributes, Entities, LinkInput, RowValues};
 
 type Row = Vec<(&'static str, String)>;
 
@@ -739,4 +739,102 @@ proptest! {
             result.pairs.iter().map(|p| (p.a, p.b, p.match_weight.to_bits())).collect();
         prop_assert_eq!(got, want);
     }
+}
+
+/// Records built from the anchors' own values, with the inquiry rows fetched only for the
+/// fields still empty, equal the records built from every value (a batch link reads the
+/// former).
+#[test]
+fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
+    let keyer = Keyer::new(b"dedupe tests");
+    let mut entities = Entities::default();
+    let mut attributes = Attributes::default();
+    let mut add = |e: u32, k: &str, v: &str| {
+        let kid = attributes.kind_id(k);
+        attributes.push(&keyer, e, kid, v);
+    };
+    let a0 = entities.push("a0", EntityType::Account, None, None, None);
+    let a1 = entities.push("a1", EntityType::Account, None, None, None);
+    let i0 = entities.push("i0", EntityType::Inquiry, Some(a0), None, None);
+    let i1 = entities.push("i1", EntityType::Inquiry, Some(a1), None, None);
+    let lone = entities.push("i2", EntityType::Inquiry, None, None, None);
+    // a0: a placeholder email and no phone of its own; its inquiry has both.
+    add(a0, kinds::NAME, "ana maria lopez");
+    add(a0, kinds::NAME_LAST, "lopez");
+    add(a0, kinds::EMAIL, "test@test.com");
+    // a1: every field its own; its inquiry's other values are not used.
+    add(a1, kinds::NAME, "bo chen");
+    add(a1, kinds::NAME_LAST, "chen");
+    add(a1, kinds::PHONE, "+14155552671");
+    add(a1, kinds::BIRTHDATE, "1990-01-02");
+    add(i0, kinds::EMAIL, "ana.lopez@example.org");
+    add(i0, kinds::PHONE, "+14155550000");
+    add(i0, kinds::BIRTHDATE, "1985-06-07");
+    add(i1, kinds::PHONE, "+14155559999");
+    add(i1, kinds::GOV_ID, "US:123456780");
+    // An inquiry without a known account is its own anchor.
+    add(lone, kinds::NAME, "cy dee");
+    add(lone, kinds::EMAIL, "cy@example.org");
+    let input = LinkInput {
+        entities,
+        attributes,
+        keyer,
+    };
+    let attrs = &input.attributes;
+    let own_rows: Vec<u32> = (0..attrs.len() as u32)
+        .filter(|&r| {
+            let e = attrs.entity[r as usize];
+            input.entities.anchor[e as usize] == e
+        })
+        .collect();
+    let own = RowValues::from_attributes(attrs, &own_rows);
+    let mut asked = Vec::new();
+    let from_values = records_from_values(&input, &own, |rows| {
+        asked = rows.to_vec();
+        Ok(RowValues::from_attributes(attrs, rows))
+    })
+    .unwrap();
+    let whole = records_from_input(&input);
+    let fields = |r: &DedupeRecords| -> Vec<Vec<Option<String>>> {
+        (0..r.len())
+            .map(|i| {
+                let mut f: Vec<Option<String>> = [
+                    &r.first_name,
+                    &r.last_name,
+                    &r.full_name,
+                    &r.gov_id,
+                    &r.email,
+                    &r.phone,
+                    &r.address,
+                ]
+                .iter()
+                .map(|c| c.get(i).map(str::to_owned))
+                .collect();
+                f.push(Some(r.birthdate[i].to_string()));
+                f
+            })
+            .collect()
+    };
+    assert_eq!(from_values.anchors, whole.anchors);
+    assert_eq!(fields(&from_values), fields(&whole));
+    // Only a0's inquiry rows for its empty or placeholder fields, and a1's missing ID number.
+    let kind_of = |r: u32| attrs.kinds[attrs.kind[r as usize] as usize].as_str();
+    let asked: Vec<(u32, &str)> = asked
+        .iter()
+        .map(|&r| (attrs.entity[r as usize], kind_of(r)))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            (i0, kinds::EMAIL),
+            (i0, kinds::PHONE),
+            (i0, kinds::BIRTHDATE),
+            (i1, kinds::GOV_ID)
+        ]
+    );
+    assert_eq!(
+        fields(&whole)[0][4].as_deref(),
+        Some("ana.lopez@example.org"),
+        "the placeholder gave way to the inquiry's email"
+    );
 }
