@@ -557,15 +557,16 @@ impl<'k> GroupKinds<'k> {
     }
 }
 
-/// The keys-only read of `attributes.parquet` (see [`read_ingest_for_link`]) for `n`
-/// entities. Every row group decodes, keys and checks its rows in parallel straight into
+/// The keys-only read of `attributes.parquet` (see [`read_ingest_for_link`]) for the
+/// entities whose anchors are `anchors`. Every row group decodes, keys and checks its rows in parallel straight into
 /// its slice of the table's columns, which are sized once from the file's metadata: no
 /// per-group tables are built and then copied together. Kind indexes follow the order in
 /// which kinds first appear in the file, as [`Attributes::kind_id`] numbers them row by row.
 ///
 /// When ingest stored the keys with a keyer whose [`Keyer::check`] equals `keyer`'s, they
 /// and the typed-filler flags are read as they are, and the values only when `value_kinds`
-/// names kinds; otherwise every value is decoded and keyed here.
+/// names kinds; otherwise every value is decoded and keyed here. Values of `value_kinds` are
+/// kept for the rows of entities that are their own anchor only.
 fn read_attribute_keys(
     apath: &Path,
     anchors: &[u32],
