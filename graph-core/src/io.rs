@@ -289,7 +289,8 @@ pub fn read_ingest_dir_kinds(dir: &Path, keyer: Keyer, kinds: &[&str]) -> Result
 /// ([`Attributes::has_values`] is false; typed fillers are noted as the rows are read), and
 /// the values of the rows of `value_kinds` whose entity is its own anchor (an account, or an
 /// inquiry without a known account), by row (for duplicate detection, which fetches the few
-/// inquiry values it needs afterwards; empty when no kinds are named). The values the outputs show are fetched later with [`read_values`].
+/// inquiry values it needs afterwards; empty when no kinds are named). The values the
+/// outputs show are fetched later with [`read_values`].
 ///
 /// # Errors
 /// As [`read_ingest_dir`].
@@ -558,8 +559,9 @@ impl<'k> GroupKinds<'k> {
 }
 
 /// The keys-only read of `attributes.parquet` (see [`read_ingest_for_link`]) for the
-/// entities whose anchors are `anchors`. Every row group decodes, keys and checks its rows in parallel straight into
-/// its slice of the table's columns, which are sized once from the file's metadata: no
+/// entities whose anchors are `anchors`. Every row group decodes, keys and checks its rows
+/// in parallel straight into its slice of the table's columns, which are sized once from the
+/// file's metadata: no
 /// per-group tables are built and then copied together. Kind indexes follow the order in
 /// which kinds first appear in the file, as [`Attributes::kind_id`] numbers them row by row.
 ///
