@@ -229,8 +229,8 @@ pub(crate) fn rings(
                 cluster_shared.iter().any(|&si| {
                     let s = &out.shared[si];
                     base_kind(&out.kinds[s.kind as usize]) != kinds::NAME_DOB
-                        && s.anchors.contains(&a)
-                        && s.anchors.contains(&b)
+                        && s.anchors.binary_search(&a).is_ok()
+                        && s.anchors.binary_search(&b).is_ok()
                 })
             };
             let window = (config.rings.burst_hours * 3_600_000.0) as i64;

@@ -544,8 +544,10 @@ pub fn records_from_values(
         })
     };
     cells.fill(input, own(), true, |h| values.at(h as usize).1);
-    // The inquiry rows of the kinds compared whose anchor's cell is still empty.
+    // The inquiry rows of the kinds compared whose anchor's cell is still empty (every
+    // attribute row is looked at: in parallel, in order).
     let gaps: Vec<u32> = (0..attrs.len())
+        .into_par_iter()
         .filter(|&i| {
             let e = attrs.entity[i];
             let anchor = ents.anchor[e as usize];
