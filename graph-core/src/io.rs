@@ -25,6 +25,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
+use crate::dedupe::ComparedRows;
 use crate::error::{Error, Result};
 use crate::keys::{Keyer, KindKeyer};
 use crate::record::{EntityType, Label};
@@ -272,7 +273,7 @@ fn prim<A: Array + Clone + 'static>(
 /// # Errors
 /// Missing files or columns, unreadable Parquet.
 pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
-    read_ingest(dir, keyer, AttrRead::All).map(|(input, _)| input)
+    read_ingest(dir, keyer, AttrRead::All)
 }
 
 /// Like [`read_ingest_dir`], but keeps only the attributes of `kinds` and computes no
@@ -282,24 +283,142 @@ pub fn read_ingest_dir(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
 /// # Errors
 /// As [`read_ingest_dir`].
 pub fn read_ingest_dir_kinds(dir: &Path, keyer: Keyer, kinds: &[&str]) -> Result<LinkInput> {
-    read_ingest(dir, keyer, AttrRead::Kinds(kinds)).map(|(input, _)| input)
+    read_ingest(dir, keyer, AttrRead::Kinds(kinds))
 }
 
-/// The input of a batch link: every attribute row with its key but without its value
-/// ([`Attributes::has_values`] is false; typed fillers are noted as the rows are read), and
-/// the values of the rows of `value_kinds` whose entity is its own anchor (an account, or an
-/// inquiry without a known account), by row (for duplicate detection, which fetches the few
-/// inquiry values it needs afterwards; empty when no kinds are named). The values the
-/// outputs show are fetched later with [`read_values`].
+/// The entities of an ingest output folder (`entities.parquet`), checked: fewer than
+/// `u32::MAX`, every anchor one of them.
+///
+/// # Errors
+/// Missing file or column, unreadable Parquet, an anchor out of range, too many entities.
+pub(crate) fn read_ingest_entities(dir: &Path) -> Result<Entities> {
+    let epath = dir.join("entities.parquet");
+    let cols = [
+        "entity_id",
+        "entity_type",
+        "anchor_idx",
+        "created_at_ms",
+        "label",
+    ];
+    let entities = read_entities(&epath, &cols)?;
+    let n = entities.len();
+    if n >= u32::MAX as usize {
+        return Err(Error::TooLarge(n));
+    }
+    if let Some(bad) = entities.anchor.iter().find(|&&a| a as usize >= n) {
+        return Err(Error::Schema {
+            path: epath,
+            message: format!("anchor_idx {bad} out of range"),
+        });
+    }
+    Ok(entities)
+}
+
+/// The attribute table of a batch link for the entities `ents` of the same folder: every
+/// attribute row with its key but without its value ([`Attributes::has_values`] is false;
+/// typed fillers are noted as the rows are read). The values the outputs show are fetched
+/// later with [`read_values`].
 ///
 /// # Errors
 /// As [`read_ingest_dir`].
-pub(crate) fn read_ingest_for_link(
+pub(crate) fn read_link_attributes(
     dir: &Path,
-    keyer: Keyer,
-    value_kinds: &[&str],
-) -> Result<(LinkInput, RowValues)> {
-    read_ingest(dir, keyer, AttrRead::Keys(value_kinds))
+    ents: &Entities,
+    keyer: &Keyer,
+) -> Result<Attributes> {
+    read_attribute_keys(&dir.join("attributes.parquet"), ents.anchor.len(), keyer)
+}
+
+/// The rows of `kinds` of `attributes.parquet` as duplicate detection reads them without the
+/// attribute table ([`ComparedRows`]): the values of the rows of entities that are their own
+/// anchor in `ents`, and the row, entity and kind of the others. Row groups are read in
+/// parallel; only `entity_idx`, `kind` and `value` are decoded.
+///
+/// # Errors
+/// As [`read_ingest_dir`]; an `entity_idx` out of range.
+pub(crate) fn read_compared(dir: &Path, ents: &Entities, kinds: &[&str]) -> Result<ComparedRows> {
+    let apath = dir.join("attributes.parquet");
+    let n = ents.len();
+    let parts = read_row_groups(
+        &apath,
+        &["entity_idx", "kind", "value"],
+        None,
+        |first, batches| {
+            let mut part = ComparedRows::default();
+            let mut at = first;
+            for b in batches {
+                let ent: UInt32Array = prim(&apath, &b, "entity_idx", DataType::UInt32)?;
+                let kind_col = strings(&apath, &b, "kind")?;
+                let value = strings(&apath, &b, "value")?;
+                let mut seen = KindViews::default();
+                for (i, &view) in kind_col.views().iter().enumerate() {
+                    let row = at as u32;
+                    at += 1;
+                    let e = ent.value(i);
+                    if e as usize >= n {
+                        return Err(Error::Schema {
+                            path: apath.clone(),
+                            message: format!("entity_idx {e} out of range (entities: {n})"),
+                        });
+                    }
+                    let found = || Ok(kinds.iter().position(|k| *k == kind_col.value(i)));
+                    let Some(k) = seen.get(view, found)? else {
+                        continue;
+                    };
+                    let k = k as u16;
+                    if ents.anchor[e as usize] == e {
+                        part.own.push(row, value.value(i));
+                        part.own_entity.push(e);
+                        part.own_kind.push(k);
+                    } else {
+                        part.other_row.push(row);
+                        part.other_entity.push(e);
+                        part.other_kind.push(k);
+                    }
+                }
+            }
+            Ok(part)
+        },
+    )?;
+    let mut all = ComparedRows {
+        kinds: kinds.iter().map(|&k| k.to_owned()).collect(),
+        ..ComparedRows::default()
+    };
+    let (own, other) = parts.iter().fold((0, 0), |(o, t), p| {
+        (o + p.own_entity.len(), t + p.other_row.len())
+    });
+    all.own_entity.reserve_exact(own);
+    all.own_kind.reserve_exact(own);
+    all.other_row.reserve_exact(other);
+    all.other_entity.reserve_exact(other);
+    all.other_kind.reserve_exact(other);
+    for p in parts {
+        all.append(p);
+    }
+    Ok(all)
+}
+
+/// What each kind's string view in one record batch stands for: equal views are equal
+/// strings within one array, and a dictionary-encoded column repeats a handful of views, so
+/// most rows are settled without reading their kind's bytes.
+#[derive(Default)]
+struct KindViews<T> {
+    seen: Vec<(u128, T)>,
+}
+
+impl<T: Copy> KindViews<T> {
+    /// What `view` stands for, found by `find` (from its string) the first time.
+    fn get(&mut self, view: u128, find: impl FnOnce() -> Result<T>) -> Result<T> {
+        if let Some(&(_, t)) = self.seen.iter().find(|s| s.0 == view) {
+            return Ok(t);
+        }
+        let t = find()?;
+        // Bounded: a plainly encoded column gives every long name a view of its own.
+        if self.seen.len() < 64 {
+            self.seen.push((view, t));
+        }
+        Ok(t)
+    }
 }
 
 /// The values of attribute rows `rows` (ascending, without repeats) of an ingest output
@@ -419,49 +538,16 @@ enum AttrRead<'a> {
     All,
     /// The rows of these kinds, with their values; no keys (every key is 0).
     Kinds(&'a [&'a str]),
-    /// Every row with its key and no value; the values of the rows of these kinds go into a
-    /// [`RowValues`] beside the table.
-    Keys(&'a [&'a str]),
 }
 
-fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, RowValues)> {
-    let epath = dir.join("entities.parquet");
-    let cols = [
-        "entity_id",
-        "entity_type",
-        "anchor_idx",
-        "created_at_ms",
-        "label",
-    ];
-    let entities = read_entities(&epath, &cols)?;
+fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<LinkInput> {
+    let entities = read_ingest_entities(dir)?;
     let n = entities.len();
-    if n >= u32::MAX as usize {
-        return Err(Error::TooLarge(n));
-    }
-    if let Some(bad) = entities.anchor.iter().find(|&&a| a as usize >= n) {
-        return Err(Error::Schema {
-            path: epath,
-            message: format!("anchor_idx {bad} out of range"),
-        });
-    }
-
     let apath = dir.join("attributes.parquet");
-    if let AttrRead::Keys(value_kinds) = read {
-        let (attributes, values) =
-            read_attribute_keys(&apath, &entities.anchor, &keyer, value_kinds)?;
-        return Ok((
-            LinkInput {
-                entities,
-                attributes,
-                keyer,
-            },
-            values,
-        ));
-    }
     // Every row with its key and value, or the rows of some kinds with their values only.
     let only = match read {
         AttrRead::Kinds(kinds) => Some(kinds),
-        AttrRead::All | AttrRead::Keys(_) => None,
+        AttrRead::All => None,
     };
     let parts = read_row_groups(
         &apath,
@@ -520,14 +606,11 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<(LinkInput, R
     if attributes.len() >= u32::MAX as usize {
         return Err(Error::TooLarge(attributes.len()));
     }
-    Ok((
-        LinkInput {
-            entities,
-            attributes,
-            keyer,
-        },
-        RowValues::default(),
-    ))
+    Ok(LinkInput {
+        entities,
+        attributes,
+        keyer,
+    })
 }
 
 /// The kinds one row group of `attributes.parquet` holds, in the order they first appear
@@ -537,13 +620,11 @@ struct GroupKinds<'k> {
     keyers: Vec<KindKeyer<'k>>,
     /// Whether values of the kind can be typed fillers.
     filler: Vec<bool>,
-    /// Whether the kind's values are kept beside the table.
-    keep: Vec<bool>,
 }
 
 impl<'k> GroupKinds<'k> {
     /// The group's index of kind `name`, adding it when new.
-    fn id(&mut self, name: &str, keyer: &'k Keyer, value_kinds: &[&str]) -> Result<u16> {
+    fn id(&mut self, name: &str, keyer: &'k Keyer) -> Result<u16> {
         if let Some(i) = self.names.iter().position(|k| k == name) {
             return Ok(i as u16);
         }
@@ -553,29 +634,20 @@ impl<'k> GroupKinds<'k> {
         self.names.push(name.to_owned());
         self.keyers.push(keyer.for_kind(name));
         self.filler.push(can_be_typed_filler(name));
-        self.keep.push(value_kinds.contains(&name));
         Ok((self.names.len() - 1) as u16)
     }
 }
 
-/// The keys-only read of `attributes.parquet` (see [`read_ingest_for_link`]) for the
-/// entities whose anchors are `anchors`. Every row group decodes, keys and checks its rows
-/// in parallel straight into its slice of the table's columns, which are sized once from the
-/// file's metadata: no
+/// The keys-only read of `attributes.parquet` (see [`read_link_attributes`]) for a folder
+/// of `n` entities. Every row group decodes, keys and checks its rows in parallel straight
+/// into its slice of the table's columns, which are sized once from the file's metadata: no
 /// per-group tables are built and then copied together. Kind indexes follow the order in
 /// which kinds first appear in the file, as [`Attributes::kind_id`] numbers them row by row.
 ///
 /// When ingest stored the keys with a keyer whose [`Keyer::check`] equals `keyer`'s, they
-/// and the typed-filler flags are read as they are, and the values only when `value_kinds`
-/// names kinds; otherwise every value is decoded and keyed here. Values of `value_kinds` are
-/// kept for the rows of entities that are their own anchor only.
-fn read_attribute_keys(
-    apath: &Path,
-    anchors: &[u32],
-    keyer: &Keyer,
-    value_kinds: &[&str],
-) -> Result<(Attributes, RowValues)> {
-    let n = anchors.len();
+/// and the typed-filler flags are read as they are and the values are not decoded;
+/// otherwise every value is decoded and keyed here.
+fn read_attribute_keys(apath: &Path, n: usize, keyer: &Keyer) -> Result<Attributes> {
     let file = RowGroups::load(apath)?;
     let stored = file.has_column(ATTRIBUTE_KEY_COLUMN)
         && file.has_column(ATTRIBUTE_FILLER_COLUMN)
@@ -584,7 +656,7 @@ fn read_attribute_keys(
     if stored {
         columns.extend([ATTRIBUTE_KEY_COLUMN, ATTRIBUTE_FILLER_COLUMN]);
     }
-    if !stored || !value_kinds.is_empty() {
+    if !stored {
         columns.push("value");
     }
     let file = file.select(&columns)?;
@@ -604,15 +676,12 @@ fn read_attribute_keys(
         .into_par_iter()
         .enumerate()
         .map(|(g, ((ents, kinds), keys))| {
-            let (first, _) = file.bounds(g);
             let mut local = GroupKinds {
                 names: Vec::new(),
                 keyers: Vec::new(),
                 filler: Vec::new(),
-                keep: Vec::new(),
             };
             let mut fillers = Vec::new();
-            let mut vals = RowValues::default();
             let mut at = 0usize;
             for b in file.batches(g, None)? {
                 let b = b?;
@@ -639,10 +708,7 @@ fn read_attribute_keys(
                 if at + b.num_rows() > ents.len() {
                     return Err(pq_err(apath, "a row group holds more rows than it says"));
                 }
-                // A kind's view (its bytes, or where in this batch's buffers they are) to
-                // its index: equal views are equal strings within one array, and a
-                // dictionary-encoded column repeats a handful of views.
-                let mut seen: Vec<(u128, u16)> = Vec::new();
+                let mut seen = KindViews::default();
                 for (i, &view) in kind_col.views().iter().enumerate() {
                     let e = ent.value(i);
                     if e as usize >= n {
@@ -651,18 +717,7 @@ fn read_attribute_keys(
                             message: format!("entity_idx {e} out of range (entities: {n})"),
                         });
                     }
-                    let kid = match seen.iter().find(|s| s.0 == view) {
-                        Some(&(_, id)) => id,
-                        None => {
-                            let id = local.id(kind_col.value(i), keyer, value_kinds)?;
-                            // Bounded: a plainly encoded column gives every long name a
-                            // view of its own.
-                            if seen.len() < 64 {
-                                seen.push((view, id));
-                            }
-                            id
-                        }
-                    };
+                    let kid = seen.get(view, || local.id(kind_col.value(i), keyer))?;
                     let k = kid as usize;
                     let (row_key, filler) = match (&key_filler, &value) {
                         (Some((key, filler)), _) => {
@@ -678,14 +733,6 @@ fn read_attribute_keys(
                     if filler {
                         fillers.push((kid, row_key));
                     }
-                    // Only anchors' own rows: an inquiry's values are wanted only where its
-                    // account has none, and fetched then (`records_from_values`).
-                    if local.keep[k]
-                        && anchors[e as usize] == e
-                        && let Some(value) = &value
-                    {
-                        vals.push((first as usize + at) as u32, value.value(i));
-                    }
                     ents[at] = e;
                     kinds[at] = kid;
                     keys[at] = row_key;
@@ -695,7 +742,7 @@ fn read_attribute_keys(
             if at != ents.len() {
                 return Err(pq_err(apath, "a row group holds fewer rows than it says"));
             }
-            Ok((local.names, fillers, vals))
+            Ok((local.names, fillers))
         })
         .collect::<Result<Vec<_>>>()?;
     // Number the kinds in the order they first appear in the file, and renumber the groups
@@ -703,15 +750,13 @@ fn read_attribute_keys(
     let mut all = Attributes::default();
     let mut maps = Vec::with_capacity(parts.len());
     let mut fillers = Vec::new();
-    let mut vals = Vec::with_capacity(parts.len());
-    for (names, group_fillers, group_vals) in parts {
+    for (names, group_fillers) in parts {
         let map: Vec<u16> = names.iter().map(|k| all.kind_id(k)).collect();
         fillers.extend(
             group_fillers
                 .into_iter()
                 .map(|(k, key)| (map[k as usize], key)),
         );
-        vals.push(group_vals);
         maps.push(map);
     }
     by_group(&file, &mut kind)
@@ -723,10 +768,7 @@ fn read_attribute_keys(
                 *k = map[*k as usize];
             }
         });
-    Ok((
-        Attributes::from_keys(all.kinds, entity, kind, key, fillers),
-        RowValues::concat(vals),
-    ))
+    Ok(Attributes::from_keys(all.kinds, entity, kind, key, fillers))
 }
 
 /// `column` (one value per row of `file`) cut into one slice per row group.
@@ -1105,10 +1147,26 @@ mod tests {
         group: usize,
         stored: Option<(&str, KeyOf<'_>)>,
     ) -> Vec<(u32, &'static str, String)> {
+        write_folder_anchored(dir, n, group, stored, &|e| e)
+    }
+
+    /// [`write_folder_with_keys`] with entity `e` anchored to `anchor(e)` (an inquiry when
+    /// that is not `e`).
+    fn write_folder_anchored(
+        dir: &Path,
+        n: usize,
+        group: usize,
+        stored: Option<(&str, KeyOf<'_>)>,
+        anchor: &dyn Fn(u32) -> u32,
+    ) -> Vec<(u32, &'static str, String)> {
+        let n32 = n as u32;
         let entities = TableBuilder::new()
             .str("entity_id", (0..n).map(|i| format!("acct_{i}")))
-            .str("entity_type", (0..n).map(|_| "account"))
-            .u32("anchor_idx", 0..n as u32)
+            .str(
+                "entity_type",
+                (0..n32).map(|e| if anchor(e) == e { "account" } else { "inquiry" }),
+            )
+            .u32("anchor_idx", (0..n32).map(anchor))
             .timestamp_ms("created_at_ms", (0..n).map(|i| Some(i as i64)))
             .opt_str("label", (0..n).map(|_| None))
             .finish()
@@ -1219,7 +1277,7 @@ mod tests {
         // Stored keys that no keyer computes, so the test sees which were read.
         let marked = |kind: &str, value: &str| (keyer.key(kind, value) ^ 1, true);
         let rows = write_folder_with_keys(tmp.path(), 40, 7, Some((&keyer.check(), &marked)));
-        let (read, values) = read_ingest_for_link(tmp.path(), keyer.clone(), &["name"]).unwrap();
+        let read = keys_only(tmp.path(), keyer.clone()).unwrap();
         let a = &read.attributes;
         let expected: Vec<u64> = rows.iter().map(|r| marked(r.1, &r.2).0).collect();
         assert_eq!(a.key, expected, "the same check: the stored keys");
@@ -1228,19 +1286,26 @@ mod tests {
         let name = a.kinds.iter().position(|k| k == "name").unwrap() as u16;
         assert_eq!(a.filler_keys(phone).count(), 20);
         assert_eq!(a.filler_keys(name).count(), 0);
-        // Values of the named kinds still come with stored keys.
-        let named = rows.iter().filter(|r| r.1 == "name").count();
-        assert_eq!(values.len(), named);
-        assert_eq!(values.get(3), Some(rows[3].2.as_str()));
 
         // Another secret: every key computed again from the values.
         let other = Keyer::new(b"another deployment's secret");
-        let (read, _) = read_ingest_for_link(tmp.path(), other.clone(), &[]).unwrap();
+        let read = keys_only(tmp.path(), other.clone()).unwrap();
         let expected: Vec<u64> = rows.iter().map(|r| other.key(r.1, &r.2)).collect();
         assert_eq!(
             read.attributes.key, expected,
             "another check: computed keys"
         );
+    }
+
+    /// A batch link's read of a folder: its entities and the keys-only attribute table.
+    fn keys_only(dir: &Path, keyer: Keyer) -> Result<LinkInput> {
+        let entities = read_ingest_entities(dir)?;
+        let attributes = read_link_attributes(dir, &entities, &keyer)?;
+        Ok(LinkInput {
+            entities,
+            attributes,
+            keyer,
+        })
     }
 
     fn keys_only_read_equals_the_full_read(n: usize, group: usize) {
@@ -1253,11 +1318,10 @@ mod tests {
         stored: Option<(&str, KeyOf<'_>)>,
     ) {
         let tmp = tempfile::tempdir().unwrap();
-        let rows = write_folder_with_keys(tmp.path(), n, group, stored);
+        write_folder_with_keys(tmp.path(), n, group, stored);
         let keyer = Keyer::new(b"io test secret");
         let full = read_ingest_dir(tmp.path(), keyer.clone()).unwrap();
-        let (keys, values) =
-            read_ingest_for_link(tmp.path(), keyer.clone(), &["phone", "name"]).unwrap();
+        let keys = keys_only(tmp.path(), keyer.clone()).unwrap();
         let (a, b) = (&full.attributes, &keys.attributes);
         assert!(a.has_values() && !b.has_values());
         assert_eq!(
@@ -1275,16 +1339,45 @@ mod tests {
         }
         let phone = a.kinds.iter().position(|k| k == "phone").unwrap() as u16;
         assert!(b.filler_keys(phone).count() > 0, "row 42 is +11234567890");
-        // The values of the named kinds, by row, and no others.
-        let named: Vec<usize> = (0..rows.len())
-            .filter(|&r| rows[r].1 == "phone" || rows[r].1 == "name")
-            .collect();
-        assert_eq!(values.len(), named.len());
-        for r in named {
-            assert_eq!(values.get(r as u32), Some(rows[r].2.as_str()));
+    }
+
+    #[test]
+    fn compared_read_equals_the_full_reads_rows_of_the_named_kinds() {
+        // Small groups, and groups of more rows than a record batch holds.
+        for (n, group) in [(40, 7), (BATCH_SIZE, 2 * BATCH_SIZE + 10)] {
+            let tmp = tempfile::tempdir().unwrap();
+            // Every third entity an inquiry of the one before it, every ninth one without
+            // a known account (its own anchor).
+            let anchor = |e: u32| if e % 3 == 1 && e % 9 != 4 { e - 1 } else { e };
+            let rows = write_folder_anchored(tmp.path(), n, group, None, &anchor);
+            let ents = read_ingest_entities(tmp.path()).unwrap();
+            let kinds = ["phone", "name", "not in the file"];
+            let read = read_compared(tmp.path(), &ents, &kinds).unwrap();
+            assert_eq!(read.kinds, kinds);
+            let (mut own, mut other) = (Vec::new(), Vec::new());
+            for (r, (e, kind, value)) in rows.iter().enumerate() {
+                let Some(k) = kinds.iter().position(|k| k == kind) else {
+                    continue;
+                };
+                if anchor(*e) == *e {
+                    own.push((r as u32, value.as_str(), *e, k as u16));
+                } else {
+                    other.push((r as u32, *e, k as u16));
+                }
+            }
+            assert!(!other.is_empty() && own.len() > other.len());
+            let own_read: Vec<(u32, &str, u32, u16)> = (0..read.own.len())
+                .map(|i| {
+                    let (row, value) = read.own.at(i);
+                    (row, value, read.own_entity[i], read.own_kind[i])
+                })
+                .collect();
+            assert_eq!(own_read, own);
+            let other_read: Vec<(u32, u32, u16)> = (0..read.other_row.len())
+                .map(|i| (read.other_row[i], read.other_entity[i], read.other_kind[i]))
+                .collect();
+            assert_eq!(other_read, other);
         }
-        let (_, none) = read_ingest_for_link(tmp.path(), keyer, &[]).unwrap();
-        assert!(none.is_empty());
     }
 
     #[test]

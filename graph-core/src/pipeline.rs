@@ -10,8 +10,8 @@ use crate::config::LinkConfig;
 use crate::dedupe::{self, BlockReport, DedupeConfig, DedupeResult, Model, RuleStats};
 use crate::error::{Error, Result};
 use crate::io::{
-    SCHEMA_VERSION, TableBuilder, WRITE_CHUNK_ROWS, read_ingest_dir_kinds, read_ingest_for_link,
-    read_values, write_batch, write_chunks,
+    SCHEMA_VERSION, TableBuilder, WRITE_CHUNK_ROWS, read_compared, read_ingest_entities,
+    read_link_attributes, read_values, write_batch, write_chunks,
 };
 use crate::keys::{Keyer, key_hex};
 use crate::linker::{IdText, KindStats, LinkOutput, base_kind, cluster_id, hash_of_id, link};
@@ -65,8 +65,8 @@ pub struct RunSummary {
     pub top_rings: Vec<RingSummary>,
     /// Duplicate detection, when it ran.
     pub duplicates: Option<DuplicateSummary>,
-    /// Time per step; duplicate detection runs beside linking, so the steps add up to more
-    /// than `wall_ms`.
+    /// Time per step; the clusters are written beside the values, rings and scores, so the
+    /// steps add up to more than `wall_ms`.
     pub timings_ms: Vec<(String, u64)>,
     /// Wall time of the whole run, writing included.
     pub wall_ms: u64,
@@ -162,6 +162,22 @@ pub fn find_duplicates(input: &LinkInput, cfg: &DedupeConfig, model: Option<&Mod
     duplicates_of(&dedupe::records_from_input(input), cfg, model)
 }
 
+/// Duplicate detection on an ingest output folder whose entities are `ents`, reading no
+/// attribute table: the anchors' own values of the kinds compared, then by row the few
+/// inquiry values that fill their gaps.
+fn duplicates_in_folder(
+    in_dir: &Path,
+    ents: &Entities,
+    keyer: &Keyer,
+    cfg: &DedupeConfig,
+    model: Option<&Model>,
+) -> Result<Duplicates> {
+    let compared = read_compared(in_dir, ents, dedupe::COMPARED_KINDS)?;
+    let records =
+        dedupe::records_from_compared(ents, keyer, compared, |rows| read_values(in_dir, rows))?;
+    Ok(duplicates_of(&records, cfg, model))
+}
+
 fn duplicates_of(
     records: &dedupe::DedupeRecords,
     cfg: &DedupeConfig,
@@ -226,21 +242,38 @@ pub fn run_link(
     let mut timings = Vec::new();
     let start = Instant::now();
     let mut t = Instant::now();
+    // Duplicate detection first, then linking: each is rayon-parallel inside, and at 10M
+    // accounts running them side by side held both working sets and the attribute table at
+    // once (10.9 GiB). Duplicate detection reads no attribute table: the entities, the
+    // anchors' own values of the kinds it compares and, by row, the few inquiry values it
+    // still needs.
     progress("reading ingest output");
-    // Linking needs keys only; duplicate detection needs the values of the kinds it compares.
-    let compared: &[&str] = if config.dedupe.enabled {
-        dedupe::COMPARED_KINDS
+    let entities = read_ingest_entities(in_dir)?;
+    timings.push(("read entities".to_owned(), t.elapsed().as_millis() as u64));
+    let dups = if config.dedupe.enabled {
+        t = Instant::now();
+        progress("finding duplicates");
+        let dups = duplicates_in_folder(in_dir, &entities, &keyer, &config.dedupe, None)?;
+        timings.push(("duplicates".to_owned(), t.elapsed().as_millis() as u64));
+        Some(dups)
     } else {
-        &[]
+        None
     };
-    let (input, compared_values) = read_ingest_for_link(in_dir, keyer, compared)?;
-    timings.push(("read".to_owned(), t.elapsed().as_millis() as u64));
+    t = Instant::now();
+    progress("reading the attribute table");
+    let attributes = read_link_attributes(in_dir, &entities, &keyer)?;
+    timings.push(("read attributes".to_owned(), t.elapsed().as_millis() as u64));
+    let input = LinkInput {
+        entities,
+        attributes,
+        keyer,
+    };
     let stage = Staging::new(out_dir)?;
     // `clusters.parquet` needs nothing but the clusters, so it is written while the values
     // are read and rings and scores are found.
     let mut result = link_with(
         input,
-        Some(compared_values),
+        dups,
         config,
         progress,
         &|_, rows| read_values(in_dir, rows),
@@ -369,9 +402,13 @@ pub fn link_input(
     config: &LinkConfig,
     progress: &mut dyn FnMut(&str),
 ) -> Result<RunResult> {
+    let dups = config
+        .dedupe
+        .enabled
+        .then(|| find_duplicates(&input, &config.dedupe, None));
     link_with(
         input,
-        None,
+        dups,
         config,
         progress,
         &|input, rows| Ok(RowValues::from_attributes(&input.attributes, rows)),
@@ -386,16 +423,15 @@ type FetchValues<'a> = &'a (dyn Fn(&LinkInput, &[u32]) -> Result<RowValues> + Sy
 /// Work on the clusters alone, done beside the rest of a run once linking is over.
 type Beside<'a> = &'a (dyn Fn(&Entities, &LinkOutput) -> Result<()> + Sync);
 
-/// Links, finds duplicates, rings and scores. `compared_values` holds the values duplicate
-/// detection compares when `input` holds none (`None`: they are in `input`); `fetch` gives
-/// the values the outputs show, asked for once, after linking; `beside` runs on a rayon
-/// thread beside fetching values, rings and scores (its error wins over theirs). With
-/// `free_attributes`, the attribute table is emptied once rings are found: nothing after
-/// needs it, and at 10M accounts it was 3 GB held through scoring and writing, the peak of
-/// a run.
+/// Links, finds rings and scores (with the duplicates `dups` found before, when
+/// duplicate detection is on). `fetch` gives the values the outputs show, asked for once,
+/// after linking; `beside` runs on a rayon thread beside fetching values, rings and scores
+/// (its error wins over theirs). With `free_attributes`, the attribute table is emptied once
+/// rings are found: nothing after needs it, and at 10M accounts it was 3 GB held through
+/// scoring and writing, the peak of a run.
 fn link_with(
     mut input: LinkInput,
-    compared_values: Option<RowValues>,
+    dups: Option<Duplicates>,
     config: &LinkConfig,
     progress: &mut dyn FnMut(&str),
     fetch: FetchValues,
@@ -405,44 +441,9 @@ fn link_with(
     let mut timings = Vec::new();
     let start = Instant::now();
     let attribute_rows = input.attributes.len() as u64;
-    progress(if config.dedupe.enabled {
-        "linking and finding duplicates"
-    } else {
-        "linking"
-    });
-    // Both are rayon-parallel inside; running them side by side keeps both cores busy
-    // through each one's sequential stretches.
-    let (out, dups) = rayon::join(
-        || link(&input, config),
-        || {
-            // Taken by value: the compared values are needed only to build the records, and
-            // at 10M accounts they are several GB, so they are freed before duplicate
-            // detection proper starts instead of being held until linking is over.
-            let compared_values = compared_values;
-            config.dedupe.enabled.then(|| {
-                let t = Instant::now();
-                let records = match compared_values {
-                    Some(values) => {
-                        let records = dedupe::records_from_values(&input, &values, |rows| {
-                            fetch(&input, rows)
-                        })?;
-                        drop(values);
-                        records
-                    }
-                    None => dedupe::records_from_input(&input),
-                };
-                Ok((duplicates_of(&records, &config.dedupe, None), t.elapsed()))
-            })
-        },
-    );
+    progress("linking");
+    let out = link(&input, config);
     timings.extend(out.timings_ms.iter().cloned());
-    let dups = dups.transpose()?.map(|(d, took)| {
-        timings.push((
-            "duplicates (beside linking)".to_owned(),
-            took.as_millis() as u64,
-        ));
-        d
-    });
     let beside_result = std::sync::Mutex::new(None);
     // `in_place_scope`: the rest runs on this thread (`progress` need not be `Send`).
     let rest = rayon::in_place_scope(|scope| {
@@ -589,34 +590,34 @@ pub fn run_dedupe(
     model: Option<&Model>,
     keyer: Keyer,
     progress: &mut dyn FnMut(&str),
-) -> Result<(LinkInput, Duplicates, DedupeRunSummary)> {
+) -> Result<(Entities, Duplicates, DedupeRunSummary)> {
     let mut timings = Vec::new();
     let mut t = Instant::now();
     progress("reading ingest output");
-    let input = read_ingest_dir_kinds(in_dir, keyer, dedupe::COMPARED_KINDS)?;
-    timings.push(("read".to_owned(), t.elapsed().as_millis() as u64));
+    let entities = read_ingest_entities(in_dir)?;
+    timings.push(("read entities".to_owned(), t.elapsed().as_millis() as u64));
     t = Instant::now();
     progress(if model.is_some() {
         "scoring pairs with the given model"
     } else {
         "training and scoring"
     });
-    let dups = find_duplicates(&input, cfg, model);
+    let dups = duplicates_in_folder(in_dir, &entities, &keyer, cfg, model)?;
     timings.extend(dups.result.stats.timings_ms.iter().cloned());
     timings.push(("duplicates".to_owned(), t.elapsed().as_millis() as u64));
     t = Instant::now();
     progress("writing results");
     create_dir(out_dir)?;
-    write_duplicates(&input, &dups, out_dir)?;
+    write_duplicates(&entities, &dups, out_dir)?;
     timings.push(("write".to_owned(), t.elapsed().as_millis() as u64));
     let summary = DedupeRunSummary {
         schema_version: SCHEMA_VERSION,
-        entities: input.entities.len() as u64,
+        entities: entities.len() as u64,
         duplicates: dups.summary(),
         timings_ms: timings,
     };
     write_json(&out_dir.join("dedupe_summary.json"), &summary)?;
-    Ok((input, dups, summary))
+    Ok((entities, dups, summary))
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
@@ -648,8 +649,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes `duplicates.parquet` (one row per pair, strongest first, with its explanation) and
 /// `dedupe_model.json` (the model, for the live service; it holds name frequencies, so treat
 /// it as personal data).
-fn write_duplicates(input: &LinkInput, d: &Duplicates, out_dir: &Path) -> Result<()> {
-    let ents = &input.entities;
+fn write_duplicates(ents: &Entities, d: &Duplicates, out_dir: &Path) -> Result<()> {
     let pairs = &d.result.pairs;
     // Group id per anchor: `dg_` + the hash of the group's oldest member, like cluster ids.
     let mut group_of: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
@@ -728,7 +728,7 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
 
 fn write_duplicates_if_any(r: &RunResult, out_dir: &Path) -> Result<()> {
     match &r.duplicates {
-        Some(d) => write_duplicates(&r.input, d, out_dir),
+        Some(d) => write_duplicates(&r.input.entities, d, out_dir),
         None => Ok(()),
     }
 }

@@ -462,13 +462,6 @@ impl RowValues {
         self.chunks[c].at(i - self.starts[c])
     }
 
-    /// Every row held and its value, in order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
-        self.chunks
-            .iter()
-            .flat_map(|c| (0..c.rows.len()).map(move |i| c.at(i)))
-    }
-
     /// The value of attribute row `row`, if held. `O(log n)`.
     pub fn get(&self, row: u32) -> Option<&str> {
         let c = self

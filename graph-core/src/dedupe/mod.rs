@@ -86,8 +86,8 @@ pub use model::{
     ComparisonModel, LevelModel, MODEL_VERSION, Model, TermFrequencies, TrainingReport,
 };
 pub use records::{
-    COMPARED_KINDS, Column, DedupeRecord, DedupeRecords, NULL, records_from_input,
-    records_from_values,
+    COMPARED_KINDS, Column, ComparedRows, DedupeRecord, DedupeRecords, NULL, records_from_compared,
+    records_from_input,
 };
 pub use score::{
     DedupeResult, DedupeStats, FieldScore, NEW_RECORD, PairScore, PairScorer, dedupe, score_pairs,

@@ -15,7 +15,7 @@ use super::compare::{
 };
 use crate::keys::Keyer;
 use crate::record::{Normalized, kinds};
-use crate::table::{LinkInput, RowValues};
+use crate::table::{Entities, LinkInput, RowValues};
 
 /// Marks a missing value in [`Column::ids`].
 pub const NULL: u32 = u32::MAX;
@@ -521,52 +521,107 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
     )
 }
 
-/// Like [`records_from_input`] for an input read without values (a batch link's read):
-/// `values` holds the values of the anchors' own rows of [`COMPARED_KINDS`] (rows of other
-/// kinds are ignored anyway); `fetch(rows)` is called once with the inquiry rows (ascending)
-/// whose anchor has no usable value of their kind, and returns their values. The records
-/// equal [`records_from_input`]'s. A value is found by its index (`O(log chunks)`).
+/// The attribute rows of [`COMPARED_KINDS`] as a batch link reads them for duplicate
+/// detection, without the attribute table: the values of the rows whose entity is its own
+/// anchor (an account, or an inquiry without a known account), and where each other row of
+/// those kinds is (an inquiry's value is wanted only where its account has none, and is
+/// fetched then: see [`records_from_compared`]). Every list is in file-row order.
+#[derive(Debug, Default)]
+pub struct ComparedRows {
+    /// Kind names, as the `kind` lists index them.
+    pub kinds: Vec<String>,
+    /// The anchors' own rows: file row and value.
+    pub own: RowValues,
+    /// Entity of each row of `own`.
+    pub own_entity: Vec<u32>,
+    /// Kind of each row of `own`.
+    pub own_kind: Vec<u16>,
+    /// The other rows: file row.
+    pub other_row: Vec<u32>,
+    /// Entity of each other row.
+    pub other_entity: Vec<u32>,
+    /// Kind of each other row.
+    pub other_kind: Vec<u16>,
+}
+
+impl ComparedRows {
+    /// Appends `next` (rows after this one's).
+    pub fn append(&mut self, next: ComparedRows) {
+        let ComparedRows {
+            kinds: _,
+            own,
+            own_entity,
+            own_kind,
+            other_row,
+            other_entity,
+            other_kind,
+        } = next;
+        self.own = RowValues::concat(vec![std::mem::take(&mut self.own), own]);
+        self.own_entity.extend(own_entity);
+        self.own_kind.extend(own_kind);
+        self.other_row.extend(other_row);
+        self.other_entity.extend(other_entity);
+        self.other_kind.extend(other_kind);
+    }
+}
+
+/// Like [`records_from_input`] for a batch link, which reads no attribute table for it:
+/// `rows` are the rows of [`COMPARED_KINDS`] ([`ComparedRows`]); `fetch(rows)` is called
+/// once with the file rows (ascending) of the inquiry rows whose anchor has no usable value
+/// of their kind, and returns their values. The records equal [`records_from_input`]'s on the
+/// same rows. A value is found by its index (`O(log chunks)`).
 ///
 /// # Errors
 /// What `fetch` returns.
-pub fn records_from_values(
-    input: &LinkInput,
-    values: &RowValues,
+pub fn records_from_compared(
+    ents: &Entities,
+    keyer: &Keyer,
+    rows: ComparedRows,
     fetch: impl FnOnce(&[u32]) -> crate::Result<RowValues>,
 ) -> crate::Result<DedupeRecords> {
-    let attrs = &input.attributes;
-    let ents = &input.entities;
-    let mut cells = Cells::new(input);
-    let own = || {
-        values.iter().enumerate().map(|(i, (row, _))| {
-            let row = row as usize;
-            (i as u32, attrs.entity[row], attrs.kind[row])
-        })
-    };
-    cells.fill(input, own(), true, |h| values.at(h as usize).1);
-    // The inquiry rows of the kinds compared whose anchor's cell is still empty (every
-    // attribute row is looked at: in parallel, in order).
-    let gaps: Vec<u32> = (0..attrs.len())
+    let ComparedRows {
+        kinds,
+        own,
+        own_entity,
+        own_kind,
+        other_row,
+        other_entity,
+        other_kind,
+    } = rows;
+    let mut cells = Cells::new(ents, &kinds);
+    let own_rows = own_entity
+        .iter()
+        .zip(&own_kind)
+        .enumerate()
+        .map(|(i, (&e, &k))| (i as u32, e, k));
+    cells.fill(ents, &kinds, own_rows, true, |h| own.at(h as usize).1);
+    drop((own_entity, own_kind));
+    // The other rows whose anchor's field is still empty (in parallel, in order).
+    let gaps: Vec<u32> = (0..other_row.len())
         .into_par_iter()
         .filter(|&i| {
-            let e = attrs.entity[i];
+            let e = other_entity[i];
             let anchor = ents.anchor[e as usize];
-            anchor != e && cells.empty(anchor, attrs.kind[i])
+            anchor != e && cells.empty(anchor, other_kind[i])
         })
         .map(|i| i as u32)
         .collect();
-    let fetched = fetch(&gaps)?;
-    let base = values.len() as u32;
+    let gap_rows: Vec<u32> = gaps.iter().map(|&i| other_row[i as usize]).collect();
+    drop(other_row);
+    let fetched = fetch(&gap_rows)?;
+    drop(gap_rows);
+    let base = own.len() as u32;
     let value = |h: u32| match h.checked_sub(base) {
-        None => values.at(h as usize).1,
+        None => own.at(h as usize).1,
         Some(j) => fetched.at(j as usize).1,
     };
-    let inquiries = fetched.iter().enumerate().map(|(j, (row, _))| {
-        let row = row as usize;
-        (base + j as u32, attrs.entity[row], attrs.kind[row])
+    let inquiries = gaps.iter().enumerate().map(|(j, &i)| {
+        let i = i as usize;
+        (base + j as u32, other_entity[i], other_kind[i])
     });
-    cells.fill(input, inquiries, false, value);
-    Ok(records_from_cells(input, cells, value))
+    cells.fill(ents, &kinds, inquiries, false, value);
+    drop((gaps, other_entity, other_kind));
+    Ok(records_from_cells(keyer, cells, value))
 }
 
 /// Builds the records from the rows `rows()` walks: each row's handle, entity and kind (rows
@@ -576,13 +631,14 @@ fn records_from_rows<'a, I: Iterator<Item = (u32, u32, u16)>>(
     rows_of: impl Fn() -> I,
     value: impl Fn(u32) -> &'a str + Sync,
 ) -> DedupeRecords {
-    let mut cells = Cells::new(input);
+    let (ents, kinds) = (&input.entities, &input.attributes.kinds);
+    let mut cells = Cells::new(ents, kinds);
     // The anchor's own rows win over its inquiries' rows: the first pass takes only rows of
     // anchors themselves, the second fills gaps.
     for own in [true, false] {
-        cells.fill(input, rows_of(), own, &value);
+        cells.fill(ents, kinds, rows_of(), own, &value);
     }
-    records_from_cells(input, cells, value)
+    records_from_cells(&input.keyer, cells, value)
 }
 
 /// Which row (a handle) fills each field of each record: `rows[rec * SLOTS + slot]`.
@@ -595,9 +651,9 @@ struct Cells {
 }
 
 impl Cells {
-    /// One record per anchor, every field empty.
-    fn new(input: &LinkInput) -> Cells {
-        let ents = &input.entities;
+    /// One record per anchor of `ents`, every field empty; `kinds` names the kinds rows
+    /// give.
+    fn new(ents: &Entities, kinds: &[String]) -> Cells {
         let mut rec_of = vec![NULL; ents.len()];
         let mut anchors = Vec::new();
         for (e, &a) in ents.anchor.iter().enumerate() {
@@ -606,7 +662,6 @@ impl Cells {
                 anchors.push(e as u32);
             }
         }
-        let kinds = &input.attributes.kinds;
         Cells {
             rows: vec![NULL; anchors.len() * SLOTS],
             rec_of,
@@ -632,13 +687,12 @@ impl Cells {
     /// rows (`own`) or only their inquiries' rows, and never a placeholder.
     fn fill<'a>(
         &mut self,
-        input: &LinkInput,
+        ents: &Entities,
+        kinds: &[String],
         rows: impl Iterator<Item = (u32, u32, u16)>,
         own: bool,
         value: impl Fn(u32) -> &'a str,
     ) {
-        let ents = &input.entities;
-        let kinds = &input.attributes.kinds;
         for (handle, e, k) in rows {
             let Some(slot) = self.slot_by_kind[k as usize] else {
                 continue;
@@ -666,7 +720,7 @@ impl Cells {
 
 /// The records whose fields `cells` chose, their values read through `value(handle)`.
 fn records_from_cells<'a>(
-    input: &LinkInput,
+    keyer: &Keyer,
     cells: Cells,
     value: impl Fn(u32) -> &'a str + Sync,
 ) -> DedupeRecords {
@@ -715,7 +769,7 @@ fn records_from_cells<'a>(
         rows: Vec::new(),
         anchors,
         name_sigs: [Vec::new(), Vec::new()],
-        keyer: input.keyer.clone(),
+        keyer: keyer.clone(),
     };
     for c in [FIRST_NAME, LAST_NAME] {
         let col = recs.column(c);

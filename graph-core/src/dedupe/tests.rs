@@ -781,15 +781,25 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
         keyer,
     };
     let attrs = &input.attributes;
-    let own_rows: Vec<u32> = (0..attrs.len() as u32)
-        .filter(|&r| {
-            let e = attrs.entity[r as usize];
-            input.entities.anchor[e as usize] == e
-        })
-        .collect();
-    let own = RowValues::from_attributes(attrs, &own_rows);
+    // The rows as a batch link reads them: the anchors' own values, the others' places.
+    let mut compared = ComparedRows {
+        kinds: attrs.kinds.clone(),
+        ..ComparedRows::default()
+    };
+    for r in 0..attrs.len() as u32 {
+        let (e, k) = (attrs.entity[r as usize], attrs.kind[r as usize]);
+        if input.entities.anchor[e as usize] == e {
+            compared.own.push(r, attrs.value(r));
+            compared.own_entity.push(e);
+            compared.own_kind.push(k);
+        } else {
+            compared.other_row.push(r);
+            compared.other_entity.push(e);
+            compared.other_kind.push(k);
+        }
+    }
     let mut asked = Vec::new();
-    let from_values = records_from_values(&input, &own, |rows| {
+    let from_values = records_from_compared(&input.entities, &input.keyer, compared, |rows| {
         asked = rows.to_vec();
         Ok(RowValues::from_attributes(attrs, rows))
     })
