@@ -164,18 +164,30 @@ pub fn find_duplicates(input: &LinkInput, cfg: &DedupeConfig, model: Option<&Mod
 
 /// Duplicate detection on an ingest output folder whose entities are `ents`, reading no
 /// attribute table: the anchors' own values of the kinds compared, then by row the few
-/// inquiry values that fill their gaps.
+/// inquiry values that fill their gaps. Each step's time is added to `timings`.
 fn duplicates_in_folder(
     in_dir: &Path,
     ents: &Entities,
     keyer: &Keyer,
     cfg: &DedupeConfig,
     model: Option<&Model>,
+    timings: &mut Vec<(String, u64)>,
 ) -> Result<Duplicates> {
+    let mut t = Instant::now();
     let compared = read_compared(in_dir, ents, dedupe::COMPARED_KINDS)?;
+    timings.push(("read compared rows".to_owned(), ms(t)));
+    t = Instant::now();
     let records =
         dedupe::records_from_compared(ents, keyer, compared, |rows| read_values(in_dir, rows))?;
-    Ok(duplicates_of(&records, cfg, model))
+    timings.push(("duplicate records".to_owned(), ms(t)));
+    let dups = duplicates_of(&records, cfg, model);
+    timings.extend(dups.result.stats.timings_ms.iter().cloned());
+    Ok(dups)
+}
+
+/// Milliseconds since `t`.
+fn ms(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
 }
 
 fn duplicates_of(
@@ -253,7 +265,14 @@ pub fn run_link(
     let dups = if config.dedupe.enabled {
         t = Instant::now();
         progress("finding duplicates");
-        let dups = duplicates_in_folder(in_dir, &entities, &keyer, &config.dedupe, None)?;
+        let dups = duplicates_in_folder(
+            in_dir,
+            &entities,
+            &keyer,
+            &config.dedupe,
+            None,
+            &mut timings,
+        )?;
         timings.push(("duplicates".to_owned(), t.elapsed().as_millis() as u64));
         Some(dups)
     } else {
@@ -602,8 +621,7 @@ pub fn run_dedupe(
     } else {
         "training and scoring"
     });
-    let dups = duplicates_in_folder(in_dir, &entities, &keyer, cfg, model)?;
-    timings.extend(dups.result.stats.timings_ms.iter().cloned());
+    let dups = duplicates_in_folder(in_dir, &entities, &keyer, cfg, model, &mut timings)?;
     timings.push(("duplicates".to_owned(), t.elapsed().as_millis() as u64));
     t = Instant::now();
     progress("writing results");
