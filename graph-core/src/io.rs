@@ -329,16 +329,45 @@ pub(crate) fn read_link_attributes(
     read_attribute_keys(&dir.join("attributes.parquet"), ents.anchor.len(), keyer)
 }
 
+/// The anchor of each entity of an ingest output folder (`anchor_idx` of `entities.parquet`,
+/// checked like [`read_ingest_entities`]): all duplicate detection needs of the entities.
+///
+/// # Errors
+/// Missing file or column, unreadable Parquet, an anchor out of range, too many entities.
+pub(crate) fn read_anchors(dir: &Path) -> Result<Vec<u32>> {
+    let epath = dir.join("entities.parquet");
+    let parts = read_row_groups(&epath, &["anchor_idx"], None, |_, batches| {
+        let mut part = Vec::new();
+        for b in batches {
+            let a: UInt32Array = prim(&epath, &b, "anchor_idx", DataType::UInt32)?;
+            part.extend(a.values().iter().copied());
+        }
+        Ok(part)
+    })?;
+    let anchor = parts.concat();
+    let n = anchor.len();
+    if n >= u32::MAX as usize {
+        return Err(Error::TooLarge(n));
+    }
+    if let Some(bad) = anchor.iter().find(|&&a| a as usize >= n) {
+        return Err(Error::Schema {
+            path: epath,
+            message: format!("anchor_idx {bad} out of range"),
+        });
+    }
+    Ok(anchor)
+}
+
 /// The rows of `kinds` of `attributes.parquet` as duplicate detection reads them without the
 /// attribute table ([`ComparedRows`]): the values of the rows of entities that are their own
-/// anchor in `ents`, and the row, entity and kind of the others. Row groups are read in
+/// anchor (`anchor[e] == e`), and the row, entity and kind of the others. Row groups are read in
 /// parallel; only `entity_idx`, `kind` and `value` are decoded.
 ///
 /// # Errors
 /// As [`read_ingest_dir`]; an `entity_idx` out of range.
-pub(crate) fn read_compared(dir: &Path, ents: &Entities, kinds: &[&str]) -> Result<ComparedRows> {
+pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Result<ComparedRows> {
     let apath = dir.join("attributes.parquet");
-    let n = ents.len();
+    let n = anchor.len();
     let parts = read_row_groups(
         &apath,
         &["entity_idx", "kind", "value"],
@@ -366,7 +395,7 @@ pub(crate) fn read_compared(dir: &Path, ents: &Entities, kinds: &[&str]) -> Resu
                         continue;
                     };
                     let k = k as u16;
-                    if ents.anchor[e as usize] == e {
+                    if anchor[e as usize] == e {
                         part.own.push(row, value.value(i));
                         part.own_entity.push(e);
                         part.own_kind.push(k);
@@ -1350,9 +1379,10 @@ mod tests {
             // a known account (its own anchor).
             let anchor = |e: u32| if e % 3 == 1 && e % 9 != 4 { e - 1 } else { e };
             let rows = write_folder_anchored(tmp.path(), n, group, None, &anchor);
-            let ents = read_ingest_entities(tmp.path()).unwrap();
+            let anchors = read_anchors(tmp.path()).unwrap();
+            assert_eq!(anchors, read_ingest_entities(tmp.path()).unwrap().anchor);
             let kinds = ["phone", "name", "not in the file"];
-            let read = read_compared(tmp.path(), &ents, &kinds).unwrap();
+            let read = read_compared(tmp.path(), &anchors, &kinds).unwrap();
             assert_eq!(read.kinds, kinds);
             let (mut own, mut other) = (Vec::new(), Vec::new());
             for (r, (e, kind, value)) in rows.iter().enumerate() {
@@ -1378,6 +1408,19 @@ mod tests {
                 .collect();
             assert_eq!(other_read, other);
         }
+    }
+
+    #[test]
+    fn entities_read_after_duplicate_detection_must_keep_its_anchors() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_folder_anchored(tmp.path(), 30, 7, None, &|e| e - e % 2);
+        let anchors = read_anchors(tmp.path()).unwrap();
+        let read = crate::pipeline::checked_entities(tmp.path(), Some(&anchors)).unwrap();
+        assert_eq!(read.anchor, anchors);
+        let mut other = anchors.clone();
+        other[3] = 3;
+        let e = crate::pipeline::checked_entities(tmp.path(), Some(&other)).unwrap_err();
+        assert!(e.to_string().contains("changed during the run"), "{e}");
     }
 
     #[test]

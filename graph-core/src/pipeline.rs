@@ -10,8 +10,8 @@ use crate::config::LinkConfig;
 use crate::dedupe::{self, BlockReport, DedupeConfig, DedupeResult, Model, RuleStats};
 use crate::error::{Error, Result};
 use crate::io::{
-    SCHEMA_VERSION, TableBuilder, WRITE_CHUNK_ROWS, read_compared, read_ingest_entities,
-    read_link_attributes, read_values, write_batch, write_chunks,
+    SCHEMA_VERSION, TableBuilder, WRITE_CHUNK_ROWS, read_anchors, read_compared,
+    read_ingest_entities, read_link_attributes, read_values, write_batch, write_chunks,
 };
 use crate::keys::{Keyer, key_hex};
 use crate::linker::{IdText, KindStats, LinkOutput, base_kind, cluster_id, hash_of_id, link};
@@ -162,27 +162,45 @@ pub fn find_duplicates(input: &LinkInput, cfg: &DedupeConfig, model: Option<&Mod
     duplicates_of(&dedupe::records_from_input(input), cfg, model)
 }
 
-/// Duplicate detection on an ingest output folder whose entities are `ents`, reading no
-/// attribute table: the anchors' own values of the kinds compared, then by row the few
-/// inquiry values that fill their gaps. Each step's time is added to `timings`.
+/// Duplicate detection on an ingest output folder, reading neither the entities (only their
+/// anchors) nor the attribute table: the anchors' own values of the kinds compared, then by
+/// row the few inquiry values that fill their gaps. Each step's time is added to `timings`.
+/// Returns the anchors too, for [`checked_entities`].
 fn duplicates_in_folder(
     in_dir: &Path,
-    ents: &Entities,
     keyer: &Keyer,
     cfg: &DedupeConfig,
     model: Option<&Model>,
     timings: &mut Vec<(String, u64)>,
-) -> Result<Duplicates> {
+) -> Result<(Duplicates, Vec<u32>)> {
     let mut t = Instant::now();
-    let compared = read_compared(in_dir, ents, dedupe::COMPARED_KINDS)?;
+    let anchor = read_anchors(in_dir)?;
+    let compared = read_compared(in_dir, &anchor, dedupe::COMPARED_KINDS)?;
     timings.push(("read compared rows".to_owned(), ms(t)));
     t = Instant::now();
     let records =
-        dedupe::records_from_compared(ents, keyer, compared, |rows| read_values(in_dir, rows))?;
+        dedupe::records_from_compared(&anchor, keyer, compared, |rows| read_values(in_dir, rows))?;
     timings.push(("duplicate records".to_owned(), ms(t)));
     let dups = duplicates_of(&records, cfg, model);
     timings.extend(dups.result.stats.timings_ms.iter().cloned());
-    Ok(dups)
+    Ok((dups, anchor))
+}
+
+/// The entities of an ingest output folder, read after duplicate detection found its
+/// duplicates from their `anchors`, which they must still have.
+///
+/// # Errors
+/// As [`read_ingest_entities`]; other anchors than duplicate detection read (the folder was
+/// rewritten during the run).
+pub(crate) fn checked_entities(in_dir: &Path, anchors: Option<&[u32]>) -> Result<Entities> {
+    let entities = read_ingest_entities(in_dir)?;
+    if anchors.is_some_and(|a| a != entities.anchor.as_slice()) {
+        return Err(Error::Schema {
+            path: in_dir.join("entities.parquet"),
+            message: "the entities changed during the run (was the folder rewritten?)".to_owned(),
+        });
+    }
+    Ok(entities)
 }
 
 /// Milliseconds since `t`.
@@ -256,28 +274,23 @@ pub fn run_link(
     let mut t = Instant::now();
     // Duplicate detection first, then linking: each is rayon-parallel inside, and at 10M
     // accounts running them side by side held both working sets and the attribute table at
-    // once (10.9 GiB). Duplicate detection reads no attribute table: the entities, the
-    // anchors' own values of the kinds it compares and, by row, the few inquiry values it
-    // still needs.
-    progress("reading ingest output");
-    let entities = read_ingest_entities(in_dir)?;
-    timings.push(("read entities".to_owned(), t.elapsed().as_millis() as u64));
-    let dups = if config.dedupe.enabled {
-        t = Instant::now();
+    // once (10.9 GiB). Duplicate detection reads neither the entities nor the attribute
+    // table: the anchors, the anchors' own values of the kinds it compares and, by row, the
+    // few inquiry values it still needs.
+    let (dups, anchors) = if config.dedupe.enabled {
         progress("finding duplicates");
-        let dups = duplicates_in_folder(
-            in_dir,
-            &entities,
-            &keyer,
-            &config.dedupe,
-            None,
-            &mut timings,
-        )?;
-        timings.push(("duplicates".to_owned(), t.elapsed().as_millis() as u64));
-        Some(dups)
+        let (dups, anchors) =
+            duplicates_in_folder(in_dir, &keyer, &config.dedupe, None, &mut timings)?;
+        timings.push(("duplicates".to_owned(), ms(t)));
+        (Some(dups), Some(anchors))
     } else {
-        None
+        (None, None)
     };
+    t = Instant::now();
+    progress("reading ingest output");
+    let entities = checked_entities(in_dir, anchors.as_deref())?;
+    drop(anchors);
+    timings.push(("read entities".to_owned(), ms(t)));
     t = Instant::now();
     progress("reading the attribute table");
     let attributes = read_link_attributes(in_dir, &entities, &keyer)?;
@@ -612,17 +625,17 @@ pub fn run_dedupe(
 ) -> Result<(Entities, Duplicates, DedupeRunSummary)> {
     let mut timings = Vec::new();
     let mut t = Instant::now();
-    progress("reading ingest output");
-    let entities = read_ingest_entities(in_dir)?;
-    timings.push(("read entities".to_owned(), t.elapsed().as_millis() as u64));
-    t = Instant::now();
     progress(if model.is_some() {
         "scoring pairs with the given model"
     } else {
         "training and scoring"
     });
-    let dups = duplicates_in_folder(in_dir, &entities, &keyer, cfg, model, &mut timings)?;
-    timings.push(("duplicates".to_owned(), t.elapsed().as_millis() as u64));
+    let (dups, anchors) = duplicates_in_folder(in_dir, &keyer, cfg, model, &mut timings)?;
+    timings.push(("duplicates".to_owned(), ms(t)));
+    t = Instant::now();
+    let entities = checked_entities(in_dir, Some(&anchors))?;
+    drop(anchors);
+    timings.push(("read entities".to_owned(), ms(t)));
     t = Instant::now();
     progress("writing results");
     create_dir(out_dir)?;

@@ -15,7 +15,7 @@ use super::compare::{
 };
 use crate::keys::Keyer;
 use crate::record::{Normalized, kinds};
-use crate::table::{Entities, LinkInput, RowValues};
+use crate::table::{LinkInput, RowValues};
 
 /// Marks a missing value in [`Column::ids`].
 pub const NULL: u32 = u32::MAX;
@@ -566,7 +566,7 @@ impl ComparedRows {
 }
 
 /// Like [`records_from_input`] for a batch link, which reads no attribute table for it:
-/// `rows` are the rows of [`COMPARED_KINDS`] ([`ComparedRows`]); `fetch(rows)` is called
+/// `anchor` is each entity's anchor; `rows` are the rows of [`COMPARED_KINDS`] ([`ComparedRows`]); `fetch(rows)` is called
 /// once with the file rows (ascending) of the inquiry rows whose anchor has no usable value
 /// of their kind, and returns their values. The records equal [`records_from_input`]'s on the
 /// same rows. A value is found by its index (`O(log chunks)`).
@@ -574,7 +574,7 @@ impl ComparedRows {
 /// # Errors
 /// What `fetch` returns.
 pub fn records_from_compared(
-    ents: &Entities,
+    anchor: &[u32],
     keyer: &Keyer,
     rows: ComparedRows,
     fetch: impl FnOnce(&[u32]) -> crate::Result<RowValues>,
@@ -588,21 +588,21 @@ pub fn records_from_compared(
         other_entity,
         other_kind,
     } = rows;
-    let mut cells = Cells::new(ents, &kinds);
+    let mut cells = Cells::new(anchor, &kinds);
     let own_rows = own_entity
         .iter()
         .zip(&own_kind)
         .enumerate()
         .map(|(i, (&e, &k))| (i as u32, e, k));
-    cells.fill(ents, &kinds, own_rows, true, |h| own.at(h as usize).1);
+    cells.fill(anchor, &kinds, own_rows, true, |h| own.at(h as usize).1);
     drop((own_entity, own_kind));
     // The other rows whose anchor's field is still empty (in parallel, in order).
     let gaps: Vec<u32> = (0..other_row.len())
         .into_par_iter()
         .filter(|&i| {
             let e = other_entity[i];
-            let anchor = ents.anchor[e as usize];
-            anchor != e && cells.empty(anchor, other_kind[i])
+            let a = anchor[e as usize];
+            a != e && cells.empty(a, other_kind[i])
         })
         .map(|i| i as u32)
         .collect();
@@ -619,7 +619,7 @@ pub fn records_from_compared(
         let i = i as usize;
         (base + j as u32, other_entity[i], other_kind[i])
     });
-    cells.fill(ents, &kinds, inquiries, false, value);
+    cells.fill(anchor, &kinds, inquiries, false, value);
     drop((gaps, other_entity, other_kind));
     let recs = records_from_cells(keyer, cells, value);
     drop((own, fetched));
@@ -633,12 +633,12 @@ fn records_from_rows<'a, I: Iterator<Item = (u32, u32, u16)>>(
     rows_of: impl Fn() -> I,
     value: impl Fn(u32) -> &'a str + Sync,
 ) -> DedupeRecords {
-    let (ents, kinds) = (&input.entities, &input.attributes.kinds);
-    let mut cells = Cells::new(ents, kinds);
+    let (anchor, kinds) = (&input.entities.anchor, &input.attributes.kinds);
+    let mut cells = Cells::new(anchor, kinds);
     // The anchor's own rows win over its inquiries' rows: the first pass takes only rows of
     // anchors themselves, the second fills gaps.
     for own in [true, false] {
-        cells.fill(ents, kinds, rows_of(), own, &value);
+        cells.fill(anchor, kinds, rows_of(), own, &value);
     }
     with_signatures(records_from_cells(&input.keyer, cells, value))
 }
@@ -653,12 +653,12 @@ struct Cells {
 }
 
 impl Cells {
-    /// One record per anchor of `ents`, every field empty; `kinds` names the kinds rows
-    /// give.
-    fn new(ents: &Entities, kinds: &[String]) -> Cells {
-        let mut rec_of = vec![NULL; ents.len()];
+    /// One record per entity that is its own anchor (`anchor[e] == e`), every field empty;
+    /// `kinds` names the kinds rows give.
+    fn new(anchor: &[u32], kinds: &[String]) -> Cells {
+        let mut rec_of = vec![NULL; anchor.len()];
         let mut anchors = Vec::new();
-        for (e, &a) in ents.anchor.iter().enumerate() {
+        for (e, &a) in anchor.iter().enumerate() {
             if a as usize == e {
                 rec_of[e] = anchors.len() as u32;
                 anchors.push(e as u32);
@@ -689,7 +689,7 @@ impl Cells {
     /// rows (`own`) or only their inquiries' rows, and never a placeholder.
     fn fill<'a>(
         &mut self,
-        ents: &Entities,
+        anchor_of: &[u32],
         kinds: &[String],
         rows: impl Iterator<Item = (u32, u32, u16)>,
         own: bool,
@@ -699,7 +699,7 @@ impl Cells {
             let Some(slot) = self.slot_by_kind[k as usize] else {
                 continue;
             };
-            let anchor = ents.anchor[e as usize];
+            let anchor = anchor_of[e as usize];
             if (anchor == e) != own {
                 continue;
             }

@@ -799,11 +799,12 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
         }
     }
     let mut asked = Vec::new();
-    let from_values = records_from_compared(&input.entities, &input.keyer, compared, |rows| {
-        asked = rows.to_vec();
-        Ok(RowValues::from_attributes(attrs, rows))
-    })
-    .unwrap();
+    let from_values =
+        records_from_compared(&input.entities.anchor, &input.keyer, compared, |rows| {
+            asked = rows.to_vec();
+            Ok(RowValues::from_attributes(attrs, rows))
+        })
+        .unwrap();
     let whole = records_from_input(&input);
     let fields = |r: &DedupeRecords| -> Vec<Vec<Option<String>>> {
         (0..r.len())
