@@ -125,7 +125,7 @@ impl<'a> RawRecord<'a> {
 
     /// Sets a field; blank values are stored as absent.
     pub fn set(&mut self, field: Field, value: Option<&'a str>) -> &mut Self {
-        self.values[field as usize] = value.filter(|v| !v.trim().is_empty());
+        self.values[field as usize] = value.filter(|v| !is_blank(v));
         self
     }
 
@@ -222,6 +222,16 @@ pub mod kinds {
     ];
 }
 
+/// Whether `v` is empty or only whitespace (`v.trim().is_empty()`), deciding from the first
+/// byte alone when it is an ASCII non-space: ingest asks this of every raw value, and most
+/// start with a letter or digit.
+pub(crate) fn is_blank(v: &str) -> bool {
+    match v.as_bytes().first() {
+        Some(&b) if b.is_ascii() && !char::from(b).is_whitespace() => false,
+        _ => v.trim().is_empty(),
+    }
+}
+
 /// One normalised property of an entity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Attribute {
@@ -277,4 +287,33 @@ pub struct Normalized {
     pub attributes: Vec<Attribute>,
     /// Fields that were present but unusable.
     pub issues: Vec<FieldIssue>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_blank_is_trim_is_empty() {
+        for v in [
+            "",
+            " ",
+            "\t",
+            "\u{b}",
+            "\u{c}",
+            "\r\n",
+            "\u{a0}",
+            "\u{3000} ",
+            "x",
+            " x",
+            "\u{b}x",
+            "é",
+            "\u{a0}é",
+            "\u{200b}",
+            "0",
+            "-",
+        ] {
+            assert_eq!(is_blank(v), v.trim().is_empty(), "{v:?}");
+        }
+    }
 }

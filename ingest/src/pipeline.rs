@@ -196,9 +196,39 @@ impl Block {
     }
 }
 
-/// The static name of a built-in kind.
+/// The static name of a built-in kind: a `match` (a switch on the length, then one
+/// comparison) rather than a search of [`kinds::BUILT_IN`], as it runs for every attribute.
 fn builtin_kind(kind: &str) -> Option<&'static str> {
-    kinds::BUILT_IN.iter().copied().find(|k| *k == kind)
+    use kinds::*;
+    Some(match kind {
+        EMAIL => EMAIL,
+        PHONE => PHONE,
+        GOV_ID => GOV_ID,
+        NAME_DOB => NAME_DOB,
+        ADDRESS => ADDRESS,
+        DEVICE_ID => DEVICE_ID,
+        BROWSER_FINGERPRINT => BROWSER_FINGERPRINT,
+        IP => IP,
+        CARD_FINGERPRINT => CARD_FINGERPRINT,
+        BANK_ACCOUNT => BANK_ACCOUNT,
+        REFERENCE_ID => REFERENCE_ID,
+        NAME_LAST => NAME_LAST,
+        NAME => NAME,
+        BIRTHDATE => BIRTHDATE,
+        _ => return None,
+    })
+}
+
+/// `raw` trimmed, and the length of what was trimmed from its start. A value that starts and
+/// ends with an ASCII non-space (nearly all) is returned as it is without `str::trim`'s
+/// character-by-character search.
+fn trim_lead(raw: &str) -> (usize, &str) {
+    let clean = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii() && !char::from(b).is_whitespace());
+    let bytes = raw.as_bytes();
+    if clean(bytes.first()) && clean(bytes.last()) {
+        return (0, raw);
+    }
+    (raw.len() - raw.trim_start().len(), raw.trim())
 }
 
 /// Runs an ingest: reads every source, writes the outputs into `opts.out_dir` and returns the
@@ -1008,26 +1038,39 @@ fn entities_batch(
         Arc::new(UInt64Array::from(ents.row)),
     ];
     let pii: Vec<Field> = pii_fields().collect();
+    // The present PII columns in the file's column order, filled [`PII_GROUP`] at a time row
+    // by row: neighbouring columns' values share the row's cache lines of spans and text,
+    // which one column at a time would fetch again for every column.
+    let mut present: Vec<(usize, &Src)> = pii
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &f)| Some((i, file.plan.source(f)?)))
+        .collect();
+    present.sort_by_key(|&(_, src)| match src {
+        Src::One(c) => *c,
+        Src::Concat { .. } => usize::MAX,
+    });
     let pii_rows = &ents.pii_rows;
     let chunk_ref = &*chunk;
-    let views: Vec<Option<ViewColumn>> = pii
-        .par_iter()
-        .map(|&field| {
-            let src = file.plan.source(field)?;
-            Some(ViewColumn::new(pii_rows.iter().map(|&(first, concat)| {
-                let (start, raw) = match src {
-                    Src::One(c) => {
-                        let (start, raw) = chunk_ref.value_at(first, *c)?;
-                        (Some(start), raw)
-                    }
-                    Src::Concat { slot, .. } => (None, concat.get(*slot)?.as_str()),
-                };
-                let lead = raw.len() - raw.trim_start().len();
-                let v = raw.trim();
-                (!v.is_empty()).then(|| (start.map(|s| s + lead), v))
-            })))
+    let filled: Vec<(usize, ViewColumn)> = present
+        .par_chunks(PII_GROUP)
+        .flat_map_iter(|group| {
+            let mut cols: Vec<ViewColumn> =
+                group.iter().map(|_| ViewColumn::with_capacity(n)).collect();
+            for &(first, concat) in pii_rows {
+                for (&(_, src), col) in group.iter().zip(&mut cols) {
+                    col.push(pii_value(chunk_ref, src, first, concat));
+                }
+            }
+            group.iter().map(|&(i, _)| i).zip(cols)
         })
         .collect();
+    let mut views: Vec<Option<ViewColumn>> = pii.iter().map(|_| None).collect();
+    for (i, col) in filled {
+        if let Some(slot) = views.get_mut(i) {
+            *slot = Some(col);
+        }
+    }
     // The PII values are the chunk's text, trimmed: their columns view that text in place.
     let text = Buffer::from(chunk.take_text().into_bytes());
     let pii_columns = views
@@ -1041,6 +1084,29 @@ fn entities_batch(
     batch(schema, columns)
 }
 
+/// PII columns filled together by one task (see [`entities_batch`]): about a cache line of a
+/// row's text.
+const PII_GROUP: usize = 4;
+
+/// A row's value of a PII column, trimmed, with its offset in the chunk's text arena (`None`
+/// for a concatenated value, which is not in it); `None` when null or blank.
+fn pii_value<'a>(
+    chunk: &'a Chunk,
+    src: &Src,
+    first: usize,
+    concat: &'a [String],
+) -> Option<(Option<usize>, &'a str)> {
+    let (start, raw) = match src {
+        Src::One(c) => {
+            let (start, raw) = chunk.value_at(first, *c)?;
+            (Some(start), raw)
+        }
+        Src::Concat { slot, .. } => (None, concat.get(*slot)?.as_str()),
+    };
+    let (lead, v) = trim_lead(raw);
+    (!v.is_empty()).then(|| (start.map(|s| s + lead), v))
+}
+
 /// A `Utf8View` column being built over a chunk's text arena (data block 0) without copying
 /// it; values from elsewhere (concatenated mapping values) are copied into block 1.
 struct ViewColumn {
@@ -1050,36 +1116,36 @@ struct ViewColumn {
 }
 
 impl ViewColumn {
-    /// `values`: per row, the value and its offset in the arena (`None` for a value that is
-    /// not in it), or `None` for null.
-    fn new<'a>(values: impl ExactSizeIterator<Item = Option<(Option<usize>, &'a str)>>) -> Self {
-        let mut col = ViewColumn {
-            views: Vec::with_capacity(values.len()),
-            nulls: NullBufferBuilder::new(values.len()),
+    fn with_capacity(n: usize) -> Self {
+        ViewColumn {
+            views: Vec::with_capacity(n),
+            nulls: NullBufferBuilder::new(n),
             copied: Vec::new(),
-        };
-        for v in values {
-            match v {
-                None => {
-                    col.views.push(0);
-                    col.nulls.append_null();
-                }
-                Some((at, v)) => {
-                    let view = match at.and_then(|a| u32::try_from(a).ok()) {
-                        Some(at) => make_view(v.as_bytes(), 0, at),
-                        None => {
-                            // Blocks stay below 4 GiB: a chunk's values are far smaller.
-                            let at = col.copied.len() as u32;
-                            col.copied.extend_from_slice(v.as_bytes());
-                            make_view(v.as_bytes(), 1, at)
-                        }
-                    };
-                    col.views.push(view);
-                    col.nulls.append_non_null();
-                }
+        }
+    }
+
+    /// Appends a value and its offset in the arena (`None` for a value that is not in it),
+    /// or `None` for null.
+    fn push(&mut self, v: Option<(Option<usize>, &str)>) {
+        match v {
+            None => {
+                self.views.push(0);
+                self.nulls.append_null();
+            }
+            Some((at, v)) => {
+                let view = match at.and_then(|a| u32::try_from(a).ok()) {
+                    Some(at) => make_view(v.as_bytes(), 0, at),
+                    None => {
+                        // Blocks stay below 4 GiB: a chunk's values are far smaller.
+                        let at = self.copied.len() as u32;
+                        self.copied.extend_from_slice(v.as_bytes());
+                        make_view(v.as_bytes(), 1, at)
+                    }
+                };
+                self.views.push(view);
+                self.nulls.append_non_null();
             }
         }
-        col
     }
 
     /// The column over `text`; every view is checked (bounds and UTF-8) by arrow.
@@ -1197,4 +1263,40 @@ fn flush_rejects(state: &mut State, tx: &Sinks) -> Result<()> {
         ],
     )?;
     send(&tx.entities, WriteMsg::Rejects(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_kind_knows_exactly_the_built_in_kinds() {
+        for &k in kinds::BUILT_IN {
+            assert_eq!(builtin_kind(k), Some(k));
+        }
+        for k in ["", "emails", "loyalty_id", "Email", "name_"] {
+            assert_eq!(builtin_kind(k), None, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn trim_lead_is_trim() {
+        for raw in [
+            "",
+            " ",
+            "x",
+            " x",
+            "x ",
+            "\u{b}x\u{b}",
+            "\u{a0}x",
+            "x\u{3000}",
+            "é",
+            " é ",
+            "a b",
+        ] {
+            let (lead, v) = trim_lead(raw);
+            assert_eq!(v, raw.trim(), "{raw:?}");
+            assert_eq!(lead, raw.len() - raw.trim_start().len(), "{raw:?}");
+        }
+    }
 }

@@ -89,7 +89,12 @@ pub fn email(raw: &str) -> Result<String, &'static str> {
     if local.is_empty()
         || !domain.contains('.')
         || domain.split('.').any(str::is_empty)
-        || domain.contains(['@', ',', ';', ':', '<', '>', '(', ')', '[', ']', '\\', '"'])
+        || domain.bytes().any(|b| {
+            matches!(
+                b,
+                b'@' | b',' | b';' | b':' | b'<' | b'>' | b'(' | b')' | b'[' | b']' | b'\\' | b'"'
+            )
+        })
     {
         return Err(INVALID);
     }

@@ -118,10 +118,15 @@ fn issue(field: Field, code: &'static str) -> FieldIssue {
 /// Trims an id and checks it: at most [`MAX_ID_CHARS`] characters, no control characters.
 fn check_id(raw: &str) -> Option<&str> {
     let id = raw.trim();
+    // Byte tests first: ids are short and ASCII, where bytes are characters.
     let ok = !id.is_empty()
         && id.len() <= MAX_ID_CHARS * 4
-        && id.chars().count() <= MAX_ID_CHARS
-        && !id.chars().any(char::is_control);
+        && (id.len() <= MAX_ID_CHARS || id.chars().count() <= MAX_ID_CHARS)
+        && if id.is_ascii() {
+            !id.bytes().any(|b| b.is_ascii_control())
+        } else {
+            !id.chars().any(char::is_control)
+        };
     ok.then_some(id)
 }
 
@@ -163,12 +168,13 @@ impl Out {
         });
     }
 
-    /// Adds `value` as an attribute, or an issue when it is empty.
-    fn non_empty(&mut self, field: Field, kind: &str, value: String, code: &'static str) {
+    /// `value`, or `None` and an issue when it is empty.
+    fn non_empty(&mut self, field: Field, value: String, code: &'static str) -> Option<String> {
         if value.is_empty() {
             self.issues.push(issue(field, code));
+            None
         } else {
-            self.attr(kind, value);
+            Some(value)
         }
     }
 
@@ -312,30 +318,24 @@ pub fn normalize_record_cached(
     let address_country = resolve_country(Field::AddressCountry);
     let gov_id_country = resolve_country(Field::GovIdCountry);
 
-    if let Some(v) = get(Field::Email)
-        && let Some(e) = out.result(Field::Email, email(v))
-    {
-        out.attr(kinds::EMAIL, e);
-    }
-    if let Some(v) = get(Field::Phone) {
+    // Values are computed in field order (the order of their issues) and added in kind
+    // order, so the sort below finds them in order and costs one comparison per attribute.
+    let email = get(Field::Email).and_then(|v| out.result(Field::Email, email(v)));
+    let phone = get(Field::Phone).and_then(|v| {
         let region = address_country
             .as_deref()
             .or(gov_id_country.as_deref())
             .unwrap_or(&opts.default_region);
-        if let Some(p) = out.result(Field::Phone, cache.phone(v, region)) {
-            out.attr(kinds::PHONE, p);
-        }
-    }
-    if let Some(v) = get(Field::GovIdNumber) {
+        out.result(Field::Phone, cache.phone(v, region))
+    });
+    let gov_id = get(Field::GovIdNumber).and_then(|v| {
         let cc = gov_id_country.as_deref().or(address_country.as_deref());
-        if let Some(g) = out.result(Field::GovIdNumber, gov_id(v, cc)) {
-            out.attr(kinds::GOV_ID, g);
-        }
-    }
+        out.result(Field::GovIdNumber, gov_id(v, cc))
+    });
 
-    names_and_birthdate(&values, opts, cache, &mut out);
+    let names = names_and_birthdate(&values, opts, cache, &mut out);
 
-    if let Some(street) = get(Field::AddressStreet) {
+    let address = get(Field::AddressStreet).and_then(|street| {
         let key = address(
             Some(street),
             get(Field::AddressCity),
@@ -343,57 +343,52 @@ pub fn normalize_record_cached(
             get(Field::AddressPostalCode),
             address_country.as_deref(),
         );
-        match key {
-            Some(k) => out.attr(kinds::ADDRESS, k),
-            None => out
-                .issues
-                .push(issue(Field::AddressStreet, "invalid_address")),
+        if key.is_none() {
+            out.issues
+                .push(issue(Field::AddressStreet, "invalid_address"));
         }
-    }
-    if let Some(v) = get(Field::DeviceId) {
-        out.non_empty(
-            Field::DeviceId,
-            kinds::DEVICE_ID,
-            device_id(v),
-            "invalid_device_id",
-        );
-    }
-    if let Some(v) = get(Field::BrowserFingerprint) {
+        key
+    });
+    let device = get(Field::DeviceId)
+        .and_then(|v| out.non_empty(Field::DeviceId, device_id(v), "invalid_device_id"));
+    let browser = get(Field::BrowserFingerprint).and_then(|v| {
         out.non_empty(
             Field::BrowserFingerprint,
-            kinds::BROWSER_FINGERPRINT,
             fingerprint(v),
             "invalid_fingerprint",
-        );
-    }
-    if let Some(v) = get(Field::CardFingerprint) {
+        )
+    });
+    let card = get(Field::CardFingerprint).and_then(|v| {
         out.non_empty(
             Field::CardFingerprint,
-            kinds::CARD_FINGERPRINT,
             fingerprint(v),
             "invalid_fingerprint",
-        );
-    }
-    if let Some(v) = get(Field::IpAddress)
-        && let Some(a) = out.result(Field::IpAddress, ip(v))
-    {
-        out.attr(kinds::IP, a);
-    }
-    if let Some(v) = get(Field::BankAccount) {
-        out.non_empty(
-            Field::BankAccount,
-            kinds::BANK_ACCOUNT,
-            bank_account(v),
-            "invalid_bank_account",
-        );
-    }
-    if let Some(v) = get(Field::ReferenceId) {
-        out.non_empty(
-            Field::ReferenceId,
-            kinds::REFERENCE_ID,
-            generic(v),
-            "invalid_reference_id",
-        );
+        )
+    });
+    let ip = get(Field::IpAddress).and_then(|v| out.result(Field::IpAddress, ip(v)));
+    let bank = get(Field::BankAccount)
+        .and_then(|v| out.non_empty(Field::BankAccount, bank_account(v), "invalid_bank_account"));
+    let reference = get(Field::ReferenceId)
+        .and_then(|v| out.non_empty(Field::ReferenceId, generic(v), "invalid_reference_id"));
+    for (kind, value) in [
+        (kinds::ADDRESS, address),
+        (kinds::BANK_ACCOUNT, bank),
+        (kinds::BIRTHDATE, names.birthdate),
+        (kinds::BROWSER_FINGERPRINT, browser),
+        (kinds::CARD_FINGERPRINT, card),
+        (kinds::DEVICE_ID, device),
+        (kinds::EMAIL, email),
+        (kinds::GOV_ID, gov_id),
+        (kinds::IP, ip),
+        (kinds::NAME, names.name),
+        (kinds::NAME_DOB, names.name_dob),
+        (kinds::NAME_LAST, names.name_last),
+        (kinds::PHONE, phone),
+        (kinds::REFERENCE_ID, reference),
+    ] {
+        if let Some(value) = value {
+            out.attr(kind, value);
+        }
     }
     for &(kind, v) in &raw.custom {
         // Blank custom values are absent, as blank fields are (RawRecord only filters fields).
@@ -444,13 +439,21 @@ pub fn normalize_record_cached(
     })
 }
 
-/// Name parts, the birthdate, and the attributes built from them.
+/// The attributes built from the name parts and the birthdate.
+struct Names {
+    name: Option<String>,
+    name_dob: Option<String>,
+    name_last: Option<String>,
+    birthdate: Option<String>,
+}
+
+/// Name parts, the birthdate, and the attributes built from them (their issues go to `out`).
 fn names_and_birthdate(
     values: &[Option<&str>; Field::COUNT],
     opts: &NormalizeOptions,
     cache: &mut NormalizeCache,
     out: &mut Out,
-) {
+) -> Names {
     let get = |f: Field| values[f as usize];
     let mut part = |v: Option<&str>, field: Field, report: bool, out: &mut Out| -> Option<String> {
         let n = cache.name_part(v?);
@@ -496,17 +499,23 @@ fn names_and_birthdate(
         }
         full.push_str(p);
     }
-    if !full.is_empty() {
-        out.attr(kinds::NAME, full);
-    }
-    if let (Some(f), Some(l), Some(d)) = (&first, &last, &dob) {
-        out.attr(kinds::NAME_DOB, format!("{f} {l}|{d}"));
-    }
-    if let Some(l) = last {
-        out.attr(kinds::NAME_LAST, l);
-    }
-    if let Some(d) = dob {
-        out.attr(kinds::BIRTHDATE, d);
+    let name_dob = match (&first, &last, &dob) {
+        (Some(f), Some(l), Some(d)) => {
+            let mut s = String::with_capacity(f.len() + l.len() + d.len() + 2);
+            s.push_str(f);
+            s.push(' ');
+            s.push_str(l);
+            s.push('|');
+            s.push_str(d);
+            Some(s)
+        }
+        _ => None,
+    };
+    Names {
+        name: (!full.is_empty()).then_some(full),
+        name_dob,
+        name_last: last,
+        birthdate: dob,
     }
 }
 
