@@ -394,16 +394,7 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
                     let Some(k) = seen.get(view, found)? else {
                         continue;
                     };
-                    let k = k as u16;
-                    if anchor[e as usize] == e {
-                        part.own.push(row, value.value(i));
-                        part.own_entity.push(e);
-                        part.own_kind.push(k);
-                    } else {
-                        part.other_row.push(row);
-                        part.other_entity.push(e);
-                        part.other_kind.push(k);
-                    }
+                    part.push(row, e, anchor[e as usize], k as u16, value.value(i));
                 }
             }
             Ok(part)

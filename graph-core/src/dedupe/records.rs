@@ -545,6 +545,20 @@ pub struct ComparedRows {
 }
 
 impl ComparedRows {
+    /// Adds file row `row` (after those held) of entity `e`, whose anchor is `anchor`, of
+    /// kind `k`: with its value when `e` is its own anchor, else only where it is.
+    pub fn push(&mut self, row: u32, e: u32, anchor: u32, k: u16, value: &str) {
+        if anchor == e {
+            self.own.push(row, value);
+            self.own_entity.push(e);
+            self.own_kind.push(k);
+        } else {
+            self.other_row.push(row);
+            self.other_entity.push(e);
+            self.other_kind.push(k);
+        }
+    }
+
     /// Appends `next` (rows after this one's).
     pub fn append(&mut self, next: ComparedRows) {
         let ComparedRows {

@@ -788,15 +788,7 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
     };
     for r in 0..attrs.len() as u32 {
         let (e, k) = (attrs.entity[r as usize], attrs.kind[r as usize]);
-        if input.entities.anchor[e as usize] == e {
-            compared.own.push(r, attrs.value(r));
-            compared.own_entity.push(e);
-            compared.own_kind.push(k);
-        } else {
-            compared.other_row.push(r);
-            compared.other_entity.push(e);
-            compared.other_kind.push(k);
-        }
+        compared.push(r, e, input.entities.anchor[e as usize], k, attrs.value(r));
     }
     let mut asked = Vec::new();
     let from_values =
