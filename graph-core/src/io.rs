@@ -301,17 +301,24 @@ pub(crate) fn read_ingest_entities(dir: &Path) -> Result<Entities> {
         "label",
     ];
     let entities = read_entities(&epath, &cols)?;
-    let n = entities.len();
+    check_anchors(epath, &entities.anchor)?;
+    Ok(entities)
+}
+
+/// Checks the anchors read from `epath`: fewer than `u32::MAX` entities, each anchor one of
+/// them.
+fn check_anchors(epath: PathBuf, anchor: &[u32]) -> Result<()> {
+    let n = anchor.len();
     if n >= u32::MAX as usize {
         return Err(Error::TooLarge(n));
     }
-    if let Some(bad) = entities.anchor.iter().find(|&&a| a as usize >= n) {
+    if let Some(bad) = anchor.iter().find(|&&a| a as usize >= n) {
         return Err(Error::Schema {
             path: epath,
             message: format!("anchor_idx {bad} out of range"),
         });
     }
-    Ok(entities)
+    Ok(())
 }
 
 /// The attribute table of a batch link for the entities `ents` of the same folder: every
@@ -345,16 +352,7 @@ pub(crate) fn read_anchors(dir: &Path) -> Result<Vec<u32>> {
         Ok(part)
     })?;
     let anchor = parts.concat();
-    let n = anchor.len();
-    if n >= u32::MAX as usize {
-        return Err(Error::TooLarge(n));
-    }
-    if let Some(bad) = anchor.iter().find(|&&a| a as usize >= n) {
-        return Err(Error::Schema {
-            path: epath,
-            message: format!("anchor_idx {bad} out of range"),
-        });
-    }
+    check_anchors(epath, &anchor)?;
     Ok(anchor)
 }
 
