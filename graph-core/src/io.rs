@@ -358,20 +358,21 @@ pub(crate) fn read_anchors(dir: &Path) -> Result<Vec<u32>> {
 
 /// The rows of `kinds` of `attributes.parquet` as duplicate detection reads them without the
 /// attribute table ([`ComparedRows`]): the values of the rows of entities that are their own
-/// anchor (`anchor[e] == e`), and the row, entity and kind of the others. Row groups are read in
-/// parallel; only `entity_idx`, `kind` and `value` are decoded.
+/// anchor (`anchor[e] == e`) but placeholders, and the row, entity and kind of the others. Row
+/// groups are read in parallel; only `entity_idx`, `kind` and `value` are decoded.
 ///
 /// # Errors
 /// As [`read_ingest_dir`]; an `entity_idx` out of range.
 pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Result<ComparedRows> {
     let apath = dir.join("attributes.parquet");
     let n = anchor.len();
+    let names: Vec<String> = kinds.iter().map(|&k| k.to_owned()).collect();
     let parts = read_row_groups(
         &apath,
         &["entity_idx", "kind", "value"],
         None,
         |first, batches| {
-            let mut part = ComparedRows::default();
+            let mut part = ComparedRows::new(names.clone());
             let mut at = first;
             for b in batches {
                 let ent: UInt32Array = prim(&apath, &b, "entity_idx", DataType::UInt32)?;
@@ -398,10 +399,7 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
             Ok(part)
         },
     )?;
-    let mut all = ComparedRows {
-        kinds: kinds.iter().map(|&k| k.to_owned()).collect(),
-        ..ComparedRows::default()
-    };
+    let mut all = ComparedRows::new(names);
     let (own, other) = parts.iter().fold((0, 0), |(o, t), p| {
         (o + p.own_entity.len(), t + p.other_row.len())
     });
@@ -1374,17 +1372,25 @@ mod tests {
             let read = read_compared(tmp.path(), &anchors, &kinds).unwrap();
             assert_eq!(read.kinds, kinds);
             let (mut own, mut other) = (Vec::new(), Vec::new());
+            let rules = crate::LinkConfig::default();
+            let mut placeholders = 0;
             for (r, (e, kind, value)) in rows.iter().enumerate() {
                 let Some(k) = kinds.iter().position(|k| k == kind) else {
                     continue;
                 };
                 if anchor(*e) == *e {
-                    own.push((r as u32, value.as_str(), *e, k as u16));
+                    // An anchor's own placeholder can fill no field and is not kept.
+                    if rules.is_placeholder(kind, value) {
+                        placeholders += 1;
+                    } else {
+                        own.push((r as u32, value.as_str(), *e, k as u16));
+                    }
                 } else {
                     other.push((r as u32, *e, k as u16));
                 }
             }
             assert!(!other.is_empty() && own.len() > other.len());
+            assert!(placeholders > 0, "row 42 is +11234567890, a phone filler");
             let own_read: Vec<(u32, &str, u32, u16)> = (0..read.own.len())
                 .map(|i| {
                     let (row, value) = read.own.at(i);

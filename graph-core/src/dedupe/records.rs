@@ -167,6 +167,7 @@ pub(crate) fn gov_number(v: &str) -> &str {
 /// The placeholder rules of the linker ([`LinkConfig::is_placeholder`] with the built-in
 /// lists), so that a value the graph refuses to link on is not evidence of one identity
 /// either: two people typing `000000000` do not share an identity. Placeholders are missing.
+#[derive(Debug)]
 struct Placeholders {
     rules: LinkConfig,
     /// Per kind index: values longer than this are on no list (gov ids and phones are also
@@ -526,11 +527,16 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
 /// anchor (an account, or an inquiry without a known account), and where each other row of
 /// those kinds is (an inquiry's value is wanted only where its account has none, and is
 /// fetched then: see [`records_from_compared`]). Every list is in file-row order.
-#[derive(Debug, Default)]
+///
+/// An anchor's own row whose value is a placeholder is not kept: it can never fill a field,
+/// and checking it here, as each row group is read in parallel, leaves the (sequential)
+/// choice of each field's value without a value to read.
+#[derive(Debug)]
 pub struct ComparedRows {
     /// Kind names, as the `kind` lists index them.
     pub kinds: Vec<String>,
-    /// The anchors' own rows: file row and value.
+    placeholders: Placeholders,
+    /// The anchors' own rows but placeholders: file row and value.
     pub own: RowValues,
     /// Entity of each row of `own`.
     pub own_entity: Vec<u32>,
@@ -545,10 +551,29 @@ pub struct ComparedRows {
 }
 
 impl ComparedRows {
+    /// No rows yet, of the kinds `kinds` (which the rows' kind indexes refer to).
+    pub fn new(kinds: Vec<String>) -> Self {
+        ComparedRows {
+            placeholders: Placeholders::new(&kinds),
+            kinds,
+            own: RowValues::default(),
+            own_entity: Vec::new(),
+            own_kind: Vec::new(),
+            other_row: Vec::new(),
+            other_entity: Vec::new(),
+            other_kind: Vec::new(),
+        }
+    }
+
     /// Adds file row `row` (after those held) of entity `e`, whose anchor is `anchor`, of
-    /// kind `k`: with its value when `e` is its own anchor, else only where it is.
+    /// kind `k`: with its value when `e` is its own anchor (unless it is a placeholder),
+    /// else only where it is.
     pub fn push(&mut self, row: u32, e: u32, anchor: u32, k: u16, value: &str) {
         if anchor == e {
+            let i = usize::from(k);
+            if self.placeholders.is(i, &self.kinds[i], value) {
+                return;
+            }
             self.own.push(row, value);
             self.own_entity.push(e);
             self.own_kind.push(k);
@@ -563,6 +588,7 @@ impl ComparedRows {
     pub fn append(&mut self, next: ComparedRows) {
         let ComparedRows {
             kinds: _,
+            placeholders: _,
             own,
             own_entity,
             own_kind,
@@ -595,6 +621,7 @@ pub fn records_from_compared(
 ) -> crate::Result<DedupeRecords> {
     let ComparedRows {
         kinds,
+        placeholders,
         own,
         own_entity,
         own_kind,
@@ -608,7 +635,8 @@ pub fn records_from_compared(
         .zip(&own_kind)
         .enumerate()
         .map(|(i, (&e, &k))| (i as u32, e, k));
-    cells.fill(anchor, &kinds, own_rows, true, |h| own.at(h as usize).1);
+    // No placeholder was kept among the anchors' own rows, so none is read here.
+    cells.fill(anchor, own_rows, true, |_, _| true);
     drop((own_entity, own_kind));
     // The other rows whose anchor's field is still empty (in parallel, in order).
     let gaps: Vec<u32> = (0..other_row.len())
@@ -633,7 +661,11 @@ pub fn records_from_compared(
         let i = i as usize;
         (base + j as u32, other_entity[i], other_kind[i])
     });
-    cells.fill(anchor, &kinds, inquiries, false, value);
+    let usable = |h: u32, k: u16| {
+        let i = usize::from(k);
+        !placeholders.is(i, &kinds[i], value(h))
+    };
+    cells.fill(anchor, inquiries, false, usable);
     drop((gaps, other_entity, other_kind));
     let recs = records_from_cells(keyer, cells, value);
     drop((own, fetched));
@@ -649,10 +681,15 @@ fn records_from_rows<'a, I: Iterator<Item = (u32, u32, u16)>>(
 ) -> DedupeRecords {
     let (anchor, kinds) = (&input.entities.anchor, &input.attributes.kinds);
     let mut cells = Cells::new(anchor, kinds);
+    let placeholders = Placeholders::new(kinds);
+    let usable = |h: u32, k: u16| {
+        let i = usize::from(k);
+        !placeholders.is(i, &kinds[i], value(h))
+    };
     // The anchor's own rows win over its inquiries' rows: the first pass takes only rows of
     // anchors themselves, the second fills gaps.
     for own in [true, false] {
-        cells.fill(anchor, kinds, rows_of(), own, &value);
+        cells.fill(anchor, rows_of(), own, usable);
     }
     with_signatures(records_from_cells(&input.keyer, cells, value))
 }
@@ -662,7 +699,6 @@ struct Cells {
     rec_of: Vec<u32>,
     anchors: Vec<u32>,
     slot_by_kind: Vec<Option<Slot>>,
-    placeholders: Placeholders,
     rows: Vec<u32>,
 }
 
@@ -683,7 +719,6 @@ impl Cells {
             rec_of,
             anchors,
             slot_by_kind: kinds.iter().map(|k| slot_of(k)).collect(),
-            placeholders: Placeholders::new(kinds),
         }
     }
 
@@ -700,14 +735,14 @@ impl Cells {
     }
 
     /// Fills empty fields from `rows` (handle, entity, kind), taking only the anchors' own
-    /// rows (`own`) or only their inquiries' rows, and never a placeholder.
-    fn fill<'a>(
+    /// rows (`own`) or only their inquiries' rows, and only rows that are `usable(handle,
+    /// kind)` (never a placeholder).
+    fn fill(
         &mut self,
         anchor_of: &[u32],
-        kinds: &[String],
         rows: impl Iterator<Item = (u32, u32, u16)>,
         own: bool,
-        value: impl Fn(u32) -> &'a str,
+        usable: impl Fn(u32, u16) -> bool,
     ) {
         for (handle, e, k) in rows {
             let Some(slot) = self.slot_by_kind[k as usize] else {
@@ -723,11 +758,7 @@ impl Cells {
                 continue;
             }
             let cell = &mut self.rows[rec as usize * SLOTS + slot as usize];
-            if *cell == NULL {
-                let v = value(handle);
-                if self.placeholders.is(k as usize, &kinds[k as usize], v) {
-                    continue;
-                }
+            if *cell == NULL && usable(handle, k) {
                 *cell = handle;
             }
         }
