@@ -612,8 +612,9 @@ impl ComparedRows {
 /// Like [`records_from_input`] for a batch link, which reads no attribute table for it:
 /// `anchor` is each entity's anchor; `rows` are the rows of [`COMPARED_KINDS`]
 /// ([`ComparedRows`]); `fetch(rows)` is called once with the file rows (ascending) of the
-/// inquiry rows whose anchor has no usable value of their kind, and returns their values. The records equal [`records_from_input`]'s on the
-/// same rows. A value is found by its index (`O(log chunks)`).
+/// inquiry rows whose anchor has no usable value of their kind, and returns their values. The
+/// records equal [`records_from_input`]'s on the same rows. A value is found by its index
+/// (`O(1)` when the chunks of values hold similar counts of rows, else `O(log chunks)`).
 ///
 /// # Errors
 /// What `fetch` returns.
