@@ -1410,7 +1410,13 @@ mod tests {
             // without a known account), so that whole groups, and the ends of others, hold
             // no anchor's own row.
             let half = n as u32 / 2;
-            let accounts_first = |e: u32| if e >= half && e % 5 != 0 { e - half } else { e };
+            let accounts_first = |e: u32| {
+                if e >= half && !e.is_multiple_of(5) {
+                    e - half
+                } else {
+                    e
+                }
+            };
             placeholders += compared_read_equals_the_full_reads(n, group, &mixed);
             placeholders += compared_read_equals_the_full_reads(n, group, &accounts_first);
         }
