@@ -80,6 +80,7 @@ const BATCH_SIZE: usize = 8_192;
 /// One Parquet file opened for reading some of its columns by row group: the footer is
 /// parsed once here and shared by every row group's reader (parsing it per group made
 /// opening a file of `g` groups cost `O(g²)`).
+#[derive(Clone)]
 struct RowGroups<'a> {
     path: &'a Path,
     metadata: ArrowReaderMetadata,
@@ -358,25 +359,32 @@ pub(crate) fn read_anchors(dir: &Path) -> Result<Vec<u32>> {
 
 /// The rows of `kinds` of `attributes.parquet` as duplicate detection reads them without the
 /// attribute table ([`ComparedRows`]): the values of the rows of entities that are their own
-/// anchor (`anchor[e] == e`), and the row, entity and kind of the others. Row groups are read in
-/// parallel; only `entity_idx`, `kind` and `value` are decoded.
+/// anchor (`anchor[e] == e`) but placeholders, and the row, entity and kind of the others. Row
+/// groups are read in parallel: first `entity_idx` and `kind`, then `value` where the group
+/// has rows of anchors.
 ///
 /// # Errors
 /// As [`read_ingest_dir`]; an `entity_idx` out of range.
 pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Result<ComparedRows> {
     let apath = dir.join("attributes.parquet");
     let n = anchor.len();
-    let parts = read_row_groups(
-        &apath,
-        &["entity_idx", "kind", "value"],
-        None,
-        |first, batches| {
-            let mut part = ComparedRows::default();
+    let names: Vec<String> = kinds.iter().map(|&k| k.to_owned()).collect();
+    let file = RowGroups::load(&apath)?;
+    let values = file.clone().select(&["value"])?;
+    let places = file.select(&["entity_idx", "kind"])?;
+    let parts = (0..places.len())
+        .into_par_iter()
+        .map(|g| {
+            let (first, end) = places.bounds(g);
+            let mut part = ComparedRows::new(names.clone());
+            // The anchors' own rows of the group (file row, entity, kind), whose values are
+            // decoded next; the other rows are kept without their values right away.
+            let mut own: Vec<(u32, u32, u16)> = Vec::new();
             let mut at = first;
-            for b in batches {
+            for b in places.batches(g, None)? {
+                let b = b?;
                 let ent: UInt32Array = prim(&apath, &b, "entity_idx", DataType::UInt32)?;
                 let kind_col = strings(&apath, &b, "kind")?;
-                let value = strings(&apath, &b, "value")?;
                 let mut seen = KindViews::default();
                 for (i, &view) in kind_col.views().iter().enumerate() {
                     let row = at as u32;
@@ -392,16 +400,47 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
                     let Some(k) = seen.get(view, found)? else {
                         continue;
                     };
-                    part.push(row, e, anchor[e as usize], k as u16, value.value(i));
+                    match anchor[e as usize] {
+                        a if a == e => own.push((row, e, k as u16)),
+                        a => part.push(row, e, a, k as u16, ""),
+                    }
                 }
             }
+            let (Some(&(lo, ..)), Some(&(hi, ..))) = (own.first(), own.last()) else {
+                return Ok(part);
+            };
+            // Values are decoded from the group's first own row to its last only: a group of
+            // inquiries' rows alone (ingest writes an inquiries file's rows together, after
+            // the accounts') decodes none, where their values used to be decompressed and
+            // decoded only to be dropped.
+            let (lo, hi) = (u64::from(lo), u64::from(hi));
+            let span = [
+                RowSelector::skip((lo - first) as usize),
+                RowSelector::select((hi + 1 - lo) as usize),
+                RowSelector::skip((end - hi - 1) as usize),
+            ];
+            let selection = RowSelection::from_iter(span.into_iter().filter(|s| s.row_count > 0));
+            let mut wanted = own.iter().peekable();
+            let mut row = lo;
+            for b in values.batches(g, Some(selection))? {
+                let value = strings(&apath, &b?, "value")?;
+                for i in 0..value.len() {
+                    if let Some(&&(r, e, k)) = wanted.peek()
+                        && u64::from(r) == row
+                    {
+                        part.push(r, e, e, k, value.value(i));
+                        wanted.next();
+                    }
+                    row += 1;
+                }
+            }
+            if wanted.next().is_some() {
+                return Err(pq_err(&apath, "fewer rows decoded than selected"));
+            }
             Ok(part)
-        },
-    )?;
-    let mut all = ComparedRows {
-        kinds: kinds.iter().map(|&k| k.to_owned()).collect(),
-        ..ComparedRows::default()
-    };
+        })
+        .collect::<Result<Vec<ComparedRows>>>()?;
+    let mut all = ComparedRows::new(names);
     let (own, other) = parts.iter().fold((0, 0), |(o, t), p| {
         (o + p.own_entity.len(), t + p.other_row.len())
     });
@@ -1361,42 +1400,75 @@ mod tests {
 
     #[test]
     fn compared_read_equals_the_full_reads_rows_of_the_named_kinds() {
+        let mut placeholders = 0;
         // Small groups, and groups of more rows than a record batch holds.
         for (n, group) in [(40, 7), (BATCH_SIZE, 2 * BATCH_SIZE + 10)] {
-            let tmp = tempfile::tempdir().unwrap();
             // Every third entity an inquiry of the one before it, every ninth one without
             // a known account (its own anchor).
-            let anchor = |e: u32| if e % 3 == 1 && e % 9 != 4 { e - 1 } else { e };
-            let rows = write_folder_anchored(tmp.path(), n, group, None, &anchor);
-            let anchors = read_anchors(tmp.path()).unwrap();
-            assert_eq!(anchors, read_ingest_entities(tmp.path()).unwrap().anchor);
-            let kinds = ["phone", "name", "not in the file"];
-            let read = read_compared(tmp.path(), &anchors, &kinds).unwrap();
-            assert_eq!(read.kinds, kinds);
-            let (mut own, mut other) = (Vec::new(), Vec::new());
-            for (r, (e, kind, value)) in rows.iter().enumerate() {
-                let Some(k) = kinds.iter().position(|k| k == kind) else {
-                    continue;
-                };
-                if anchor(*e) == *e {
-                    own.push((r as u32, value.as_str(), *e, k as u16));
+            let mixed = |e: u32| if e % 3 == 1 && e % 9 != 4 { e - 1 } else { e };
+            // As ingest writes them: the accounts, then their inquiries (every fifth one
+            // without a known account), so that whole groups, and the ends of others, hold
+            // no anchor's own row.
+            let half = n as u32 / 2;
+            let accounts_first = |e: u32| {
+                if e >= half && !e.is_multiple_of(5) {
+                    e - half
                 } else {
-                    other.push((r as u32, *e, k as u16));
+                    e
                 }
-            }
-            assert!(!other.is_empty() && own.len() > other.len());
-            let own_read: Vec<(u32, &str, u32, u16)> = (0..read.own.len())
-                .map(|i| {
-                    let (row, value) = read.own.at(i);
-                    (row, value, read.own_entity[i], read.own_kind[i])
-                })
-                .collect();
-            assert_eq!(own_read, own);
-            let other_read: Vec<(u32, u32, u16)> = (0..read.other_row.len())
-                .map(|i| (read.other_row[i], read.other_entity[i], read.other_kind[i]))
-                .collect();
-            assert_eq!(other_read, other);
+            };
+            placeholders += compared_read_equals_the_full_reads(n, group, &mixed);
+            placeholders += compared_read_equals_the_full_reads(n, group, &accounts_first);
         }
+        assert!(placeholders > 0, "row 42 is +11234567890, a phone filler");
+    }
+
+    /// Checks the compared read of a folder of `n` entities anchored by `anchor`, in groups
+    /// of `group` rows, against its rows as written; returns how many of the anchors' own
+    /// rows were left out as placeholders.
+    fn compared_read_equals_the_full_reads(
+        n: usize,
+        group: usize,
+        anchor: &dyn Fn(u32) -> u32,
+    ) -> usize {
+        let tmp = tempfile::tempdir().unwrap();
+        let rows = write_folder_anchored(tmp.path(), n, group, None, anchor);
+        let anchors = read_anchors(tmp.path()).unwrap();
+        assert_eq!(anchors, read_ingest_entities(tmp.path()).unwrap().anchor);
+        let kinds = ["phone", "name", "not in the file"];
+        let read = read_compared(tmp.path(), &anchors, &kinds).unwrap();
+        assert_eq!(read.kinds, kinds);
+        let (mut own, mut other) = (Vec::new(), Vec::new());
+        let rules = crate::LinkConfig::default();
+        let mut placeholders = 0;
+        for (r, (e, kind, value)) in rows.iter().enumerate() {
+            let Some(k) = kinds.iter().position(|k| k == kind) else {
+                continue;
+            };
+            if anchor(*e) == *e {
+                // An anchor's own placeholder can fill no field and is not kept.
+                if rules.is_placeholder(kind, value) {
+                    placeholders += 1;
+                } else {
+                    own.push((r as u32, value.as_str(), *e, k as u16));
+                }
+            } else {
+                other.push((r as u32, *e, k as u16));
+            }
+        }
+        assert!(!other.is_empty() && !own.is_empty());
+        let own_read: Vec<(u32, &str, u32, u16)> = (0..read.own.len())
+            .map(|i| {
+                let (row, value) = read.own.at(i);
+                (row, value, read.own_entity[i], read.own_kind[i])
+            })
+            .collect();
+        assert_eq!(own_read, own);
+        let other_read: Vec<(u32, u32, u16)> = (0..read.other_row.len())
+            .map(|i| (read.other_row[i], read.other_entity[i], read.other_kind[i]))
+            .collect();
+        assert_eq!(other_read, other);
+        placeholders
     }
 
     #[test]

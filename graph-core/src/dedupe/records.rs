@@ -66,10 +66,14 @@ impl Column {
     /// The map is keyed by the values' 64-bit hashes, which is several times faster than
     /// hashing and comparing strings inside the map; a hit is confirmed against the stored
     /// value, and the (astronomically rare) colliding values go through a string-keyed map, so
-    /// two different values never share an id.
+    /// two different values never share an id. It is sized for `len` distinct values up
+    /// front: most compared fields (emails, phones, id numbers, addresses) are nearly all
+    /// distinct, and a map sized for half of them grew once, rehashing every entry into a
+    /// table twice as large and freshly faulted in, while a column of few values only ever
+    /// touches its table's control bytes.
     fn intern<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize) -> Column {
         let mut map: HashMap<u64, u32, BuildHasherDefault<Mixed>> =
-            HashMap::with_capacity_and_hasher(len / 2, BuildHasherDefault::default());
+            HashMap::with_capacity_and_hasher(len, BuildHasherDefault::default());
         let mut collided: HashMap<&'a str, u32> = HashMap::new();
         let mut col = Column {
             ids: Vec::with_capacity(len),
@@ -167,6 +171,7 @@ pub(crate) fn gov_number(v: &str) -> &str {
 /// The placeholder rules of the linker ([`LinkConfig::is_placeholder`] with the built-in
 /// lists), so that a value the graph refuses to link on is not evidence of one identity
 /// either: two people typing `000000000` do not share an identity. Placeholders are missing.
+#[derive(Debug)]
 struct Placeholders {
     rules: LinkConfig,
     /// Per kind index: values longer than this are on no list (gov ids and phones are also
@@ -526,11 +531,16 @@ pub fn records_from_input(input: &LinkInput) -> DedupeRecords {
 /// anchor (an account, or an inquiry without a known account), and where each other row of
 /// those kinds is (an inquiry's value is wanted only where its account has none, and is
 /// fetched then: see [`records_from_compared`]). Every list is in file-row order.
-#[derive(Debug, Default)]
+///
+/// An anchor's own row whose value is a placeholder is not kept: it can never fill a field,
+/// and checking it here, as each row group is read in parallel, leaves the (sequential)
+/// choice of each field's value without a value to read.
+#[derive(Debug)]
 pub struct ComparedRows {
     /// Kind names, as the `kind` lists index them.
     pub kinds: Vec<String>,
-    /// The anchors' own rows: file row and value.
+    placeholders: Placeholders,
+    /// The anchors' own rows but placeholders: file row and value.
     pub own: RowValues,
     /// Entity of each row of `own`.
     pub own_entity: Vec<u32>,
@@ -545,10 +555,29 @@ pub struct ComparedRows {
 }
 
 impl ComparedRows {
+    /// No rows yet, of the kinds `kinds` (which the rows' kind indexes refer to).
+    pub fn new(kinds: Vec<String>) -> Self {
+        ComparedRows {
+            placeholders: Placeholders::new(&kinds),
+            kinds,
+            own: RowValues::default(),
+            own_entity: Vec::new(),
+            own_kind: Vec::new(),
+            other_row: Vec::new(),
+            other_entity: Vec::new(),
+            other_kind: Vec::new(),
+        }
+    }
+
     /// Adds file row `row` (after those held) of entity `e`, whose anchor is `anchor`, of
-    /// kind `k`: with its value when `e` is its own anchor, else only where it is.
+    /// kind `k`: with its value when `e` is its own anchor (unless it is a placeholder),
+    /// else only where it is.
     pub fn push(&mut self, row: u32, e: u32, anchor: u32, k: u16, value: &str) {
         if anchor == e {
+            let i = usize::from(k);
+            if self.placeholders.is(i, &self.kinds[i], value) {
+                return;
+            }
             self.own.push(row, value);
             self.own_entity.push(e);
             self.own_kind.push(k);
@@ -563,6 +592,7 @@ impl ComparedRows {
     pub fn append(&mut self, next: ComparedRows) {
         let ComparedRows {
             kinds: _,
+            placeholders: _,
             own,
             own_entity,
             own_kind,
@@ -582,8 +612,9 @@ impl ComparedRows {
 /// Like [`records_from_input`] for a batch link, which reads no attribute table for it:
 /// `anchor` is each entity's anchor; `rows` are the rows of [`COMPARED_KINDS`]
 /// ([`ComparedRows`]); `fetch(rows)` is called once with the file rows (ascending) of the
-/// inquiry rows whose anchor has no usable value of their kind, and returns their values. The records equal [`records_from_input`]'s on the
-/// same rows. A value is found by its index (`O(log chunks)`).
+/// inquiry rows whose anchor has no usable value of their kind, and returns their values. The
+/// records equal [`records_from_input`]'s on the same rows. A value is found by its index
+/// (`O(1)` when the chunks of values hold similar counts of rows, else `O(log chunks)`).
 ///
 /// # Errors
 /// What `fetch` returns.
@@ -595,6 +626,7 @@ pub fn records_from_compared(
 ) -> crate::Result<DedupeRecords> {
     let ComparedRows {
         kinds,
+        placeholders,
         own,
         own_entity,
         own_kind,
@@ -608,20 +640,22 @@ pub fn records_from_compared(
         .zip(&own_kind)
         .enumerate()
         .map(|(i, (&e, &k))| (i as u32, e, k));
-    cells.fill(anchor, &kinds, own_rows, true, |h| own.at(h as usize).1);
+    // No placeholder was kept among the anchors' own rows, so none is read here.
+    cells.fill(anchor, own_rows, true, |_, _| true);
     drop((own_entity, own_kind));
     // The other rows whose anchor's field is still empty (in parallel, in order).
+    let missing = cells.missing();
     let gaps: Vec<u32> = (0..other_row.len())
         .into_par_iter()
         .filter(|&i| {
             let e = other_entity[i];
             let a = anchor[e as usize];
-            a != e && cells.empty(a, other_kind[i])
+            a != e && cells.lacks(missing[a as usize], other_kind[i])
         })
         .map(|i| i as u32)
         .collect();
     let gap_rows: Vec<u32> = gaps.iter().map(|&i| other_row[i as usize]).collect();
-    drop(other_row);
+    drop((other_row, missing));
     let fetched = fetch(&gap_rows)?;
     drop(gap_rows);
     let base = own.len() as u32;
@@ -633,7 +667,11 @@ pub fn records_from_compared(
         let i = i as usize;
         (base + j as u32, other_entity[i], other_kind[i])
     });
-    cells.fill(anchor, &kinds, inquiries, false, value);
+    let usable = |h: u32, k: u16| {
+        let i = usize::from(k);
+        !placeholders.is(i, &kinds[i], value(h))
+    };
+    cells.fill(anchor, inquiries, false, usable);
     drop((gaps, other_entity, other_kind));
     let recs = records_from_cells(keyer, cells, value);
     drop((own, fetched));
@@ -649,10 +687,15 @@ fn records_from_rows<'a, I: Iterator<Item = (u32, u32, u16)>>(
 ) -> DedupeRecords {
     let (anchor, kinds) = (&input.entities.anchor, &input.attributes.kinds);
     let mut cells = Cells::new(anchor, kinds);
+    let placeholders = Placeholders::new(kinds);
+    let usable = |h: u32, k: u16| {
+        let i = usize::from(k);
+        !placeholders.is(i, &kinds[i], value(h))
+    };
     // The anchor's own rows win over its inquiries' rows: the first pass takes only rows of
     // anchors themselves, the second fills gaps.
     for own in [true, false] {
-        cells.fill(anchor, kinds, rows_of(), own, &value);
+        cells.fill(anchor, rows_of(), own, usable);
     }
     with_signatures(records_from_cells(&input.keyer, cells, value))
 }
@@ -662,7 +705,6 @@ struct Cells {
     rec_of: Vec<u32>,
     anchors: Vec<u32>,
     slot_by_kind: Vec<Option<Slot>>,
-    placeholders: Placeholders,
     rows: Vec<u32>,
 }
 
@@ -683,31 +725,43 @@ impl Cells {
             rec_of,
             anchors,
             slot_by_kind: kinds.iter().map(|k| slot_of(k)).collect(),
-            placeholders: Placeholders::new(kinds),
         }
     }
 
-    /// Whether `anchor`'s record has no value yet for the field of kind `k` (false for kinds
-    /// not compared).
-    fn empty(&self, anchor: u32, k: u16) -> bool {
-        let (Some(slot), Some(&rec)) = (
-            self.slot_by_kind[k as usize],
-            self.rec_of.get(anchor as usize),
-        ) else {
-            return false;
-        };
-        rec != NULL && self.rows[rec as usize * SLOTS + slot as usize] == NULL
+    /// Per entity, a bit per field its record has no value for yet (`1 << slot`; none for an
+    /// entity that is not its own anchor). The inquiry rows, whose anchors come in no
+    /// particular order, are checked against it: a byte per entity is one random look-up
+    /// into a small table, where the record index (4 bytes per entity) and then the record's
+    /// cells (28 bytes per record) were two into larger ones.
+    fn missing(&self) -> Vec<u8> {
+        self.rec_of
+            .par_iter()
+            .map(|&rec| match rec {
+                NULL => 0,
+                _ => self.rows[rec as usize * SLOTS..][..SLOTS]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &cell)| cell == NULL)
+                    .fold(0, |m, (slot, _)| m | 1 << slot),
+            })
+            .collect()
+    }
+
+    /// Whether `missing` (an entity's byte of [`Cells::missing`]) holds the field of kind `k`
+    /// (false for kinds not compared).
+    fn lacks(&self, missing: u8, k: u16) -> bool {
+        self.slot_by_kind[k as usize].is_some_and(|slot| missing >> slot as u8 & 1 == 1)
     }
 
     /// Fills empty fields from `rows` (handle, entity, kind), taking only the anchors' own
-    /// rows (`own`) or only their inquiries' rows, and never a placeholder.
-    fn fill<'a>(
+    /// rows (`own`) or only their inquiries' rows, and only rows that are `usable(handle,
+    /// kind)` (never a placeholder).
+    fn fill(
         &mut self,
         anchor_of: &[u32],
-        kinds: &[String],
         rows: impl Iterator<Item = (u32, u32, u16)>,
         own: bool,
-        value: impl Fn(u32) -> &'a str,
+        usable: impl Fn(u32, u16) -> bool,
     ) {
         for (handle, e, k) in rows {
             let Some(slot) = self.slot_by_kind[k as usize] else {
@@ -723,11 +777,7 @@ impl Cells {
                 continue;
             }
             let cell = &mut self.rows[rec as usize * SLOTS + slot as usize];
-            if *cell == NULL {
-                let v = value(handle);
-                if self.placeholders.is(k as usize, &kinds[k as usize], v) {
-                    continue;
-                }
+            if *cell == NULL && usable(handle, k) {
                 *cell = handle;
             }
         }

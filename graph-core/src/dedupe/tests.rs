@@ -782,10 +782,7 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
     };
     let attrs = &input.attributes;
     // The rows as a batch link reads them: the anchors' own values, the others' places.
-    let mut compared = ComparedRows {
-        kinds: attrs.kinds.clone(),
-        ..ComparedRows::default()
-    };
+    let mut compared = ComparedRows::new(attrs.kinds.clone());
     for r in 0..attrs.len() as u32 {
         let (e, k) = (attrs.entity[r as usize], attrs.kind[r as usize]);
         compared.push(r, e, input.entities.anchor[e as usize], k, attrs.value(r));
