@@ -225,6 +225,8 @@ enum Slot {
     Address = 6,
 }
 const SLOTS: usize = 7;
+// `Cells::missing` keeps a bit per slot in a byte.
+const _: () = assert!(SLOTS <= 8);
 
 /// The attribute kinds duplicate detection reads; every other kind is ignored.
 pub const COMPARED_KINDS: &[&str] = &[
