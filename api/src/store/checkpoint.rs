@@ -91,24 +91,47 @@ pub(super) fn next_wait(wait: Duration, before: Option<WalState>, after: WalStat
     }
 }
 
+/// Passes a busy log is tried again before [`passive`] reports it ([`BUSY_BACKOFF`] apart,
+/// doubling).
+const BUSY_RETRIES: u32 = 5;
+
+/// The wait before the first pass tried again.
+const BUSY_BACKOFF: Duration = Duration::from_millis(1);
+
 /// Runs `PRAGMA wal_checkpoint(PASSIVE)` on `conn`: copies what no reader still needs, never
-/// waits for a lock.
+/// waits for a lock. A pass that finds the log busy (another connection checkpointing, or
+/// the log being started over at that instant: SQLite then reports `busy` 1 and no log) is
+/// tried again a few times; still busy, it is [`StoreError::Unavailable`], a passing state.
 pub(super) async fn passive(conn: &mut SqliteConnection) -> Result<WalState> {
-    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-        .fetch_one(conn)
-        .await?;
-    let (busy, frames, checkpointed): (i64, i64, i64) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-    if frames < 0 {
-        // -1: the database is not in WAL mode, which `Pools::open` never leaves it in.
-        return Err(StoreError::Corrupt(format!(
-            "wal_checkpoint reported no write-ahead log (busy {busy})"
-        )));
+    let mut backoff = BUSY_BACKOFF;
+    for attempt in 0..=BUSY_RETRIES {
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut *conn)
+            .await?;
+        let (busy, frames, checkpointed): (i64, i64, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        if frames >= 0 {
+            return Ok(WalState {
+                frames,
+                checkpointed,
+            });
+        }
+        if busy == 0 {
+            // No log and not busy: the database is not in WAL mode, which `Pools::open`
+            // never leaves it in.
+            return Err(StoreError::Corrupt(
+                "wal_checkpoint reported no write-ahead log".to_owned(),
+            ));
+        }
+        if attempt < BUSY_RETRIES {
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
     }
-    Ok(WalState {
-        frames,
-        checkpointed,
-    })
+    Err(StoreError::Unavailable(format!(
+        "the write-ahead log stayed busy through {} checkpoint passes",
+        BUSY_RETRIES + 1
+    )))
 }
 
 /// Flushes the database file's written pages to disk (`fdatasync` on a second descriptor,
@@ -130,6 +153,65 @@ mod tests {
             frames,
             checkpointed,
         }
+    }
+
+    #[tokio::test]
+    async fn a_log_busy_with_another_checkpoint_is_unavailable_then_checkpoints_again() {
+        #![allow(clippy::unwrap_used)]
+        use sqlx::Connection as _;
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.path().join("t.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(60));
+        let connect = || SqliteConnection::connect_with(&opts);
+        let mut writer = connect().await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut writer)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut writer)
+            .await
+            .unwrap();
+        // A reader on the older snapshot, then more frames it does not see.
+        let mut reader = connect().await.unwrap();
+        sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+        sqlx::query("SELECT count(*) FROM t")
+            .fetch_one(&mut reader)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(&mut writer)
+            .await
+            .unwrap();
+        // A RESTART checkpoint holds the checkpoint lock while it waits for that reader.
+        let mut other = connect().await.unwrap();
+        let restart = tokio::spawn(async move {
+            sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .fetch_one(&mut other)
+                .await
+                .unwrap();
+        });
+        let mut conn = connect().await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let busy = loop {
+            match passive(&mut conn).await {
+                Err(e) => break e,
+                Ok(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Ok(state) => panic!("the log was never busy: {state:?}"),
+            }
+        };
+        assert!(matches!(busy, StoreError::Unavailable(_)), "{busy:?}");
+        // The reader done, the other checkpoint ends and passes run again.
+        sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
+        restart.await.unwrap();
+        let state = passive(&mut conn).await.unwrap();
+        assert!(state.complete(), "{state:?}");
     }
 
     #[test]
