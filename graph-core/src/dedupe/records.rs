@@ -174,6 +174,8 @@ pub(crate) fn gov_number(v: &str) -> &str {
 #[derive(Debug)]
 struct Placeholders {
     rules: LinkConfig,
+    /// The kind names kind indexes refer to.
+    kinds: Vec<String>,
     /// Per kind index: values longer than this are on no list (gov ids and phones are also
     /// checked for typed fillers whatever their length).
     longest: Vec<usize>,
@@ -202,8 +204,15 @@ impl Placeholders {
             .collect();
         Placeholders {
             rules: LinkConfig::default(),
+            kinds: kinds.to_vec(),
             longest,
         }
+    }
+
+    /// Whether `value` of the kind with index `k` (of those it was made for) is a placeholder.
+    fn of_kind(&self, k: u16, value: &str) -> bool {
+        let k = usize::from(k);
+        self.is(k, &self.kinds[k], value)
     }
 
     /// Whether `value` of the kind with index `k` (name `kind`) is a placeholder.
@@ -463,6 +472,7 @@ impl DedupeRecord {
     pub fn from_attributes<'a>(attrs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let placeholders = Placeholders {
             rules: LinkConfig::default(),
+            kinds: Vec::new(),
             longest: Vec::new(),
         };
         let mut vals: [Option<&str>; SLOTS] = [None; SLOTS];
@@ -576,8 +586,7 @@ impl ComparedRows {
     /// else only where it is.
     pub fn push(&mut self, row: u32, e: u32, anchor: u32, k: u16, value: &str) {
         if anchor == e {
-            let i = usize::from(k);
-            if self.placeholders.is(i, &self.kinds[i], value) {
+            if self.placeholders.of_kind(k, value) {
                 return;
             }
             self.own.push(row, value);
@@ -669,10 +678,7 @@ pub fn records_from_compared(
         let i = i as usize;
         (base + j as u32, other_entity[i], other_kind[i])
     });
-    let usable = |h: u32, k: u16| {
-        let i = usize::from(k);
-        !placeholders.is(i, &kinds[i], value(h))
-    };
+    let usable = |h: u32, k: u16| !placeholders.of_kind(k, value(h));
     cells.fill(anchor, inquiries, false, usable);
     drop((gaps, other_entity, other_kind));
     let recs = records_from_cells(keyer, cells, value);
@@ -690,10 +696,7 @@ fn records_from_rows<'a, I: Iterator<Item = (u32, u32, u16)>>(
     let (anchor, kinds) = (&input.entities.anchor, &input.attributes.kinds);
     let mut cells = Cells::new(anchor, kinds);
     let placeholders = Placeholders::new(kinds);
-    let usable = |h: u32, k: u16| {
-        let i = usize::from(k);
-        !placeholders.is(i, &kinds[i], value(h))
-    };
+    let usable = |h: u32, k: u16| !placeholders.of_kind(k, value(h));
     // The anchor's own rows win over its inquiries' rows: the first pass takes only rows of
     // anchors themselves, the second fills gaps.
     for own in [true, false] {
