@@ -294,7 +294,7 @@ pub fn run_link(
     t = Instant::now();
     progress("reading the attribute table");
     let attributes = read_link_attributes(in_dir, &entities, &keyer)?;
-    timings.push(("read attributes".to_owned(), t.elapsed().as_millis() as u64));
+    timings.push(("read attributes".to_owned(), ms(t)));
     let input = LinkInput {
         entities,
         attributes,
@@ -316,11 +316,8 @@ pub fn run_link(
     t = Instant::now();
     progress("writing results");
     write_results(&result, stage.path())?;
-    result
-        .summary
-        .timings_ms
-        .push(("write".to_owned(), t.elapsed().as_millis() as u64));
-    result.summary.wall_ms = start.elapsed().as_millis() as u64;
+    result.summary.timings_ms.push(("write".to_owned(), ms(t)));
+    result.summary.wall_ms = ms(start);
     write_json(&stage.path().join(SUMMARY), &result.summary)?;
     let stale: &[&str] = if result.duplicates.is_none() {
         &STALE_WITHOUT_DUPLICATES
@@ -488,14 +485,14 @@ fn link_with(
         let t = Instant::now();
         progress("reading the values the results show");
         let values = fetch(&input, &output_rows(&out))?;
-        timings.push(("values".to_owned(), t.elapsed().as_millis() as u64));
+        timings.push(("values".to_owned(), ms(t)));
         let t = Instant::now();
         progress("finding rings");
         let rs = rings(&input, &out, &values, config);
         if free_attributes {
             input.attributes = Attributes::default();
         }
-        timings.push(("rings".to_owned(), t.elapsed().as_millis() as u64));
+        timings.push(("rings".to_owned(), ms(t)));
         let t = Instant::now();
         progress("scoring");
         let dup_pairs = dups
@@ -503,7 +500,7 @@ fn link_with(
             .map(Duplicates::probabilities)
             .unwrap_or_default();
         let sc = scores(&input, &out, &values, &rs, &dup_pairs, config);
-        timings.push(("scores".to_owned(), t.elapsed().as_millis() as u64));
+        timings.push(("scores".to_owned(), ms(t)));
         Ok((values, rs, sc))
     });
     match beside_result
@@ -570,7 +567,7 @@ fn link_with(
             .collect(),
         duplicates: dups.as_ref().map(Duplicates::summary),
         timings_ms: timings,
-        wall_ms: start.elapsed().as_millis() as u64,
+        wall_ms: ms(start),
     };
     Ok(RunResult {
         input,
@@ -640,7 +637,7 @@ pub fn run_dedupe(
     progress("writing results");
     create_dir(out_dir)?;
     write_duplicates(&entities, &dups, out_dir)?;
-    timings.push(("write".to_owned(), t.elapsed().as_millis() as u64));
+    timings.push(("write".to_owned(), ms(t)));
     let summary = DedupeRunSummary {
         schema_version: SCHEMA_VERSION,
         entities: entities.len() as u64,
