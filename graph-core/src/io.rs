@@ -441,14 +441,6 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
         })
         .collect::<Result<Vec<ComparedRows>>>()?;
     let mut all = ComparedRows::new(names);
-    let (own, other) = parts.iter().fold((0, 0), |(o, t), p| {
-        (o + p.own_entity.len(), t + p.other_row.len())
-    });
-    all.own_entity.reserve_exact(own);
-    all.own_kind.reserve_exact(own);
-    all.other_row.reserve_exact(other);
-    all.other_entity.reserve_exact(other);
-    all.other_kind.reserve_exact(other);
     for p in parts {
         all.append(p);
     }
@@ -1457,16 +1449,16 @@ mod tests {
             }
         }
         assert!(!other.is_empty() && !own.is_empty());
-        let own_read: Vec<(u32, &str, u32, u16)> = (0..read.own.len())
-            .map(|i| {
-                let (row, value) = read.own.at(i);
-                (row, value, read.own_entity[i], read.own_kind[i])
+        let own_read: Vec<(u32, &str, u32, u16)> = read
+            .own_places()
+            .map(|(i, e, k)| {
+                let (row, value) = read.own.at(i as usize);
+                (row, value, e, k)
             })
             .collect();
+        assert_eq!(own_read.len(), read.own.len());
         assert_eq!(own_read, own);
-        let other_read: Vec<(u32, u32, u16)> = (0..read.other_row.len())
-            .map(|i| (read.other_row[i], read.other_entity[i], read.other_kind[i]))
-            .collect();
+        let other_read: Vec<(u32, u32, u16)> = read.parts.iter().flat_map(|p| p.others()).collect();
         assert_eq!(other_read, other);
         placeholders
     }
