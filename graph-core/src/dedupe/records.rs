@@ -71,7 +71,7 @@ impl Column {
     /// distinct, and a map sized for half of them grew once, rehashing every entry into a
     /// table twice as large and freshly faulted in, while a column of few values only ever
     /// touches its table's control bytes.
-    fn intern<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize) -> Column {
+    pub(crate) fn intern<'a>(values: impl Iterator<Item = Option<&'a str>>, len: usize) -> Column {
         let mut map: HashMap<u64, u32, BuildHasherDefault<Mixed>> =
             HashMap::with_capacity_and_hasher(len, BuildHasherDefault::default());
         let mut collided: HashMap<&'a str, u32> = HashMap::new();

@@ -838,3 +838,61 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
         "the placeholder gave way to the inquiry's email"
     );
 }
+
+/// What [`Column::intern`] must give: one record at a time, ids in order of first appearance.
+fn interned_one_by_one(values: &[Option<String>]) -> (Vec<u32>, Vec<String>, Vec<u32>) {
+    let mut seen: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let (mut ids, mut distinct, mut counts) = (Vec::new(), Vec::new(), Vec::new());
+    for v in values {
+        ids.push(match v {
+            None => NULL,
+            Some(s) => {
+                let id = *seen.entry(s).or_insert_with(|| {
+                    distinct.push(s.clone());
+                    counts.push(0);
+                    (distinct.len() - 1) as u32
+                });
+                counts[id as usize] += 1;
+                id
+            }
+        });
+    }
+    (ids, distinct, counts)
+}
+
+fn assert_interned_like_one_by_one(values: &[Option<String>]) {
+    let col = Column::intern(values.iter().map(|v| v.as_deref()), values.len());
+    let (ids, distinct, counts) = interned_one_by_one(values);
+    assert_eq!(col.ids, ids);
+    assert_eq!(col.distinct(), distinct.len());
+    let got: Vec<&str> = (0..col.distinct() as u32).map(|id| col.value(id)).collect();
+    assert_eq!(got, distinct);
+    assert_eq!(col.counts, counts);
+}
+
+#[test]
+fn interning_numbers_values_in_order_of_first_appearance() {
+    // Columns of few values, of nearly all distinct ones, with gaps, and Unicode.
+    let mut rng = SplitMix(7);
+    let n = 100_000;
+    for distinct in [1, 3, 1_000, 60_000, 1_000_000] {
+        let values: Vec<Option<String>> = (0..n)
+            .map(|_| {
+                let v = rng.below(distinct);
+                (v % 11 != 5).then(|| format!("välue-{v}-ß"))
+            })
+            .collect();
+        assert_interned_like_one_by_one(&values);
+    }
+    assert_interned_like_one_by_one(&[]);
+    assert_interned_like_one_by_one(&vec![None; 40_000]);
+}
+
+proptest! {
+    #[test]
+    fn interning_agrees_with_one_by_one_on_any_values(
+        values in proptest::collection::vec(proptest::option::of("[a-c]{0,2}|\\PC{0,6}"), 0..300)
+    ) {
+        assert_interned_like_one_by_one(&values);
+    }
+}
