@@ -390,12 +390,7 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
                     let row = at as u32;
                     at += 1;
                     let e = ent.value(i);
-                    if e as usize >= n {
-                        return Err(Error::Schema {
-                            path: apath.clone(),
-                            message: format!("entity_idx {e} out of range (entities: {n})"),
-                        });
-                    }
+                    entity_in_range(&apath, e, n)?;
                     let found = || Ok(kinds.iter().position(|k| *k == kind_col.value(i)));
                     let Some(k) = seen.get(view, found)? else {
                         continue;
@@ -445,6 +440,17 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
         all.append(p);
     }
     Ok(all)
+}
+
+/// Checks that entity index `e`, read from `path`, is below the entity count `n`.
+fn entity_in_range(path: &Path, e: u32, n: usize) -> Result<()> {
+    if e as usize >= n {
+        return Err(Error::Schema {
+            path: path.to_path_buf(),
+            message: format!("entity_idx {e} out of range (entities: {n})"),
+        });
+    }
+    Ok(())
 }
 
 /// What each kind's string view in one record batch stands for: equal views are equal
@@ -624,12 +630,7 @@ fn read_ingest(dir: &Path, keyer: Keyer, read: AttrRead) -> Result<LinkInput> {
                 let value = strings(&apath, &b, "value")?;
                 for i in 0..b.num_rows() {
                     let e = ent.value(i);
-                    if e as usize >= n {
-                        return Err(Error::Schema {
-                            path: apath.clone(),
-                            message: format!("entity_idx {e} out of range (entities: {n})"),
-                        });
-                    }
+                    entity_in_range(&apath, e, n)?;
                     let k = kind.value(i);
                     let kid = match &last_kind {
                         Some((name, id)) if name == k => *id,
@@ -760,12 +761,7 @@ fn read_attribute_keys(apath: &Path, n: usize, keyer: &Keyer) -> Result<Attribut
                 let mut seen = KindViews::default();
                 for (i, &view) in kind_col.views().iter().enumerate() {
                     let e = ent.value(i);
-                    if e as usize >= n {
-                        return Err(Error::Schema {
-                            path: apath.to_path_buf(),
-                            message: format!("entity_idx {e} out of range (entities: {n})"),
-                        });
-                    }
+                    entity_in_range(&apath, e, n)?;
                     let kid = seen.get(view, || local.id(kind_col.value(i), keyer))?;
                     let k = kid as usize;
                     let (row_key, filler) = match (&key_filler, &value) {
@@ -1461,6 +1457,37 @@ mod tests {
         let other_read: Vec<(u32, u32, u16)> = read.parts.iter().flat_map(|p| p.others()).collect();
         assert_eq!(other_read, other);
         placeholders
+    }
+
+    #[test]
+    fn attribute_rows_of_entities_beyond_the_entities_file_are_refused_by_every_reader() {
+        // The attributes of 20 entities beside the entities file of 12 (a folder written
+        // over in part): each reader names an entity out of range (row groups are read in
+        // parallel, so not always the first).
+        let (tmp, fewer) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        write_folder(tmp.path(), 20);
+        write_folder(fewer.path(), 12);
+        std::fs::copy(
+            fewer.path().join("entities.parquet"),
+            tmp.path().join("entities.parquet"),
+        )
+        .unwrap();
+        let keyer = Keyer::new(b"range");
+        let refused = |r: Result<()>| match r {
+            Err(Error::Schema { path, message }) => {
+                assert!(path.ends_with("attributes.parquet"), "{path:?}");
+                let e: u32 = (message.strip_prefix("entity_idx "))
+                    .and_then(|m| m.strip_suffix(" out of range (entities: 12)"))
+                    .and_then(|e| e.parse().ok())
+                    .unwrap_or_else(|| panic!("unexpected message: {message}"));
+                assert!((12..20).contains(&e), "{message}");
+            }
+            other => panic!("expected an entity out of range, got {other:?}"),
+        };
+        refused(read_ingest_dir(tmp.path(), keyer.clone()).map(drop));
+        let entities = read_ingest_entities(tmp.path()).unwrap();
+        refused(read_link_attributes(tmp.path(), &entities, &keyer).map(drop));
+        refused(read_compared(tmp.path(), &entities.anchor, &["name", "phone"]).map(drop));
     }
 
     #[test]

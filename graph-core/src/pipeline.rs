@@ -246,7 +246,9 @@ pub struct RunResult {
     pub rings: Vec<RingReport>,
     /// Per-entity scores.
     pub scores: Vec<EntityScore>,
-    /// Duplicate identities, unless disabled in the configuration.
+    /// Duplicate identities, unless disabled in the configuration. After [`run_link`] the
+    /// pairs' `fields` are empty: they were written to `duplicates.parquet` (with the
+    /// explanations) before linking, and freed to bound the run's peak memory.
     pub duplicates: Option<Duplicates>,
     /// The summary written to `summary.json`.
     pub summary: RunSummary,
@@ -291,6 +293,23 @@ pub fn run_link(
     let entities = checked_entities(in_dir, anchors.as_deref())?;
     drop(anchors);
     timings.push(("read entities".to_owned(), ms(t)));
+    let stage = Staging::new(out_dir)?;
+    // The duplicates are written now, and the pairs' explanations freed: nothing after
+    // needs them, and at 10M accounts they were ~100 MB held through linking, the peak of
+    // a run.
+    let dups = match dups {
+        Some(mut d) => {
+            t = Instant::now();
+            progress("writing duplicates");
+            write_duplicates(&entities, &d, stage.path())?;
+            for p in &mut d.result.pairs {
+                p.fields = Vec::new();
+            }
+            timings.push(("write duplicates".to_owned(), ms(t)));
+            Some(d)
+        }
+        None => None,
+    };
     t = Instant::now();
     progress("reading the attribute table");
     let attributes = read_link_attributes(in_dir, &entities, &keyer)?;
@@ -300,7 +319,6 @@ pub fn run_link(
         attributes,
         keyer,
     };
-    let stage = Staging::new(out_dir)?;
     // `clusters.parquet` needs nothing but the clusters, so it is written while the values
     // are read and rings and scores are found.
     let mut result = link_with(
@@ -740,25 +758,12 @@ fn explain(prior: f64, p: &crate::dedupe::PairScore) -> String {
 type WriteTask = fn(&RunResult, &Path) -> Result<()>;
 
 /// Writes every output table but `clusters.parquet` (written beside the end of linking by
-/// [`write_clusters`]). Each table is built and written by its own task: Parquet
+/// [`write_clusters`]) and `duplicates.parquet` (written before linking). Each table is built and written by its own task: Parquet
 /// encoding and compression are single-threaded per file, so the files are written side by
 /// side (the first error wins).
 fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
-    let tasks: [WriteTask; 5] = [
-        write_duplicates_if_any,
-        write_rings,
-        write_scores,
-        write_hubs,
-        write_links,
-    ];
+    let tasks: [WriteTask; 4] = [write_rings, write_scores, write_hubs, write_links];
     tasks.par_iter().try_for_each(|task| task(r, out_dir))
-}
-
-fn write_duplicates_if_any(r: &RunResult, out_dir: &Path) -> Result<()> {
-    match &r.duplicates {
-        Some(d) => write_duplicates(&r.input.entities, d, out_dir),
-        None => Ok(()),
-    }
 }
 
 /// The cluster id of entity `e`.

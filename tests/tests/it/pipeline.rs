@@ -231,6 +231,25 @@ fn keys_only_run_equals_the_run_holding_every_value() {
     };
     assert!(!pairs(&full).is_empty());
     assert_eq!(pairs(&lazy), pairs(&full));
+    // `run_link` wrote the pairs with their explanations before linking, then freed these.
+    let written = graph_core::read_columns(
+        &tmp.path().join("r").join("duplicates.parquet"),
+        &["explanation"],
+    )
+    .expect("duplicates written");
+    assert_eq!(written[0].len(), pairs(&full).len());
+    assert!(
+        written[0]
+            .iter()
+            .all(|e| e.as_deref().is_some_and(|e| e.starts_with("prior ")))
+    );
+    let kept = &lazy
+        .duplicates
+        .as_ref()
+        .expect("duplicates ran")
+        .result
+        .pairs;
+    assert!(kept.iter().all(|p| p.fields.is_empty()));
 }
 
 /// The files of an output folder, name → bytes.
