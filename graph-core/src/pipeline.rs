@@ -294,26 +294,34 @@ pub fn run_link(
     drop(anchors);
     timings.push(("read entities".to_owned(), ms(t)));
     let stage = Staging::new(out_dir)?;
-    // The duplicates are written now, and the pairs' explanations freed: nothing after
-    // needs them, and at 10M accounts they were ~100 MB held through linking, the peak of
-    // a run.
-    let dups = match dups {
-        Some(mut d) => {
-            t = Instant::now();
-            progress("writing duplicates");
-            write_duplicates(&entities, &d, stage.path())?;
-            for p in &mut d.result.pairs {
-                p.fields = Vec::new();
-            }
-            timings.push(("write duplicates".to_owned(), ms(t)));
-            Some(d)
-        }
-        None => None,
-    };
+    // The duplicates are written beside reading the attribute table, and the pairs'
+    // explanations freed: nothing after needs them, and at 10M accounts they were ~100 MB
+    // held through linking, the peak of a run.
     t = Instant::now();
     progress("reading the attribute table");
-    let attributes = read_link_attributes(in_dir, &entities, &keyer)?;
+    let (written, attributes) = rayon::join(
+        || {
+            let t = Instant::now();
+            dups.as_ref()
+                .map(|d| write_duplicates(&entities, d, stage.path()).map(|()| ms(t)))
+                .transpose()
+        },
+        || read_link_attributes(in_dir, &entities, &keyer),
+    );
+    let attributes = attributes?;
     timings.push(("read attributes".to_owned(), ms(t)));
+    if let Some(took) = written? {
+        timings.push((
+            "duplicates written (beside reading attributes)".to_owned(),
+            took,
+        ));
+    }
+    let dups = dups.map(|mut d| {
+        for p in &mut d.result.pairs {
+            p.fields = Vec::new();
+        }
+        d
+    });
     let input = LinkInput {
         entities,
         attributes,
