@@ -761,7 +761,7 @@ fn read_attribute_keys(apath: &Path, n: usize, keyer: &Keyer) -> Result<Attribut
                 let mut seen = KindViews::default();
                 for (i, &view) in kind_col.views().iter().enumerate() {
                     let e = ent.value(i);
-                    entity_in_range(&apath, e, n)?;
+                    entity_in_range(apath, e, n)?;
                     let kid = seen.get(view, || local.id(kind_col.value(i), keyer))?;
                     let k = kid as usize;
                     let (row_key, filler) = match (&key_filler, &value) {
