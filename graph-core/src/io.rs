@@ -372,7 +372,7 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
     let file = RowGroups::load(&apath)?;
     let values = file.clone().select(&["value"])?;
     let places = file.select(&["entity_idx", "kind"])?;
-    let parts = (0..places.len())
+    let mut parts = (0..places.len())
         .into_par_iter()
         .map(|g| {
             let (first, end) = places.bounds(g);
@@ -435,10 +435,15 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
             Ok(part)
         })
         .collect::<Result<Vec<ComparedRows>>>()?;
+    // The parts' values and places are moved, not copied.
     let mut all = ComparedRows::new(names);
-    for p in parts {
-        all.append(p);
-    }
+    all.own = RowValues::concat(
+        parts
+            .iter_mut()
+            .map(|p| std::mem::take(&mut p.own))
+            .collect(),
+    );
+    all.parts = parts.into_iter().flat_map(|p| p.parts).collect();
     Ok(all)
 }
 

@@ -620,12 +620,6 @@ impl ComparedRows {
         }
     }
 
-    /// Appends `next` (rows after this one's), its parts moved, not copied.
-    pub fn append(&mut self, next: ComparedRows) {
-        self.own = RowValues::concat(vec![std::mem::take(&mut self.own), next.own]);
-        self.parts.extend(next.parts);
-    }
-
     /// The anchors' own rows: index in [`ComparedRows::own`], entity and kind.
     pub fn own_places(&self) -> impl Iterator<Item = (u32, u32, u16)> + '_ {
         (self.parts.iter())
