@@ -2178,8 +2178,8 @@ impl LiveGraph {
     }
 
     /// Every key a record would post under (plain and combination keys with its group: its
-    /// anchor's, or for a new account the inquiries waiting for it), for kinds the graph knows
-    /// (a kind it does not know has no postings yet).
+    /// anchor's, or for a new account the inquiries waiting for it, whose own keys it takes
+    /// over), for kinds the graph knows (a kind it does not know has no postings yet).
     fn would_post(&self, record: &Normalized, anchor: Option<u32>) -> Vec<u64> {
         let mut mine: Vec<(u16, u64)> = Vec::new();
         for a in &record.attributes {
@@ -2212,8 +2212,11 @@ impl LiveGraph {
         combos(&group_rows, &mine, &mut out);
         if anchor.is_none() {
             // Waiting inquiries join one group only when their account arrives: their
-            // combinations with each other are new too.
+            // combinations with each other are new too, and their own keys lose anchors (two
+            // inquiries become one group), which can turn a hub back into a link to every
+            // other poster.
             combos(&group_rows, &group_rows, &mut out);
+            out.extend(group_rows.iter().map(|x| x.1));
         }
         out.sort_unstable();
         out.dedup();

@@ -819,3 +819,38 @@ fn the_first_write_after_a_build_reallocates_no_per_entity_array() {
         )
     );
 }
+
+/// Six anchors share an id number over the cap of 5, two of them inquiries waiting for an
+/// account. When the account arrives the two become one group, the number has 5 anchors and
+/// links them all; `evaluate` must see that too, not only the account's own keys (it once
+/// scored 0 where `upsert` gave a ring member 65.2).
+#[test]
+fn evaluate_sees_an_arriving_account_lift_its_inquiries_hub() {
+    let mut spec: DupSpec = vec![(None, false, [None; 7]); 18];
+    for i in [2usize, 3, 5, 8, 10, 11] {
+        spec[i].2[3] = Some(3);
+    }
+    spec[2].0 = Some(17);
+    spec[5].0 = Some(17);
+    let recs = dup_records(&spec);
+    let (last, rest) = recs.split_last().expect("18 records");
+    let cfg = dup_config();
+    let model = trained(&recs, &cfg);
+    let mut g =
+        LiveGraph::from_records_with_model(rest, keyer(), cfg.clone(), Some(model)).expect("graph");
+    assert_eq!(
+        live(&g).hubs.len(),
+        1,
+        "the id number is held back before the account"
+    );
+    let risk = g.evaluate(last.clone());
+    g.upsert(last.clone());
+    let stored = g.risk(EntityType::Account, "acct_17").expect("stored");
+    assert!(live(&g).hubs.is_empty());
+    assert_eq!(stored.cluster_entities, 7);
+    assert!(stored.is_ring);
+    assert_eq!(risk.score, stored.score);
+    assert_eq!(risk.reasons, stored.reasons);
+    assert_eq!(risk.cluster_entities, stored.cluster_entities);
+    assert_eq!(risk.cluster_id, stored.cluster_id);
+}
