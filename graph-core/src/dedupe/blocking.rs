@@ -144,6 +144,8 @@ fn push_part(buf: &mut String, k: BlockKey, s: &KeySource<'_>) -> bool {
         BlockKey::LastName => s.last.map(|v| buf.push_str(v)).is_some(),
         BlockKey::FirstNamePhonetic => s.first_sound.map(|v| buf.push_str(v)).is_some(),
         BlockKey::LastNamePhonetic => s.last_sound.map(|v| buf.push_str(v)).is_some(),
+        BlockKey::FirstNameInitial => initial(s.first).map(|v| buf.push_str(v)).is_some(),
+        BlockKey::LastNameInitial => initial(s.last).map(|v| buf.push_str(v)).is_some(),
         BlockKey::Birthdate => format_dob(s.dob).map(|v| buf.push_str(&v)).is_some(),
         BlockKey::BirthdateUnordered => dob
             .map(|(y, m, d)| {
@@ -163,6 +165,13 @@ fn push_part(buf: &mut String, k: BlockKey, s: &KeySource<'_>) -> bool {
     };
     buf.push('\u{1f}');
     ok
+}
+
+/// The first letter of a name (names are normalised: case-folded, accents removed).
+fn initial(name: Option<&str>) -> Option<&str> {
+    let name = name?;
+    let first = name.chars().next()?;
+    Some(&name[..first.len_utf8()])
 }
 
 fn email_local(email: Option<&str>) -> Option<&str> {
@@ -191,7 +200,7 @@ fn keyed_hash(keyer: &Keyer, rule: &BlockingRule, src: &KeySource<'_>) -> Option
 }
 
 /// Number of [`BlockKey`] variants.
-const PARTS: usize = 13;
+const PARTS: usize = 15;
 
 /// Hash of one string part; 0 is reserved for "missing".
 fn part_hash(tag: BlockKey, s: &str) -> u64 {
@@ -233,7 +242,9 @@ fn new_parts(r: &DedupeRecord) -> Parts {
         BlockKey::FirstNamePhonetic,
         r.first_name.as_deref().map(sound).as_deref(),
     );
+    put(BlockKey::FirstNameInitial, initial(r.first_name.as_deref()));
     put(BlockKey::LastName, r.last_name.as_deref());
+    put(BlockKey::LastNameInitial, initial(r.last_name.as_deref()));
     put(
         BlockKey::LastNamePhonetic,
         r.last_name.as_deref().map(sound).as_deref(),
@@ -269,8 +280,10 @@ fn rule_key(rule: &BlockingRule, parts: &Parts) -> Option<u64> {
 struct PartTable {
     first: Vec<u64>,
     first_sound: Vec<u64>,
+    first_initial: Vec<u64>,
     last: Vec<u64>,
     last_sound: Vec<u64>,
+    last_initial: Vec<u64>,
     gov: Vec<u64>,
     email: Vec<u64>,
     email_local: Vec<u64>,
@@ -293,8 +306,14 @@ impl PartTable {
             first_sound: table(&r.first_name, BlockKey::FirstNamePhonetic, |v| {
                 Some(sound(v))
             }),
+            first_initial: table(&r.first_name, BlockKey::FirstNameInitial, |v| {
+                initial(Some(v)).map(str::to_owned)
+            }),
             last: table(&r.last_name, BlockKey::LastName, same),
             last_sound: table(&r.last_name, BlockKey::LastNamePhonetic, |v| Some(sound(v))),
+            last_initial: table(&r.last_name, BlockKey::LastNameInitial, |v| {
+                initial(Some(v)).map(str::to_owned)
+            }),
             gov: table(&r.gov_id, BlockKey::GovId, same),
             email: table(&r.email, BlockKey::Email, same),
             email_local: table(&r.email, BlockKey::EmailLocal, |v| {
@@ -322,6 +341,8 @@ impl PartTable {
         p[BlockKey::FirstNamePhonetic as usize] = get(&self.first_sound, FIRST_NAME);
         p[BlockKey::LastName as usize] = get(&self.last, LAST_NAME);
         p[BlockKey::LastNamePhonetic as usize] = get(&self.last_sound, LAST_NAME);
+        p[BlockKey::FirstNameInitial as usize] = get(&self.first_initial, FIRST_NAME);
+        p[BlockKey::LastNameInitial as usize] = get(&self.last_initial, LAST_NAME);
         p[BlockKey::GovId as usize] = get(&self.gov, GOV_ID);
         p[BlockKey::Email as usize] = get(&self.email, EMAIL);
         p[BlockKey::EmailLocal as usize] = get(&self.email_local, EMAIL);

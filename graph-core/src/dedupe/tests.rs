@@ -296,6 +296,42 @@ fn rare_surname_match_weighs_more_than_a_common_one() {
     }
 }
 
+/// The default name rules pair one name's typo (even one that changes its Soundex code) when
+/// the other name, its first letter and the birthdate agree, and do not pair two people who
+/// only share a surname code and a birthdate under different first initials.
+#[test]
+fn name_rules_pair_typos_under_the_other_names_initial() {
+    let dob = Some((1984, 3, 7));
+    let row = |first: &str, last: &str, n: u32| {
+        // Nothing else in common: every pair below can only come from a name rule.
+        person_row(
+            first,
+            last,
+            dob,
+            [None, Some(format!("p{n}@x.com")), None, None],
+        )
+    };
+    let rows = [
+        row("sandra", "okafor", 0),
+        row("sadra", "okafor", 1),   // Soundex S536 → S360, initial kept
+        row("william", "okafor", 2), // another initial, same surname and birthdate
+        row("bill", "okafor", 3),    // a nickname: its initial differs from william's
+        row("sandra", "okafo", 4),   // a surname typo: O216 → O210
+        row("ирина", "петрова", 5),  // Cyrillic: the name is its own phonetic code
+        row("ирина", "петровa", 6),  // the last letter a Latin "a"
+        row("sandra", "", 7),        // no surname: no initial, no key
+    ];
+    let recs = records_from_input(&input_from(&rows));
+    let cfg = DedupeConfig::default();
+    let mut got = candidates(&recs, &cfg).pairs();
+    got.sort_unstable();
+    let want: Vec<u64> = [(0, 1), (0, 4), (5, 6)]
+        .iter()
+        .map(|&(a, b)| super::blocking::pack(a, b))
+        .collect();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn oversized_blocks_are_skipped_and_reported_without_plaintext() {
     let mut rows: Vec<Row> = (0..250)
