@@ -897,7 +897,7 @@ fn interned_one_by_one(values: &[Option<String>]) -> (Vec<u32>, Vec<String>, Vec
 }
 
 fn assert_interned_like_one_by_one(values: &[Option<String>]) {
-    let col = Column::intern(values.iter().map(|v| v.as_deref()), values.len());
+    let col = Column::intern(values.len(), |r| values[r].as_deref());
     let (ids, distinct, counts) = interned_one_by_one(values);
     assert_eq!(col.ids, ids);
     assert_eq!(col.distinct(), distinct.len());
