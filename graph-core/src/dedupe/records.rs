@@ -832,10 +832,12 @@ fn records_from_cells<'a>(
         }
     };
 
-    // Seven columns, one after the other (each interning is parallel; one at a time bounds
-    // the memory its sorts take).
-    let cols: Vec<Column> = (0..7u8)
-        .map(|t| {
+    // Seven columns, interned in parallel (each interning is parallel too: its sequential
+    // passes overlap another column's).
+    let tasks: Vec<u8> = (0..7).collect();
+    let cols: Vec<Column> = tasks
+        .par_iter()
+        .map(|&t| {
             Column::intern(n, |r| match t {
                 0 => value(r, Slot::Name).and_then(|f| first_name_of(f, value(r, Slot::Last))),
                 1 => value(r, Slot::Last),
