@@ -187,13 +187,22 @@ mod tests {
             .execute(&mut writer)
             .await
             .unwrap();
-        // A RESTART checkpoint holds the checkpoint lock while it waits for that reader.
+        // A RESTART checkpoint holds the checkpoint lock while it waits for that reader. When
+        // it finds the lock taken by one of the passes below, SQLite answers "busy" at once
+        // instead of waiting: it tries again until it has checkpointed (it then waited
+        // through the reader; the race made this test fail under load).
         let mut other = connect().await.unwrap();
         let restart = tokio::spawn(async move {
-            sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                .fetch_one(&mut other)
-                .await
-                .unwrap();
+            use sqlx::Row as _;
+            loop {
+                let row = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                    .fetch_one(&mut other)
+                    .await
+                    .unwrap();
+                if row.get::<i64, _>(0) == 0 {
+                    break;
+                }
+            }
         });
         let mut conn = connect().await.unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
