@@ -471,7 +471,12 @@ impl RowValues {
         }
         let holds =
             |c: usize| self.starts[c] <= i && self.starts.get(c + 1).is_none_or(|&next| i < next);
-        let guess = (i as u128 * n as u128 / self.len as u128) as usize;
+        // In 64 bits (a 128-bit division is a library call, and this runs for every value
+        // duplicate detection reads); rows times chunks only overflows them past 2^32 of each.
+        let guess = match (i as u64).checked_mul(n as u64) {
+            Some(p) => (p / self.len as u64) as usize,
+            None => (i as u128 * n as u128 / self.len as u128) as usize,
+        };
         let near = [guess, guess.saturating_sub(1), guess + 1];
         match near.into_iter().find(|&c| c < n && holds(c)) {
             Some(c) => c,
