@@ -471,8 +471,9 @@ impl RowValues {
         }
         let holds =
             |c: usize| self.starts[c] <= i && self.starts.get(c + 1).is_none_or(|&next| i < next);
-        // In 64 bits (a 128-bit division is a library call, and this runs for every value
-        // duplicate detection reads); rows times chunks only overflows them past 2^32 of each.
+        // In 64 bits: a 128-bit division is a library call, and this runs for every value
+        // duplicate detection reads. Row index times chunk count fits in 64 bits while both
+        // stay below 2^32; past that, the checked product falls back to 128.
         let guess = match (i as u64).checked_mul(n as u64) {
             Some(p) => (p / self.len as u64) as usize,
             None => (i as u128 * n as u128 / self.len as u128) as usize,
