@@ -766,9 +766,9 @@ fn explain(prior: f64, p: &crate::dedupe::PairScore) -> String {
 type WriteTask = fn(&RunResult, &Path) -> Result<()>;
 
 /// Writes every output table but `clusters.parquet` (written beside the end of linking by
-/// [`write_clusters`]) and `duplicates.parquet` (written before linking). Each table is built and written by its own task: Parquet
-/// encoding and compression are single-threaded per file, so the files are written side by
-/// side (the first error wins).
+/// [`write_clusters`]) and `duplicates.parquet` (written before linking). Each table is
+/// built and written by its own task: Parquet encoding and compression are single-threaded
+/// per file, so the files are written side by side (the first error wins).
 fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
     let tasks: [WriteTask; 4] = [write_rings, write_scores, write_hubs, write_links];
     tasks.par_iter().try_for_each(|task| task(r, out_dir))
