@@ -365,7 +365,7 @@ const ENTITY_LAYOUTS: &[(&str, Layout)] = &[
     ("entity_idx", Layout::Ascending),
     ("entity_id", Layout::Unique),
     ("account_id", Layout::Unique),
-    ("anchor_idx", Layout::Random),
+    ("anchor_idx", Layout::Uncompressed),
     ("created_at_ms", Layout::Unique),
     ("source_row", Layout::Ascending),
     ("reference_id", Layout::Unique),
@@ -373,18 +373,18 @@ const ENTITY_LAYOUTS: &[(&str, Layout)] = &[
     ("phone", Layout::Unique),
     ("address_street", Layout::Unique),
     ("gov_id_number", Layout::Unique),
-    ("card_fingerprint", Layout::Random),
+    ("card_fingerprint", Layout::Uncompressed),
     ("bank_account", Layout::Unique),
-    ("device_id", Layout::Random),
-    ("browser_fingerprint", Layout::Random),
+    ("device_id", Layout::Uncompressed),
+    ("browser_fingerprint", Layout::Uncompressed),
     ("ip_address", Layout::Unique),
 ];
 
 /// The layout of the columns of `attributes.parquet` that do not take the default.
 const ATTRIBUTE_LAYOUTS: &[(&str, Layout)] = &[
     ("entity_idx", Layout::Ascending),
-    ("value", Layout::Unique),
-    (graph_core::ATTRIBUTE_KEY_COLUMN, Layout::Random),
+    ("value", Layout::Uncompressed),
+    (graph_core::ATTRIBUTE_KEY_COLUMN, Layout::Uncompressed),
 ];
 
 fn write_entities(

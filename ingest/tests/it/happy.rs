@@ -414,7 +414,7 @@ fn with_a_keyer_each_attribute_row_carries_the_key_and_filler_flag_the_link_woul
     );
 
     // The keyer's check is in the file's metadata; the keys are neither dictionary-encoded
-    // nor compressed (hashes do not shrink).
+    // nor compressed (hashes do not shrink), nor are the values (every link reads them back).
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
     let meta = reader.metadata();
@@ -425,15 +425,22 @@ fn with_a_keyer_each_attribute_row_carries_the_key_and_filler_flag_the_link_woul
         .and_then(|e| e.value.clone());
     assert_eq!(check, Some(keyer.check()));
     let group = meta.row_group(0);
-    let key = (0..group.num_columns())
-        .map(|c| group.column(c))
-        .find(|c| c.column_path().string() == graph_core::ATTRIBUTE_KEY_COLUMN)
-        .unwrap();
-    assert_eq!(key.compression(), parquet::basic::Compression::UNCOMPRESSED);
-    assert!(
-        !key.encodings()
-            .any(|e| e == parquet::basic::Encoding::RLE_DICTIONARY),
-        "{:?}",
-        key.encodings().collect::<Vec<_>>()
-    );
+    for name in [graph_core::ATTRIBUTE_KEY_COLUMN, "value"] {
+        let column = (0..group.num_columns())
+            .map(|c| group.column(c))
+            .find(|c| c.column_path().string() == name)
+            .unwrap();
+        assert_eq!(
+            column.compression(),
+            parquet::basic::Compression::UNCOMPRESSED,
+            "{name}"
+        );
+        assert!(
+            !column
+                .encodings()
+                .any(|e| e == parquet::basic::Encoding::RLE_DICTIONARY),
+            "{name}: {:?}",
+            column.encodings().collect::<Vec<_>>()
+        );
+    }
 }
