@@ -470,21 +470,39 @@ pub(crate) fn is_typed_filler_of(kind: &str, value: &str) -> bool {
 /// least 6 long (phone numbers: the national part after a 1–3 digit country code also counts).
 fn is_typed_filler(s: &str) -> bool {
     let b = s.as_bytes();
-    let filler = |b: &[u8]| {
-        b.len() >= 6
-            && (b.iter().all(|c| *c == b[0])
-                || (b.iter().all(u8::is_ascii_digit)
-                    && (b
-                        .windows(2)
-                        .all(|w| w[1] == w[0] + 1 || (w[0] == b'9' && w[1] == b'0'))
-                        || b.windows(2).all(|w| w[1] + 1 == w[0]))))
+    // Every candidate ends with the last six bytes, and six bytes inside a run or a straight
+    // sequence are one too: most values (a real phone or ID number) end this test here.
+    let Some(tail) = b.len().checked_sub(6).and_then(|at| b.get(at..)) else {
+        return false;
     };
-    filler(b) || (1..=3).any(|cc| b.len() > cc + 6 && filler(&b[cc..]))
+    is_run(tail) && (is_run(b) || (1..=3).any(|cc| b.len() > cc + 6 && is_run(&b[cc..])))
+}
+
+/// At least 6 bytes, all the same, or digits each one above (`9` then `0` too) or one below
+/// the one before.
+fn is_run(b: &[u8]) -> bool {
+    b.len() >= 6
+        && (b.iter().all(|c| *c == b[0])
+            || (b.iter().all(u8::is_ascii_digit)
+                && (b
+                    .windows(2)
+                    .all(|w| w[1] == w[0] + 1 || (w[0] == b'9' && w[1] == b'0'))
+                    || b.windows(2).all(|w| w[1] + 1 == w[0]))))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The six-byte tail test only answers sooner: the result is the whole test's.
+        #[test]
+        fn typed_filler_tail_test_changes_no_answer(s in "[0-9a+]{0,14}|[0-9]{0,3}(123456789|987654321|5555555|aaaaaaa)[0-9]{0,2}") {
+            let b = s.as_bytes();
+            let whole = is_run(b) || (1..=3).any(|cc| b.len() > cc + 6 && is_run(&b[cc..]));
+            proptest::prop_assert_eq!(is_typed_filler(&s), whole);
+        }
+    }
 
     #[test]
     fn empty_toml_is_the_default() {

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::config::{BUILT_IN_PLACEHOLDERS, GENERIC_PLACEHOLDERS, LinkConfig};
+use crate::config::LinkConfig;
 
 use super::compare::{
     ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, NameSig, PHONE, address_signature,
@@ -11,7 +11,7 @@ use super::compare::{
 };
 use crate::keys::Keyer;
 use crate::record::{Normalized, kinds};
-use crate::table::{LinkInput, RowValues};
+use crate::table::{LinkInput, RowValues, can_be_typed_filler, is_typed_filler};
 
 /// Marks a missing value in [`Column::ids`].
 pub const NULL: u32 = u32::MAX;
@@ -203,36 +203,34 @@ struct Placeholders {
     rules: LinkConfig,
     /// The kind names kind indexes refer to.
     kinds: Vec<String>,
-    /// Per kind index: values longer than this are on no list (gov ids and phones are also
-    /// checked for typed fillers whatever their length).
+    /// Per kind index: its listed placeholders ([`LinkConfig::placeholders`]), sorted.
+    listed: Vec<Vec<String>>,
+    /// Per kind index: the length of its longest listed placeholder.
     longest: Vec<usize>,
+    /// Per kind index: whether its values can be typed fillers (ID and phone numbers).
+    typed: Vec<bool>,
 }
 
 impl Placeholders {
     fn new(kinds: &[String]) -> Self {
-        let longest = kinds
+        let rules = LinkConfig::default();
+        let listed: Vec<Vec<String>> = kinds
             .iter()
             .map(|k| {
-                let built_in = BUILT_IN_PLACEHOLDERS
-                    .iter()
-                    .filter(|(b, _)| b == k)
-                    .flat_map(|(_, vs)| vs.iter());
-                if k == kinds::GOV_ID || k == kinds::PHONE {
-                    usize::MAX
-                } else {
-                    GENERIC_PLACEHOLDERS
-                        .iter()
-                        .chain(built_in)
-                        .map(|v| v.len())
-                        .max()
-                        .unwrap_or(0)
-                }
+                let mut values = rules.placeholders(k);
+                values.sort_unstable();
+                values
             })
             .collect();
         Placeholders {
-            rules: LinkConfig::default(),
+            longest: listed
+                .iter()
+                .map(|vs| vs.iter().map(String::len).max().unwrap_or(0))
+                .collect(),
+            typed: kinds.iter().map(|k| can_be_typed_filler(k)).collect(),
+            listed,
             kinds: kinds.to_vec(),
-            longest,
+            rules,
         }
     }
 
@@ -242,10 +240,17 @@ impl Placeholders {
         self.is(k, &self.kinds[k], value)
     }
 
-    /// Whether `value` of the kind with index `k` (name `kind`) is a placeholder.
+    /// Whether `value` of the kind with index `k` (name `kind`) is a placeholder: what
+    /// [`LinkConfig::is_placeholder`] answers, from the kind's own list (a kind index it was
+    /// not made for asks the rules).
     fn is(&self, k: usize, kind: &str, value: &str) -> bool {
-        value.len() <= self.longest.get(k).copied().unwrap_or(usize::MAX)
-            && self.rules.is_placeholder(kind, value)
+        let (Some(listed), Some(&longest), Some(&typed)) =
+            (self.listed.get(k), self.longest.get(k), self.typed.get(k))
+        else {
+            return self.rules.is_placeholder(kind, value);
+        };
+        (value.len() <= longest && listed.binary_search_by(|p| p.as_str().cmp(value)).is_ok())
+            || (typed && is_typed_filler(kind, value))
     }
 }
 
@@ -497,11 +502,7 @@ impl DedupeRecord {
     /// [`records_from_input`] reads an anchor: the first value of each kind wins,
     /// placeholders are missing, the first name is taken from `name` and `name_last`.
     pub fn from_attributes<'a>(attrs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let placeholders = Placeholders {
-            rules: LinkConfig::default(),
-            kinds: Vec::new(),
-            longest: Vec::new(),
-        };
+        let placeholders = Placeholders::new(&[]);
         let mut vals: [Option<&str>; SLOTS] = [None; SLOTS];
         for (kind, value) in attrs {
             if let Some(s) = slot_of(kind)
@@ -954,5 +955,35 @@ impl std::ops::Index<usize> for Row {
     #[inline]
     fn index(&self, c: usize) -> &u32 {
         &self.ids[c]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The per-kind lists answer what the link's placeholder rules answer.
+        #[test]
+        fn placeholders_answer_as_the_link_rules_do(
+            k in 0..COMPARED_KINDS.len(),
+            pick in 0usize..64,
+            own in "[0-9a-z@.:+/-]{0,14}|[A-Z]{2}:[0-9]{0,3}(123456789|5555555)|\\+[0-9]{0,3}0000000",
+        ) {
+            let kinds: Vec<String> = COMPARED_KINDS.iter().map(|&k| k.to_owned()).collect();
+            let p = Placeholders::new(&kinds);
+            let rules = LinkConfig::default();
+            let kind = COMPARED_KINDS[k];
+            // A listed value of this kind or of another one (say an email's on a phone), or
+            // a generated one.
+            let listed: Vec<String> = COMPARED_KINDS.iter().flat_map(|k| rules.placeholders(k)).collect();
+            let value = listed.get(pick).cloned().unwrap_or(own);
+            proptest::prop_assert_eq!(
+                p.of_kind(k as u16, &value),
+                rules.is_placeholder(kind, &value),
+                "{} {:?}", kind, value
+            );
+            proptest::prop_assert_eq!(p.is(usize::MAX, kind, &value), rules.is_placeholder(kind, &value));
+        }
     }
 }
