@@ -458,6 +458,10 @@ fn entity_in_range(path: &Path, e: u32, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// Slots of a [`KindViews`] table: a power of two, as its hash takes the top bits.
+const KIND_VIEW_SLOTS: usize = 256;
+const _: () = assert!(KIND_VIEW_SLOTS.is_power_of_two());
+
 /// What each kind's string view in one record batch stands for: equal views are equal
 /// strings within one array, and a dictionary-encoded column repeats a handful of views, so
 /// most rows are settled without reading their kind's bytes. The views seen are kept in a
@@ -472,31 +476,29 @@ struct KindViews<T> {
 impl<T: Copy> Default for KindViews<T> {
     fn default() -> Self {
         KindViews {
-            slots: vec![None; Self::SLOTS],
+            slots: vec![None; KIND_VIEW_SLOTS],
             held: 0,
         }
     }
 }
 
 impl<T: Copy> KindViews<T> {
-    /// Slots of the table (a power of two).
-    const SLOTS: usize = 256;
-
     /// What `view` stands for, found by `find` (from its string) the first time.
     fn get(&mut self, view: u128, find: impl FnOnce() -> Result<T>) -> Result<T> {
         let folded = (view as u64) ^ ((view >> 64) as u64);
-        let mut at = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize;
+        let bits = KIND_VIEW_SLOTS.trailing_zeros();
+        let mut at = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
         loop {
             match self.slots[at] {
                 Some((v, t)) if v == view => return Ok(t),
-                Some(_) => at = (at + 1) % Self::SLOTS,
+                Some(_) => at = (at + 1) % KIND_VIEW_SLOTS,
                 None => break,
             }
         }
         let t = find()?;
         // Bounded at half the slots, so a search always ends at an empty one: a plainly
         // encoded column gives every long name a view of its own.
-        if self.held < Self::SLOTS / 2 {
+        if self.held < KIND_VIEW_SLOTS / 2 {
             self.slots[at] = Some((view, t));
             self.held += 1;
         }
@@ -1192,7 +1194,7 @@ mod tests {
                 assert_eq!(got, i, "round {round}");
             }
         }
-        let held = KindViews::<usize>::SLOTS / 2;
+        let held = KIND_VIEW_SLOTS / 2;
         assert_eq!(finds.get(), 400 + (400 - held));
     }
 

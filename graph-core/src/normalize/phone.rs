@@ -698,7 +698,8 @@ mod tests {
         // The two-letter table answers what parsing does, in either case.
         for a in b'A'..=b'Z' {
             for b in b'A'..=b'Z' {
-                for code in [[a, b], [a.to_ascii_lowercase(), b]] {
+                let (la, lb) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+                for code in [[a, b], [la, b], [a, lb], [la, lb], [a, b'1'], [b'-', lb]] {
                     let code = std::str::from_utf8(&code).unwrap();
                     assert_eq!(region_id(code), parse_region_id(code), "{code}");
                 }
