@@ -17,7 +17,7 @@ use crate::keys::{Keyer, key_hex};
 use crate::linker::{IdText, KindStats, LinkOutput, base_kind, cluster_id, hash_of_id, link};
 use crate::normalize::mask;
 use crate::record::EntityType;
-use crate::rings::{RingReport, rings};
+use crate::rings::{RingReport, ring_facts, rings_from};
 use crate::score::{EntityScore, scores};
 use crate::table::{Attributes, Entities, LinkInput, RowValues, Values};
 
@@ -481,9 +481,10 @@ type Beside<'a> = &'a (dyn Fn(&Entities, &LinkOutput) -> Result<()> + Sync);
 /// Links, finds rings and scores (with the duplicates `dups` found before, when
 /// duplicate detection is on). `fetch` gives the values the outputs show, asked for once,
 /// after linking; `beside` runs on a rayon thread beside fetching values, rings and scores
-/// (its error wins over theirs). With `free_attributes`, the attribute table is emptied once
-/// rings are found: nothing after needs it, and at 10M accounts it was 3 GB held through
-/// scoring and writing, the peak of a run.
+/// (its error wins over theirs). With `free_attributes`, the attribute table is emptied right
+/// after linking, once the facts rings need are taken from it ([`ring_facts`]): at 10M
+/// accounts it is 3 GB, which was held through the values, rings and the clusters written
+/// beside them, one of the two peaks of a run (`fetch` must then not need it).
 fn link_with(
     mut input: LinkInput,
     dups: Option<Duplicates>,
@@ -499,6 +500,12 @@ fn link_with(
     progress("linking");
     let out = link(&input, config);
     timings.extend(out.timings_ms.iter().cloned());
+    let t = Instant::now();
+    let facts = ring_facts(&input, &out);
+    if free_attributes {
+        input.attributes = Attributes::default();
+    }
+    timings.push(("ring facts".to_owned(), ms(t)));
     let beside_result = std::sync::Mutex::new(None);
     // `in_place_scope`: the rest runs on this thread (`progress` need not be `Send`).
     let rest = rayon::in_place_scope(|scope| {
@@ -514,10 +521,7 @@ fn link_with(
         timings.push(("values".to_owned(), ms(t)));
         let t = Instant::now();
         progress("finding rings");
-        let rs = rings(&input, &out, &values, config);
-        if free_attributes {
-            input.attributes = Attributes::default();
-        }
+        let rs = rings_from(&input, &out, &facts, &values, config);
         timings.push(("rings".to_owned(), ms(t)));
         let t = Instant::now();
         progress("scoring");
