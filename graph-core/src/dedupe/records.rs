@@ -200,61 +200,46 @@ pub(crate) fn gov_number(v: &str) -> &str {
 /// either: two people typing `000000000` do not share an identity. Placeholders are missing.
 #[derive(Debug)]
 struct Placeholders {
-    rules: LinkConfig,
-    /// The kind names kind indexes refer to.
-    kinds: Vec<String>,
-    /// Per kind index: its listed placeholders ([`LinkConfig::placeholders`]), sorted.
-    listed: Vec<Vec<String>>,
-    /// Per kind index: the length of its longest listed placeholder.
-    longest: Vec<usize>,
-    /// Per kind index: whether its values can be typed fillers (ID and phone numbers).
-    typed: Vec<bool>,
+    /// Per kind index (the kinds it was made for): the kind's placeholder rules.
+    kinds: Vec<KindPlaceholders>,
+}
+
+/// One kind's placeholder rules, as [`LinkConfig::is_placeholder`] applies them.
+#[derive(Debug)]
+struct KindPlaceholders {
+    name: String,
+    /// Its listed placeholders ([`LinkConfig::placeholders`]), sorted.
+    listed: Vec<String>,
+    /// Whether its values can be typed fillers (ID and phone numbers; the kind itself, not a
+    /// combination's base kind, as `is_placeholder` judges them).
+    typed: bool,
 }
 
 impl Placeholders {
     fn new(kinds: &[String]) -> Self {
         let rules = LinkConfig::default();
-        let listed: Vec<Vec<String>> = kinds
+        let kinds = kinds
             .iter()
             .map(|k| {
-                let mut values = rules.placeholders(k);
-                values.sort_unstable();
-                values
+                let mut listed = rules.placeholders(k);
+                listed.sort_unstable();
+                KindPlaceholders {
+                    name: k.clone(),
+                    listed,
+                    typed: matches!(k.as_str(), kinds::GOV_ID | kinds::PHONE),
+                }
             })
             .collect();
-        Placeholders {
-            longest: listed
-                .iter()
-                .map(|vs| vs.iter().map(String::len).max().unwrap_or(0))
-                .collect(),
-            // As `is_placeholder` judges them: the kind itself, not a combination's base kind.
-            typed: kinds
-                .iter()
-                .map(|k| matches!(k.as_str(), kinds::GOV_ID | kinds::PHONE))
-                .collect(),
-            listed,
-            kinds: kinds.to_vec(),
-            rules,
-        }
+        Placeholders { kinds }
     }
 
-    /// Whether `value` of the kind with index `k` (of those it was made for) is a placeholder.
+    /// Whether `value` of the kind with index `k` (of those it was made for) is a placeholder:
+    /// what [`LinkConfig::is_placeholder`] answers, from the kind's own sorted list.
     fn of_kind(&self, k: u16, value: &str) -> bool {
-        let k = usize::from(k);
-        self.is(k, &self.kinds[k], value)
-    }
-
-    /// Whether `value` of the kind with index `k` (name `kind`) is a placeholder: what
-    /// [`LinkConfig::is_placeholder`] answers, from the kind's own list (a kind index it was
-    /// not made for asks the rules).
-    fn is(&self, k: usize, kind: &str, value: &str) -> bool {
-        let (Some(listed), Some(&longest), Some(&typed)) =
-            (self.listed.get(k), self.longest.get(k), self.typed.get(k))
-        else {
-            return self.rules.is_placeholder(kind, value);
-        };
-        (value.len() <= longest && listed.binary_search_by(|p| p.as_str().cmp(value)).is_ok())
-            || (typed && is_typed_filler_of(kind, value))
+        self.kinds.get(usize::from(k)).is_some_and(|p| {
+            p.listed.binary_search_by(|l| l.as_str().cmp(value)).is_ok()
+                || (p.typed && is_typed_filler_of(&p.name, value))
+        })
     }
 }
 
@@ -506,12 +491,12 @@ impl DedupeRecord {
     /// [`records_from_input`] reads an anchor: the first value of each kind wins,
     /// placeholders are missing, the first name is taken from `name` and `name_last`.
     pub fn from_attributes<'a>(attrs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let placeholders = Placeholders::new(&[]);
+        let rules = LinkConfig::default();
         let mut vals: [Option<&str>; SLOTS] = [None; SLOTS];
         for (kind, value) in attrs {
             if let Some(s) = slot_of(kind)
                 && vals[s as usize].is_none()
-                && !placeholders.is(usize::MAX, kind, value)
+                && !rules.is_placeholder(kind, value)
             {
                 vals[s as usize] = Some(value);
             }
@@ -993,7 +978,6 @@ mod tests {
                 rules.is_placeholder(kind, &value),
                 "{} {:?}", kind, value
             );
-            proptest::prop_assert_eq!(p.is(usize::MAX, kind, &value), rules.is_placeholder(kind, &value));
         }
     }
 }
