@@ -852,7 +852,7 @@ fn by_group<'c, T>(file: &RowGroups, column: &'c mut [T]) -> Vec<&'c mut [T]> {
         let (first, end) = file.bounds(g);
         (end - first) as usize
     });
-    crate::linker::split_lengths(column, lengths)
+    crate::sort::split_lengths(column, lengths)
 }
 
 /// Writes one record batch to `path` atomically (temp file, then rename).

@@ -37,6 +37,7 @@ mod pipeline;
 mod record;
 mod rings;
 mod score;
+mod sort;
 mod table;
 mod uf;
 

@@ -35,6 +35,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Cap, KindRule, LinkConfig, LinkMode};
+use crate::sort::{Hashed, filled, sort_into, split_lengths};
 use crate::table::{Attributes, Entities, LinkInput};
 use crate::uf::ConcurrentUnionFind;
 
@@ -204,6 +205,12 @@ struct Row {
     row: u32,
 }
 
+impl Hashed for Row {
+    fn hash(&self) -> u64 {
+        self.key
+    }
+}
+
 /// The placeholder keys of each kind of a run (combination kinds included): the keys, under
 /// the kind of the rows, of every listed placeholder value of the base kind (generic, built
 /// in, configured) and of the rows whose value is a typed filler. Asking it about a
@@ -314,7 +321,7 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
     // page by page, so lists allocated per batch and freed after it cost their size in page
     // faults every batch.
     let gathered = |batch: &[u16]| -> usize { batch.iter().map(|&k| total(k)).sum() };
-    let mut arena = filled_rows(batches.iter().map(|(b, _)| gathered(b)).max().unwrap_or(0));
+    let mut arena = filled(batches.iter().map(|(b, _)| gathered(b)).max().unwrap_or(0));
     // Gathers the lists of `batch`'s attribute kinds into the front of `arena`, one after
     // another in the order of `batch`.
     let gather = |batch: &[u16], arena: &mut [Row]| {
@@ -505,146 +512,6 @@ fn plan_batches(
         }
     }
     batches
-}
-
-/// Sorts postings by `(key, anchor, row)` into `out`, as `sort_unstable` does (postings are
-/// totally ordered, so any correct sort gives the same list), and returns them (`out` is
-/// left holding them). Keys are keyed hashes, spread evenly: one parallel pass scatters the
-/// rows into buckets by the key's top bits (a counting sort, each chunk of rows writing into
-/// its own part of each bucket) and the small buckets are then sorted in parallel, each
-/// within the cache ([`sort_bucket`]), instead of one comparison sort over millions of rows.
-/// `O(n + n log(n / buckets))`. `out` is reused from call to call: its memory is written
-/// over, not cleared, and allocated afresh only when it is too short ([`fit`]).
-fn sort_into<'o>(rows: &[Row], out: &'o mut Vec<Row>) -> &'o [Row] {
-    let n = rows.len();
-    fit(out, n);
-    if n < 1 << 16 {
-        out.copy_from_slice(rows);
-        out.par_sort_unstable();
-        return out;
-    }
-    // About 512 rows a bucket.
-    let bits = (usize::BITS - (n / 512).leading_zeros()).clamp(8, 16);
-    let shift = 64 - bits;
-    let buckets = 1usize << bits;
-    let chunk = n.div_ceil(rayon::current_num_threads() * 4);
-    let hist: Vec<Vec<usize>> = rows
-        .par_chunks(chunk)
-        .map(|c| {
-            let mut h = vec![0usize; buckets];
-            for r in c {
-                h[(r.key >> shift) as usize] += 1;
-            }
-            h
-        })
-        .collect();
-    let mut sizes = vec![0usize; buckets];
-    for h in &hist {
-        for (s, c) in sizes.iter_mut().zip(h) {
-            *s += c;
-        }
-    }
-    // Cut the output into buckets, and each bucket into one part per chunk of input.
-    let mut parts: Vec<Vec<&mut [Row]>> =
-        hist.iter().map(|_| Vec::with_capacity(buckets)).collect();
-    for (b, slice) in split_lengths(out, sizes.iter().copied())
-        .into_iter()
-        .enumerate()
-    {
-        for (this, p) in split_lengths(slice, hist.iter().map(|h| h[b]))
-            .into_iter()
-            .zip(&mut parts)
-        {
-            p.push(this);
-        }
-    }
-    rows.par_chunks(chunk).zip(parts).for_each(|(c, mut p)| {
-        let mut at = vec![0usize; buckets];
-        for r in c {
-            let b = (r.key >> shift) as usize;
-            p[b][at[b]] = *r;
-            at[b] += 1;
-        }
-    });
-    split_lengths(out, sizes.iter().copied())
-        .into_par_iter()
-        .with_min_len(64)
-        .for_each_init(Vec::new, |tmp, b| sort_bucket(b, shift, tmp));
-    out
-}
-
-/// Makes `list` `n` rows long without writing the rows it keeps (whoever asked for them
-/// writes every one): memory is allocated only when `list` has no room for `n` rows, and
-/// then filled in parallel ([`filled_rows`]).
-fn fit(list: &mut Vec<Row>, n: usize) {
-    if n <= list.len() {
-        list.truncate(n);
-    } else if n <= list.capacity() {
-        list.resize(n, Row::default());
-    } else {
-        // Freed first, so the old and the new list are never held together.
-        *list = Vec::new();
-        *list = filled_rows(n);
-    }
-}
-
-/// `n` default rows, written by every thread: the first write to fresh memory faults it in
-/// (and has the kernel zero it), which one thread filling a large list does page by page
-/// while the other cores wait.
-fn filled_rows(n: usize) -> Vec<Row> {
-    let mut list = Vec::with_capacity(n);
-    list.par_extend(rayon::iter::repeat_n(Row::default(), n));
-    list
-}
-
-/// `list` cut into consecutive slices of the given lengths (which sum to at most its length),
-/// to be filled in parallel.
-pub(crate) fn split_lengths<T>(
-    mut list: &mut [T],
-    lengths: impl IntoIterator<Item = usize>,
-) -> Vec<&mut [T]> {
-    lengths
-        .into_iter()
-        .map(|len| {
-            let (this, rest) = std::mem::take(&mut list).split_at_mut(len);
-            list = rest;
-            this
-        })
-        .collect()
-}
-
-/// Sorts one bucket of [`sort_into`], whose keys agree above bit `shift`: a counting sort
-/// on the key's next 8 bits, within the cache, leaves runs of a row or two to sort. `tmp`
-/// is scratch space, reused from bucket to bucket.
-fn sort_bucket(b: &mut [Row], shift: u32, tmp: &mut Vec<Row>) {
-    if b.len() <= 32 || shift < 8 {
-        b.sort_unstable();
-        return;
-    }
-    let sub = shift - 8;
-    let digit = |r: &Row| ((r.key >> sub) & 0xff) as usize;
-    let mut start = [0usize; 257];
-    for r in b.iter() {
-        start[digit(r) + 1] += 1;
-    }
-    for i in 1..start.len() {
-        start[i] += start[i - 1];
-    }
-    tmp.clear();
-    tmp.resize(b.len(), Row::default());
-    let mut at = start;
-    for r in b.iter() {
-        let d = digit(r);
-        tmp[at[d]] = *r;
-        at[d] += 1;
-    }
-    for d in 0..256 {
-        let run = &mut tmp[start[d]..start[d + 1]];
-        if run.len() > 1 {
-            run.sort_unstable();
-        }
-    }
-    b.copy_from_slice(tmp);
 }
 
 /// Steps 3–4 for kind `k`, whose rows `krows` are sorted: caps, hubs and unions.
@@ -1301,48 +1168,6 @@ mod tests {
             prop_assert_eq!(output_facts(&whole), output_facts(&batched));
         }
 
-        #[test]
-        fn a_bucket_sorts_as_the_standard_sort_does(
-            rows in prop::collection::vec((any::<u64>(), 0u64..4, 0u32..4, 0u32..4), 0..700),
-            shift in prop::sample::select(vec![48u32, 52, 56]),
-        ) {
-            // Keys that agree above `shift`, spread below it or crowded into a few values.
-            let rows: Vec<Row> = rows
-                .into_iter()
-                .map(|(low, few, anchor, row)| {
-                    let low = if low % 2 == 0 { low } else { few << (shift - 8) };
-                    Row { key: (7u64 << shift) | (low & ((1u64 << shift) - 1)), anchor, row }
-                })
-                .collect();
-            let mut expected = rows.clone();
-            expected.sort_unstable();
-            let mut got = rows;
-            sort_bucket(&mut got, shift, &mut vec![Row::default(); 3]);
-            prop_assert_eq!(got, expected);
-        }
-
-        #[test]
-        fn sort_into_equals_the_standard_sort(
-            rows in prop::collection::vec((any::<u64>(), 0u32..8, 0u32..8), 0..3000),
-            small_keys in any::<bool>(),
-        ) {
-            // Keys spread over all 64 bits, or crowded into one bucket with many repeats.
-            let rows: Vec<Row> = rows
-                .into_iter()
-                .map(|(key, anchor, row)| Row { key: if small_keys { key % 16 } else { key }, anchor, row })
-                .collect();
-            let mut expected = rows.clone();
-            expected.sort_unstable();
-            // Into an empty list; one left longer, holding other rows, by an earlier sort;
-            // and one cut short with room left (its rows are written over, never cleared).
-            let mut empty = Vec::new();
-            prop_assert_eq!(sort_into(&rows, &mut empty), &expected[..]);
-            let mut out = vec![Row { key: 3, anchor: 1, row: 2 }; 5000];
-            prop_assert_eq!(sort_into(&rows, &mut out), &expected[..]);
-            out.truncate(rows.len() / 2);
-            prop_assert_eq!(sort_into(&rows, &mut out), &expected[..]);
-            prop_assert_eq!(out.len(), rows.len());
-        }
 
         #[test]
         fn clusters_come_in_their_documented_order_and_cluster_of_points_at_them(spec in spec_strategy()) {
@@ -1587,7 +1412,7 @@ mod tests {
             .collect();
         let mut expected = rows.clone();
         expected.sort_unstable();
-        let mut out = filled_rows(3);
+        let mut out = filled(3);
         let sorted = sort_into(&rows, &mut out);
         assert_eq!(sorted, expected);
         // The runs found in parallel parts are those of one sequential pass.

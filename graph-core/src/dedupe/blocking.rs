@@ -19,6 +19,7 @@ use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::keys::{Keyer, key_hex};
+use crate::sort::sort_hashed;
 
 use super::compare::{
     ADDRESS, BIRTHDATE, EMAIL, FIRST_NAME, GOV_ID, LAST_NAME, NameCache, PHONE, compare_cached,
@@ -386,7 +387,7 @@ fn keyed_all(
                 .filter(|&(_, &h)| h != NONE)
                 .map(|(rec, &h)| (h, rec as u32))
                 .collect();
-            keys.par_sort_unstable();
+            sort_hashed(&mut keys, &mut Vec::new());
             keys
         })
         .collect()
@@ -447,8 +448,9 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
     });
     drop(table);
     let mut out = Candidates::default();
-    // One buffer for every rule's keys, so its pages are touched once.
-    let mut keys: Vec<(u64, u32)> = Vec::new();
+    // One buffer for every rule's keys (and one to sort them into), so their pages are
+    // touched once.
+    let (mut keys, mut spare): (Vec<(u64, u32)>, _) = (Vec::new(), Vec::new());
     for (r, rule) in cfg.blocking.iter().enumerate() {
         keys.clear();
         keys.extend(
@@ -458,7 +460,7 @@ pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candida
                 .filter(|(_, s)| s[r] != NONE)
                 .map(|(rec, s)| (s[r], rec as u32)),
         );
-        keys.par_sort_unstable();
+        sort_hashed(&mut keys, &mut spare);
         let runs = runs(&keys);
         let mut stats = RuleStats {
             rule: rule.name.clone(),

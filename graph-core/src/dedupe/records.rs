@@ -11,6 +11,7 @@ use super::compare::{
 };
 use crate::keys::Keyer;
 use crate::record::{Normalized, kinds};
+use crate::sort::sort_hashed;
 use crate::table::{LinkInput, RowValues};
 
 /// Marks a missing value in [`Column::ids`].
@@ -83,7 +84,7 @@ impl Column {
                 })
             })
             .collect();
-        keyed.par_sort_unstable();
+        sort_hashed(&mut keyed, &mut Vec::new());
         let same = |i: usize, j: usize| keyed[i].0 == keyed[j].0 && keyed[i].1 == keyed[j].1;
         // Where each run of one value starts.
         let starts: Vec<u32> = (0..keyed.len())
