@@ -3,6 +3,7 @@ use proptest::prelude::*;
 use super::blocking::candidates;
 use super::compare::compare;
 use super::model::SplitMix;
+use super::records::InternScratch;
 use super::score::Scorer;
 use super::*;
 use crate::keys::Keyer;
@@ -875,7 +876,7 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
     );
 }
 
-/// What [`Column::intern`] must give: one record at a time, ids in order of first appearance.
+/// What [`Column::intern_with`] must give: one record at a time, ids in order of first appearance.
 fn interned_one_by_one(values: &[Option<String>]) -> (Vec<u32>, Vec<String>, Vec<u32>) {
     let mut seen: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
     let (mut ids, mut distinct, mut counts) = (Vec::new(), Vec::new(), Vec::new());
@@ -897,7 +898,12 @@ fn interned_one_by_one(values: &[Option<String>]) -> (Vec<u32>, Vec<String>, Vec
 }
 
 fn assert_interned_like_one_by_one(values: &[Option<String>]) {
-    let col = Column::intern(values.len(), |r| values[r].as_deref());
+    assert_interned_in(&mut InternScratch::default(), values);
+}
+
+/// As [`assert_interned_like_one_by_one`], interning in `scratch` (left by earlier columns).
+fn assert_interned_in(scratch: &mut InternScratch, values: &[Option<String>]) {
+    let col = Column::intern_with(scratch, values.len(), |r| values[r].as_deref());
     let (ids, distinct, counts) = interned_one_by_one(values);
     assert_eq!(col.ids, ids);
     assert_eq!(col.distinct(), distinct.len());
@@ -908,20 +914,30 @@ fn assert_interned_like_one_by_one(values: &[Option<String>]) {
 
 #[test]
 fn interning_numbers_values_in_order_of_first_appearance() {
-    // Columns of few values, of nearly all distinct ones, with gaps, and Unicode.
+    // Columns of few values, of nearly all distinct ones, with gaps, and Unicode; then no
+    // values at all. Each column in a fresh scratch, and all in one scratch, longer columns
+    // before shorter ones (whose lists it holds longer, with other columns' entries).
     let mut rng = SplitMix(7);
     let n = 100_000;
-    for distinct in [1, 3, 1_000, 60_000, 1_000_000] {
-        let values: Vec<Option<String>> = (0..n)
-            .map(|_| {
-                let v = rng.below(distinct);
-                (v % 11 != 5).then(|| format!("välue-{v}-ß"))
-            })
-            .collect();
-        assert_interned_like_one_by_one(&values);
+    let mut columns: Vec<Vec<Option<String>>> = [1, 3, 1_000, 60_000, 1_000_000]
+        .into_iter()
+        .map(|distinct| {
+            (0..n)
+                .map(|_| {
+                    let v = rng.below(distinct);
+                    (v % 11 != 5).then(|| format!("välue-{v}-ß"))
+                })
+                .collect()
+        })
+        .collect();
+    columns.push(Vec::new());
+    columns.push(vec![None; 40_000]);
+    columns.push((0..70_000).map(|i| Some(format!("{}", i % 900))).collect());
+    let mut shared = InternScratch::default();
+    for values in &columns {
+        assert_interned_like_one_by_one(values);
+        assert_interned_in(&mut shared, values);
     }
-    assert_interned_like_one_by_one(&[]);
-    assert_interned_like_one_by_one(&vec![None; 40_000]);
 }
 
 proptest! {
