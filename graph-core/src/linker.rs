@@ -1168,7 +1168,6 @@ mod tests {
             prop_assert_eq!(output_facts(&whole), output_facts(&batched));
         }
 
-
         #[test]
         fn clusters_come_in_their_documented_order_and_cluster_of_points_at_them(spec in spec_strategy()) {
             let order: Vec<usize> = (0..spec.len()).collect();
@@ -1391,7 +1390,7 @@ mod tests {
 
     #[test]
     fn sort_into_sorts_a_list_long_enough_for_many_buckets() {
-        // 2^17 rows (256 buckets of 512), keys from a xorshift, a tenth of them 100 repeated keys.
+        // 2^17 rows (512 buckets of 256), keys from a xorshift, a tenth of them 100 repeated keys.
         let mut s = 0x9e37_79b9_7f4a_7c15u64;
         let rows: Vec<Row> = (0..1u32 << 17)
             .map(|i| {

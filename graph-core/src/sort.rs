@@ -37,6 +37,12 @@ pub(crate) fn sort_hashed<T: Hashed>(list: &mut Vec<T>, spare: &mut Vec<T>) {
         list.par_sort_unstable();
         return;
     }
+    if spare.capacity() < list.len() {
+        // As long as `list` can grow, not just its length: after the swap below `list` is
+        // this memory, and the caller refilling it to its former capacity allocates nothing.
+        *spare = Vec::new();
+        *spare = filled(list.capacity());
+    }
     sort_into(list, spare);
     std::mem::swap(list, spare);
 }
@@ -55,7 +61,7 @@ pub(crate) fn sort_into<'o, T: Hashed>(rows: &[T], out: &'o mut Vec<T>) -> &'o [
         out.par_sort_unstable();
         return out;
     }
-    // About 512 rows a bucket.
+    // 256 to 512 elements a bucket (more above 2^24 elements, where the bits stop at 16).
     let bits = (usize::BITS - (n / 512).leading_zeros()).clamp(8, 16);
     let shift = 64 - bits;
     let buckets = 1usize << bits;
@@ -231,33 +237,53 @@ mod tests {
 
     #[test]
     fn sort_hashed_sorts_long_and_short_lists_and_leaves_memory_to_reuse() {
-        // 2^17 pairs (256 buckets of 512) from a xorshift, a tenth of them 100 repeated
-        // hashes; then a short list, sorted in place.
+        // Pairs from a xorshift, a tenth of them 100 repeated hashes.
         let mut s = 0x9e37_79b9_7f4a_7c15u64;
-        let mut long: Vec<(u64, u32)> = (0..1u32 << 17)
-            .map(|i| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (
-                    if i % 10 == 0 {
-                        u64::from(i % 100) << 40
-                    } else {
-                        s
-                    },
-                    i,
-                )
-            })
-            .collect();
-        let mut expected = long.clone();
-        expected.sort_unstable();
+        let mut pairs = |n: u32| -> Vec<(u64, u32)> {
+            (0..n)
+                .map(|i| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    (
+                        if i % 10 == 0 {
+                            u64::from(i % 100) << 40
+                        } else {
+                            s
+                        },
+                        i,
+                    )
+                })
+                .collect()
+        };
+        let sorted = |list: &[(u64, u32)]| {
+            let mut v = list.to_vec();
+            v.sort_unstable();
+            v
+        };
+        // 2^17 pairs (512 buckets of 256) in a list with room for 2^18, as interning leaves
+        // it (filled for every record, then the records without a value dropped).
+        let mut list = Vec::with_capacity(1 << 18);
+        list.extend(pairs(1 << 17));
+        let expected = sorted(&list);
         let mut spare = Vec::new();
-        sort_hashed(&mut long, &mut spare);
-        assert_eq!(long, expected);
+        sort_hashed(&mut list, &mut spare);
+        assert_eq!(list, expected);
         assert!(
-            spare.capacity() >= long.len(),
-            "the first list's memory is kept"
+            list.capacity() >= 1 << 18 && spare.capacity() >= 1 << 18,
+            "both lists keep room for the longest list: {} and {}",
+            list.capacity(),
+            spare.capacity()
         );
+        // A shorter list into the spare left holding the first list's (stale) pairs, then a
+        // longer one: the bucket path writes over them.
+        for n in [70_000, 200_000] {
+            let mut next = pairs(n);
+            let expected = sorted(&next);
+            sort_hashed(&mut next, &mut spare);
+            assert_eq!(next, expected);
+        }
+        // A short list is sorted in place.
         let mut short: Vec<(u64, u32)> = (0..1000).rev().map(|i| (u64::from(i) << 50, i)).collect();
         sort_hashed(&mut short, &mut spare);
         assert!(short.windows(2).all(|w| w[0] < w[1]));
