@@ -431,7 +431,8 @@ fn runs(keys: &[(u64, u32)]) -> Vec<(usize, usize)> {
 /// cap), so the union needs no sort. Time `O(K·A log A + K·P)` for `K` rules, `A` records
 /// and `P` pairs (at most `A·(max_block_size − 1)/2` per rule), plus one comparison per
 /// pair; memory `8·K` bytes per record (its key under every rule), 32 per keyed record of
-/// the rule being processed (its list and the list it is sorted into), and 12 per pair (the pair and its comparison vector).
+/// the rule being processed (its list and the list it is sorted into), and 12 per pair (the
+/// pair and its comparison vector).
 pub(crate) fn candidates(records: &DedupeRecords, cfg: &DedupeConfig) -> Candidates {
     const NONE: u64 = 0;
     let table = PartTable::new(records);
