@@ -480,7 +480,7 @@ fn score_ring(r: &mut RingReport, config: &LinkConfig) {
             score = cap;
         }
     }
-    r.ring_score = score.clamp(0.0, 100.0);
+    r.ring_score = crate::score::within_0_100(score);
     r.is_ring =
         n >= config.rings.min_accounts && strong_evidence && r.ring_score >= config.rings.threshold;
     reasons.sort_by(|a, b| {

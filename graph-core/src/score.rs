@@ -295,12 +295,16 @@ pub(crate) fn scores(
 /// reasons always give the same score.
 pub(crate) fn rank_and_total(reasons: &mut [Reason]) -> f64 {
     reasons.sort_by(|x, y| y.points.total_cmp(&x.points).then(x.code.cmp(y.code)));
-    let score = reasons
-        .iter()
-        .map(|r| r.points)
-        .sum::<f64>()
-        .clamp(0.0, 100.0);
-    (score * 10.0).round() / 10.0
+    let score = reasons.iter().map(|r| r.points).sum::<f64>();
+    within_0_100((score * 10.0).round() / 10.0)
+}
+
+/// `score` clamped to 0–100, with -0.0 made 0: an empty sum is -0.0 (Rust's float `Sum`
+/// starts there) and so is a rounded tiny discount, which `clamp` keeps and Parquet, JSON and
+/// notebooks show as "-0.0".
+pub(crate) fn within_0_100(score: f64) -> f64 {
+    let score = score.clamp(0.0, 100.0);
+    if score == 0.0 { 0.0 } else { score }
 }
 
 #[cfg(test)]
@@ -396,6 +400,21 @@ mod tests {
             assert!(e.reasons.windows(2).all(|w| w[0].points >= w[1].points));
         }
         assert_eq!(sc[idx(&inp2, "inq_1")], *s("a0"));
+    }
+
+    #[test]
+    fn no_reasons_or_discounts_alone_score_plain_zero() {
+        let discount = |points| Reason {
+            code: "household",
+            message: String::new(),
+            points,
+        };
+        for mut reasons in [vec![], vec![discount(-5.0)], vec![discount(-0.0)]] {
+            let score = rank_and_total(&mut reasons);
+            assert_eq!(score, 0.0);
+            assert!(score.is_sign_positive(), "{score:?} for {reasons:?}");
+        }
+        assert_eq!(rank_and_total(&mut [discount(12.34)]), 12.3);
     }
 
     #[test]
