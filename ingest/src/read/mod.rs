@@ -89,20 +89,6 @@ impl Chunk {
         self.span_str(*span)
     }
 
-    /// The value at `first + col` with the offset of its first byte in the chunk's text
-    /// arena, `None` when null.
-    pub(crate) fn value_at(&self, first: usize, col: usize) -> Option<(usize, &str)> {
-        let span = *self.spans.get(first + col)?;
-        Some((span.start as usize, self.span_str(span)?))
-    }
-
-    /// Moves the text arena out: every value of the chunk reads as null afterwards, so
-    /// this is for the end of a chunk's life (its arena becomes an Arrow buffer).
-    pub(crate) fn take_text(&mut self) -> String {
-        self.spans.clear();
-        std::mem::take(&mut self.text)
-    }
-
     pub(crate) fn span_str(&self, span: Span) -> Option<&str> {
         if span.len == NULL_LEN {
             return None;
@@ -197,19 +183,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn value_at_gives_the_offset_in_the_arena_and_take_text_empties_the_chunk() {
+    fn values_read_back_from_the_arena() {
         let mut c = Chunk::with_capacity(1);
         let first = c.start_row(3);
         let a = c.push_text("alpha");
         let b = c.push_text("  beta ");
         c.set_span(first, a);
         c.set_span(first + 2, b);
-        assert_eq!(c.value_at(first, 0), Some((0, "alpha")));
-        assert_eq!(c.value_at(first, 1), None);
-        assert_eq!(c.value_at(first, 2), Some((5, "  beta ")));
-        assert_eq!(c.value_at(first, 3), None);
-        assert_eq!(c.take_text(), "alpha  beta ");
-        assert_eq!(c.value(first, 0), None);
-        assert_eq!(c.text_len(), 0);
+        assert_eq!(c.value(first, 0), Some("alpha"));
+        assert_eq!(c.value(first, 1), None);
+        assert_eq!(c.value(first, 2), Some("  beta "));
+        assert_eq!(c.value(first, 3), None);
+        assert_eq!(c.text_len(), 12);
     }
 }
