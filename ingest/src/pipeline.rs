@@ -523,12 +523,14 @@ fn ingest_file(
         format: format.as_str().to_owned(),
         ..FileSummary::default()
     };
+    let bytes_total = fs::metadata(&src.path).ok().map(|m| m.len());
+    let rows_total = reader.rows_total();
     progress(Progress::FileStarted {
         path: src.path.clone(),
         entity_type: src.entity_type,
         format,
-        bytes_total: fs::metadata(&src.path).ok().map(|m| m.len()),
-        rows_total: reader.rows_total(),
+        bytes_total,
+        rows_total,
     });
 
     let chunk_rows = opts.chunk_rows;
@@ -546,8 +548,20 @@ fn ingest_file(
         scope.spawn(move || read_loop(reader.as_mut(), chunk_rows, ctx));
         let file = &file;
         scope.spawn(move || normalize_loop(file, caches, crx, ntx));
+        let mut first = true;
         for msg in nrx {
             let mut n = msg?;
+            if first {
+                // Room in the id map for the whole file, so it does not grow (rehashing every
+                // id) a dozen times on the way.
+                first = false;
+                let read = n.chunk.rows.len() as u64;
+                let more = expected_rows(read, n.chunk.bytes_done, bytes_total, rows_total);
+                match file.entity_type {
+                    EntityType::Account => state.accounts.reserve(more),
+                    EntityType::Inquiry => state.inquiries.reserve(more),
+                }
+            }
             process_chunk(
                 file,
                 &n.chunk,
@@ -567,6 +581,31 @@ fn ingest_file(
     })?;
     fs.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(fs)
+}
+
+/// The most rows an id map reserves room for ahead (2^26; ~2 GiB of entries).
+const MAX_EXPECTED_ROWS: u64 = 1 << 26;
+
+/// How many rows a file of `rows_total` rows, or of `bytes_total` bytes of which the first
+/// `read` rows took `bytes_done`, is expected to have, `read` included: the known total, else
+/// an extrapolation from the first rows, at most one per 8 bytes and [`MAX_EXPECTED_ROWS`].
+/// `read` when neither is known.
+fn expected_rows(
+    read: u64,
+    bytes_done: Option<u64>,
+    bytes_total: Option<u64>,
+    rows_total: Option<u64>,
+) -> usize {
+    let guess = match (rows_total, bytes_done, bytes_total) {
+        (Some(rows), _, _) => rows,
+        (None, Some(done), Some(total)) if done > 0 => {
+            let per_byte = read as f64 / done as f64;
+            let rest = total.saturating_sub(done);
+            read + ((rest as f64 * per_byte) as u64).min(rest / 8)
+        }
+        _ => read,
+    };
+    guess.clamp(read.min(MAX_EXPECTED_ROWS), MAX_EXPECTED_ROWS) as usize
 }
 
 fn read_loop(reader: &mut dyn ChunkReader, chunk_rows: usize, tx: SyncSender<Result<Chunk>>) {
@@ -1194,6 +1233,29 @@ mod tests {
         for k in ["", "emails", "loyalty_id", "Email", "name_"] {
             assert_eq!(builtin_kind(k), None, "{k:?}");
         }
+    }
+
+    #[test]
+    fn expected_rows_trusts_a_known_count_and_extrapolates_from_bytes() {
+        assert_eq!(expected_rows(100, None, None, Some(5_000)), 5_000);
+        // 100 rows in 10 kB of a 1 MB file: 10,000 rows.
+        assert_eq!(
+            expected_rows(100, Some(10_000), Some(1_000_000), None),
+            10_000
+        );
+        // Tiny first rows do not promise more than a row per 8 bytes of the rest.
+        assert_eq!(
+            expected_rows(1_000, Some(1_000), Some(81_000), None),
+            11_000
+        );
+        // Nothing known, a file already done, a header-only start, and a bound.
+        assert_eq!(expected_rows(7, None, None, None), 7);
+        assert_eq!(expected_rows(7, Some(70), Some(70), None), 7);
+        assert_eq!(expected_rows(0, Some(0), Some(1 << 40), None), 0);
+        assert_eq!(
+            expected_rows(1 << 20, Some(1 << 20), Some(1 << 60), None),
+            1 << 26
+        );
     }
 
     #[test]
