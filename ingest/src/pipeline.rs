@@ -188,9 +188,10 @@ impl Block {
 
     fn get(&self, t: Txt) -> &str {
         let start = t.start as usize;
-        self.text
-            .get(start..start + t.len as usize)
-            .unwrap_or_default()
+        let s = self.text.get(start..start + t.len as usize);
+        // Every `Txt` comes from `push` on the same block.
+        debug_assert!(s.is_some(), "a text outside its block");
+        s.unwrap_or_default()
     }
 }
 
@@ -556,11 +557,20 @@ fn ingest_file(
                 // id) a dozen times on the way.
                 first = false;
                 let read = n.chunk.rows.len() as u64;
-                let more = expected_rows(read, n.chunk.bytes_done, bytes_total, rows_total);
-                match file.entity_type {
-                    EntityType::Account => state.accounts.reserve(more),
-                    EntityType::Inquiry => state.inquiries.reserve(more),
-                }
+                // A CSV row of `k` columns takes at least `k` bytes (separators, line end).
+                let min_row_bytes = columns.len().max(8) as u64;
+                let more = expected_rows(
+                    read,
+                    n.chunk.bytes_done,
+                    bytes_total,
+                    rows_total,
+                    min_row_bytes,
+                );
+                // Only a hint: without the room the map grows as it fills.
+                let _ = match file.entity_type {
+                    EntityType::Account => state.accounts.try_reserve(more),
+                    EntityType::Inquiry => state.inquiries.try_reserve(more),
+                };
             }
             process_chunk(
                 file,
@@ -583,25 +593,29 @@ fn ingest_file(
     Ok(fs)
 }
 
-/// The most rows an id map reserves room for ahead (2^26; ~2 GiB of entries).
-const MAX_EXPECTED_ROWS: u64 = 1 << 26;
+/// The most rows an id map reserves room for ahead: 2^24, a table of 2^25 buckets of 32
+/// bytes (1 GiB, most of it untouched until filled) when the guess reaches it; a map that
+/// needs more grows past it as before.
+const MAX_EXPECTED_ROWS: u64 = 1 << 24;
 
 /// How many rows a file of `rows_total` rows, or of `bytes_total` bytes of which the first
-/// `read` rows took `bytes_done`, is expected to have, `read` included: the known total, else
-/// an extrapolation from the first rows, at most one per 8 bytes and [`MAX_EXPECTED_ROWS`].
-/// `read` when neither is known.
+/// `read` rows took `bytes_done`, is expected to have, `read` included: the known total
+/// (which a Parquet footer states, so it is bounded too), else an extrapolation from the
+/// first rows, at most one per `min_row_bytes` bytes of the rest; never more than
+/// [`MAX_EXPECTED_ROWS`]. `read` when neither is known.
 fn expected_rows(
     read: u64,
     bytes_done: Option<u64>,
     bytes_total: Option<u64>,
     rows_total: Option<u64>,
+    min_row_bytes: u64,
 ) -> usize {
     let guess = match (rows_total, bytes_done, bytes_total) {
         (Some(rows), _, _) => rows,
         (None, Some(done), Some(total)) if done > 0 => {
             let per_byte = read as f64 / done as f64;
             let rest = total.saturating_sub(done);
-            read + ((rest as f64 * per_byte) as u64).min(rest / 8)
+            read + ((rest as f64 * per_byte) as u64).min(rest / min_row_bytes.max(1))
         }
         _ => read,
     };
@@ -1142,8 +1156,8 @@ fn pii_value<'a>(
 }
 
 /// The attributes of the written rows, their strings copied from the blocks' text arenas
-/// into the columns' own buffers (for the reason given in [`entities_batch`]: a view of an
-/// arena would be checked again by arrow, cold).
+/// into the columns' own buffers: a copy of these short strings costs about what arrow's
+/// check of each view of an arena did, and frees the arenas with the chunk.
 fn attributes_batch(rows: &[AttrRow], blocks: &[Block], schema: &SchemaRef) -> Result<RecordBatch> {
     let n: usize = rows.iter().map(|r| r.attrs.len()).sum();
     let mut idx = Vec::with_capacity(n);
@@ -1237,25 +1251,31 @@ mod tests {
 
     #[test]
     fn expected_rows_trusts_a_known_count_and_extrapolates_from_bytes() {
-        assert_eq!(expected_rows(100, None, None, Some(5_000)), 5_000);
+        assert_eq!(expected_rows(100, None, None, Some(5_000), 8), 5_000);
         // 100 rows in 10 kB of a 1 MB file: 10,000 rows.
         assert_eq!(
-            expected_rows(100, Some(10_000), Some(1_000_000), None),
+            expected_rows(100, Some(10_000), Some(1_000_000), None, 8),
             10_000
         );
-        // Tiny first rows do not promise more than a row per 8 bytes of the rest.
+        // Tiny first rows do not promise more than a row per `min_row_bytes` of the rest.
         assert_eq!(
-            expected_rows(1_000, Some(1_000), Some(81_000), None),
+            expected_rows(1_000, Some(1_000), Some(81_000), None, 8),
             11_000
         );
-        // Nothing known, a file already done, a header-only start, and a bound.
-        assert_eq!(expected_rows(7, None, None, None), 7);
-        assert_eq!(expected_rows(7, Some(70), Some(70), None), 7);
-        assert_eq!(expected_rows(0, Some(0), Some(1 << 40), None), 0);
         assert_eq!(
-            expected_rows(1 << 20, Some(1 << 20), Some(1 << 60), None),
-            1 << 26
+            expected_rows(1_000, Some(1_000), Some(81_000), None, 20),
+            5_000
         );
+        // Nothing known, a file already done, a header-only start, and the bound, also on a
+        // footer's claim.
+        assert_eq!(expected_rows(7, None, None, None, 8), 7);
+        assert_eq!(expected_rows(7, Some(70), Some(70), None, 8), 7);
+        assert_eq!(expected_rows(0, Some(0), Some(1 << 40), None, 8), 0);
+        assert_eq!(
+            expected_rows(1 << 20, Some(1 << 20), Some(1 << 60), None, 8),
+            1 << 24
+        );
+        assert_eq!(expected_rows(5, None, None, Some(u64::MAX), 8), 1 << 24);
     }
 
     #[test]
