@@ -403,7 +403,7 @@ fn dedupe_dir(
     let (_, _, summary) = graph_core::run_dedupe(
         dir,
         out,
-        &config.dedupe,
+        &config,
         model.as_ref(),
         settings.keyer(),
         &mut |s| p.step(s),

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use graph_core::dedupe::{self, DedupeConfig};
-use graph_core::{Keyer, read_ingest_dir_kinds};
+use graph_core::{Keyer, LinkConfig, read_ingest_dir_kinds};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             read_ingest_dir_kinds(dir.as_ref(), Keyer::new(b"timing"), dedupe::COMPARED_KINDS)?;
         let read = t.elapsed();
         let t = Instant::now();
-        let records = dedupe::records_from_input(&input);
+        let records = dedupe::records_from_input(&input, &LinkConfig::default());
         let recs = t.elapsed();
         let t = Instant::now();
         let (model, result) = dedupe::dedupe(&records, &cfg);

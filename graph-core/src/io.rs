@@ -25,6 +25,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
+use crate::config::LinkConfig;
 use crate::dedupe::ComparedRows;
 use crate::error::{Error, Result};
 use crate::keys::{Keyer, KindKeyer};
@@ -361,11 +362,16 @@ pub(crate) fn read_anchors(dir: &Path) -> Result<Vec<u32>> {
 /// attribute table ([`ComparedRows`]): the values of the rows of entities that are their own
 /// anchor (`anchor[e] == e`) but placeholders, and the row, entity and kind of the others. Row
 /// groups are read in parallel: first `entity_idx` and `kind`, then `value` where the group
-/// has rows of anchors.
+/// has rows of anchors. Placeholders are those of `rules`.
 ///
 /// # Errors
 /// As [`read_ingest_dir`]; an `entity_idx` out of range.
-pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Result<ComparedRows> {
+pub(crate) fn read_compared(
+    dir: &Path,
+    anchor: &[u32],
+    kinds: &[&str],
+    rules: &LinkConfig,
+) -> Result<ComparedRows> {
     let apath = dir.join("attributes.parquet");
     let n = anchor.len();
     let names: Vec<String> = kinds.iter().map(|&k| k.to_owned()).collect();
@@ -376,7 +382,7 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
         .into_par_iter()
         .map(|g| {
             let (first, end) = places.bounds(g);
-            let mut part = ComparedRows::new(names.clone());
+            let mut part = ComparedRows::new(names.clone(), rules);
             // The anchors' own rows of the group (file row, entity, kind), whose values are
             // decoded next; the other rows are kept without their values right away.
             let mut own: Vec<(u32, u32, u16)> = Vec::new();
@@ -436,7 +442,7 @@ pub(crate) fn read_compared(dir: &Path, anchor: &[u32], kinds: &[&str]) -> Resul
         })
         .collect::<Result<Vec<ComparedRows>>>()?;
     // The parts' values and places are moved, not copied.
-    let mut all = ComparedRows::new(names);
+    let mut all = ComparedRows::new(names, rules);
     all.own = RowValues::concat(
         parts
             .iter_mut()
@@ -1477,7 +1483,7 @@ mod tests {
         let anchors = read_anchors(tmp.path()).unwrap();
         assert_eq!(anchors, read_ingest_entities(tmp.path()).unwrap().anchor);
         let kinds = ["phone", "name", "not in the file"];
-        let read = read_compared(tmp.path(), &anchors, &kinds).unwrap();
+        let read = read_compared(tmp.path(), &anchors, &kinds, &LinkConfig::default()).unwrap();
         assert_eq!(read.kinds, kinds);
         let (mut own, mut other) = (Vec::new(), Vec::new());
         let rules = crate::LinkConfig::default();
@@ -1540,7 +1546,15 @@ mod tests {
         refused(read_ingest_dir(tmp.path(), keyer.clone()).map(drop));
         let entities = read_ingest_entities(tmp.path()).unwrap();
         refused(read_link_attributes(tmp.path(), &entities, &keyer).map(drop));
-        refused(read_compared(tmp.path(), &entities.anchor, &["name", "phone"]).map(drop));
+        refused(
+            read_compared(
+                tmp.path(),
+                &entities.anchor,
+                &["name", "phone"],
+                &LinkConfig::default(),
+            )
+            .map(drop),
+        );
     }
 
     #[test]

@@ -157,31 +157,40 @@ impl Duplicates {
 }
 
 /// Finds duplicate identities among the anchors of `input`: trains a model on them, or scores
-/// with `model` when one is given (a model saved by an earlier run).
-pub fn find_duplicates(input: &LinkInput, cfg: &DedupeConfig, model: Option<&Model>) -> Duplicates {
-    duplicates_of(&dedupe::records_from_input(input), cfg, model)
+/// with `model` when one is given (a model saved by an earlier run). `config` gives the
+/// detection's settings and the placeholders, which are missing values.
+pub fn find_duplicates(
+    input: &LinkInput,
+    config: &LinkConfig,
+    model: Option<&Model>,
+) -> Duplicates {
+    duplicates_of(
+        &dedupe::records_from_input(input, config),
+        &config.dedupe,
+        model,
+    )
 }
 
 /// Duplicate detection on an ingest output folder, reading neither the entities (only their
 /// anchors) nor the attribute table: the anchors' own values of the kinds compared, then by
 /// row the few inquiry values that fill their gaps. Each step's time is added to `timings`.
-/// Returns the anchors too, for [`checked_entities`].
+/// Returns the anchors too, for [`checked_entities`]. `config` as for [`find_duplicates`].
 fn duplicates_in_folder(
     in_dir: &Path,
     keyer: &Keyer,
-    cfg: &DedupeConfig,
+    config: &LinkConfig,
     model: Option<&Model>,
     timings: &mut Vec<(String, u64)>,
 ) -> Result<(Duplicates, Vec<u32>)> {
     let mut t = Instant::now();
     let anchor = read_anchors(in_dir)?;
-    let compared = read_compared(in_dir, &anchor, dedupe::COMPARED_KINDS)?;
+    let compared = read_compared(in_dir, &anchor, dedupe::COMPARED_KINDS, config)?;
     timings.push(("read compared rows".to_owned(), ms(t)));
     t = Instant::now();
     let records =
         dedupe::records_from_compared(&anchor, keyer, compared, |rows| read_values(in_dir, rows))?;
     timings.push(("duplicate records".to_owned(), ms(t)));
-    let dups = duplicates_of(&records, cfg, model);
+    let dups = duplicates_of(&records, &config.dedupe, model);
     timings.extend(dups.result.stats.timings_ms.iter().cloned());
     Ok((dups, anchor))
 }
@@ -281,8 +290,7 @@ pub fn run_link(
     // few inquiry values it still needs.
     let (dups, anchors) = if config.dedupe.enabled {
         progress("finding duplicates");
-        let (dups, anchors) =
-            duplicates_in_folder(in_dir, &keyer, &config.dedupe, None, &mut timings)?;
+        let (dups, anchors) = duplicates_in_folder(in_dir, &keyer, config, None, &mut timings)?;
         timings.push(("duplicates".to_owned(), ms(t)));
         (Some(dups), Some(anchors))
     } else {
@@ -460,7 +468,7 @@ pub fn link_input(
     let dups = config
         .dedupe
         .enabled
-        .then(|| find_duplicates(&input, &config.dedupe, None));
+        .then(|| find_duplicates(&input, config, None));
     link_with(
         input,
         dups,
@@ -638,14 +646,15 @@ pub struct DedupeRunSummary {
 
 /// Duplicate detection on its own: reads an ingest folder, finds duplicate identities
 /// (training a model, or scoring with `model`), and writes `duplicates.parquet`,
-/// `dedupe_model.json` and `dedupe_summary.json` into `out_dir`.
+/// `dedupe_model.json` and `dedupe_summary.json` into `out_dir`. `config` as for
+/// [`find_duplicates`].
 ///
 /// # Errors
 /// Unreadable input, unwritable output.
 pub fn run_dedupe(
     in_dir: &Path,
     out_dir: &Path,
-    cfg: &DedupeConfig,
+    config: &LinkConfig,
     model: Option<&Model>,
     keyer: Keyer,
     progress: &mut dyn FnMut(&str),
@@ -657,7 +666,7 @@ pub fn run_dedupe(
     } else {
         "training and scoring"
     });
-    let (dups, anchors) = duplicates_in_folder(in_dir, &keyer, cfg, model, &mut timings)?;
+    let (dups, anchors) = duplicates_in_folder(in_dir, &keyer, config, model, &mut timings)?;
     timings.push(("duplicates".to_owned(), ms(t)));
     t = Instant::now();
     let entities = checked_entities(in_dir, Some(&anchors))?;

@@ -6,6 +6,7 @@ use super::model::SplitMix;
 use super::records::InternScratch;
 use super::score::Scorer;
 use super::*;
+use crate::config::LinkConfig;
 use crate::keys::Keyer;
 use crate::record::{EntityType, kinds};
 use crate::table::{Attributes, Entities, LinkInput, RowValues};
@@ -207,7 +208,7 @@ fn level<'a>(m: &'a Model, field: &str, level: &str) -> &'a LevelModel {
 #[test]
 fn em_converges_on_a_planted_population() {
     let (input, person_of) = planted();
-    let recs = records_from_input(&input);
+    let recs = records_from_input(&input, &LinkConfig::default());
     let cfg = test_cfg();
     let (model, result) = dedupe(&recs, &cfg);
     assert!(model.training.em_converged, "{:?}", model.training);
@@ -235,7 +236,7 @@ fn em_converges_on_a_planted_population() {
 #[test]
 fn explanations_add_up_to_the_weight() {
     let (input, _) = planted();
-    let recs = records_from_input(&input);
+    let recs = records_from_input(&input, &LinkConfig::default());
     let (model, result) = dedupe(&recs, &test_cfg());
     assert!(!result.pairs.is_empty());
     for p in &result.pairs {
@@ -263,7 +264,7 @@ fn explanations_add_up_to_the_weight() {
 #[test]
 fn rare_surname_match_weighs_more_than_a_common_one() {
     let (input, _) = planted();
-    let recs = records_from_input(&input);
+    let recs = records_from_input(&input, &LinkConfig::default());
     let (model, result) = dedupe(&recs, &test_cfg());
     let last_weight = |anchor: u32| {
         result
@@ -322,7 +323,7 @@ fn name_rules_pair_typos_under_the_other_names_initial() {
         row("ирина", "петровa", 6),  // the last letter a Latin "a"
         row("sandra", "", 7),        // no surname: no initial, no key
     ];
-    let recs = records_from_input(&input_from(&rows));
+    let recs = records_from_input(&input_from(&rows), &LinkConfig::default());
     let cfg = DedupeConfig::default();
     let mut got = candidates(&recs, &cfg).pairs();
     got.sort_unstable();
@@ -346,7 +347,7 @@ fn oversized_blocks_are_skipped_and_reported_without_plaintext() {
         .collect();
     rows.push(vec![(kinds::PHONE, "+14155559999".into())]);
     rows.push(vec![(kinds::PHONE, "+14155559999".into())]);
-    let recs = records_from_input(&input_from(&rows));
+    let recs = records_from_input(&input_from(&rows), &LinkConfig::default());
     let cfg = DedupeConfig {
         max_block_size: 200,
         ..test_cfg()
@@ -405,7 +406,7 @@ fn unicode_names_do_not_panic() {
             [row.clone(), row]
         })
         .collect();
-    let recs = records_from_input(&input_from(&rows));
+    let recs = records_from_input(&input_from(&rows), &LinkConfig::default());
     let (model, result) = dedupe(&recs, &test_cfg());
     assert!(result.candidate_pairs > 0);
     let _ = score_record(&model, &recs, &recs.record(0), &test_cfg());
@@ -414,7 +415,7 @@ fn unicode_names_do_not_panic() {
 #[test]
 fn model_json_roundtrip_gives_identical_scores() {
     let (input, _) = planted();
-    let recs = records_from_input(&input);
+    let recs = records_from_input(&input, &LinkConfig::default());
     let cfg = test_cfg();
     let (model, result) = dedupe(&recs, &cfg);
     let json = model.to_json();
@@ -433,7 +434,7 @@ fn model_json_roundtrip_gives_identical_scores() {
 #[test]
 fn live_scoring_matches_the_batch() {
     let (input, _) = planted();
-    let recs = records_from_input(&input);
+    let recs = records_from_input(&input, &LinkConfig::default());
     let cfg = test_cfg();
     let (model, result) = dedupe(&recs, &cfg);
     let index = DedupeIndex::build(&recs, &cfg);
@@ -455,7 +456,7 @@ fn live_scoring_matches_the_batch() {
 #[test]
 fn results_are_deterministic_across_thread_counts() {
     let (input, _) = planted();
-    let recs = records_from_input(&input);
+    let recs = records_from_input(&input, &LinkConfig::default());
     let cfg = test_cfg();
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -497,7 +498,7 @@ fn groups_do_not_chain_different_people() {
         address: None,
     };
     rows.extend([a.row(), b.row(), c.row()]);
-    let recs = records_from_input(&input_from(&rows));
+    let recs = records_from_input(&input_from(&rows), &LinkConfig::default());
     let (_, result) = dedupe(&recs, &test_cfg());
     let (ia, ib, ic) = (base, base + 1, base + 2);
     assert!(result.pairs.iter().any(|p| (p.a, p.b) == (ia, ib)));
@@ -565,23 +566,47 @@ fn config_toml_defaults_and_errors() {
 
 #[test]
 fn first_name_skips_mononyms_and_placeholders_are_missing() {
-    let r = DedupeRecord::from_attributes([
-        (kinds::NAME, "suharto"),
-        (kinds::NAME_LAST, "suharto"),
-        (kinds::GOV_ID, "ID:123456789"),
-        (kinds::EMAIL, "test@test.com"),
-        (kinds::PHONE, "+14155552671"),
-    ]);
+    let r = DedupeRecord::from_attributes(
+        [
+            (kinds::NAME, "suharto"),
+            (kinds::NAME_LAST, "suharto"),
+            (kinds::GOV_ID, "ID:123456789"),
+            (kinds::EMAIL, "test@test.com"),
+            (kinds::PHONE, "+14155552671"),
+        ],
+        &LinkConfig::default(),
+    );
     assert_eq!(r.first_name, None);
     assert_eq!(r.last_name.as_deref(), Some("suharto"));
     assert_eq!(r.gov_id, None);
     assert_eq!(r.email, None);
     assert_eq!(r.phone.as_deref(), Some("+14155552671"));
-    let r = DedupeRecord::from_attributes([
-        (kinds::NAME, "maria jose de la cruz"),
-        (kinds::NAME_LAST, "de la cruz"),
-    ]);
+    let r = DedupeRecord::from_attributes(
+        [
+            (kinds::NAME, "maria jose de la cruz"),
+            (kinds::NAME_LAST, "de la cruz"),
+        ],
+        &LinkConfig::default(),
+    );
     assert_eq!(r.first_name.as_deref(), Some("maria"));
+}
+
+/// A placeholder the run's configuration adds is missing too, as the linker treats it.
+#[test]
+fn configured_placeholders_are_missing() {
+    let rules = LinkConfig::from_toml_str(
+        "[rules.email]\nlink = \"alone\"\nplaceholders = [\"nobody@corp.example\"]\n",
+    )
+    .unwrap();
+    let attrs = [
+        (kinds::NAME, "ana lopez"),
+        (kinds::EMAIL, "nobody@corp.example"),
+    ];
+    let default = DedupeRecord::from_attributes(attrs, &LinkConfig::default());
+    assert_eq!(default.email.as_deref(), Some("nobody@corp.example"));
+    let configured = DedupeRecord::from_attributes(attrs, &rules);
+    assert_eq!(configured.email, None);
+    assert_eq!(configured.full_name.as_deref(), Some("ana lopez"));
 }
 
 /// One person's attribute rows: the full name, the last name, the birthdate, then the
@@ -636,7 +661,7 @@ proptest! {
 
     #[test]
     fn pair_scores_are_symmetric(rows in proptest::collection::vec(arb_person(), 2..12)) {
-        let recs = records_from_input(&input_from(&rows));
+        let recs = records_from_input(&input_from(&rows), &LinkConfig::default());
         let cfg = DedupeConfig { u_pairs: 1000, ..DedupeConfig::default() };
         let model = train(&recs, &cfg);
         let scorer = Scorer::new(&recs, &model);
@@ -692,7 +717,7 @@ proptest! {
         cap in 2u32..8,
         with_year_rule in any::<bool>(),
     ) {
-        let recs = records_from_input(&input_from(&rows));
+        let recs = records_from_input(&input_from(&rows), &LinkConfig::default());
         let mut cfg = DedupeConfig { max_block_size: cap, ..DedupeConfig::default() };
         if with_year_rule {
             cfg.blocking.push(BlockingRule {
@@ -759,7 +784,7 @@ proptest! {
         rows in proptest::collection::vec(arb_crowded_person(), 2..40),
         threshold in prop_oneof![Just(0.9), 0.01f64..0.99],
     ) {
-        let recs = records_from_input(&input_from(&rows));
+        let recs = records_from_input(&input_from(&rows), &LinkConfig::default());
         let cfg = DedupeConfig { u_pairs: 1000, threshold, ..DedupeConfig::default() };
         let (model, result) = dedupe(&recs, &cfg);
         let scorer = Scorer::new(&recs, &model);
@@ -799,7 +824,8 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
     add(a0, kinds::NAME, "ana maria lopez");
     add(a0, kinds::NAME_LAST, "lopez");
     add(a0, kinds::EMAIL, "test@test.com");
-    // a1: every field its own; its inquiry's other values are not used.
+    // a1: every field its own, its phone a placeholder the configuration lists; its
+    // inquiry's other values are not used.
     add(a1, kinds::NAME, "bo chen");
     add(a1, kinds::NAME_LAST, "chen");
     add(a1, kinds::PHONE, "+14155552671");
@@ -817,9 +843,13 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
         attributes,
         keyer,
     };
+    let rules = LinkConfig::from_toml_str(
+        "[rules.phone]\nlink = \"alone\"\nplaceholders = [\"+14155552671\"]\n",
+    )
+    .unwrap();
     let attrs = &input.attributes;
     // The rows as a batch link reads them: the anchors' own values, the others' places.
-    let mut compared = ComparedRows::new(attrs.kinds.clone());
+    let mut compared = ComparedRows::new(attrs.kinds.clone(), &rules);
     for r in 0..attrs.len() as u32 {
         let (e, k) = (attrs.entity[r as usize], attrs.kind[r as usize]);
         compared.push(r, e, input.entities.anchor[e as usize], k, attrs.value(r));
@@ -831,7 +861,7 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
             Ok(RowValues::from_attributes(attrs, rows))
         })
         .unwrap();
-    let whole = records_from_input(&input);
+    let whole = records_from_input(&input, &rules);
     let fields = |r: &DedupeRecords| -> Vec<Vec<Option<String>>> {
         (0..r.len())
             .map(|i| {
@@ -854,7 +884,8 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
     };
     assert_eq!(from_values.anchors, whole.anchors);
     assert_eq!(fields(&from_values), fields(&whole));
-    // Only a0's inquiry rows for its empty or placeholder fields, and a1's missing ID number.
+    // Only a0's inquiry rows for its empty or placeholder fields, and a1's for its
+    // placeholder phone and missing ID number.
     let kind_of = |r: u32| attrs.kinds[attrs.kind[r as usize] as usize].as_str();
     let asked: Vec<(u32, &str)> = asked
         .iter()
@@ -866,6 +897,7 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
             (i0, kinds::EMAIL),
             (i0, kinds::PHONE),
             (i0, kinds::BIRTHDATE),
+            (i1, kinds::PHONE),
             (i1, kinds::GOV_ID)
         ]
     );
@@ -873,6 +905,11 @@ fn records_from_own_values_and_fetched_gaps_equal_records_from_every_value() {
         fields(&whole)[0][4].as_deref(),
         Some("ana.lopez@example.org"),
         "the placeholder gave way to the inquiry's email"
+    );
+    assert_eq!(
+        fields(&whole)[1][5].as_deref(),
+        Some("+14155559999"),
+        "the configured placeholder gave way to the inquiry's phone"
     );
 }
 

@@ -334,7 +334,7 @@ impl Dups {
                 }
             }
         }
-        let rec = DedupeRecord::from_attributes(attrs);
+        let rec = DedupeRecord::from_attributes(attrs, &g.config);
         let me = anchor.unwrap_or(g.alive.len() as u32);
         let keys = self.blocks.keys(&rec);
         let mut cands = Vec::new();

@@ -478,7 +478,7 @@ impl LiveGraph {
             || crate::linker::link(&input, &config),
             || {
                 (dcfg.enabled || model.is_some()).then(|| {
-                    let recs = crate::dedupe::records_from_input(&input);
+                    let recs = crate::dedupe::records_from_input(&input, &config);
                     let (m, result) = match model {
                         Some(m) => {
                             let r = crate::dedupe::score_pairs(&recs, &m, dcfg);
@@ -2094,14 +2094,17 @@ impl LiveGraph {
         let mut group = self.dependents[a as usize].clone();
         group.sort_unstable();
         group.insert(0, a);
-        crate::dedupe::DedupeRecord::from_attributes(group.iter().flat_map(|&m| {
-            self.values.rows(m).iter().map(move |r| {
-                (
-                    self.kinds[r.kind as usize].as_str(),
-                    self.values.value(m, r),
-                )
-            })
-        }))
+        crate::dedupe::DedupeRecord::from_attributes(
+            group.iter().flat_map(|&m| {
+                self.values.rows(m).iter().map(move |r| {
+                    (
+                        self.kinds[r.kind as usize].as_str(),
+                        self.values.value(m, r),
+                    )
+                })
+            }),
+            &self.config,
+        )
     }
 
     /// The risk a record would get if it were added now, without keeping it or changing

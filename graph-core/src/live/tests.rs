@@ -116,7 +116,7 @@ fn batch_with(records: &[Normalized], config: &LinkConfig, model: Option<&Model>
     let rs = rings(&input, &out, &input.attributes, config);
     let pairs = model
         .map(|m| {
-            let recs = crate::dedupe::records_from_input(&input);
+            let recs = crate::dedupe::records_from_input(&input, &LinkConfig::default());
             crate::dedupe::score_pairs(&recs, m, &config.dedupe).pairs
         })
         .unwrap_or_default();
@@ -490,7 +490,7 @@ fn dup_config() -> LinkConfig {
 
 fn trained(records: &[Normalized], cfg: &LinkConfig) -> Model {
     let input = LinkInput::from_records(records, keyer());
-    let recs = crate::dedupe::records_from_input(&input);
+    let recs = crate::dedupe::records_from_input(&input, &LinkConfig::default());
     crate::dedupe::train(&recs, &cfg.dedupe)
 }
 
