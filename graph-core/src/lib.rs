@@ -50,7 +50,8 @@ pub use io::{
 };
 pub use keys::{Keyer, key_hex};
 pub use linker::{
-    Cluster, Hub, HubReason, KindStats, LinkOutput, SharedProperty, base_kind, cluster_id, link,
+    Cluster, Hub, HubReason, KindStats, LinkOutput, SharedProperty, Singles, base_kind, cluster_id,
+    link,
 };
 pub use live::{
     Change, ClusterView, DEFAULT_SYNC_RESCORE_LIMIT, DuplicateView, HubView, LiveGraph,

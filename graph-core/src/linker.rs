@@ -122,18 +122,33 @@ pub struct Cluster {
     pub anchors: Vec<u32>,
 }
 
+/// Clusters of one entity: most clusters at scale, kept as 12 bytes each rather than as
+/// [`Cluster`] records (about 130 bytes and three allocations each, gigabytes at 10M
+/// accounts).
+#[derive(Debug, Clone, Default)]
+pub struct Singles {
+    /// The entity of each (ascending).
+    pub entity: Vec<u32>,
+    /// The hash each one's id is made of (the id is `cl_` and it in hexadecimal).
+    pub hash: Vec<u64>,
+}
+
 /// The result of linking.
 #[derive(Debug, Clone)]
 pub struct LinkOutput {
     /// Kind names, including combination kinds such as `address+name_last`.
     pub kinds: Vec<String>,
-    /// Cluster index of each entity.
+    /// Cluster index of each entity: below `clusters.len()` one of `clusters`, else the
+    /// singleton `singles.entity[i - clusters.len()]` (see [`LinkOutput::members`]).
     pub cluster_of: Vec<u32>,
-    /// Clusters with two or more anchors, then singletons are implicit: `clusters` holds
-    /// every cluster, multi-anchor ones first (sorted by id), singletons after (entity order).
+    /// Clusters of two or more members: those with two or more anchors first, then those of
+    /// one anchor and its inquiries, each part sorted by id. Clusters of one entity follow
+    /// them, in entity order, in `singles`.
     pub clusters: Vec<Cluster>,
     /// Number of leading entries of `clusters` that have two or more anchors.
     pub multi_clusters: usize,
+    /// Clusters of one entity, numbered after `clusters`.
+    pub singles: Singles,
     /// Properties that linked.
     pub shared: Vec<SharedProperty>,
     /// Properties held back as hubs.
@@ -144,19 +159,69 @@ pub struct LinkOutput {
     pub timings_ms: Vec<(String, u64)>,
 }
 
+impl LinkOutput {
+    /// Clusters in all, singletons included.
+    pub fn cluster_count(&self) -> usize {
+        self.clusters.len() + self.singles.entity.len()
+    }
+
+    /// The index in `singles` of cluster `ci`, if it is a singleton.
+    fn single(&self, ci: u32) -> Option<usize> {
+        (ci as usize).checked_sub(self.clusters.len())
+    }
+
+    /// The members of cluster `ci` (entity indexes, ascending).
+    pub fn members(&self, ci: u32) -> &[u32] {
+        match self.single(ci) {
+            None => &self.clusters[ci as usize].members,
+            Some(i) => std::slice::from_ref(&self.singles.entity[i]),
+        }
+    }
+
+    /// The oldest member of cluster `ci`.
+    pub fn oldest(&self, ci: u32) -> u32 {
+        match self.single(ci) {
+            None => self.clusters[ci as usize].oldest,
+            Some(i) => self.singles.entity[i],
+        }
+    }
+
+    /// The stable id of cluster `ci`.
+    pub fn cluster_id(&self, ci: u32) -> std::borrow::Cow<'_, str> {
+        match self.single(ci) {
+            None => self.clusters[ci as usize].id.as_str().into(),
+            Some(i) => id_of_hash(self.singles.hash[i]).into(),
+        }
+    }
+}
+
 /// Stable id of a cluster whose oldest member is `entity`.
 pub fn cluster_id(entities: &Entities, oldest: u32) -> String {
     id_of_hash(cluster_hash(entities, oldest))
 }
 
-/// The hash a cluster's id is made of.
+/// The hash a cluster's id is made of: of the oldest member's type, `:` and id.
 fn cluster_hash(entities: &Entities, oldest: u32) -> u64 {
     let i = oldest as usize;
-    let mut buf = Vec::with_capacity(entities.ids[i].len() + 8);
-    buf.extend_from_slice(entities.types[i].as_str().as_bytes());
-    buf.push(b':');
-    buf.extend_from_slice(entities.ids[i].as_bytes());
-    xxh3_64(&buf)
+    let (ty, id) = (
+        entities.types[i].as_str().as_bytes(),
+        entities.ids[i].as_bytes(),
+    );
+    let len = ty.len() + 1 + id.len();
+    // On the stack for any usual id: this runs for every singleton.
+    let mut stack = [0u8; 96];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = match stack.get_mut(..len) {
+        Some(b) => b,
+        None => {
+            heap.resize(len, 0);
+            &mut heap
+        }
+    };
+    buf[..ty.len()].copy_from_slice(ty);
+    buf[ty.len()] = b':';
+    buf[ty.len() + 1..].copy_from_slice(id);
+    xxh3_64(buf)
 }
 
 /// `cl_` and the hash in 16 hexadecimal digits: ids sort as their hashes do.
@@ -433,7 +498,7 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
     let roots = uf.roots();
     drop(uf);
     let root_of = |e: usize| roots[ents.anchor[e] as usize];
-    let (cluster_of, clusters, multi) = build_clusters(ents, &root_of);
+    let (cluster_of, clusters, multi, singles) = build_clusters(ents, &root_of);
     timings.push(("clusters".to_owned(), t.elapsed().as_millis() as u64));
 
     LinkOutput {
@@ -441,6 +506,7 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
         cluster_of,
         clusters,
         multi_clusters: multi,
+        singles,
         shared,
         hubs,
         kind_stats,
@@ -818,7 +884,7 @@ pub(crate) fn window_groups(
     (pairs, groups)
 }
 
-type ClusterParts = (Vec<u32>, Vec<Cluster>, usize);
+type ClusterParts = (Vec<u32>, Vec<Cluster>, usize, Singles);
 
 fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> ClusterParts {
     let n = ents.len();
@@ -879,7 +945,7 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
         .into_par_iter()
         .filter(|&e| size[roots[e as usize] as usize] == 1)
         .collect();
-    let mut clusters: Vec<Cluster> = Vec::with_capacity(order.len() + singles.len());
+    let mut clusters: Vec<Cluster> = Vec::with_capacity(order.len());
     clusters.par_extend(order.par_iter().map(|&(_, hash, r, oldest)| {
         let members = members_of(r).to_vec();
         let mut anchors: Vec<u32> = members.iter().map(|&m| ents.anchor[m as usize]).collect();
@@ -919,16 +985,12 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
         });
     let cluster_of = roots;
     drop((size, cursor));
-    // Singletons are most clusters at scale: written straight into their places (collecting
-    // them apart and then pushing them held their 80-byte records two or three times over,
-    // gigabytes at the peak of a 10M run).
-    clusters.par_extend(singles.par_iter().map(|&e| Cluster {
-        id: cluster_id(ents, e),
-        oldest: e,
-        members: vec![e],
-        anchors: vec![ents.anchor[e as usize]],
-    }));
-    (cluster_of, clusters, multi_anchor)
+    let hash = singles.par_iter().map(|&e| cluster_hash(ents, e)).collect();
+    let singles = Singles {
+        entity: singles,
+        hash,
+    };
+    (cluster_of, clusters, multi_anchor, singles)
 }
 
 #[cfg(test)]
@@ -1016,7 +1078,7 @@ mod tests {
             .map(|e| {
                 (
                     input.entities.ids[e].to_owned(),
-                    out.clusters[out.cluster_of[e] as usize].id.clone(),
+                    out.cluster_id(out.cluster_of[e]).into_owned(),
                 )
             })
             .collect()
@@ -1175,31 +1237,36 @@ mod tests {
             let ents = &input.entities;
             let out = link(&input, &test_config());
             let c = &out.clusters;
-            // Every entity is a member of exactly the cluster `cluster_of` names.
+            // Every entity is a member of exactly the cluster `cluster_of` names, singletons
+            // included (through the accessors, which cover both kinds of cluster).
             let mut seen = vec![0u32; ents.len()];
-            for (ci, cl) in c.iter().enumerate() {
-                prop_assert!(cl.members.windows(2).all(|w| w[0] < w[1]));
-                for &m in &cl.members {
-                    prop_assert_eq!(out.cluster_of[m as usize] as usize, ci);
+            for ci in 0..out.cluster_count() as u32 {
+                let members = out.members(ci);
+                prop_assert!(!members.is_empty());
+                prop_assert!(members.windows(2).all(|w| w[0] < w[1]));
+                for &m in members {
+                    prop_assert_eq!(out.cluster_of[m as usize], ci);
                     seen[m as usize] += 1;
                 }
+                let oldest = members.iter().copied().min_by(|a, b| ents.age_order(*a, *b));
+                prop_assert_eq!(Some(out.oldest(ci)), oldest);
+                prop_assert_eq!(out.cluster_id(ci), cluster_id(ents, out.oldest(ci)));
+            }
+            prop_assert!(seen.iter().all(|&s| s == 1));
+            for cl in c {
                 let mut anchors: Vec<u32> = cl.members.iter().map(|&m| ents.anchor[m as usize]).collect();
                 anchors.sort_unstable();
                 anchors.dedup();
                 prop_assert_eq!(&cl.anchors, &anchors);
-                let oldest = cl.members.iter().copied().min_by(|a, b| ents.age_order(*a, *b));
-                prop_assert_eq!(Some(cl.oldest), oldest);
-                prop_assert_eq!(&cl.id, &cluster_id(ents, cl.oldest));
             }
-            prop_assert!(seen.iter().all(|&s| s == 1));
             // Several anchors first, then one anchor with several members, each by id; then
             // singletons in entity order.
-            let multi = c.iter().take_while(|cl| cl.members.len() > 1).count();
+            prop_assert!(c.iter().all(|cl| cl.members.len() > 1));
             prop_assert_eq!(out.multi_clusters, c.iter().take_while(|cl| cl.anchors.len() > 1).count());
-            prop_assert!(c[multi..].iter().all(|cl| cl.members.len() == 1));
-            prop_assert!(c[multi..].windows(2).all(|w| w[0].oldest < w[1].oldest));
+            prop_assert!(out.singles.entity.windows(2).all(|w| w[0] < w[1]));
+            prop_assert_eq!(out.singles.entity.len(), out.singles.hash.len());
             let key = |cl: &Cluster| (cl.anchors.len() == 1, cl.id.clone());
-            prop_assert!(c[..multi].windows(2).all(|w| key(&w[0]) <= key(&w[1])));
+            prop_assert!(c.windows(2).all(|w| key(&w[0]) <= key(&w[1])));
         }
 
         #[test]
@@ -1381,6 +1448,7 @@ mod tests {
                 &out.cluster_of,
                 &out.clusters,
                 out.multi_clusters,
+                &out.singles,
                 shared,
                 hubs,
                 serde_json::to_string(&out.kind_stats).expect("json"),

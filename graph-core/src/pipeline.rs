@@ -565,11 +565,7 @@ fn link_with(
         b.ring_score
             .total_cmp(&a.ring_score)
             .then(b.accounts.cmp(&a.accounts))
-            .then_with(|| {
-                out.clusters[a.cluster as usize]
-                    .id
-                    .cmp(&out.clusters[b.cluster as usize].id)
-            })
+            .then_with(|| out.cluster_id(a.cluster).cmp(&out.cluster_id(b.cluster)))
     });
     let summary = RunSummary {
         schema_version: SCHEMA_VERSION,
@@ -591,7 +587,7 @@ fn link_with(
             .iter()
             .take(10)
             .map(|r| RingSummary {
-                cluster_id: out.clusters[r.cluster as usize].id.clone(),
+                cluster_id: out.cluster_id(r.cluster).into_owned(),
                 accounts: r.accounts,
                 distinct_identities: r.distinct_identities,
                 ring_score: r.ring_score,
@@ -788,22 +784,24 @@ fn write_results(r: &RunResult, out_dir: &Path) -> Result<()> {
 }
 
 /// The cluster id of entity `e`.
-fn cluster_id_of(out: &LinkOutput, e: usize) -> &str {
-    out.clusters[out.cluster_of[e] as usize].id.as_str()
+fn cluster_id_of(out: &LinkOutput, e: usize) -> std::borrow::Cow<'_, str> {
+    out.cluster_id(out.cluster_of[e])
 }
 
 fn write_clusters(ents: &Entities, out: &LinkOutput, out_dir: &Path) -> Result<()> {
     let path = out_dir.join("clusters.parquet");
-    // Each cluster's id as the hash it is written from: a list of 8 bytes a cluster is
-    // looked up entity by entity at random far faster than the clusters' records and their
-    // ids' text behind them (at 10M accounts, 0.7 GB of records and 9M strings).
+    // Each cluster's id as the hash it is written from: the singletons' hashes are kept as
+    // such, and the other clusters' (a few percent) are read back from their ids once, so
+    // an id is formatted from 8 bytes looked up by cluster, with no string behind it.
     let hashes: Option<Vec<u64>> = out.clusters.par_iter().map(|c| hash_of_id(&c.id)).collect();
     let Some(hashes) = hashes else {
         return write_cluster_ids(ents, out, &path, |e| cluster_id_of(out, e));
     };
-    write_cluster_ids(ents, out, &path, |e| {
-        IdText::of(hashes[out.cluster_of[e] as usize])
-    })
+    let hash = |ci: u32| match hashes.get(ci as usize) {
+        Some(&h) => h,
+        None => out.singles.hash[ci as usize - hashes.len()],
+    };
+    write_cluster_ids(ents, out, &path, |e| IdText::of(hash(out.cluster_of[e])))
 }
 
 /// Writes `clusters.parquet` with `id(e)` as entity `e`'s cluster id.
@@ -836,11 +834,7 @@ fn write_rings(r: &RunResult, out_dir: &Path) -> Result<()> {
     let out = &r.link;
     let rs = &r.rings;
     let rings = TableBuilder::new()
-        .str(
-            "cluster_id",
-            rs.iter()
-                .map(|x| out.clusters[x.cluster as usize].id.as_str()),
-        )
+        .str("cluster_id", rs.iter().map(|x| out.cluster_id(x.cluster)))
         .u32("size", rs.iter().map(|x| x.accounts))
         .u32("entities", rs.iter().map(|x| x.entities))
         .u32(

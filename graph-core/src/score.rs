@@ -195,7 +195,6 @@ pub(crate) fn scores(
             }
             let mut reasons = Vec::new();
             let cluster = out.cluster_of[a as usize];
-            let c = &out.clusters[cluster as usize];
             if labelled[a as usize] {
                 reasons.push(Reason {
                     code: "labelled_fraud",
@@ -208,7 +207,7 @@ pub(crate) fn scores(
                     code: "member_of_ring",
                     message: format!(
                         "member of ring {} ({} accounts, ring score {:.0}: {})",
-                        c.id,
+                        out.cluster_id(cluster),
                         r.accounts,
                         r.ring_score,
                         r.reasons.first().map_or("", |x| x.message.as_str())

@@ -78,7 +78,7 @@ use crate::config::{Cap, KindRule, LinkConfig, LinkMode, STRONG};
 use crate::dedupe::{FieldScore, Model};
 use crate::error::{Error, Result};
 use crate::keys::Keyer;
-use crate::linker::{Cluster, Hub, HubReason, LinkOutput, SharedProperty, base_kind};
+use crate::linker::{Cluster, Hub, HubReason, LinkOutput, SharedProperty, Singles, base_kind};
 use crate::normalize::mask;
 use crate::record::{EntityType, Label, Normalized, kinds};
 use crate::rings::{Reason, RingReport, rings};
@@ -557,15 +557,16 @@ impl LiveGraph {
         // Clusters and rings from the batch run.
         let mut ring_of: HashMap<u32, RingReport> =
             rs.into_iter().map(|r| (r.cluster, r)).collect();
-        for (ci, c) in out.clusters.into_iter().enumerate() {
+        let several = out.clusters.into_iter().map(|c| (c.oldest, c.members));
+        let singles = out.singles.entity.into_iter().map(|e| (e, vec![e]));
+        for (ci, (oldest, mut members)) in several.chain(singles).enumerate() {
             let slot = g.slots.len() as u32;
-            for &m in &c.members {
+            for &m in &members {
                 g.cluster_of[m as usize] = slot;
             }
-            let mut members = c.members;
             members.shrink_to_fit();
             g.slots.push(Slot {
-                oldest: c.oldest,
+                oldest,
                 members,
                 ring: ring_of.remove(&(ci as u32)).map(Box::new),
                 version: 0,
@@ -1951,21 +1952,19 @@ impl LiveGraph {
         let oldest = local.get(&s.oldest).copied().unwrap_or(0);
         let multi = usize::from(anchors.len() > 1);
         let mut cluster_of = vec![0u32; all.len()];
-        let mut clusters = vec![Cluster {
+        let clusters = vec![Cluster {
             id: self.slot_id(slot),
             oldest,
             members: member_local.clone(),
             anchors,
         }];
+        // The other entities as singletons (their ids are not used).
+        let mut singles = Singles::default();
         for (i, &m) in all.iter().enumerate() {
             if !in_cluster.contains(&m) {
-                cluster_of[i] = clusters.len() as u32;
-                clusters.push(Cluster {
-                    id: String::new(),
-                    oldest: i as u32,
-                    members: vec![i as u32],
-                    anchors: vec![i as u32],
-                });
+                cluster_of[i] = (clusters.len() + singles.entity.len()) as u32;
+                singles.entity.push(i as u32);
+                singles.hash.push(0);
             }
         }
         let out = LinkOutput {
@@ -1973,6 +1972,7 @@ impl LiveGraph {
             cluster_of,
             clusters,
             multi_clusters: multi,
+            singles,
             shared,
             hubs,
             kind_stats: Vec::new(),

@@ -136,7 +136,7 @@ fn batch_with(records: &[Normalized], config: &LinkConfig, model: Option<&Model>
             })
             .collect(),
         clusters: (0..input.entities.len())
-            .map(|e| (key(e), out.clusters[out.cluster_of[e] as usize].id.clone()))
+            .map(|e| (key(e), out.cluster_id(out.cluster_of[e]).into_owned()))
             .collect(),
         hubs: out
             .hubs
@@ -150,7 +150,7 @@ fn batch_with(records: &[Normalized], config: &LinkConfig, model: Option<&Model>
             .iter()
             .map(|r| {
                 (
-                    out.clusters[r.cluster as usize].id.clone(),
+                    out.cluster_id(r.cluster).into_owned(),
                     (r.is_ring, (r.ring_score * 10.0).round() as i64),
                 )
             })
