@@ -7,8 +7,7 @@
 //! only (an IP within a day, a household's address) are capped below the threshold, which is
 //! what keeps dormitories and families out.
 
-use std::collections::{HashMap, HashSet};
-
+use foldhash::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use crate::config::{LinkConfig, STRONG};
@@ -139,7 +138,7 @@ pub(crate) fn rings_from(
     let facts = &facts.0;
 
     // Shared properties per cluster.
-    let mut shared_of: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut shared_of: HashMap<u32, Vec<usize>> = HashMap::default();
     for (i, s) in out.shared.iter().enumerate() {
         let c = out.cluster_of[s.anchors[0] as usize];
         shared_of.entry(c).or_default().push(i);
@@ -211,12 +210,12 @@ pub(crate) fn rings_from(
                 .iter()
                 .map(|&si| out.shared[si].key)
                 .collect();
-            let mut gov_names: HashMap<u64, HashSet<u64>> = HashMap::new();
+            let mut gov_names: HashMap<u64, HashSet<u64>> = HashMap::default();
             // Per linked name + birthdate, its accounts with their ID numbers.
-            let mut dob_accounts: HashMap<u64, Vec<(u32, Option<u64>)>> = HashMap::new();
+            let mut dob_accounts: HashMap<u64, Vec<(u32, Option<u64>)>> = HashMap::default();
             // Per identity, its accounts' ID numbers (None: the account gave none).
-            let mut identity_govs: HashMap<u64, Vec<Option<u64>>> = HashMap::new();
-            let mut last_names: HashSet<u64> = HashSet::new();
+            let mut identity_govs: HashMap<u64, Vec<Option<u64>>> = HashMap::default();
+            let mut last_names: HashSet<u64> = HashSet::default();
             let mut accounts_without_last = 0;
             for &a in &cluster.anchors {
                 let f = anchor_facts(a);

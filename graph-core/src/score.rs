@@ -6,8 +6,9 @@
 //! properties it shares, likely duplicates and hub exposure. Weights are
 //! [`ScoreConfig`](crate::ScoreConfig). Inquiries carry their account's score.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
+use foldhash::HashMap;
 use rayon::prelude::*;
 
 use crate::config::{LinkConfig, STRONG};
@@ -74,7 +75,7 @@ fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u3
         .collect();
     seeds.sort_unstable();
     seeds.dedup();
-    let mut reach: HashMap<u32, Reach> = HashMap::new();
+    let mut reach: HashMap<u32, Reach> = HashMap::default();
     if seeds.is_empty() {
         return reach;
     }
@@ -168,8 +169,8 @@ pub(crate) fn scores(
         }
     }
     // Per anchor, its strongest duplicate partner, and its strongest partner labelled fraud.
-    let mut dup_of: HashMap<u32, (u32, f64)> = HashMap::new();
-    let mut dup_of_fraud: HashMap<u32, (u32, f64)> = HashMap::new();
+    let mut dup_of: HashMap<u32, (u32, f64)> = HashMap::default();
+    let mut dup_of_fraud: HashMap<u32, (u32, f64)> = HashMap::default();
     let keep_strongest = |m: &mut HashMap<u32, (u32, f64)>, x: u32, y: u32, p: f64| {
         let e = m.entry(x).or_insert((y, p));
         if p > e.1 || (p == e.1 && y < e.0) {
