@@ -1234,7 +1234,7 @@ pub async fn batch_clusters(state: &AppState) -> BTreeMap<String, String> {
         .map(|e| {
             (
                 input.entities.ids[e].to_owned(),
-                out.clusters[out.cluster_of[e] as usize].id.clone(),
+                out.cluster_id(out.cluster_of[e]).into_owned(),
             )
         })
         .collect()

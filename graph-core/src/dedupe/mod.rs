@@ -32,7 +32,7 @@
 //!
 //! ```
 //! use graph_core::dedupe::{self, DedupeConfig};
-//! use graph_core::{EntityType, Field, Keyer, LinkInput, NormalizeOptions, RawRecord};
+//! use graph_core::{EntityType, Field, Keyer, LinkConfig, LinkInput, NormalizeOptions, RawRecord};
 //!
 //! let rows = [
 //!     ("a1", "Jennifer", "Okafor", "1984-03-07", "123-45-6780"),
@@ -54,7 +54,7 @@
 //!     })
 //!     .collect();
 //! let input = LinkInput::from_records(&records, Keyer::new(b"example secret"));
-//! let recs = dedupe::records_from_input(&input);
+//! let recs = dedupe::records_from_input(&input, &LinkConfig::default());
 //! let cfg = DedupeConfig::default();
 //! let (model, result) = dedupe::dedupe(&recs, &cfg);
 //! // a1 and a2 (a typo and a day/month swap) are one identity; a3 is someone else.

@@ -1952,13 +1952,15 @@ impl LiveGraph {
         let oldest = local.get(&s.oldest).copied().unwrap_or(0);
         let multi = usize::from(anchors.len() > 1);
         let mut cluster_of = vec![0u32; all.len()];
+        // The slot's cluster is the one `Cluster` record even when it has one member (the
+        // accessors answer for it either way); the others are singletons whose ids nothing
+        // reads, hence hash 0.
         let clusters = vec![Cluster {
             id: self.slot_id(slot),
             oldest,
             members: member_local.clone(),
             anchors,
         }];
-        // The other entities as singletons (their ids are not used).
         let mut singles = Singles::default();
         for (i, &m) in all.iter().enumerate() {
             if !in_cluster.contains(&m) {

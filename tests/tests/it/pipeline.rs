@@ -152,15 +152,24 @@ fn keys_only_run_equals_the_run_holding_every_value() {
     ingest_dir(&data, &canonical);
     let input = graph_core::read_ingest_dir(&canonical, Keyer::new(SECRET)).expect("read");
     // Placeholders are rare in a population this small: make a shared email one by
-    // configuration, so the key-based placeholder decision has something to decide.
+    // configuration, so the key-based placeholder decision has something to decide. The
+    // email is one a duplicate pair agrees on, so duplicate detection has one to decide too.
     let probe =
         graph_core::link_input(input.clone(), &LinkConfig::default(), &mut |_| {}).expect("link");
+    let email_level = |r: &graph_core::RunResult, a: u32, b: u32| -> Option<&'static str> {
+        let pairs = &r.duplicates.as_ref().expect("duplicates ran").result.pairs;
+        let p = pairs.iter().find(|p| (p.a, p.b) == (a.min(b), a.max(b)))?;
+        let f = p.fields.iter().find(|f| f.field == "email");
+        Some(f.expect("an email comparison").level)
+    };
     let email = probe
         .link
         .shared
         .iter()
-        .find(|s| probe.link.kinds[s.kind as usize] == graph_core::kinds::EMAIL)
-        .expect("a shared email");
+        .filter(|s| probe.link.kinds[s.kind as usize] == graph_core::kinds::EMAIL)
+        .find(|s| email_level(&probe, s.anchors[0], s.anchors[1]) == Some("exact"))
+        .expect("a shared email a duplicate pair agrees on");
+    let (a, b) = (email.anchors[0], email.anchors[1]);
     let mut config = LinkConfig::default();
     let mut rule = config.rule(graph_core::kinds::EMAIL);
     rule.placeholders
@@ -231,6 +240,14 @@ fn keys_only_run_equals_the_run_holding_every_value() {
     };
     assert!(!pairs(&full).is_empty());
     assert_eq!(pairs(&lazy), pairs(&full));
+    // Duplicate detection took the configured placeholder for a missing email, in both
+    // paths: the pair no longer agrees on it, and the weights are equal.
+    assert_ne!(email_level(&full, a, b), Some("exact"));
+    let weights = |r: &graph_core::RunResult| -> Vec<f64> {
+        let pairs = &r.duplicates.as_ref().expect("duplicates ran").result.pairs;
+        pairs.iter().map(|p| p.match_weight).collect()
+    };
+    assert_eq!(weights(&lazy), weights(&full));
     // `run_link` wrote the pairs with their explanations before linking, then freed these.
     let written = graph_core::read_columns(
         &tmp.path().join("r").join("duplicates.parquet"),
