@@ -382,10 +382,15 @@ pub(crate) fn read_compared(
         .into_par_iter()
         .map(|g| {
             let (first, end) = places.bounds(g);
-            let mut part = ComparedRows::new(names.clone(), rules);
-            // The anchors' own rows of the group (file row, entity, kind), whose values are
-            // decoded next; the other rows are kept without their values right away.
-            let mut own: Vec<(u32, u32, u16)> = Vec::new();
+            let group_rows = (end - first) as usize;
+            // The group's rows of the compared kinds, the anchors' own (file row, entity,
+            // kind) apart from the others (file row, entity, anchor, kind), in lists sized
+            // for the whole group and dropped with it: the part's lists, kept to the end of
+            // duplicate detection, are then allocated once at their final sizes. Grown by
+            // doubling, they were copied into fresh pages the kernel zeroes, a quarter of
+            // this step's samples at 10M accounts.
+            let mut own: Vec<(u32, u32, u16)> = Vec::with_capacity(group_rows);
+            let mut others: Vec<(u32, u32, u32, u16)> = Vec::with_capacity(group_rows);
             let mut at = first;
             for b in places.batches(g, None)? {
                 let b = b?;
@@ -403,9 +408,14 @@ pub(crate) fn read_compared(
                     };
                     match anchor[e as usize] {
                         a if a == e => own.push((row, e, k as u16)),
-                        a => part.push(row, e, a, k as u16, ""),
+                        a => others.push((row, e, a, k as u16)),
                     }
                 }
+            }
+            let mut part = ComparedRows::new(names.clone(), rules);
+            part.reserve(0, 0, others.len());
+            for (row, e, a, k) in others {
+                part.push(row, e, a, k, "");
             }
             let (Some(&(lo, ..)), Some(&(hi, ..))) = (own.first(), own.last()) else {
                 return Ok(part);
@@ -413,7 +423,8 @@ pub(crate) fn read_compared(
             // Values are decoded from the group's first own row to its last only: a group of
             // inquiries' rows alone (ingest writes an inquiries file's rows together, after
             // the accounts') decodes none, where their values used to be decompressed and
-            // decoded only to be dropped.
+            // decoded only to be dropped. The group's batches are decoded first, so that the
+            // bytes of the values kept are known before they are copied.
             let (lo, hi) = (u64::from(lo), u64::from(hi));
             let span = [
                 RowSelector::skip((lo - first) as usize),
@@ -421,23 +432,34 @@ pub(crate) fn read_compared(
                 RowSelector::skip((end - hi - 1) as usize),
             ];
             let selection = RowSelection::from_iter(span.into_iter().filter(|s| s.row_count > 0));
-            let mut wanted = own.iter().peekable();
-            let mut row = lo;
-            for b in values.batches(g, Some(selection))? {
-                let value = strings(&apath, &b?, "value")?;
-                for i in 0..value.len() {
-                    if let Some(&&(r, e, k)) = wanted.peek()
-                        && u64::from(r) == row
-                    {
-                        part.push(r, e, e, k, value.value(i));
-                        wanted.next();
+            let decoded = values
+                .batches(g, Some(selection))?
+                .map(|b| strings(&apath, &b?, "value"))
+                .collect::<Result<Vec<StringViewArray>>>()?;
+            // Calls `f` with each own row and its value, in file-row order.
+            let each_own = |f: &mut dyn FnMut(u32, u32, u16, &str)| -> Result<()> {
+                let mut wanted = own.iter().peekable();
+                let mut row = lo;
+                for value in &decoded {
+                    for i in 0..value.len() {
+                        if let Some(&&(r, e, k)) = wanted.peek()
+                            && u64::from(r) == row
+                        {
+                            f(r, e, k, value.value(i));
+                            wanted.next();
+                        }
+                        row += 1;
                     }
-                    row += 1;
                 }
-            }
-            if wanted.next().is_some() {
-                return Err(pq_err(&apath, "fewer rows decoded than selected"));
-            }
+                match wanted.next() {
+                    Some(_) => Err(pq_err(&apath, "fewer rows decoded than selected")),
+                    None => Ok(()),
+                }
+            };
+            let mut bytes = 0;
+            each_own(&mut |_, _, _, v| bytes += v.len())?;
+            part.reserve(own.len(), bytes, 0);
+            each_own(&mut |r, e, k, v| part.push(r, e, e, k, v))?;
             Ok(part)
         })
         .collect::<Result<Vec<ComparedRows>>>()?;

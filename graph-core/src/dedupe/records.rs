@@ -685,6 +685,26 @@ impl ComparedRows {
         }
     }
 
+    /// Room for `own_rows` more anchors' own rows holding `own_bytes` bytes of values and
+    /// `other_rows` more other rows, in the part rows are added to (exactly: call it once
+    /// per part with the part's counts, not per row).
+    pub fn reserve(&mut self, own_rows: usize, own_bytes: usize, other_rows: usize) {
+        if self.parts.is_empty() {
+            self.parts.push(RowPlaces::default());
+        }
+        let Some(part) = self.parts.last_mut() else {
+            return;
+        };
+        part.own_entity.reserve_exact(own_rows);
+        part.own_kind.reserve_exact(own_rows);
+        part.other_row.reserve_exact(other_rows);
+        part.other_entity.reserve_exact(other_rows);
+        part.other_kind.reserve_exact(other_rows);
+        if own_rows > 0 {
+            self.own.reserve(own_rows, own_bytes);
+        }
+    }
+
     /// The anchors' own rows: index in [`ComparedRows::own`], entity and kind.
     pub fn own_places(&self) -> impl Iterator<Item = (u32, u32, u16)> + '_ {
         (self.parts.iter())
