@@ -132,6 +132,14 @@ pub enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
+        /// Link configuration (TOML), as given to `serve`: the graph exported is the one the
+        /// service computes with it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Duplicate model, as given to `serve --dedupe-model`; without it a model is trained
+        /// on the store's records, as the service does.
+        #[arg(long, value_name = "FILE")]
+        dedupe_model: Option<PathBuf>,
     },
 }
 
@@ -256,9 +264,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::serve::run(args, &settings)?;
         }
         Command::Keys { command } => crate::serve::keys(command)?,
-        Command::Export { db, out } => {
+        Command::Export {
+            db,
+            out,
+            config,
+            dedupe_model,
+        } => {
             let settings = GraphSettings::load(secret_file, None)?;
-            crate::serve::export(db.expose(), &out, &settings)?;
+            let config = load_config(config.as_deref())?;
+            let model = dedupe_model.as_deref().map(load_model).transpose()?;
+            crate::serve::export(db.expose(), &out, &settings, config, model)?;
         }
     }
     Ok(())
@@ -333,7 +348,12 @@ fn ingest_files(
     Ok(())
 }
 
-fn load_config(config: Option<&Path>) -> anyhow::Result<LinkConfig> {
+/// The link configuration in `config`, or the defaults without one.
+///
+/// # Errors
+/// A user error for an unreadable file; the configuration's own error, in context, for an
+/// unusable one.
+pub(crate) fn load_config(config: Option<&Path>) -> anyhow::Result<LinkConfig> {
     Ok(match config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -343,6 +363,17 @@ fn load_config(config: Option<&Path>) -> anyhow::Result<LinkConfig> {
         }
         None => LinkConfig::default(),
     })
+}
+
+/// The duplicate model saved in `path` (a `dedupe_model.json`).
+///
+/// # Errors
+/// A user error for an unreadable file or an unusable model.
+pub(crate) fn load_model(path: &Path) -> anyhow::Result<graph_core::dedupe::Model> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UserError(format!("cannot read model {}: {e}", path.display())))?;
+    graph_core::dedupe::Model::from_json(&text)
+        .map_err(|e| UserError(format!("{}: not a usable model: {e}", path.display())).into())
 }
 
 fn check_ingest_dir(dir: &Path, settings: &GraphSettings) -> anyhow::Result<()> {
@@ -389,15 +420,7 @@ fn dedupe_dir(
     settings: &GraphSettings,
 ) -> anyhow::Result<graph_core::DedupeRunSummary> {
     let config = load_config(config)?;
-    let model = model
-        .map(|path| -> anyhow::Result<graph_core::dedupe::Model> {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| UserError(format!("cannot read model {}: {e}", path.display())))?;
-            graph_core::dedupe::Model::from_json(&text).map_err(|e| {
-                UserError(format!("{}: not a usable model: {e}", path.display())).into()
-            })
-        })
-        .transpose()?;
+    let model = model.map(load_model).transpose()?;
     check_ingest_dir(dir, settings)?;
     let mut p = Progress::new("dedupe");
     let (_, _, summary) = graph_core::run_dedupe(

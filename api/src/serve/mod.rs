@@ -862,17 +862,6 @@ pub struct ServeArgs {
     pub dedupe_model: Option<PathBuf>,
 }
 
-fn load_config(path: Option<&Path>) -> anyhow::Result<LinkConfig> {
-    match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read link config {}", p.display()))?;
-            Ok(LinkConfig::from_toml_str(&text)?)
-        }
-        None => Ok(LinkConfig::default()),
-    }
-}
-
 /// Runs the service until SIGTERM or Ctrl-C.
 ///
 /// # Errors
@@ -884,7 +873,12 @@ pub fn run(args: ServeArgs, settings: &crate::settings::GraphSettings) -> anyhow
             crate::settings::KEY_SECRET_ENV
         );
     }
-    let config = load_config(args.config.as_deref())?;
+    let config = crate::cli::load_config(args.config.as_deref())?;
+    let model = args
+        .dedupe_model
+        .as_deref()
+        .map(crate::cli::load_model)
+        .transpose()?;
     let keyer = settings.keyer();
     let normalize = NormalizeOptions {
         default_region: settings.default_region.clone(),
@@ -914,12 +908,7 @@ pub fn run(args: ServeArgs, settings: &crate::settings::GraphSettings) -> anyhow
         }
         let state = AppState::new(store, keyer, config, normalize);
         state.set_request_timeout(Duration::from_millis(args.request_timeout_ms));
-        if let Some(path) = &args.dedupe_model {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read dedupe model {}", path.display()))?;
-            let model = graph_core::dedupe::Model::from_json(&text).map_err(|e| {
-                crate::cli::UserError(format!("dedupe model {}: {e}", path.display()))
-            })?;
+        if let Some(model) = model {
             state.set_dedupe_model(model);
         }
         let listener = tokio::net::TcpListener::bind(args.bind)
@@ -1148,7 +1137,9 @@ pub fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
 /// Runs `ringfence export`: the store's records and the graph's view of them, as Parquet.
 /// `entities.parquet` (id, type, account, created_at, label, cluster_id, score, reasons) and
 /// `hubs.parquet` (kind, masked value, key, entity_count, reason). No plaintext PII: the
-/// graph columns carry ids, keys, masked values and scores only.
+/// graph columns carry ids, keys, masked values and scores only. The graph is built with
+/// `config` and, when given, the duplicate `model`: those `serve` runs with, for the export
+/// to show what the service serves.
 ///
 /// # Errors
 /// Store failures, unwritable output.
@@ -1156,6 +1147,8 @@ pub fn export(
     db: &str,
     out: &Path,
     settings: &crate::settings::GraphSettings,
+    config: LinkConfig,
+    model: Option<graph_core::dedupe::Model>,
 ) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1167,7 +1160,10 @@ pub fn export(
     let keyer = settings.keyer();
     rt.block_on(async move {
         let store = Store::open(db, Synchronous::Full).await?;
-        let state = AppState::new(store.clone(), keyer, LinkConfig::default(), normalize);
+        let state = AppState::new(store.clone(), keyer, config, normalize);
+        if let Some(model) = model {
+            state.set_dedupe_model(model);
+        }
         state.load().await?;
         let (records, _) = store.snapshot().await?;
         store.close().await;

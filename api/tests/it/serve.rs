@@ -1222,6 +1222,7 @@ async fn requests_wait_for_the_graph_and_a_restart_rebuilds_what_batch_gives(db:
 }
 
 /// Clusters of a batch run over everything in the store.
+/// The clusters a batch link of the store's records gives under the state's configuration.
 pub async fn batch_clusters(state: &AppState) -> BTreeMap<String, String> {
     let (records, _) = state.store.snapshot().await.expect("snapshot");
     let normalized: Vec<_> = records
@@ -1229,7 +1230,8 @@ pub async fn batch_clusters(state: &AppState) -> BTreeMap<String, String> {
         .filter_map(|r| service::normalize_record(state, r))
         .collect();
     let input = graph_core::LinkInput::from_records(&normalized, Keyer::new(SECRET.as_bytes()));
-    let out = graph_core::link(&input, &LinkConfig::default());
+    let config = state.graph_read().config().clone();
+    let out = graph_core::link(&input, &config);
     (0..input.entities.len())
         .map(|e| {
             (

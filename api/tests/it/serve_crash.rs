@@ -273,7 +273,10 @@ fn import_then_export_gives_the_batch_clusters_without_plaintext_pii(db: Db) {
         .enable_all()
         .build()
         .unwrap();
-    let (imported, batch) = rt.block_on(async {
+    // A configuration that changes the clusters: devices never link.
+    let toml = "[rules.device_id]\nlink = \"never\"\n";
+    let config = LinkConfig::from_toml_str(toml).unwrap();
+    let (imported, batch, batch_configured) = rt.block_on(async {
         let store = Store::open(db, Synchronous::Normal).await.unwrap();
         let (rows, n) = ringfence::serve::import_dir(&store, &sample).await.unwrap();
         assert_eq!(rows, n);
@@ -282,14 +285,21 @@ fn import_then_export_gives_the_batch_clusters_without_plaintext_pii(db: Db) {
             ringfence::serve::import_dir(&store, &sample).await.unwrap(),
             (rows, 0)
         );
-        let state = AppState::new(
-            store,
-            Keyer::new(SECRET.as_bytes()),
-            LinkConfig::default(),
-            NormalizeOptions::default(),
-        );
-        (n, batch_clusters(&state).await)
+        let graph = |config: LinkConfig| {
+            AppState::new(
+                store.clone(),
+                Keyer::new(SECRET.as_bytes()),
+                config,
+                NormalizeOptions::default(),
+            )
+        };
+        let batch = batch_clusters(&graph(LinkConfig::default())).await;
+        (n, batch, batch_clusters(&graph(config)).await)
     });
+    assert_ne!(
+        batch, batch_configured,
+        "the configuration changes some cluster"
+    );
     assert_eq!(imported, 2000 + 2377);
     let out = dir.path().join("export");
     let o = ringfence(&["export", "--db", db, "--out", out.to_str().unwrap()]);
@@ -314,6 +324,35 @@ fn import_then_export_gives_the_batch_clusters_without_plaintext_pii(db: Db) {
         let hay = String::from_utf8_lossy(&bytes);
         assert!(!hay.contains(email), "{f} holds {email}");
     }
+    // With the configuration `serve` would run with, the export shows that graph.
+    let config_file = dir.path().join("link.toml");
+    std::fs::write(&config_file, toml).unwrap();
+    let out = dir.path().join("export-configured");
+    let (out_arg, config_arg) = (out.to_str().unwrap(), config_file.to_str().unwrap());
+    let o = ringfence(&[
+        "export", "--db", db, "--out", out_arg, "--config", config_arg,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cols =
+        graph_core::read_columns(&out.join("entities.parquet"), &["entity_id", "cluster_id"])
+            .unwrap();
+    for (id, cluster) in cols[0].iter().zip(&cols[1]) {
+        let id = id.as_deref().unwrap();
+        assert_eq!(batch_configured.get(id), cluster.as_ref(), "{id}");
+    }
+    // A model that cannot be read is the user's error, named.
+    let missing = dir.path().join("missing_model.json");
+    let o = ringfence(&[
+        "export",
+        "--db",
+        db,
+        "--out",
+        out_arg,
+        "--dedupe-model",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing_model.json"));
 }
 
 fn keys_cli_refuses_unknown_scopes_and_revokes(db: Db) {
