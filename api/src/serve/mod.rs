@@ -582,12 +582,18 @@ pub async fn relink(state: &AppState) -> anyhow::Result<Value> {
         "live graph memory (approximate heap bytes)"
     );
     // Swap under the lock, free the old graph outside it (dropping millions of entities takes
-    // a while, and readers must not wait for it).
-    let old = std::mem::replace(&mut *state.graph_write(), graph);
+    // a while, and readers must not wait for it). The counters change under the graph's lock
+    // too: a reader that sees the new graph sees them counted (a request answered from the
+    // new graph could read the old count, which a test caught under load).
+    let old = {
+        let mut g = state.graph_write();
+        let old = std::mem::replace(&mut *g, graph);
+        state.skipped.store(skipped, Ordering::Relaxed);
+        state.metrics.relinks.inc();
+        old
+    };
     drop(writer);
     tokio::task::spawn_blocking(move || drop(old));
-    state.skipped.store(skipped, Ordering::Relaxed);
-    state.metrics.relinks.inc();
     tracing::info!(
         entities,
         skipped,
