@@ -494,6 +494,7 @@ fn score_ring(r: &mut RingReport, config: &LinkConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::LinkMode;
     use crate::keys::Keyer;
     use crate::linker::link;
     use crate::normalize::{NormalizeOptions, normalize_record};
@@ -503,16 +504,28 @@ mod tests {
     /// 1960-01-01, each with an email of its own.
     type Account<'a> = (&'a str, &'a str, &'a str);
 
-    /// Accounts created a month apart, as namesakes' are.
+    /// Accounts created a month apart, as namesakes' are, linked by name and birthdate at any
+    /// distance in time (as a deployment may configure it; by default only within 72 hours):
+    /// the ring features must still tell namesakes from one operation.
     fn reports(accounts: &[Account<'_>]) -> Vec<RingReport> {
-        reports_created(accounts, |i| format!("2026-{:02}-01", i + 1))
+        let cfg = name_dob_alone();
+        reports_created(accounts, |i| format!("2026-{:02}-01", i + 1), &cfg)
     }
 
-    /// The ring reports of `accounts`, the `i`th created at `created(i)`, linked with the
-    /// default configuration.
+    /// The default configuration but a name and birthdate linking at any distance in time.
+    fn name_dob_alone() -> LinkConfig {
+        let mut cfg = LinkConfig::default();
+        let mut rule = cfg.rule(kinds::NAME_DOB);
+        (rule.link, rule.window_hours) = (LinkMode::Alone, None);
+        cfg.rules.insert(kinds::NAME_DOB.to_owned(), rule);
+        cfg
+    }
+
+    /// The ring reports of `accounts`, the `i`th created at `created(i)`, linked with `cfg`.
     fn reports_created(
         accounts: &[Account<'_>],
         created: impl Fn(usize) -> String,
+        cfg: &LinkConfig,
     ) -> Vec<RingReport> {
         let opts = NormalizeOptions::default();
         let records: Vec<_> = accounts
@@ -540,13 +553,29 @@ mod tests {
             })
             .collect();
         let input = LinkInput::from_records(&records, Keyer::new(b"rings test secret"));
-        let cfg = LinkConfig::default();
-        let out = link(&input, &cfg);
-        rings(&input, &out, &input.attributes, &cfg)
+        let out = link(&input, cfg);
+        rings(&input, &out, &input.attributes, cfg)
     }
 
     fn codes(r: &RingReport) -> Vec<&'static str> {
         r.reasons.iter().map(|x| x.code).collect()
+    }
+
+    #[test]
+    fn by_default_a_name_and_birthdate_links_accounts_opened_within_72_hours_only() {
+        let accounts = [
+            ("a1", "123-45-6780", ""),
+            ("a2", "234-56-7891", ""),
+            ("a3", "345-67-8902", ""),
+        ];
+        let cfg = LinkConfig::default();
+        // A month apart: three namesakes, no cluster to report.
+        let rs = reports_created(&accounts, |i| format!("2026-{:02}-01", i + 1), &cfg);
+        assert!(rs.is_empty(), "{rs:?}");
+        // A day apart: one cluster.
+        let rs = reports_created(&accounts, |i| format!("2026-01-{:02}", i + 1), &cfg);
+        assert_eq!(rs.len(), 1);
+        assert_eq!(rs[0].accounts, 3);
     }
 
     #[test]
@@ -584,14 +613,18 @@ mod tests {
             ("a3", "345-67-8902", ""),
         ];
         // A day apart: within the default 72-hour burst window.
-        let rs = reports_created(&accounts, |i| format!("2026-01-{:02}", i + 1));
+        let cfg = LinkConfig::default();
+        let rs = reports_created(&accounts, |i| format!("2026-01-{:02}", i + 1), &cfg);
         assert_eq!(rs.len(), 1);
         assert!(rs[0].synthetic_name_dob, "{:?}", codes(&rs[0]));
         assert!(rs[0].is_ring, "{:?}", codes(&rs[0]));
         // Two in a burst are not enough: the third came months later.
-        let rs = reports_created(&accounts, |i| {
-            ["2026-01-01", "2026-01-02", "2026-06-01"][i].into()
-        });
+        let alone = name_dob_alone();
+        let rs = reports_created(
+            &accounts,
+            |i| ["2026-01-01", "2026-01-02", "2026-06-01"][i].into(),
+            &alone,
+        );
         assert!(!rs[0].synthetic_name_dob, "{:?}", codes(&rs[0]));
     }
 
