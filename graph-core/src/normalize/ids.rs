@@ -24,18 +24,20 @@ const MAX_GOV_ID: usize = 32;
 /// the key because the same digits in two countries are two different documents.
 ///
 /// # Errors
-/// `"invalid_gov_id"` when no letter or digit remains, or more than 32 remain.
+/// `"invalid_gov_id"` when no digit remains (`N/A`, `none`, `unknown`: no country's ID or
+/// passport number is letters alone, and such a value typed by many people would link them),
+/// or more than 32 letters and digits remain.
 pub fn gov_id(number: &str, country_raw: Option<&str>) -> Result<String, &'static str> {
     let cc = country_raw.and_then(country);
     let cc = cc.as_deref().unwrap_or("XX");
     let mut out = String::with_capacity(cc.len() + 1 + number.len());
     out.push_str(cc);
     out.push(':');
-    let start = out.len();
-    let mut count = 0;
+    let (mut count, mut digits) = (0, 0);
     let mut push = |c: char, out: &mut String| {
         if c.is_alphanumeric() {
             count += 1;
+            digits += usize::from(c.is_numeric());
             out.extend(c.to_uppercase());
         }
     };
@@ -48,7 +50,7 @@ pub fn gov_id(number: &str, country_raw: Option<&str>) -> Result<String, &'stati
             push(c, &mut out);
         }
     }
-    if out.len() == start || count > MAX_GOV_ID {
+    if digits == 0 || count > MAX_GOV_ID {
         return Err(INVALID_GOV_ID);
     }
     Ok(out)
@@ -311,7 +313,18 @@ mod tests {
             gov_id("123456789", Some("US")),
             gov_id("123456789", Some("CA"))
         );
-        for bad in ["", "---", "😀", "\u{0}", &"9".repeat(33)] {
+        for bad in [
+            "",
+            "---",
+            "😀",
+            "\u{0}",
+            &"9".repeat(33),
+            "NA",
+            "n/a",
+            "none",
+            "Unknown",
+            "XXXXXXXXX",
+        ] {
             assert_eq!(gov_id(bad, Some("US")), Err(INVALID_GOV_ID), "{bad:?}");
         }
         assert!(gov_id(&"9".repeat(32), Some("US")).is_ok());
