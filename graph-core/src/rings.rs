@@ -557,17 +557,20 @@ mod tests {
         rings(&input, &out, &input.attributes, cfg)
     }
 
+    /// Three accounts under one name and birthdate, each with an ID number of its own.
+    const THREE_ID_NUMBERS: [Account<'static>; 3] = [
+        ("a1", "123-45-6780", ""),
+        ("a2", "234-56-7891", ""),
+        ("a3", "345-67-8902", ""),
+    ];
+
     fn codes(r: &RingReport) -> Vec<&'static str> {
         r.reasons.iter().map(|x| x.code).collect()
     }
 
     #[test]
     fn by_default_a_name_and_birthdate_links_accounts_opened_within_72_hours_only() {
-        let accounts = [
-            ("a1", "123-45-6780", ""),
-            ("a2", "234-56-7891", ""),
-            ("a3", "345-67-8902", ""),
-        ];
+        let accounts = THREE_ID_NUMBERS;
         let cfg = LinkConfig::default();
         // A month apart: three namesakes, no cluster to report.
         let rs = reports_created(&accounts, |i| format!("2026-{:02}-01", i + 1), &cfg);
@@ -580,11 +583,7 @@ mod tests {
 
     #[test]
     fn namesakes_with_different_id_numbers_and_nothing_else_are_not_a_ring() {
-        let rs = reports(&[
-            ("a1", "123-45-6780", ""),
-            ("a2", "234-56-7891", ""),
-            ("a3", "345-67-8902", ""),
-        ]);
+        let rs = reports(&THREE_ID_NUMBERS);
         assert_eq!(rs.len(), 1, "one cluster, linked by the name and birthdate");
         let r = &rs[0];
         assert_eq!(r.accounts, 3);
@@ -607,11 +606,7 @@ mod tests {
 
     #[test]
     fn one_name_and_birthdate_with_several_id_numbers_opened_in_a_burst_is_synthetic() {
-        let accounts = [
-            ("a1", "123-45-6780", ""),
-            ("a2", "234-56-7891", ""),
-            ("a3", "345-67-8902", ""),
-        ];
+        let accounts = THREE_ID_NUMBERS;
         // A day apart: within the default 72-hour burst window.
         let cfg = LinkConfig::default();
         let rs = reports_created(&accounts, |i| format!("2026-01-{:02}", i + 1), &cfg);
