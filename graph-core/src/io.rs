@@ -375,6 +375,7 @@ pub(crate) fn read_compared(
     let apath = dir.join("attributes.parquet");
     let n = anchor.len();
     let names: Vec<String> = kinds.iter().map(|&k| k.to_owned()).collect();
+    let mut all = ComparedRows::new(names, rules);
     let file = RowGroups::load(&apath)?;
     let values = file.clone().select(&["value"])?;
     let places = file.select(&["entity_idx", "kind"])?;
@@ -412,7 +413,7 @@ pub(crate) fn read_compared(
                     }
                 }
             }
-            let mut part = ComparedRows::new(names.clone(), rules);
+            let mut part = all.empty_like();
             part.reserve(0, 0, others.len());
             for (row, e, a, k) in others {
                 part.push(row, e, a, k, "");
@@ -464,7 +465,6 @@ pub(crate) fn read_compared(
         })
         .collect::<Result<Vec<ComparedRows>>>()?;
     // The parts' values and places are moved, not copied.
-    let mut all = ComparedRows::new(names, rules);
     all.own = RowValues::concat(
         parts
             .iter_mut()

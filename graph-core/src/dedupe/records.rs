@@ -615,7 +615,8 @@ pub fn records_from_input(input: &LinkInput, rules: &LinkConfig) -> DedupeRecord
 pub struct ComparedRows {
     /// Kind names, as the `kind` lists index them.
     pub kinds: Vec<String>,
-    placeholders: Placeholders,
+    /// Shared by the parts a read builds in parallel ([`ComparedRows::empty_like`]).
+    placeholders: std::sync::Arc<Placeholders>,
     /// The anchors' own rows but placeholders: file row and value.
     pub own: RowValues,
     /// Where the rows are, in parts (one per row group read in parallel) kept as they were
@@ -654,7 +655,7 @@ impl ComparedRows {
     /// placeholders are those of `rules`.
     pub fn new(kinds: Vec<String>, rules: &LinkConfig) -> Self {
         ComparedRows {
-            placeholders: Placeholders::new(&kinds, rules),
+            placeholders: std::sync::Arc::new(Placeholders::new(&kinds, rules)),
             kinds,
             own: RowValues::default(),
             parts: Vec::new(),
@@ -682,6 +683,17 @@ impl ComparedRows {
             part.other_row.push(row);
             part.other_entity.push(e);
             part.other_kind.push(k);
+        }
+    }
+
+    /// No rows yet, of the same kinds and placeholders as `self` (shared, not built again):
+    /// a read makes one per row group.
+    pub fn empty_like(&self) -> Self {
+        ComparedRows {
+            kinds: self.kinds.clone(),
+            placeholders: self.placeholders.clone(),
+            own: RowValues::default(),
+            parts: Vec::new(),
         }
     }
 
