@@ -55,7 +55,8 @@ pub struct RingReport {
     /// Most accounts claiming one identity that can be one person: those that gave the same
     /// ID number, or none.
     pub identity_reuse: u32,
-    /// All accounts share a last name and an address.
+    /// Linked through an address, with all accounts under one last name, or most of them
+    /// with no card or bank account shared (see `docs/scoring.md`): a family.
     pub household: bool,
     /// Earliest and latest creation time (ms).
     pub first_seen: Option<i64>,
@@ -215,7 +216,8 @@ pub(crate) fn rings_from(
             let mut dob_accounts: HashMap<u64, Vec<(u32, Option<u64>)>> = HashMap::default();
             // Per identity, its accounts' ID numbers (None: the account gave none).
             let mut identity_govs: HashMap<u64, Vec<Option<u64>>> = HashMap::default();
-            let mut last_names: HashSet<u64> = HashSet::default();
+            // Per last name, how many accounts gave it.
+            let mut last_names: HashMap<u64, u32> = HashMap::default();
             let mut accounts_without_last = 0;
             for &a in &cluster.anchors {
                 let f = anchor_facts(a);
@@ -236,8 +238,9 @@ pub(crate) fn rings_from(
                 }
                 identity_govs.entry(ids[&a]).or_default().push(first_gov);
                 let mut any_last = false;
+                // The facts are deduplicated, so an account counts each of its names once.
                 for l in get(Slot::NameLast) {
-                    last_names.insert(l);
+                    *last_names.entry(l).or_default() += 1;
                     any_last = true;
                 }
                 if !any_last {
@@ -270,9 +273,13 @@ pub(crate) fn rings_from(
                 })
             });
             let household = distinct.len() >= 2
-                && last_names.len() == 1
-                && accounts_without_last == 0
-                && has_address_link;
+                && has_address_link
+                && looks_like_a_family(
+                    cluster.anchors.len(),
+                    &last_names,
+                    accounts_without_last,
+                    &strong_kinds,
+                );
 
             // Times and labels.
             let mut times: Vec<i64> = cluster
@@ -358,6 +365,26 @@ fn several_ids_one_operation(
         times.sort_unstable();
         times.windows(3).any(|w| w[2] - w[0] <= window_ms)
     }
+}
+
+/// Whether the last names of a cluster's `accounts` accounts linked through an address (how
+/// many accounts gave each name, and how many gave none) look like a family's: **all** of them
+/// one name; or **most** of them one name (in-laws and spouses who kept theirs are the rest)
+/// while no payment card or bank account is shared across their identities. A card or bank
+/// account shared at one address is the card-drop ring's mark, and two of three drop
+/// accounts can share a common last name by chance.
+fn looks_like_a_family(
+    accounts: usize,
+    last_names: &HashMap<u64, u32>,
+    accounts_without_last: u32,
+    strong_kinds: &[String],
+) -> bool {
+    let all_one = last_names.len() == 1 && accounts_without_last == 0;
+    let most = last_names.values().copied().max().unwrap_or(0) as usize;
+    let pays_together = strong_kinds
+        .iter()
+        .any(|k| k == kinds::CARD_FINGERPRINT || k == kinds::BANK_ACCOUNT);
+    all_one || (2 * most > accounts && !pays_together)
 }
 
 /// How many accounts behind one identity (name and birthdate) can be one person: those that
@@ -459,7 +486,8 @@ fn score_ring(r: &mut RingReport, config: &LinkConfig) {
         add(
             "household_pattern",
             -40.0,
-            "all accounts share a last name and an address (likely a family)".to_owned(),
+            "linked through an address, most or all accounts under one last name (likely a family)"
+                .to_owned(),
         );
     }
     let strong_evidence = !r.strong_kinds.is_empty()
@@ -650,6 +678,126 @@ mod tests {
         assert_eq!(r.identity_reuse, 3);
         assert!(codes(r).contains(&"identity_reuse"));
         assert!(!r.synthetic_name_dob);
+    }
+
+    /// One account at 12 Oak Street, Springfield: `(id, first name, last name, birthdate, what
+    /// it shares: (field, value))`.
+    type Resident<'a> = (&'a str, &'a str, &'a str, &'a str, (Field, &'a str));
+
+    /// The ring reports of `residents`, each with an email of its own, created a month apart
+    /// (as a family's accounts are).
+    fn residents(residents: &[Resident<'_>]) -> Vec<RingReport> {
+        let opts = NormalizeOptions::default();
+        let records: Vec<_> = residents
+            .iter()
+            .enumerate()
+            .map(|(i, &(id, first, last, dob, (field, shared)))| {
+                let email = format!("{id}@example.org");
+                let created = format!("2026-{:02}-01", i + 1);
+                let raw = RawRecord::new(EntityType::Account)
+                    .with(Field::AccountId, id)
+                    .with(Field::CreatedAt, &created)
+                    .with(Field::NameFirst, first)
+                    .with(Field::NameLast, last)
+                    .with(Field::Birthdate, dob)
+                    .with(Field::Email, &email)
+                    .with(Field::AddressStreet, "12 Oak Street")
+                    .with(Field::AddressCity, "Springfield")
+                    .with(Field::AddressPostalCode, "62704")
+                    .with(Field::AddressCountry, "US")
+                    .with(field, shared);
+                normalize_record(&raw, &opts).unwrap()
+            })
+            .collect();
+        let input = LinkInput::from_records(&records, Keyer::new(b"rings test secret"));
+        let cfg = LinkConfig::default();
+        let out = link(&input, &cfg);
+        rings(&input, &out, &input.attributes, &cfg)
+    }
+
+    /// Six people at one address: four Millers, a Jones and a Lee, each sharing `shared`.
+    fn six_residents(shared: (Field, &str), last: [&'static str; 6]) -> Vec<RingReport> {
+        let firsts = ["Anna", "Ben", "Carl", "Dana", "Emil", "Fay"];
+        let ids = ["r1", "r2", "r3", "r4", "r5", "r6"];
+        let dobs = [
+            "1961-03-04",
+            "1963-07-12",
+            "1990-01-30",
+            "1992-11-02",
+            "1958-05-19",
+            "1995-08-08",
+        ];
+        let people: Vec<Resident<'_>> = (0..6)
+            .map(|i| (ids[i], firsts[i], last[i], dobs[i], shared))
+            .collect();
+        residents(&people)
+    }
+
+    const LANDLINE: (Field, &str) = (Field::Phone, "+1 217 555 0142");
+    const CARD: (Field, &str) = (Field::CardFingerprint, "card_fp_7f3a9c2e1b");
+    const MOSTLY_MILLERS: [&str; 6] = ["Miller", "Miller", "Miller", "Miller", "Jones", "Lee"];
+
+    #[test]
+    fn a_family_sharing_a_landline_is_a_household_when_most_share_a_last_name() {
+        let rs = six_residents(LANDLINE, MOSTLY_MILLERS);
+        assert_eq!(rs.len(), 1, "one cluster: the address and the phone");
+        let r = &rs[0];
+        assert_eq!((r.accounts, r.distinct_identities), (6, 6));
+        assert_eq!(r.strong_kinds, ["phone"]);
+        assert!(r.household, "{:?}", codes(r));
+        assert!(codes(r).contains(&"household_pattern"));
+        assert!(!r.is_ring, "{:?}", r.reasons);
+        // All six under one name: a household too.
+        let rs = six_residents(LANDLINE, ["Miller"; 6]);
+        assert!(rs[0].household && !rs[0].is_ring, "{:?}", rs[0].reasons);
+    }
+
+    #[test]
+    fn half_under_one_last_name_is_not_a_household() {
+        let rs = six_residents(
+            LANDLINE,
+            ["Miller", "Miller", "Miller", "Jones", "Lee", "Khan"],
+        );
+        let r = &rs[0];
+        assert_eq!(r.accounts, 6);
+        assert!(!r.household, "{:?}", codes(r));
+        // 6 accounts (16) + 6 identities (15) + a shared phone (20).
+        assert!(r.is_ring, "{:?}", r.reasons);
+    }
+
+    #[test]
+    fn a_card_shared_at_one_address_under_mostly_one_last_name_is_not_a_household() {
+        let rs = six_residents(CARD, MOSTLY_MILLERS);
+        let r = &rs[0];
+        assert_eq!(r.strong_kinds, ["card_fingerprint"]);
+        assert!(!r.household, "{:?}", codes(r));
+        assert!(r.is_ring, "{:?}", r.reasons);
+        // Under one last name for all, the card is the family's.
+        let rs = six_residents(CARD, ["Miller"; 6]);
+        assert!(rs[0].household && !rs[0].is_ring, "{:?}", rs[0].reasons);
+    }
+
+    #[test]
+    fn looks_like_a_family_needs_all_or_most_under_one_name_and_no_shared_payment() {
+        let names = |counts: &[u32]| -> HashMap<u64, u32> {
+            counts
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| (i as u64, c))
+                .collect()
+        };
+        let none: [String; 0] = [];
+        let card = ["card_fingerprint".to_owned()];
+        let bank = ["bank_account".to_owned(), "phone".to_owned()];
+        assert!(looks_like_a_family(3, &names(&[3]), 0, &none));
+        assert!(looks_like_a_family(3, &names(&[3]), 0, &card));
+        assert!(looks_like_a_family(5, &names(&[3, 1, 1]), 0, &none));
+        assert!(looks_like_a_family(3, &names(&[2]), 1, &none));
+        assert!(!looks_like_a_family(3, &names(&[2]), 1, &card));
+        assert!(!looks_like_a_family(5, &names(&[3, 2]), 0, &bank));
+        assert!(!looks_like_a_family(4, &names(&[2, 2]), 0, &none));
+        assert!(!looks_like_a_family(4, &names(&[2, 1]), 1, &none));
+        assert!(!looks_like_a_family(3, &names(&[]), 3, &none));
     }
 
     #[test]
