@@ -599,8 +599,20 @@ fn link_kind(
         .par_iter()
         .map(|&(s, e)| distinct_anchors(&krows[s..e]))
         .collect();
+    let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
+    let time_of = |row: u32| ents.created_at[attrs.entity[row as usize] as usize];
     let (cap, cap_auto) = match rule.cap {
         Cap::Fixed(c) => (c, false),
+        Cap::Auto(_) if rule.link == LinkMode::Window => {
+            // How many accounts a value links in one burst, not how many share it over time.
+            let sizes: Vec<u32> = groups
+                .par_iter()
+                .zip(&counts)
+                .filter(|(_, c)| **c >= 2)
+                .flat_map_iter(|(&(s, e), _)| burst_sizes(&krows[s..e], window, time_of))
+                .collect();
+            (auto_cap(&sizes, config), true)
+        }
         Cap::Auto(_) => (auto_cap(&counts, config), true),
     };
     let outcomes: Vec<Outcome> = groups
@@ -642,12 +654,7 @@ fn link_kind(
                     }
                     vec![anchors]
                 }
-                LinkMode::Window => {
-                    let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
-                    window_links(g, window, uf, |row| {
-                        ents.created_at[attrs.entity[row as usize] as usize]
-                    })
-                }
+                LinkMode::Window => window_links(g, window, uf, time_of),
                 LinkMode::With | LinkMode::Never => Vec::new(),
             };
             let linked: Vec<SharedProperty> = groups
@@ -800,8 +807,12 @@ fn distinct_anchors(g: &[Row]) -> u32 {
     1 + g.windows(2).filter(|w| w[0].anchor != w[1].anchor).count() as u32
 }
 
-/// The cap chosen from the data: `multiplier ×` the 99th percentile of shared-value counts,
-/// clamped to the configured floor and ceiling.
+/// The cap chosen from the data: `multiplier ×` the 99th percentile of `counts` (those of 2
+/// or more), clamped to the configured floor and ceiling. `counts` are how many accounts
+/// share each value; for a `window` kind, how many accounts each burst it links holds (see
+/// [`burst_sizes`]): a name and birthdate is shared over the years by namesakes the window
+/// keeps apart, while a burst of 40 accounts under one of them is what the window is there to
+/// link.
 fn auto_cap(counts: &[u32], config: &LinkConfig) -> u32 {
     let mut shared: Vec<u32> = counts.iter().copied().filter(|c| *c >= 2).collect();
     if shared.is_empty() {
@@ -814,6 +825,42 @@ fn auto_cap(counts: &[u32], config: &LinkConfig) -> u32 {
     cap.clamp(config.hubs.floor, config.hubs.ceiling)
 }
 
+/// The sizes of the **bursts** one `window` property's rows `g` link, the rows' times given
+/// by `time_of`: the groups of anchors it connects (see [`window_groups`]) whose observations
+/// all fall within one window. Groups that chain on for longer (a dorm's IP over months) are
+/// left out.
+fn burst_sizes(g: &[Row], window: i64, time_of: impl Fn(u32) -> Option<i64>) -> Vec<u32> {
+    let obs = observations(g, time_of);
+    let (_, groups) = window_groups(obs.clone(), window);
+    // Each group's earliest and latest observation.
+    let mut span = vec![(i64::MAX, i64::MIN); groups.len()];
+    let group_of: HashMap<u32, usize> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(i, anchors)| anchors.iter().map(move |&a| (a, i)))
+        .collect();
+    for (t, a) in obs {
+        if let Some(&i) = group_of.get(&a)
+            && t != i64::MAX
+        {
+            span[i] = (span[i].0.min(t), span[i].1.max(t));
+        }
+    }
+    groups
+        .iter()
+        .zip(span)
+        .filter(|(_, (first, last))| last - first <= window)
+        .map(|(anchors, _)| anchors.len() as u32)
+        .collect()
+}
+
+/// The observations `(time, anchor)` of rows `g` for [`window_groups`] (`i64::MAX`: no time).
+fn observations(g: &[Row], time_of: impl Fn(u32) -> Option<i64>) -> Vec<(i64, u32)> {
+    g.iter()
+        .map(|r| (time_of(r.row).unwrap_or(i64::MAX), r.anchor))
+        .collect()
+}
+
 /// Links the anchors of one property whose observations fall within `window` ms of each
 /// other (see [`window_groups`]) and returns the groups of anchors it connected. `time_of`
 /// gives the creation time of an attribute row's entity.
@@ -823,11 +870,7 @@ fn window_links(
     uf: &ConcurrentUnionFind,
     time_of: impl Fn(u32) -> Option<i64>,
 ) -> Vec<Vec<u32>> {
-    let obs: Vec<(i64, u32)> = g
-        .iter()
-        .map(|r| (time_of(r.row).unwrap_or(i64::MAX), r.anchor))
-        .collect();
-    let (pairs, groups) = window_groups(obs, window);
+    let (pairs, groups) = window_groups(observations(g, time_of), window);
     for (a, b) in pairs {
         uf.union(a, b);
     }
@@ -1667,6 +1710,74 @@ mod tests {
         ];
         let groups = window_links(&g, 24 * 3_600_000, &uf, |row| times[row as usize]);
         assert_eq!(groups, [vec![0, 2]]);
+    }
+
+    #[test]
+    fn burst_sizes_leave_out_groups_that_chain_past_one_window() {
+        // Anchors 0–2 within two hours: a burst of 3. Anchors 3–6 20 hours apart each: one
+        // group through the 24-hour window, spanning 60 hours. Anchor 7 has no time.
+        let hours = [0, 1, 2, 100, 120, 140, 160];
+        let mut times: Vec<Option<i64>> = hours.iter().map(|h| Some(h * 3_600_000)).collect();
+        times.push(None);
+        let g: Vec<Row> = (0..8)
+            .map(|a| Row {
+                key: 1,
+                anchor: a,
+                row: a,
+            })
+            .collect();
+        let window = 24 * 3_600_000;
+        assert_eq!(burst_sizes(&g, window, |row| times[row as usize]), [3]);
+        // A 100-hour window makes one group of 0–6, spanning 160 hours: no burst. A 160-hour
+        // one makes it a burst.
+        assert!(burst_sizes(&g, 100 * 3_600_000, |row| times[row as usize]).is_empty());
+        assert_eq!(
+            burst_sizes(&g, 160 * 3_600_000, |row| times[row as usize]),
+            [7]
+        );
+    }
+
+    #[test]
+    fn an_automatic_window_cap_is_chosen_from_bursts_not_from_sharing_over_time() {
+        // 1,000 IPs each used by two accounts ten days apart (shared, never linked: the
+        // 99th percentile of how many accounts share a value is 2), and three used by 25
+        // accounts each within 12 hours.
+        let mut entities = Entities::default();
+        let mut attributes = Attributes::default();
+        let keyer = Keyer::new(b"burst secret");
+        let ip = attributes.kind_id(kinds::IP);
+        let mut add = |value: &str, hour: i64| {
+            let e = entities.len() as u32;
+            let id = format!("acct_{e}");
+            entities.push(id, EntityType::Account, None, Some(hour * 3_600_000), None);
+            attributes.push(&keyer, e, ip, value);
+        };
+        for v in 0..1000 {
+            let value = format!("10.0.{}.{}", v / 256, v % 256);
+            add(&value, 0);
+            add(&value, 240);
+        }
+        for b in 0..3 {
+            for i in 0..25 {
+                add(&format!("192.168.0.{b}"), i / 2);
+            }
+        }
+        let input = LinkInput {
+            entities,
+            attributes,
+            keyer,
+        };
+        let out = link(&input, &LinkConfig::default());
+        let stats = out.kind_stats.iter().find(|s| s.kind == kinds::IP).unwrap();
+        // 3 × 25, the bursts' size: they link; counted by sharing, the floor (20) would have
+        // made them hubs.
+        assert_eq!((stats.cap, stats.cap_auto), (75, true));
+        assert!(out.hubs.is_empty(), "{:?}", out.hubs.len());
+        assert_eq!(stats.linking_values, 3);
+        let largest = (0..out.cluster_count() as u32)
+            .map(|c| out.members(c).len())
+            .max();
+        assert_eq!(largest, Some(25));
     }
 
     #[test]
