@@ -609,7 +609,9 @@ fn link_kind(
                 .par_iter()
                 .zip(&counts)
                 .filter(|(_, c)| **c >= 2)
-                .flat_map_iter(|(&(s, e), _)| burst_sizes(&krows[s..e], window, time_of))
+                .flat_map_iter(|(&(s, e), _)| {
+                    burst_sizes(&krows[s..e], window, rule.min_accounts, time_of)
+                })
                 .collect();
             (auto_cap(&sizes, config), true)
         }
@@ -654,7 +656,7 @@ fn link_kind(
                     }
                     vec![anchors]
                 }
-                LinkMode::Window => window_links(g, window, uf, time_of),
+                LinkMode::Window => window_links(g, window, rule.min_accounts, uf, time_of),
                 LinkMode::With | LinkMode::Never => Vec::new(),
             };
             let linked: Vec<SharedProperty> = groups
@@ -829,9 +831,14 @@ fn auto_cap(counts: &[u32], config: &LinkConfig) -> u32 {
 /// by `time_of`: the groups of anchors it connects (see [`window_groups`]) whose observations
 /// all fall within one window. Groups that chain on for longer (a dorm's IP over months) are
 /// left out.
-fn burst_sizes(g: &[Row], window: i64, time_of: impl Fn(u32) -> Option<i64>) -> Vec<u32> {
+fn burst_sizes(
+    g: &[Row],
+    window: i64,
+    min_accounts: u32,
+    time_of: impl Fn(u32) -> Option<i64>,
+) -> Vec<u32> {
     let obs = observations(g, time_of);
-    let (_, groups) = window_groups(obs.clone(), window);
+    let (_, groups) = window_groups(obs.clone(), window, min_accounts);
     // Each group's earliest and latest observation.
     let mut span = vec![(i64::MAX, i64::MIN); groups.len()];
     let group_of: HashMap<u32, usize> = groups
@@ -867,10 +874,11 @@ fn observations(g: &[Row], time_of: impl Fn(u32) -> Option<i64>) -> Vec<(i64, u3
 fn window_links(
     g: &[Row],
     window: i64,
+    min_accounts: u32,
     uf: &ConcurrentUnionFind,
     time_of: impl Fn(u32) -> Option<i64>,
 ) -> Vec<Vec<u32>> {
-    let (pairs, groups) = window_groups(observations(g, time_of), window);
+    let (pairs, groups) = window_groups(observations(g, time_of), window, min_accounts);
     for (a, b) in pairs {
         uf.union(a, b);
     }
@@ -879,13 +887,15 @@ fn window_links(
 
 /// The links a `window` property makes among its observations `(time, anchor)`: sorted by
 /// time, consecutive observations of different anchors within `window` ms are linked (which
-/// connects every pair within the window: the observations between them are within it too).
+/// connects every pair within the window: the observations between them are within it too),
+/// then only the groups of at least `min_accounts` anchors they connect are kept.
 /// Observations without a time (`i64::MAX`) never link. Returns the linked pairs and the
 /// groups of anchors they connect, each sorted, groups ordered by their smallest anchor. The
 /// live graph calls this too, so both apply one rule.
 pub(crate) fn window_groups(
     mut obs: Vec<(i64, u32)>,
     window: i64,
+    min_accounts: u32,
 ) -> (Vec<(u32, u32)>, Vec<Vec<u32>>) {
     obs.retain(|o| o.0 != i64::MAX);
     obs.sort_unstable();
@@ -923,6 +933,13 @@ pub(crate) fn window_groups(
             groups.len() - 1
         });
         groups[g].push(a);
+    }
+    if groups.iter().any(|g| g.len() < min_accounts as usize) {
+        groups.retain(|g| g.len() >= min_accounts as usize);
+        // A pair's anchors are in one group: checking one of them is enough.
+        let mut kept: Vec<u32> = groups.concat();
+        kept.sort_unstable();
+        pairs.retain(|&(a, _)| kept.binary_search(&a).is_ok());
     }
     (pairs, groups)
 }
@@ -1708,8 +1725,14 @@ mod tests {
                 row: 3,
             },
         ];
-        let groups = window_links(&g, 24 * 3_600_000, &uf, |row| times[row as usize]);
+        let groups = window_links(&g, 24 * 3_600_000, 2, &uf, |row| times[row as usize]);
         assert_eq!(groups, [vec![0, 2]]);
+        assert_eq!(uf.find(0), uf.find(2));
+        // Groups of fewer than `min_accounts` anchors neither link nor count.
+        let uf = ConcurrentUnionFind::new(4);
+        let groups = window_links(&g, 24 * 3_600_000, 3, &uf, |row| times[row as usize]);
+        assert!(groups.is_empty(), "{groups:?}");
+        assert_ne!(uf.find(0), uf.find(2));
     }
 
     #[test]
@@ -1727,12 +1750,12 @@ mod tests {
             })
             .collect();
         let window = 24 * 3_600_000;
-        assert_eq!(burst_sizes(&g, window, |row| times[row as usize]), [3]);
+        assert_eq!(burst_sizes(&g, window, 2, |row| times[row as usize]), [3]);
         // A 100-hour window makes one group of 0–6, spanning 160 hours: no burst. A 160-hour
         // one makes it a burst.
-        assert!(burst_sizes(&g, 100 * 3_600_000, |row| times[row as usize]).is_empty());
+        assert!(burst_sizes(&g, 100 * 3_600_000, 2, |row| times[row as usize]).is_empty());
         assert_eq!(
-            burst_sizes(&g, 160 * 3_600_000, |row| times[row as usize]),
+            burst_sizes(&g, 160 * 3_600_000, 2, |row| times[row as usize]),
             [7]
         );
     }

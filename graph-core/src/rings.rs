@@ -597,7 +597,7 @@ mod tests {
     }
 
     #[test]
-    fn by_default_a_name_and_birthdate_links_accounts_opened_within_72_hours_only() {
+    fn by_default_a_name_and_birthdate_links_three_or_more_accounts_opened_within_72_hours_only() {
         let accounts = THREE_ID_NUMBERS;
         let cfg = LinkConfig::default();
         // A month apart: three namesakes, no cluster to report.
@@ -607,6 +607,9 @@ mod tests {
         let rs = reports_created(&accounts, |i| format!("2026-01-{:02}", i + 1), &cfg);
         assert_eq!(rs.len(), 1);
         assert_eq!(rs[0].accounts, 3);
+        // Two a day apart are one person twice or namesakes by chance: no link.
+        let rs = reports_created(&accounts[..2], |i| format!("2026-01-{:02}", i + 1), &cfg);
+        assert!(rs.is_empty(), "{rs:?}");
     }
 
     #[test]

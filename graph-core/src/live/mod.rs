@@ -1205,7 +1205,7 @@ impl LiveGraph {
                     .iter()
                     .map(|x| (self.time(x.entity), x.anchor))
                     .collect();
-                crate::linker::window_groups(obs, window)
+                crate::linker::window_groups(obs, window, rule.min_accounts)
             }
             LinkMode::With | LinkMode::Never => (Vec::new(), Vec::new()),
         }

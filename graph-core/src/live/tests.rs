@@ -82,6 +82,12 @@ fn config() -> LinkConfig {
     for k in KINDS {
         let mut r = c.rule(k);
         r.cap = Cap::Fixed(5);
+        // The IP window links groups of three or more only (as name + birthdate does by
+        // default), so a third account arriving, leaving or moving out of the window links or
+        // unlinks the other two.
+        if *k == kinds::IP {
+            r.min_accounts = 3;
+        }
         c.rules.insert((*k).to_owned(), r);
     }
     c
