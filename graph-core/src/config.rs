@@ -32,7 +32,8 @@ pub enum LinkMode {
 pub enum Cap {
     /// At most this many distinct accounts may share a value before it is a hub.
     Fixed(u32),
-    /// Chosen from the distribution of shared-value counts of this kind.
+    /// Chosen from the data (see [`HubConfig`]): from how many accounts share each value of
+    /// this kind, or for a `window` kind from the sizes of the bursts it links.
     Auto(AutoCap),
 }
 
@@ -96,6 +97,11 @@ impl KindRule {
         }
     }
 
+    /// For [`LinkMode::Window`]: the window in milliseconds (24 hours when none is set).
+    pub fn window_ms(&self) -> i64 {
+        (self.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64
+    }
+
     /// Whether a shared value of this kind counts as strong evidence of a common controller.
     pub fn is_strong(&self) -> bool {
         self.strength >= STRONG
@@ -110,7 +116,10 @@ pub const STRONG: f64 = 0.75;
 #[serde(deny_unknown_fields, default)]
 pub struct HubConfig {
     /// The automatic cap is `multiplier ×` the 99th percentile of the number of accounts
-    /// sharing a value (among values shared at all), clamped to `[floor, ceiling]`.
+    /// sharing a value (among values shared at all), clamped to `[floor, ceiling]`; for a
+    /// `window` kind, of the number of accounts in each burst it links (a group of accounts it
+    /// connects whose linking observations fall within one window), as sharing over time is
+    /// what the window keeps apart.
     pub multiplier: f64,
     /// Lowest automatic cap.
     pub floor: u32,
@@ -226,7 +235,7 @@ impl Default for LinkConfig {
         // One name and birthdate is shared by chance in a large population (at 10M generated
         // accounts, namesakes merged unrelated rings: ring-pair precision 0.84); one
         // operation opens its accounts under one identity in a burst, namesakes months apart.
-        // Two accounts under one within the window are one person registering twice
+        // Two accounts under one name and birthdate within the window are one person registering twice
         // (duplicate detection's to find) or namesakes by chance, and such a pair joined two
         // rings of 30 and 32 accounts at 10M; an operation works an identity with three or
         // more.
@@ -340,16 +349,30 @@ pub const GENERIC_PLACEHOLDERS: &[&str] = &[
 ];
 
 impl LinkConfig {
-    /// Parses and validates a TOML configuration; omitted parts keep their defaults.
+    /// Parses and validates a TOML configuration; omitted parts keep their defaults, down to
+    /// the fields of a `[rules.<kind>]` table, which change only the fields they give of the
+    /// kind's rule (its default rule, or a custom kind's).
     ///
     /// # Errors
     /// [`Error::Config`] naming the problem.
     pub fn from_toml_str(s: &str) -> Result<Self> {
+        /// A `[rules.<kind>]` table: the fields given.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RuleTable {
+            link: Option<LinkMode>,
+            strength: Option<f64>,
+            cap: Option<Cap>,
+            window_hours: Option<f64>,
+            min_accounts: Option<u32>,
+            with: Option<Vec<String>>,
+            placeholders: Option<Vec<String>>,
+        }
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Partial {
             #[serde(default)]
-            rules: BTreeMap<String, KindRule>,
+            rules: BTreeMap<String, RuleTable>,
             #[serde(default)]
             hubs: HubConfig,
             #[serde(default)]
@@ -361,7 +384,35 @@ impl LinkConfig {
         }
         let p: Partial = toml::from_str(s).map_err(|e| Error::Config(e.to_string()))?;
         let mut cfg = LinkConfig::default();
-        cfg.rules.extend(p.rules);
+        for (kind, t) in p.rules {
+            let mut r = cfg.rule(&kind);
+            r.link = t.link.unwrap_or(r.link);
+            r.strength = t.strength.unwrap_or(r.strength);
+            r.cap = t.cap.unwrap_or(r.cap);
+            r.window_hours = t.window_hours.or(r.window_hours);
+            r.min_accounts = t.min_accounts.unwrap_or(r.min_accounts);
+            let gives_with = t.with.is_some();
+            r.with = t.with.unwrap_or(r.with);
+            r.placeholders = t.placeholders.unwrap_or(r.placeholders);
+            // A setting its link mode does not use would silently do nothing.
+            let unused = match r.link {
+                LinkMode::Window => gives_with.then_some("with"),
+                LinkMode::With => None
+                    .or(t.window_hours.map(|_| "window_hours"))
+                    .or(t.min_accounts.map(|_| "min_accounts")),
+                LinkMode::Alone | LinkMode::Never => None
+                    .or(t.window_hours.map(|_| "window_hours"))
+                    .or(t.min_accounts.map(|_| "min_accounts"))
+                    .or(gives_with.then_some("with")),
+            };
+            if let Some(field) = unused {
+                return Err(Error::Config(format!(
+                    "rules.{kind}.{field} does not apply to link = \"{}\"",
+                    format!("{:?}", r.link).to_lowercase()
+                )));
+            }
+            cfg.rules.insert(kind, r);
+        }
         cfg.hubs = p.hubs;
         cfg.rings = p.rings;
         cfg.scores = p.scores;
@@ -403,6 +454,19 @@ impl LinkConfig {
                     }
                 }
                 LinkMode::Alone | LinkMode::Never => {}
+            }
+            if r.link == LinkMode::Window && r.min_accounts < 2 {
+                return Err(Error::Config(format!(
+                    "rules.{kind}.min_accounts must be at least 2 (a link joins two accounts)"
+                )));
+            }
+            if let (LinkMode::Window, Cap::Fixed(c)) = (&r.link, &r.cap)
+                && r.min_accounts > *c
+            {
+                return Err(Error::Config(format!(
+                    "rules.{kind}: min_accounts ({}) above the cap ({c}) links nothing; use link = \"never\"",
+                    r.min_accounts
+                )));
             }
             if let Cap::Fixed(0 | 1) = r.cap {
                 return Err(Error::Config(format!(
@@ -544,16 +608,52 @@ mod tests {
         assert_eq!(cfg.rule("ip").window_hours, Some(6.0));
         assert_eq!(cfg.rule("ip").cap, Cap::Fixed(40));
         assert_eq!(cfg.rings.threshold, 60.0);
+        // The fields a rule table leaves out keep the kind's defaults.
+        let ip = LinkConfig::default().rule("ip");
+        assert_eq!(cfg.rule("ip").strength, ip.strength);
+        let cfg = LinkConfig::from_toml_str("[rules.name_dob]\nwindow_hours = 24\n").unwrap();
+        let mut name_dob = LinkConfig::default().rule("name_dob");
+        assert_eq!(name_dob.min_accounts, 3);
+        name_dob.window_hours = Some(24.0);
+        assert_eq!(cfg.rule("name_dob"), name_dob);
+        let cfg = LinkConfig::from_toml_str("[rules.name_dob]\nmin_accounts = 2\n").unwrap();
+        assert_eq!(cfg.rule("name_dob").min_accounts, 2);
+        assert_eq!(cfg.rule("name_dob").window_hours, Some(72.0));
         assert_eq!(cfg.rule("email"), LinkConfig::default().rule("email"));
         assert_eq!(cfg.rule("loyalty_id").link, LinkMode::Alone);
     }
 
     #[test]
     fn invalid_configs_say_what_is_wrong() {
-        let e = LinkConfig::from_toml_str("[rules.ip]\nlink = \"window\"\n").unwrap_err();
+        // A custom kind starts from `alone`, without a window or required kinds.
+        let e = LinkConfig::from_toml_str("[rules.loyalty_id]\nlink = \"window\"\n").unwrap_err();
         assert!(e.to_string().contains("window_hours"), "{e}");
-        let e = LinkConfig::from_toml_str("[rules.address]\nlink = \"with\"\n").unwrap_err();
+        let e = LinkConfig::from_toml_str("[rules.loyalty_id]\nlink = \"with\"\n").unwrap_err();
         assert!(e.to_string().contains("with"), "{e}");
+        let e = LinkConfig::from_toml_str("[rules.address]\nwith = []\n").unwrap_err();
+        assert!(e.to_string().contains("with"), "{e}");
+        for (toml, says) in [
+            (
+                "[rules.email]\nmin_accounts = 3\n",
+                "rules.email.min_accounts does not apply",
+            ),
+            (
+                "[rules.email]\nwindow_hours = 3\n",
+                "rules.email.window_hours does not apply",
+            ),
+            (
+                "[rules.ip]\nwith = [\"email\"]\n",
+                "rules.ip.with does not apply",
+            ),
+            (
+                "[rules.ip]\nmin_accounts = 1\n",
+                "min_accounts must be at least 2",
+            ),
+            ("[rules.ip]\nmin_accounts = 9\ncap = 8\n", "above the cap"),
+        ] {
+            let e = LinkConfig::from_toml_str(toml).unwrap_err().to_string();
+            assert!(e.contains(says), "{toml:?}: {e}");
+        }
         let e =
             LinkConfig::from_toml_str("[rules.email]\nlink = \"alone\"\ncap = 1\n").unwrap_err();
         assert!(e.to_string().contains("cap"), "{e}");

@@ -599,16 +599,21 @@ fn link_kind(
         .par_iter()
         .map(|&(s, e)| distinct_anchors(&krows[s..e]))
         .collect();
-    let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
+    let window = rule.window_ms();
     let time_of = |row: u32| ents.created_at[attrs.entity[row as usize] as usize];
+    // The base key: a combination's own key mixes in the required kind's.
+    let placeholder = |g: &[Row]| placeholders.contains(&attrs.key[g[0].row as usize]);
     let (cap, cap_auto) = match rule.cap {
         Cap::Fixed(c) => (c, false),
         Cap::Auto(_) if rule.link == LinkMode::Window => {
-            // How many accounts a value links in one burst, not how many share it over time.
+            // How many accounts a value links in one burst, not how many share it over time;
+            // among the values that can link (no placeholder, none past any cap).
             let sizes: Vec<u32> = groups
                 .par_iter()
                 .zip(&counts)
-                .filter(|(_, c)| **c >= 2)
+                .filter(|&(&(s, e), &c)| {
+                    (2..=config.hubs.ceiling).contains(&c) && !placeholder(&krows[s..e])
+                })
                 .flat_map_iter(|(&(s, e), _)| {
                     burst_sizes(&krows[s..e], window, rule.min_accounts, time_of)
                 })
@@ -624,8 +629,7 @@ fn link_kind(
         .map(|(&(s, e), &count)| {
             let g = &krows[s..e];
             let first = g[0];
-            // The base key: a combination's own key mixes in the required kind's.
-            if placeholders.contains(&attrs.key[first.row as usize]) {
+            if placeholder(g) {
                 return Outcome::Hub(Hub {
                     kind: k as u16,
                     key: first.key,
@@ -828,29 +832,34 @@ fn auto_cap(counts: &[u32], config: &LinkConfig) -> u32 {
 }
 
 /// The sizes of the **bursts** one `window` property's rows `g` link, the rows' times given
-/// by `time_of`: the groups of anchors it connects (see [`window_groups`]) whose observations
-/// all fall within one window. Groups that chain on for longer (a dorm's IP over months) are
-/// left out.
+/// by `time_of`: the groups of anchors it connects (see [`window_groups`]) whose linking
+/// observations all fall within one window. Groups that chain on for longer (a dorm's IP
+/// over months) are left out.
 fn burst_sizes(
     g: &[Row],
     window: i64,
     min_accounts: u32,
     time_of: impl Fn(u32) -> Option<i64>,
 ) -> Vec<u32> {
-    let obs = observations(g, time_of);
+    let mut obs = observations(g, time_of);
+    obs.retain(|o| o.0 != i64::MAX);
+    obs.sort_unstable();
     let (_, groups) = window_groups(obs.clone(), window, min_accounts);
-    // Each group's earliest and latest observation.
-    let mut span = vec![(i64::MAX, i64::MIN); groups.len()];
     let group_of: HashMap<u32, usize> = groups
         .iter()
         .enumerate()
         .flat_map(|(i, anchors)| anchors.iter().map(move |&a| (a, i)))
         .collect();
-    for (t, a) in obs {
-        if let Some(&i) = group_of.get(&a)
-            && t != i64::MAX
+    // Each group's earliest and latest observation that linked (as `window_groups` links
+    // them): an account seen again long after its burst does not stretch the burst.
+    let mut span = vec![(i64::MAX, i64::MIN); groups.len()];
+    for w in obs.windows(2) {
+        let ((t0, a0), (t1, a1)) = (w[0], w[1]);
+        if a0 != a1
+            && t1 - t0 <= window
+            && let Some(&i) = group_of.get(&a0)
         {
-            span[i] = (span[i].0.min(t), span[i].1.max(t));
+            span[i] = (span[i].0.min(t0), span[i].1.max(t1));
         }
     }
     groups
@@ -1211,7 +1220,7 @@ mod tests {
                             .map(|o| (o.1, o.0))
                             .collect();
                         o.sort();
-                        let w = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
+                        let w = rule.window_ms();
                         for p in o.windows(2) {
                             if p[1].0 - p[0].0 <= w {
                                 unions.push((p[0].1, p[1].1));
@@ -1751,6 +1760,21 @@ mod tests {
             .collect();
         let window = 24 * 3_600_000;
         assert_eq!(burst_sizes(&g, window, 2, |row| times[row as usize]), [3]);
+        // Anchor 0 seen again 300 hours on (an inquiry): the burst is still the burst.
+        let mut again = g.clone();
+        again.insert(
+            1,
+            Row {
+                key: 1,
+                anchor: 0,
+                row: 8,
+            },
+        );
+        times.push(Some(300 * 3_600_000));
+        assert_eq!(
+            burst_sizes(&again, window, 2, |row| times[row as usize]),
+            [3]
+        );
         // A 100-hour window makes one group of 0–6, spanning 160 hours: no burst. A 160-hour
         // one makes it a burst.
         assert!(burst_sizes(&g, 100 * 3_600_000, 2, |row| times[row as usize]).is_empty());

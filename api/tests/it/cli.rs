@@ -105,7 +105,8 @@ fn bad_link_config_names_the_problem() {
     ]);
     assert!(o.status.success(), "{:?}", text(&o));
     let cfg = tmp.path().join("bad.toml");
-    std::fs::write(&cfg, "[rules.ip]\nlink = \"window\"\n").unwrap();
+    // A custom kind starts from `alone`: a window rule for it needs its window.
+    std::fs::write(&cfg, "[rules.loyalty_id]\nlink = \"window\"\n").unwrap();
     let o = ringfence(&[
         "link",
         &canonical.to_string_lossy(),

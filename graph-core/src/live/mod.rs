@@ -9,7 +9,7 @@
 //!   property nodes (plain kinds and `with` combinations, exactly as the batch linker forms
 //!   them); each touched property is re-judged (placeholder, cap, link mode) and, when it links,
 //!   its anchors' clusters are merged (`alone`: all anchors; `window`: observations within the
-//!   window). This is the common, cheap path: `O(attributes × postings of the touched
+//!   window, in groups of at least the rule's `min_accounts`). This is the common, cheap path: `O(attributes × postings of the touched
 //!   properties)` plus the rescoring of the cluster the record ends up in.
 //! * What cannot be done by merging — a property crossing its cap (it stops linking, so a
 //!   cluster may split), a record replaced or removed, an inquiry re-anchored to an account that
@@ -1198,14 +1198,13 @@ impl LiveGraph {
                 (pairs, vec![anchors])
             }
             LinkMode::Window => {
-                let window = (rule.window_hours.unwrap_or(24.0) * 3_600_000.0) as i64;
                 let obs = p
                     .posts
                     .as_slice()
                     .iter()
                     .map(|x| (self.time(x.entity), x.anchor))
                     .collect();
-                crate::linker::window_groups(obs, window, rule.min_accounts)
+                crate::linker::window_groups(obs, rule.window_ms(), rule.min_accounts)
             }
             LinkMode::With | LinkMode::Never => (Vec::new(), Vec::new()),
         }

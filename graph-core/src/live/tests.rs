@@ -19,6 +19,7 @@ const KINDS: &[&str] = &[
     kinds::NAME_LAST,
     kinds::GOV_ID,
     kinds::NAME,
+    kinds::NAME_DOB,
 ];
 
 fn records(spec: &Spec) -> Vec<Normalized> {
@@ -82,12 +83,6 @@ fn config() -> LinkConfig {
     for k in KINDS {
         let mut r = c.rule(k);
         r.cap = Cap::Fixed(5);
-        // The IP window links groups of three or more only (as name + birthdate does by
-        // default), so a third account arriving, leaving or moving out of the window links or
-        // unlinks the other two.
-        if *k == kinds::IP {
-            r.min_accounts = 3;
-        }
         c.rules.insert((*k).to_owned(), r);
     }
     c
@@ -764,6 +759,41 @@ fn a_large_cluster_is_rescored_in_the_background_and_marked_pending() {
     assert_eq!(g.stale_clusters(), 0);
     assert!(!g.risk(EntityType::Account, "a3").unwrap().pending);
     assert_eq!(live(&g), batch(&recs, &cfg));
+}
+
+#[test]
+fn a_third_account_within_the_window_links_a_name_and_birthdates_pair() {
+    // Name + birthdate links groups of three or more within 72 hours (an IP any pair).
+    let cfg = config();
+    assert_eq!(cfg.rule(kinds::NAME_DOB).min_accounts, 3);
+    let dob = [(kinds::NAME_DOB, "ana lima|1990-01-01")];
+    let (a, b, c) = (
+        account("a", 0, &dob),
+        account("b", 10, &dob),
+        account("c", 20, &dob),
+    );
+    let mut g = LiveGraph::new(keyer(), cfg.clone());
+    let cluster = |g: &LiveGraph, id: &str| g.risk(EntityType::Account, id).unwrap().cluster_id;
+    g.upsert(a.clone());
+    g.upsert(b.clone());
+    assert_ne!(cluster(&g, "a"), cluster(&g, "b"), "a pair does not link");
+    g.upsert(c.clone());
+    assert_eq!(cluster(&g, "a"), cluster(&g, "b"));
+    assert_eq!(cluster(&g, "a"), cluster(&g, "c"));
+    assert_eq!(live(&g), batch(&[a.clone(), b.clone(), c.clone()], &cfg));
+    // c leaves the window (created 100 hours on): the pair unlinks again.
+    g.upsert(account("c", 100, &dob));
+    assert_ne!(cluster(&g, "a"), cluster(&g, "b"));
+    assert_eq!(
+        live(&g),
+        batch(&[a.clone(), b.clone(), account("c", 100, &dob)], &cfg)
+    );
+    // c back, then removed.
+    g.upsert(c);
+    assert_eq!(cluster(&g, "a"), cluster(&g, "b"));
+    g.remove(EntityType::Account, "c");
+    assert_ne!(cluster(&g, "a"), cluster(&g, "b"));
+    assert_eq!(live(&g), batch(&[a, b], &cfg));
 }
 
 #[test]
