@@ -1708,6 +1708,26 @@ mod tests {
     }
 
     #[test]
+    fn window_groups_keep_the_groups_of_at_least_min_accounts_and_their_pairs() {
+        // A pair (anchors 1, 2) and a chain of three (3, 4, 5), far apart in time; anchor 6
+        // has no time.
+        let obs = vec![(102, 5), (0, 1), (100, 3), (1, 2), (101, 4), (i64::MAX, 6)];
+        let (pairs, groups) = window_groups(obs.clone(), 10, 2);
+        assert_eq!(pairs, [(1, 2), (3, 4), (4, 5)]);
+        assert_eq!(groups, [vec![1, 2], vec![3, 4, 5]]);
+        for min in [0, 1] {
+            assert_eq!(
+                window_groups(obs.clone(), 10, min),
+                (pairs.clone(), groups.clone())
+            );
+        }
+        let (pairs, groups) = window_groups(obs.clone(), 10, 3);
+        assert_eq!(pairs, [(3, 4), (4, 5)]);
+        assert_eq!(groups, [vec![3, 4, 5]]);
+        assert_eq!(window_groups(obs, 10, 4), (vec![], vec![]));
+    }
+
+    #[test]
     fn window_times_come_from_each_rows_entity() {
         // Rows 0..3 of entities created at hours 0, 30 and 2: only 0 and 2 are within 24 h.
         let times = [Some(0), Some(30 * 3_600_000), Some(2 * 3_600_000), None];

@@ -718,7 +718,7 @@ mod tests {
         rings(&input, &out, &input.attributes, &cfg)
     }
 
-    /// Six people at one address: four Millers, a Jones and a Lee, each sharing `shared`.
+    /// Six people at one address, under the last names `last`, each sharing `shared`.
     fn six_residents(shared: (Field, &str), last: [&'static str; 6]) -> Vec<RingReport> {
         let firsts = ["Anna", "Ben", "Carl", "Dana", "Emil", "Fay"];
         let ids = ["r1", "r2", "r3", "r4", "r5", "r6"];
