@@ -61,7 +61,7 @@ pub struct KindRule {
     #[serde(default)]
     pub window_hours: Option<f64>,
     /// For [`LinkMode::Window`]: the fewest accounts a group the window connects must hold to
-    /// link (default 2, any pair; values below 2 mean 2).
+    /// link (at least 2; default 2, any pair).
     #[serde(default = "default_min_accounts")]
     pub min_accounts: u32,
     /// For [`LinkMode::With`]: the kinds one of which must also be shared.
@@ -235,10 +235,10 @@ impl Default for LinkConfig {
         // One name and birthdate is shared by chance in a large population (at 10M generated
         // accounts, namesakes merged unrelated rings: ring-pair precision 0.84); one
         // operation opens its accounts under one identity in a burst, namesakes months apart.
-        // Two accounts under one name and birthdate within the window are one person registering twice
-        // (duplicate detection's to find) or namesakes by chance, and such a pair joined two
-        // rings of 30 and 32 accounts at 10M; an operation works an identity with three or
-        // more.
+        // Two accounts under one name and birthdate within the window are one person
+        // registering twice (duplicate detection's to find) or namesakes by chance, and such a
+        // pair joined two rings of 30 and 32 accounts at 10M; an operation works an identity
+        // with three or more.
         put(
             kinds::NAME_DOB,
             KindRule {
@@ -395,15 +395,12 @@ impl LinkConfig {
             r.with = t.with.unwrap_or(r.with);
             r.placeholders = t.placeholders.unwrap_or(r.placeholders);
             // A setting its link mode does not use would silently do nothing.
+            let window_only =
+                (t.window_hours.map(|_| "window_hours")).or(t.min_accounts.map(|_| "min_accounts"));
             let unused = match r.link {
                 LinkMode::Window => gives_with.then_some("with"),
-                LinkMode::With => None
-                    .or(t.window_hours.map(|_| "window_hours"))
-                    .or(t.min_accounts.map(|_| "min_accounts")),
-                LinkMode::Alone | LinkMode::Never => None
-                    .or(t.window_hours.map(|_| "window_hours"))
-                    .or(t.min_accounts.map(|_| "min_accounts"))
-                    .or(gives_with.then_some("with")),
+                LinkMode::With => window_only,
+                LinkMode::Alone | LinkMode::Never => window_only.or(gives_with.then_some("with")),
             };
             if let Some(field) = unused {
                 return Err(Error::Config(format!(

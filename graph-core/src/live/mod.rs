@@ -9,8 +9,9 @@
 //!   property nodes (plain kinds and `with` combinations, exactly as the batch linker forms
 //!   them); each touched property is re-judged (placeholder, cap, link mode) and, when it links,
 //!   its anchors' clusters are merged (`alone`: all anchors; `window`: observations within the
-//!   window, in groups of at least the rule's `min_accounts`). This is the common, cheap path: `O(attributes × postings of the touched
-//!   properties)` plus the rescoring of the cluster the record ends up in.
+//!   window, in groups of at least the rule's `min_accounts`). This is the common, cheap
+//!   path: `O(attributes × postings of the touched properties)` plus the rescoring of the
+//!   cluster the record ends up in.
 //! * What cannot be done by merging — a property crossing its cap (it stops linking, so a
 //!   cluster may split), a record replaced or removed, an inquiry re-anchored to an account that
 //!   arrived after it — marks the clusters involved *dirty*; they are re-clustered from their
