@@ -631,6 +631,11 @@ pub fn render_eval(e: &Evaluation) -> String {
         "  {:<22} {} predicted / {} planted; largest cluster {} accounts vs largest planted ring {}",
         "rings", r.predicted_rings, r.true_rings, r.largest_cluster_accounts, r.largest_true_ring
     );
+    let _ = writeln!(
+        o,
+        "  {:<22} {} predicted without a planted member, {} planted with no member flagged",
+        "ring errors", r.rings_without_planted_member, r.planted_rings_missed
+    );
     if let Some(d) = &r.duplicate_pairs {
         prf(&mut o, "duplicate pairs", d);
     }

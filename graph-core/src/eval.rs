@@ -87,6 +87,11 @@ pub struct EvalReport {
     pub predicted_rings: u64,
     /// Planted rings.
     pub true_rings: u64,
+    /// Predicted rings none of whose accounts is in a planted ring: each a case an analyst
+    /// would open for nothing.
+    pub rings_without_planted_member: u64,
+    /// Planted rings none of whose accounts is in a predicted ring.
+    pub planted_rings_missed: u64,
     /// Duplicate pairs (`duplicates.parquet`) vs pairs of accounts with the same true
     /// identity; `None` when the results hold no duplicates file.
     pub duplicate_pairs: Option<Prf>,
@@ -141,6 +146,8 @@ pub fn evaluate(
             neg_scores.push(s)
         }
     }
+    let hit_rings: HashSet<&str> = cell.keys().map(|&(c, _)| c).collect();
+    let found_planted: HashSet<&str> = cell.keys().map(|&(_, r)| r).collect();
     let tp: u64 = cell.values().map(|&n| pairs(n)).sum();
     let pred: u64 = pred_size.values().map(|&n| pairs(n)).sum();
     let act: u64 = true_size.values().map(|&n| pairs(n)).sum();
@@ -154,6 +161,8 @@ pub fn evaluate(
         largest_true_ring: true_size.values().copied().max().unwrap_or(0),
         predicted_rings: pred_size.len() as u64,
         true_rings: true_size.len() as u64,
+        rings_without_planted_member: (pred_size.len() - hit_rings.len()) as u64,
+        planted_rings_missed: (true_size.len() - found_planted.len()) as u64,
         duplicate_pairs: None,
     }
 }
@@ -316,31 +325,53 @@ mod tests {
             ring_id: r.map(Into::into),
         };
         // Planted ring R = {a, b, c}; prediction puts {a, b} in ring X and {c, d} in ring Y.
+        // Planted ring S = {f, g} is not flagged; predicted ring W = {h} has no planted member.
         let truth = vec![
             t("a", Some("R")),
             t("b", Some("R")),
             t("c", Some("R")),
             t("d", None),
             t("e", None),
+            t("f", Some("S")),
+            t("g", Some("S")),
+            t("h", None),
         ];
-        let clusters: HashMap<String, String> =
-            [("a", "X"), ("b", "X"), ("c", "Y"), ("d", "Y"), ("e", "Z")]
-                .iter()
-                .map(|(a, c)| (a.to_string(), c.to_string()))
-                .collect();
-        let scores: HashMap<String, f64> = [("a", 90.0), ("b", 80.0), ("c", 70.0), ("d", 10.0)]
-            .iter()
-            .map(|(a, s)| (a.to_string(), *s))
-            .collect();
-        let r = evaluate(&truth, &clusters, &|c| c != "Z", &scores);
+        let clusters: HashMap<String, String> = [
+            ("a", "X"),
+            ("b", "X"),
+            ("c", "Y"),
+            ("d", "Y"),
+            ("e", "Z"),
+            ("f", "Z2"),
+            ("g", "Z2"),
+            ("h", "W"),
+        ]
+        .iter()
+        .map(|(a, c)| (a.to_string(), c.to_string()))
+        .collect();
+        let scores: HashMap<String, f64> = [
+            ("a", 90.0),
+            ("b", 80.0),
+            ("c", 70.0),
+            ("d", 10.0),
+            ("f", 60.0),
+            ("g", 50.0),
+        ]
+        .iter()
+        .map(|(a, s)| (a.to_string(), *s))
+        .collect();
+        let r = evaluate(&truth, &clusters, &|c| !c.starts_with('Z'), &scores);
         assert_eq!(r.ring_pairs.true_positives, 1); // (a, b)
         assert_eq!(r.ring_pairs.predicted, 2); // (a, b), (c, d)
-        assert_eq!(r.ring_pairs.actual, 3);
+        assert_eq!(r.ring_pairs.actual, 4); // R's three pairs, S's one
         assert!((r.ring_pairs.precision - 0.5).abs() < 1e-9);
         assert_eq!(r.ring_members.true_positives, 3);
-        assert_eq!(r.ring_members.predicted, 4);
+        assert_eq!(r.ring_members.predicted, 5);
         assert_eq!(r.score_auc, 1.0);
         assert_eq!(r.largest_cluster_accounts, 2);
         assert_eq!(r.largest_true_ring, 3);
+        assert_eq!((r.predicted_rings, r.true_rings), (3, 2)); // X, Y, W; R, S
+        assert_eq!(r.rings_without_planted_member, 1); // W
+        assert_eq!(r.planted_rings_missed, 1); // S
     }
 }

@@ -171,7 +171,7 @@ fn demo_runs_the_whole_pipeline() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(
-        out.contains("Top rings:") && out.contains("ring pairs"),
+        out.contains("Top rings:") && out.contains("ring pairs") && out.contains("ring errors"),
         "{out}"
     );
 }
