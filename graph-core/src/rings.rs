@@ -216,8 +216,9 @@ pub(crate) fn rings_from(
             let mut dob_accounts: HashMap<u64, Vec<(u32, Option<u64>)>> = HashMap::default();
             // Per identity, its accounts' ID numbers (None: the account gave none).
             let mut identity_govs: HashMap<u64, Vec<Option<u64>>> = HashMap::default();
-            // Per last name, how many accounts gave it.
+            // Per last name, how many accounts gave it; the accounts' (first) names.
             let mut last_names: HashMap<u64, u32> = HashMap::default();
+            let mut names: HashSet<u64> = HashSet::default();
             let mut accounts_without_last = 0;
             for &a in &cluster.anchors {
                 let f = anchor_facts(a);
@@ -229,6 +230,7 @@ pub(crate) fn rings_from(
                 // One name / ID number per account: its identity's, so format noise between an
                 // account and its inquiries does not look like a second name.
                 let first_name = get(Slot::Name).next();
+                names.extend(first_name);
                 let first_gov = get(Slot::GovId).next();
                 for g in get(Slot::GovId).filter(|g| linked_keys.contains(g)) {
                     gov_names.entry(g).or_default().extend(first_name);
@@ -272,7 +274,13 @@ pub(crate) fn rings_from(
                     base_kind(&out.kinds[out.shared[si].kind as usize]) == kinds::ADDRESS
                 })
             });
+            // Several people: identities, and names (one name under several birthdates is
+            // one identity reused, not a family); and not one name and birthdate worked under
+            // several ID numbers (at 10M, a synthetic identity of 21 accounts, its name
+            // spelled `Jürgen` and `Juergen`, passed the other tests).
             let household = distinct.len() >= 2
+                && names.len() >= 2
+                && !synthetic_name_dob
                 && has_address_link
                 && looks_like_a_family(
                     cluster.anchors.len(),
@@ -690,13 +698,21 @@ mod tests {
     /// The ring reports of `residents`, each with an email of its own, created a month apart
     /// (as a family's accounts are).
     fn residents(residents: &[Resident<'_>]) -> Vec<RingReport> {
+        residents_created(residents, |i| format!("2026-{:02}-01", i + 1))
+    }
+
+    /// [`residents`], the `i`th created at `created(i)`.
+    fn residents_created(
+        residents: &[Resident<'_>],
+        created: impl Fn(usize) -> String,
+    ) -> Vec<RingReport> {
         let opts = NormalizeOptions::default();
         let records: Vec<_> = residents
             .iter()
             .enumerate()
             .map(|(i, &(id, first, last, dob, (field, shared)))| {
                 let email = format!("{id}@example.org");
-                let created = format!("2026-{:02}-01", i + 1);
+                let created = created(i);
                 let raw = RawRecord::new(EntityType::Account)
                     .with(Field::AccountId, id)
                     .with(Field::CreatedAt, &created)
@@ -753,6 +769,66 @@ mod tests {
         // All six under one name: a household too.
         let rs = six_residents(LANDLINE, ["Miller"; 6]);
         assert!(rs[0].household && !rs[0].is_ring, "{:?}", rs[0].reasons);
+    }
+
+    #[test]
+    fn one_name_under_several_birthdates_at_one_address_is_not_a_household() {
+        // Six accounts of one Anna Miller with a landline, one birthdate typed differently:
+        // two identities, one name.
+        let people: Vec<Resident<'_>> = (0..6)
+            .map(|i| {
+                let ids = ["s1", "s2", "s3", "s4", "s5", "s6"];
+                let dob = if i == 5 { "1990-01-31" } else { "1990-01-30" };
+                (ids[i], "Anna", "Miller", dob, LANDLINE)
+            })
+            .collect();
+        let rs = residents(&people);
+        let r = &rs[0];
+        assert_eq!((r.accounts, r.distinct_identities), (6, 2));
+        assert!(!r.household, "{:?}", r.reasons);
+        assert!(!codes(r).contains(&"household_pattern"));
+    }
+
+    #[test]
+    fn a_synthetic_identity_at_one_address_is_not_a_household() {
+        // Four accounts of one Jürgen Wagner (spelled two ways), each with an ID number of its
+        // own, opened an hour apart at one address.
+        let people: [Resident<'_>; 4] = [
+            (
+                "w1",
+                "Jürgen",
+                "Wagner",
+                "1954-08-03",
+                (Field::GovIdNumber, "123-45-6780"),
+            ),
+            (
+                "w2",
+                "Juergen",
+                "Wagner",
+                "1954-08-03",
+                (Field::GovIdNumber, "234-56-7891"),
+            ),
+            (
+                "w3",
+                "Jürgen",
+                "Wagner",
+                "1954-08-03",
+                (Field::GovIdNumber, "345-67-8902"),
+            ),
+            (
+                "w4",
+                "Jürgen",
+                "Wagner",
+                "1954-08-03",
+                (Field::GovIdNumber, "456-78-9013"),
+            ),
+        ];
+        let rs = residents_created(&people, |i| format!("2026-03-01T{:02}:00:00Z", i + 1));
+        let r = &rs[0];
+        assert_eq!(r.accounts, 4);
+        assert!(r.synthetic_name_dob, "{:?}", r.reasons);
+        assert!(!r.household, "{:?}", r.reasons);
+        assert!(r.is_ring, "{:?}", r.reasons);
     }
 
     #[test]
