@@ -793,36 +793,15 @@ mod tests {
     fn a_synthetic_identity_at_one_address_is_not_a_household() {
         // Four accounts of one Jürgen Wagner (spelled two ways), each with an ID number of its
         // own, opened an hour apart at one address.
-        let people: [Resident<'_>; 4] = [
-            (
-                "w1",
-                "Jürgen",
-                "Wagner",
-                "1954-08-03",
-                (Field::GovIdNumber, "123-45-6780"),
-            ),
-            (
-                "w2",
-                "Juergen",
-                "Wagner",
-                "1954-08-03",
-                (Field::GovIdNumber, "234-56-7891"),
-            ),
-            (
-                "w3",
-                "Jürgen",
-                "Wagner",
-                "1954-08-03",
-                (Field::GovIdNumber, "345-67-8902"),
-            ),
-            (
-                "w4",
-                "Jürgen",
-                "Wagner",
-                "1954-08-03",
-                (Field::GovIdNumber, "456-78-9013"),
-            ),
-        ];
+        let people: Vec<Resident<'_>> = [
+            ("w1", "Jürgen", "123-45-6780"),
+            ("w2", "Juergen", "234-56-7891"),
+            ("w3", "Jürgen", "345-67-8902"),
+            ("w4", "Jürgen", "456-78-9013"),
+        ]
+        .into_iter()
+        .map(|(id, first, gov)| (id, first, "Wagner", "1954-08-03", (Field::GovIdNumber, gov)))
+        .collect();
         let rs = residents_created(&people, |i| format!("2026-03-01T{:02}:00:00Z", i + 1));
         let r = &rs[0];
         assert_eq!(r.accounts, 4);
