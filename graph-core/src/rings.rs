@@ -216,7 +216,8 @@ pub(crate) fn rings_from(
             let mut dob_accounts: HashMap<u64, Vec<(u32, Option<u64>)>> = HashMap::default();
             // Per identity, its accounts' ID numbers (None: the account gave none).
             let mut identity_govs: HashMap<u64, Vec<Option<u64>>> = HashMap::default();
-            // Per last name, how many accounts gave it; the accounts' (first) names.
+            // Per last name, how many accounts gave it; each account's name (its first `name`
+            // fact, as for the ID numbers below).
             let mut last_names: HashMap<u64, u32> = HashMap::default();
             let mut names: HashSet<u64> = HashSet::default();
             let mut accounts_without_last = 0;
