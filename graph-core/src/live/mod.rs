@@ -217,8 +217,8 @@ pub struct PropertyView {
     pub key: String,
     /// Distinct accounts sharing it.
     pub entity_count: u32,
-    /// `linking`, `shared` (shared but its kind does not link on its own), `single`, or
-    /// `hub`.
+    /// `linking`, `shared` (shared but its kind does not link on its own, or a window kind
+    /// whose observations link no group), `single`, or `hub`.
     pub status: &'static str,
 }
 
@@ -881,6 +881,14 @@ impl LiveGraph {
                     status: match p.status {
                         Status::Single => "single",
                         Status::Shared => "shared",
+                        // A window property links only the groups its window connects (of
+                        // `min_accounts` or more); with none, it is shared, not linking.
+                        Status::Linking
+                            if self.rules[p.kind as usize].link == LinkMode::Window
+                                && self.links_of(p).0.is_empty() =>
+                        {
+                            "shared"
+                        }
                         Status::Linking => "linking",
                         Status::Hub(_) => "hub",
                     },

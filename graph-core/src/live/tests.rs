@@ -774,12 +774,19 @@ fn a_third_account_within_the_window_links_a_name_and_birthdates_pair() {
     );
     let mut g = LiveGraph::new(keyer(), cfg.clone());
     let cluster = |g: &LiveGraph, id: &str| g.risk(EntityType::Account, id).unwrap().cluster_id;
+    let status = |g: &LiveGraph| {
+        let props = g.properties(EntityType::Account, "a").unwrap();
+        let p = props.iter().find(|p| p.kind == kinds::NAME_DOB).unwrap();
+        (p.entity_count, p.status)
+    };
     g.upsert(a.clone());
     g.upsert(b.clone());
     assert_ne!(cluster(&g, "a"), cluster(&g, "b"), "a pair does not link");
+    assert_eq!(status(&g), (2, "shared"));
     g.upsert(c.clone());
     assert_eq!(cluster(&g, "a"), cluster(&g, "b"));
     assert_eq!(cluster(&g, "a"), cluster(&g, "c"));
+    assert_eq!(status(&g), (3, "linking"));
     assert_eq!(live(&g), batch(&[a.clone(), b.clone(), c.clone()], &cfg));
     // c leaves the window (created 100 hours on): the pair unlinks again.
     g.upsert(account("c", 100, &dob));
