@@ -853,13 +853,10 @@ fn burst_sizes(
     // Each group's earliest and latest observation that linked (as `window_groups` links
     // them): an account seen again long after its burst does not stretch the burst.
     let mut span = vec![(i64::MAX, i64::MIN); groups.len()];
-    for w in obs.windows(2) {
-        let ((t0, a0), (t1, a1)) = (w[0], w[1]);
-        if a0 != a1
-            && t1 - t0 <= window
-            && let Some(&i) = group_of.get(&a0)
-        {
-            span[i] = (span[i].0.min(t0), span[i].1.max(t1));
+    for i in linked_steps(&obs, window) {
+        let ((t0, a0), (t1, _)) = (obs[i], obs[i + 1]);
+        if let Some(&g) = group_of.get(&a0) {
+            span[g] = (span[g].0.min(t0), span[g].1.max(t1));
         }
     }
     groups
@@ -868,6 +865,15 @@ fn burst_sizes(
         .filter(|(_, (first, last))| last - first <= window)
         .map(|(anchors, _)| anchors.len() as u32)
         .collect()
+}
+
+/// The steps a window links in observations `obs` (sorted by time, every one timed): each
+/// `i` whose `obs[i]` and `obs[i + 1]` are of different anchors within `window` ms.
+fn linked_steps(obs: &[(i64, u32)], window: i64) -> impl Iterator<Item = usize> + '_ {
+    (0..obs.len().saturating_sub(1)).filter(move |&i| {
+        let ((t0, a0), (t1, a1)) = (obs[i], obs[i + 1]);
+        a0 != a1 && t1 - t0 <= window
+    })
 }
 
 /// The observations `(time, anchor)` of rows `g` for [`window_groups`] (`i64::MAX`: no time).
@@ -908,13 +914,9 @@ pub(crate) fn window_groups(
 ) -> (Vec<(u32, u32)>, Vec<Vec<u32>>) {
     obs.retain(|o| o.0 != i64::MAX);
     obs.sort_unstable();
-    let mut pairs = Vec::new();
-    for w in obs.windows(2) {
-        let ((t0, a0), (t1, a1)) = (w[0], w[1]);
-        if a0 != a1 && t1 - t0 <= window {
-            pairs.push((a0, a1));
-        }
-    }
+    let mut pairs: Vec<(u32, u32)> = linked_steps(&obs, window)
+        .map(|i| (obs[i].1, obs[i + 1].1))
+        .collect();
     let mut anchors: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
     anchors.sort_unstable();
     anchors.dedup();
