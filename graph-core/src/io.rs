@@ -911,7 +911,7 @@ pub(crate) fn write_chunks(
     rows: usize,
     chunk_rows: usize,
     unique: &[&str],
-    chunk: impl Fn(std::ops::Range<usize>) -> Result<RecordBatch>,
+    chunk: impl Fn(std::ops::Range<usize>) -> Result<RecordBatch> + Sync,
 ) -> Result<()> {
     let tmp: PathBuf = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(|source| Error::Io {
@@ -927,22 +927,34 @@ pub(crate) fn write_chunks(
         props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
     }
     let err = |e| pq_err(path, e);
-    let first = chunk(0..rows.min(chunk_rows))?;
-    let mut w = ParallelWriter::try_new(file, first.schema(), props.build()).map_err(err)?;
-    let mut next = Some(first);
+    // The chunks, cut at row-group boundaries, and whether each ends its group.
+    let mut ranges = Vec::new();
     let mut at = 0;
     while at < rows {
         let group_end = (at + ROW_GROUP_ROWS).min(rows);
         while at < group_end {
-            let end = (at + chunk_rows).min(group_end);
-            let batch = match next.take() {
-                Some(b) if b.num_rows() == end - at => b,
-                _ => chunk(at..end)?,
-            };
-            w.write(&batch).map_err(err)?;
+            let end = (at + chunk_rows.max(1)).min(group_end);
+            ranges.push((at..end, end == group_end));
             at = end;
         }
-        w.close_group().map_err(err)?;
+    }
+    let first = chunk(ranges.first().map_or(0..0, |r| r.0.clone()))?;
+    let mut w = ParallelWriter::try_new(file, first.schema(), props.build()).map_err(err)?;
+    // Each chunk is built while the one before it is encoded: building a chunk (formatting
+    // ids, gathering reasons) is sequential, and encoding keeps only as many threads busy as
+    // the table has heavy columns.
+    let mut pending = Some(first);
+    for (i, (_, ends_group)) in ranges.iter().enumerate() {
+        let Some(batch) = pending.take() else {
+            break;
+        };
+        let next = ranges.get(i + 1).map(|r| r.0.clone());
+        let (written, built) = rayon::join(|| w.write(&batch), || next.map(&chunk).transpose());
+        written.map_err(err)?;
+        pending = built?;
+        if *ends_group {
+            w.close_group().map_err(err)?;
+        }
     }
     w.finish().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(|source| Error::Io {

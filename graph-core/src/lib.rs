@@ -70,6 +70,6 @@ pub use record::{
     kinds,
 };
 pub use rings::{Reason, RingReport};
-pub use score::EntityScore;
+pub use score::{EntityScore, Scores};
 pub use table::{Attributes, Entities, EntityIds, LinkInput, RowValues};
 pub use uf::ConcurrentUnionFind;

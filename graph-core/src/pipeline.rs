@@ -17,8 +17,8 @@ use crate::keys::{Keyer, key_hex};
 use crate::linker::{IdText, KindStats, LinkOutput, base_kind, cluster_id, hash_of_id, link};
 use crate::normalize::mask;
 use crate::record::EntityType;
-use crate::rings::{RingReport, ring_facts, rings_from};
-use crate::score::{EntityScore, scores};
+use crate::rings::{Reason, RingReport, ring_facts, rings_from};
+use crate::score::{Scores, scores};
 use crate::table::{Attributes, Entities, LinkInput, RowValues, Values};
 
 /// A ring as the summary shows it.
@@ -253,8 +253,8 @@ pub struct RunResult {
     pub link: LinkOutput,
     /// Ring reports of multi-anchor clusters.
     pub rings: Vec<RingReport>,
-    /// Per-entity scores.
-    pub scores: Vec<EntityScore>,
+    /// Per-entity scores (held per anchor).
+    pub scores: Scores,
     /// Duplicate identities, unless disabled in the configuration. After [`run_link`] the
     /// pairs' `fields` are empty: they were written to `duplicates.parquet` (with the
     /// explanations) before linking, and freed to bound the run's peak memory.
@@ -809,7 +809,7 @@ fn write_cluster_ids<S: AsRef<str>>(
     ents: &Entities,
     out: &LinkOutput,
     path: &Path,
-    id: impl Fn(usize) -> S,
+    id: impl Fn(usize) -> S + Sync,
 ) -> Result<()> {
     debug_assert_eq!(out.cluster_of.len(), ents.len());
     write_chunks(
@@ -877,19 +877,19 @@ fn write_scores(r: &RunResult, out_dir: &Path) -> Result<()> {
         WRITE_CHUNK_ROWS,
         &["entity_id"],
         |rows| {
-            let sc = &r.scores[rows.clone()];
+            let sc: Vec<(f64, &[Reason])> =
+                rows.clone().map(|e| r.scores.of(&ents.anchor, e)).collect();
             TableBuilder::new()
                 .str("entity_id", ents.ids.range(rows.clone()))
                 .str("entity_type", ents.types[rows].iter().map(|t| t.as_str()))
-                .f64("score", sc.iter().map(|s| s.score))
+                .f64("score", sc.iter().map(|s| s.0))
                 .str_list(
                     "reasons",
-                    sc.iter()
-                        .map(|s| s.reasons.iter().map(|r| r.message.as_str())),
+                    sc.iter().map(|s| s.1.iter().map(|r| r.message.as_str())),
                 )
                 .str_list(
                     "reason_codes",
-                    sc.iter().map(|s| s.reasons.iter().map(|r| r.code)),
+                    sc.iter().map(|s| s.1.iter().map(|r| r.code)),
                 )
                 .finish()
         },

@@ -83,7 +83,7 @@ use crate::linker::{Cluster, Hub, HubReason, LinkOutput, SharedProperty, Singles
 use crate::normalize::mask;
 use crate::record::{EntityType, Label, Normalized, kinds};
 use crate::rings::{Reason, RingReport, rings};
-use crate::score::{EntityScore, scores};
+use crate::score::{EntityScore, Scores, scores};
 use crate::table::{Attributes, Entities, LinkInput};
 
 use self::dups::Dups;
@@ -253,7 +253,7 @@ pub struct RescoreJob {
     slot: u32,
     version: u32,
     sub: SubGraph,
-    result: Option<(Option<RingReport>, Vec<EntityScore>)>,
+    result: Option<(Option<RingReport>, Scores)>,
 }
 
 impl RescoreJob {
@@ -280,7 +280,7 @@ struct SubGraph {
 }
 
 impl SubGraph {
-    fn compute(&self, config: &LinkConfig) -> (Option<RingReport>, Vec<EntityScore>) {
+    fn compute(&self, config: &LinkConfig) -> (Option<RingReport>, Scores) {
         let ring = rings(&self.input, &self.out, &self.input.attributes, config)
             .into_iter()
             .next();
@@ -518,11 +518,7 @@ impl LiveGraph {
         g.dependents = vec![Vec::new(); n];
         g.cluster_of = vec![NONE; n];
         g.values.reserve(n);
-        g.scores = sc
-            .into_iter()
-            .enumerate()
-            .map(|(e, s)| (g.anchor[e] == e as u32 && !s.reasons.is_empty()).then(|| Box::new(s)))
-            .collect();
+        g.scores = sc.into_per_anchor();
         for (e, r) in records.iter().enumerate() {
             let e32 = e as u32;
             if r.entity.entity_type == EntityType::Inquiry {
@@ -2013,17 +2009,13 @@ impl LiveGraph {
         self.store_scores(slot, &sub, ring, sc);
     }
 
-    fn store_scores(
-        &mut self,
-        slot: u32,
-        sub: &SubGraph,
-        ring: Option<RingReport>,
-        sc: Vec<EntityScore>,
-    ) {
+    fn store_scores(&mut self, slot: u32, sub: &SubGraph, ring: Option<RingReport>, sc: Scores) {
+        let local_anchor = &sub.input.entities.anchor;
         for &(l, m) in &sub.scored {
-            let s = &sc[l as usize];
-            self.scores[m as usize] = (self.anchor[m as usize] == m && !s.reasons.is_empty())
-                .then(|| Box::new(s.clone()));
+            self.scores[m as usize] = sc
+                .get(local_anchor, l as usize)
+                .filter(|_| self.anchor[m as usize] == m)
+                .map(|s| Box::new(s.clone()));
         }
         let s = &mut self.slots[slot as usize];
         s.ring = ring.map(Box::new);

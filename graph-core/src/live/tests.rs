@@ -145,7 +145,12 @@ fn batch_with(records: &[Normalized], config: &LinkConfig, model: Option<&Model>
             .map(|h| (crate::keys::key_hex(h.key), h.entity_count))
             .collect(),
         scores: (0..input.entities.len())
-            .map(|e| (key(e), (sc[e].score * 10.0).round() as i64))
+            .map(|e| {
+                (
+                    key(e),
+                    (sc.of(&input.entities.anchor, e).0 * 10.0).round() as i64,
+                )
+            })
             .collect(),
         rings: rs
             .iter()
