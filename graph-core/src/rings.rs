@@ -14,7 +14,7 @@ use crate::config::{LinkConfig, STRONG};
 use crate::linker::{LinkOutput, base_kind};
 use crate::normalize::mask;
 use crate::record::{Label, kinds};
-use crate::table::{LinkInput, Values};
+use crate::table::{LinkInput, PerIndex, Values};
 
 /// One reason behind a score: a stable code, a sentence naming the evidence (masked), and the
 /// points it contributed.
@@ -84,7 +84,24 @@ enum Slot {
 /// reads of the attribute table, so a batch link takes them and frees the table (14 bytes a
 /// row, 3 GB at 10M accounts) before the values are read and rings found.
 #[derive(Debug, Default)]
-pub(crate) struct RingFacts(Vec<(u32, Slot, u64)>);
+pub(crate) struct RingFacts {
+    facts: Vec<(u32, Slot, u64)>,
+    /// Where each anchor's facts start: anchor `a`'s are `facts[first[a]..first[a + 1]]`.
+    /// Two binary searches of the whole list per anchor were most of the rings step at 10M
+    /// accounts (tens of millions of facts, a cache miss a step).
+    first: Vec<u32>,
+}
+
+impl RingFacts {
+    /// The facts of anchor `a`, sorted.
+    fn of(&self, a: u32) -> &[(u32, Slot, u64)] {
+        let a = a as usize;
+        match (self.first.get(a), self.first.get(a + 1)) {
+            (Some(&s), Some(&e)) => &self.facts[s as usize..e as usize],
+            _ => &[],
+        }
+    }
+}
 
 /// The [`RingFacts`] of a link's output.
 pub(crate) fn ring_facts(input: &LinkInput, out: &LinkOutput) -> RingFacts {
@@ -112,7 +129,14 @@ pub(crate) fn ring_facts(input: &LinkInput, out: &LinkOutput) -> RingFacts {
         .collect();
     facts.par_sort_unstable();
     facts.dedup();
-    RingFacts(facts)
+    let mut first = vec![0u32; ents.len() + 1];
+    for f in &facts {
+        first[f.0 as usize + 1] += 1;
+    }
+    for a in 0..ents.len() {
+        first[a + 1] += first[a];
+    }
+    RingFacts { facts, first }
 }
 
 /// Computes ring reports for every cluster with two or more anchors.
@@ -136,14 +160,16 @@ pub(crate) fn rings_from(
 ) -> Vec<RingReport> {
     let ents = &input.entities;
     let multi = &out.clusters[..out.multi_clusters];
-    let facts = &facts.0;
 
-    // Shared properties per cluster.
-    let mut shared_of: HashMap<u32, Vec<usize>> = HashMap::default();
-    for (i, s) in out.shared.iter().enumerate() {
-        let c = out.cluster_of[s.anchors[0] as usize];
-        shared_of.entry(c).or_default().push(i);
-    }
+    // Shared properties per cluster (a property links anchors of one multi-anchor cluster).
+    let shared_of = PerIndex::build(multi.len(), |f| {
+        for (i, s) in out.shared.iter().enumerate() {
+            let c = out.cluster_of[s.anchors[0] as usize];
+            if (c as usize) < multi.len() {
+                f(c, i as u32);
+            }
+        }
+    });
     let strengths: Vec<f64> = out
         .kinds
         .iter()
@@ -154,11 +180,7 @@ pub(crate) fn rings_from(
         .par_iter()
         .enumerate()
         .map(|(ci, cluster)| {
-            let anchor_facts = |a: u32| {
-                let s = facts.partition_point(|f| f.0 < a);
-                let e = facts.partition_point(|f| f.0 <= a);
-                &facts[s..e]
-            };
+            let anchor_facts = |a: u32| facts.of(a);
             // Identity of an anchor: its first name+dob key, else name key, else itself.
             let identity = |a: u32| -> u64 {
                 let f = anchor_facts(a);
@@ -175,12 +197,9 @@ pub(crate) fn rings_from(
             // Strong properties across identities.
             let mut strong_kinds: Vec<String> = Vec::new();
             let mut strong_examples = Vec::new();
-            for &si in shared_of
-                .get(&(ci as u32))
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-            {
-                let s = &out.shared[si];
+            let cluster_shared = shared_of.get(ci as u32);
+            for &si in cluster_shared {
+                let s = &out.shared[si as usize];
                 if strengths[s.kind as usize] < STRONG {
                     continue;
                 }
@@ -206,10 +225,9 @@ pub(crate) fn rings_from(
             // Synthetic patterns and identity reuse, over ID numbers and name + birthdate
             // values that actually linked accounts of this cluster (never hubs or
             // placeholders).
-            let cluster_shared = shared_of.get(&(ci as u32)).map_or(&[][..], Vec::as_slice);
             let linked_keys: HashSet<u64> = cluster_shared
                 .iter()
-                .map(|&si| out.shared[si].key)
+                .map(|&si| out.shared[si as usize].key)
                 .collect();
             let mut gov_names: HashMap<u64, HashSet<u64>> = HashMap::default();
             // Per linked name + birthdate, its accounts with their ID numbers.
@@ -255,7 +273,7 @@ pub(crate) fn rings_from(
             // common) are expected in a large population; see `several_ids_one_operation`.
             let tied = |a: u32, b: u32| {
                 cluster_shared.iter().any(|&si| {
-                    let s = &out.shared[si];
+                    let s = &out.shared[si as usize];
                     base_kind(&out.kinds[s.kind as usize]) != kinds::NAME_DOB
                         && s.anchors.binary_search(&a).is_ok()
                         && s.anchors.binary_search(&b).is_ok()
@@ -270,10 +288,8 @@ pub(crate) fn rings_from(
                 .map(|govs| accounts_of_one_id(govs))
                 .max()
                 .unwrap_or(0);
-            let has_address_link = shared_of.get(&(ci as u32)).is_some_and(|v| {
-                v.iter().any(|&si| {
-                    base_kind(&out.kinds[out.shared[si].kind as usize]) == kinds::ADDRESS
-                })
+            let has_address_link = cluster_shared.iter().any(|&si| {
+                base_kind(&out.kinds[out.shared[si as usize].kind as usize]) == kinds::ADDRESS
             });
             // Several people: identities, and names (one name under several birthdates is
             // one identity reused, not a family); and not one name and birthdate worked under

@@ -16,7 +16,7 @@ use crate::linker::{LinkOutput, base_kind};
 use crate::normalize::mask;
 use crate::record::Label;
 use crate::rings::{Reason, RingReport};
-use crate::table::{LinkInput, Values};
+use crate::table::{LinkInput, PerIndex, Values};
 
 /// The score of one entity.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -65,36 +65,6 @@ struct Reach {
     via: usize,
 }
 
-/// Lists of values per anchor in compressed form (`items[offsets[a]..offsets[a + 1]]`):
-/// two flat vectors instead of a map of vectors, built in two passes over the source.
-struct PerAnchor {
-    offsets: Vec<u32>,
-    items: Vec<u32>,
-}
-
-impl PerAnchor {
-    /// `each` calls its argument with every `(anchor, value)`; it is run twice.
-    fn build(n: usize, each: impl Fn(&mut dyn FnMut(u32, u32))) -> Self {
-        let mut offsets = vec![0u32; n + 1];
-        each(&mut |a, _| offsets[a as usize + 1] += 1);
-        for i in 0..n {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut fill = offsets.clone();
-        let mut items = vec![0u32; offsets[n] as usize];
-        each(&mut |a, v| {
-            items[fill[a as usize] as usize] = v;
-            fill[a as usize] += 1;
-        });
-        PerAnchor { offsets, items }
-    }
-
-    fn get(&self, a: u32) -> &[u32] {
-        let a = a as usize;
-        &self.items[self.offsets[a] as usize..self.offsets[a + 1] as usize]
-    }
-}
-
 /// Multi-source breadth-first search from anchors labelled fraud over shared properties.
 /// `O(shared postings)`; nothing when no entity is labelled fraud.
 fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u32, Reach> {
@@ -109,7 +79,7 @@ fn fraud_reach(input: &LinkInput, out: &LinkOutput, max_hops: u32) -> HashMap<u3
     if seeds.is_empty() {
         return reach;
     }
-    let props_of = PerAnchor::build(ents.len(), |f| {
+    let props_of = PerIndex::build(ents.len(), |f| {
         for (i, s) in out.shared.iter().enumerate() {
             for &a in &s.anchors {
                 f(a, i as u32);
@@ -175,7 +145,7 @@ pub(crate) fn scores(
         .iter()
         .map(|k| config.rule(base_kind(k)).strength >= STRONG)
         .collect();
-    let strong_of = PerAnchor::build(ents.len(), |f| {
+    let strong_of = PerIndex::build(ents.len(), |f| {
         for (i, s) in out.shared.iter().enumerate() {
             if strong_kind[s.kind as usize] {
                 for &a in &s.anchors {

@@ -176,6 +176,40 @@ impl Entities {
     }
 }
 
+/// Lists of values per index (an anchor, a cluster) in compressed form
+/// (`items[offsets[i]..offsets[i + 1]]`): two flat vectors instead of a map of vectors, built
+/// in two passes over the source. Each list keeps the order its values were given in.
+#[derive(Debug)]
+pub(crate) struct PerIndex {
+    offsets: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl PerIndex {
+    /// Lists for indexes `0..n`: `each` calls its argument with every `(index, value)`
+    /// (each index below `n`); it is run twice.
+    pub(crate) fn build(n: usize, each: impl Fn(&mut dyn FnMut(u32, u32))) -> Self {
+        let mut offsets = vec![0u32; n + 1];
+        each(&mut |a, _| offsets[a as usize + 1] += 1);
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut items = vec![0u32; offsets[n] as usize];
+        each(&mut |a, v| {
+            items[fill[a as usize] as usize] = v;
+            fill[a as usize] += 1;
+        });
+        PerIndex { offsets, items }
+    }
+
+    /// The list of index `i`.
+    pub(crate) fn get(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        &self.items[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
 /// Attribute rows with their keys.
 ///
 /// The normalised values are held only when the rows were pushed with them ([`push`],
