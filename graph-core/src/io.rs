@@ -900,10 +900,11 @@ const ROW_GROUP_ROWS: usize = 1 << 20;
 /// Rows per batch handed to the Parquet writer by [`write_chunks`].
 pub(crate) const WRITE_CHUNK_ROWS: usize = 65_536;
 
-/// Writes a table of `rows` rows to `path` atomically (temp file, then rename), building it
-/// `chunk_rows` rows at a time with `chunk(rows)`: the file is the same as one written from
-/// a single batch of every row, but no column of the whole table is ever built, so writing
-/// a table of millions of rows reuses a few small buffers instead of filling fresh memory.
+/// Writes a table of `rows` rows to `path` atomically (temp file, then rename; the temp file
+/// is removed when the write fails), building it `chunk_rows` rows at a time with
+/// `chunk(rows)`: the file is the same as one written from a single batch of every row, but
+/// no column of the whole table is ever built, so writing a table of millions of rows reuses
+/// a few small buffers instead of filling fresh memory.
 /// Columns named in `unique` (values that rarely repeat, such as ids) skip dictionary
 /// encoding, which could only fall back to plain encoding for them after trying.
 pub(crate) fn write_chunks(
@@ -918,6 +919,26 @@ pub(crate) fn write_chunks(
         path: tmp.clone(),
         source,
     })?;
+    if let Err(e) = encode_chunks(file, path, rows, chunk_rows, unique, chunk) {
+        // Best effort: the error to report is the write's, not the clean-up's.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// [`write_chunks`]'s encoding of the table into `file` (the temporary file of `path`).
+fn encode_chunks(
+    file: File,
+    path: &Path,
+    rows: usize,
+    chunk_rows: usize,
+    unique: &[&str],
+    chunk: impl Fn(std::ops::Range<usize>) -> Result<RecordBatch> + Sync,
+) -> Result<()> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).map_err(|e| pq_err(path, e))?,
@@ -957,10 +978,7 @@ pub(crate) fn write_chunks(
         }
     }
     w.finish().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(())
 }
 
 /// A Parquet file written row group by row group, each group's columns encoded and
@@ -1354,15 +1372,25 @@ mod tests {
     #[test]
     fn a_table_written_in_chunks_reads_back_as_written_whole() {
         let tmp = tempfile::tempdir().unwrap();
-        // More rows than a row group holds, in chunks that do not divide it, and an empty
-        // table.
-        for (rows, chunk) in [(ROW_GROUP_ROWS + 1_234, 100_003), (50, 7), (0, 7)] {
-            let path = tmp.path().join(format!("t{rows}.parquet"));
+        // More rows than a row group holds, in chunks that do not divide it, in chunks larger
+        // than a group, in chunks of no rows (taken as one), and an empty table.
+        for (rows, chunk) in [
+            (ROW_GROUP_ROWS + 1_234, 100_003),
+            (ROW_GROUP_ROWS + 5, 2 * ROW_GROUP_ROWS),
+            (50, 7),
+            (10, 0),
+            (0, 7),
+        ] {
+            let path = tmp.path().join(format!("t{rows}-{chunk}.parquet"));
             write_chunks(&path, rows, chunk, &["id"], table_of).unwrap();
             let reader =
                 ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
             let groups = reader.metadata().num_row_groups();
             assert_eq!(groups, rows.div_ceil(ROW_GROUP_ROWS), "{rows} rows");
+            for g in 0..groups {
+                let want = (rows - g * ROW_GROUP_ROWS).min(ROW_GROUP_ROWS);
+                assert_eq!(reader.metadata().row_group(g).num_rows() as usize, want);
+            }
             let batches: Vec<RecordBatch> = reader
                 .build()
                 .unwrap()
@@ -1372,6 +1400,28 @@ mod tests {
             let read = arrow::compute::concat_batches(&whole.schema(), &batches).unwrap();
             assert_eq!(read, whole, "{rows} rows in chunks of {chunk}");
         }
+    }
+
+    #[test]
+    fn a_chunk_that_fails_fails_the_write_and_leaves_no_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("t.parquet");
+        // The second chunk is built while the first is encoded; its error is the write's.
+        let failing = |rows: std::ops::Range<usize>| {
+            if rows.start > 0 {
+                Err(Error::TooLarge(rows.start))
+            } else {
+                table_of(rows)
+            }
+        };
+        let err = write_chunks(&path, 30, 10, &["id"], failing).unwrap_err();
+        assert!(matches!(err, Error::TooLarge(10)), "{err}");
+        assert!(!path.exists());
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "no temporary file"
+        );
     }
 
     #[test]

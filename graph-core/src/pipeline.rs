@@ -530,6 +530,8 @@ fn link_with(
         let t = Instant::now();
         progress("finding rings");
         let rs = rings_from(&input, &out, &facts, &values, config);
+        // Scores need no facts: free them (hundreds of MB at 10M accounts) before scoring.
+        drop(facts);
         timings.push(("rings".to_owned(), ms(t)));
         let t = Instant::now();
         progress("scoring");
@@ -868,6 +870,13 @@ fn write_rings(r: &RunResult, out_dir: &Path) -> Result<()> {
     write_batch(&out_dir.join("rings.parquet"), &rings)
 }
 
+impl RunResult {
+    /// Entity `e`'s score (0 without reasons) and its reasons, largest first: its anchor's.
+    pub fn score_of(&self, e: usize) -> (f64, &[Reason]) {
+        self.scores.of(&self.input.entities.anchor, e)
+    }
+}
+
 fn write_scores(r: &RunResult, out_dir: &Path) -> Result<()> {
     let ents = &r.input.entities;
     let path = out_dir.join("scores.parquet");
@@ -877,8 +886,7 @@ fn write_scores(r: &RunResult, out_dir: &Path) -> Result<()> {
         WRITE_CHUNK_ROWS,
         &["entity_id"],
         |rows| {
-            let sc: Vec<(f64, &[Reason])> =
-                rows.clone().map(|e| r.scores.of(&ents.anchor, e)).collect();
+            let sc: Vec<(f64, &[Reason])> = rows.clone().map(|e| r.score_of(e)).collect();
             TableBuilder::new()
                 .str("entity_id", ents.ids.range(rows.clone()))
                 .str("entity_type", ents.types[rows].iter().map(|t| t.as_str()))
