@@ -252,6 +252,11 @@ impl IdText {
         }
         IdText(text)
     }
+
+    /// The id's ASCII bytes.
+    pub(crate) fn bytes(self) -> [u8; 19] {
+        self.0
+    }
 }
 
 impl AsRef<str> for IdText {

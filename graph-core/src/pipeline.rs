@@ -797,21 +797,29 @@ fn write_clusters(ents: &Entities, out: &LinkOutput, out_dir: &Path) -> Result<(
     // an id is formatted from 8 bytes looked up by cluster, with no string behind it.
     let hashes: Option<Vec<u64>> = out.clusters.par_iter().map(|c| hash_of_id(&c.id)).collect();
     let Some(hashes) = hashes else {
-        return write_cluster_ids(ents, out, &path, |e| cluster_id_of(out, e));
+        return write_cluster_ids(ents, out, &path, |b, rows| {
+            b.str("cluster_id", rows.map(|e| cluster_id_of(out, e)))
+        });
     };
     let hash = |ci: u32| match hashes.get(ci as usize) {
         Some(&h) => h,
         None => out.singles.hash[ci as usize - hashes.len()],
     };
-    write_cluster_ids(ents, out, &path, |e| IdText::of(hash(out.cluster_of[e])))
+    write_cluster_ids(ents, out, &path, |b, rows| {
+        b.ascii_fixed(
+            "cluster_id",
+            rows.map(|e| IdText::of(hash(out.cluster_of[e])).bytes()),
+        )
+    })
 }
 
-/// Writes `clusters.parquet` with `id(e)` as entity `e`'s cluster id.
-fn write_cluster_ids<S: AsRef<str>>(
+/// Writes `clusters.parquet`, `cluster_ids(table, rows)` adding the `cluster_id` column of
+/// entities `rows`.
+fn write_cluster_ids(
     ents: &Entities,
     out: &LinkOutput,
     path: &Path,
-    id: impl Fn(usize) -> S + Sync,
+    cluster_ids: impl Fn(TableBuilder, std::ops::Range<usize>) -> TableBuilder + Sync,
 ) -> Result<()> {
     debug_assert_eq!(out.cluster_of.len(), ents.len());
     write_chunks(
@@ -820,14 +828,13 @@ fn write_cluster_ids<S: AsRef<str>>(
         WRITE_CHUNK_ROWS,
         &["entity_id", "cluster_id"],
         |rows| {
-            TableBuilder::new()
-                .str("entity_id", ents.ids.range(rows.clone()))
+            let b = TableBuilder::new()
+                .ids("entity_id", &ents.ids, rows.clone())
                 .str(
                     "entity_type",
                     ents.types[rows.clone()].iter().map(|t| t.as_str()),
-                )
-                .str("cluster_id", rows.map(&id))
-                .finish()
+                );
+            cluster_ids(b, rows).finish()
         },
     )
 }
@@ -888,7 +895,7 @@ fn write_scores(r: &RunResult, out_dir: &Path) -> Result<()> {
         |rows| {
             let sc: Vec<(f64, &[Reason])> = rows.clone().map(|e| r.score_of(e)).collect();
             TableBuilder::new()
-                .str("entity_id", ents.ids.range(rows.clone()))
+                .ids("entity_id", &ents.ids, rows.clone())
                 .str("entity_type", ents.types[rows].iter().map(|t| t.as_str()))
                 .f64("score", sc.iter().map(|s| s.0))
                 .str_list(

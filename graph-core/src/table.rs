@@ -72,6 +72,27 @@ impl EntityIds {
         })
     }
 
+    /// The ids of `range` as they lie in the buffer: their text, each one's end in the
+    /// buffer, and where the first starts.
+    ///
+    /// # Panics
+    /// When `range` is out of bounds.
+    pub(crate) fn span(&self, range: std::ops::Range<usize>) -> (&str, &[u64], u64) {
+        let start = match range.start {
+            0 => 0,
+            i => self.end[i - 1],
+        };
+        let end = match range.end {
+            0 => 0,
+            i => self.end[i - 1],
+        };
+        (
+            &self.bytes[start as usize..end.max(start) as usize],
+            &self.end[range],
+            start,
+        )
+    }
+
     /// Appends every id of `other`.
     pub fn extend_from(&mut self, other: &EntityIds) {
         let base = self.bytes.len() as u64;
