@@ -920,7 +920,49 @@ pub(crate) fn write_chunks(
         path: tmp.clone(),
         source,
     })?;
-    if let Err(e) = encode_chunks(file, path, rows, chunk_rows, unique, chunk) {
+    let encode = move || -> Result<()> {
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(1).map_err(|e| pq_err(path, e))?,
+            ))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        for c in unique {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+        }
+        let err = |e| pq_err(path, e);
+        // The chunks, cut at row-group boundaries, and whether each ends its group.
+        let mut ranges = Vec::new();
+        let mut at = 0;
+        while at < rows {
+            let group_end = (at + ROW_GROUP_ROWS).min(rows);
+            while at < group_end {
+                let end = (at + chunk_rows.max(1)).min(group_end);
+                ranges.push((at..end, end == group_end));
+                at = end;
+            }
+        }
+        let first = chunk(ranges.first().map_or(0..0, |r| r.0.clone()))?;
+        let mut w = ParallelWriter::try_new(file, first.schema(), props.build()).map_err(err)?;
+        // Each chunk is built while the one before it is encoded: building a chunk (formatting
+        // ids, gathering reasons) is sequential, and encoding keeps only as many threads busy as
+        // the table has heavy columns.
+        let mut pending = Some(first);
+        for (i, (_, ends_group)) in ranges.iter().enumerate() {
+            let Some(batch) = pending.take() else {
+                break;
+            };
+            let next = ranges.get(i + 1).map(|r| r.0.clone());
+            let (written, built) = rayon::join(|| w.write(&batch), || next.map(&chunk).transpose());
+            written.map_err(err)?;
+            pending = built?;
+            if *ends_group {
+                w.close_group().map_err(err)?;
+            }
+        }
+        w.finish().map_err(err)?;
+        Ok(())
+    };
+    if let Err(e) = encode() {
         // Best effort: the error to report is the write's, not the clean-up's.
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -929,57 +971,6 @@ pub(crate) fn write_chunks(
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// [`write_chunks`]'s encoding of the table into `file` (the temporary file of `path`).
-fn encode_chunks(
-    file: File,
-    path: &Path,
-    rows: usize,
-    chunk_rows: usize,
-    unique: &[&str],
-    chunk: impl Fn(std::ops::Range<usize>) -> Result<RecordBatch> + Sync,
-) -> Result<()> {
-    let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).map_err(|e| pq_err(path, e))?,
-        ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
-    for c in unique {
-        props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
-    }
-    let err = |e| pq_err(path, e);
-    // The chunks, cut at row-group boundaries, and whether each ends its group.
-    let mut ranges = Vec::new();
-    let mut at = 0;
-    while at < rows {
-        let group_end = (at + ROW_GROUP_ROWS).min(rows);
-        while at < group_end {
-            let end = (at + chunk_rows.max(1)).min(group_end);
-            ranges.push((at..end, end == group_end));
-            at = end;
-        }
-    }
-    let first = chunk(ranges.first().map_or(0..0, |r| r.0.clone()))?;
-    let mut w = ParallelWriter::try_new(file, first.schema(), props.build()).map_err(err)?;
-    // Each chunk is built while the one before it is encoded: building a chunk (formatting
-    // ids, gathering reasons) is sequential, and encoding keeps only as many threads busy as
-    // the table has heavy columns.
-    let mut pending = Some(first);
-    for (i, (_, ends_group)) in ranges.iter().enumerate() {
-        let Some(batch) = pending.take() else {
-            break;
-        };
-        let next = ranges.get(i + 1).map(|r| r.0.clone());
-        let (written, built) = rayon::join(|| w.write(&batch), || next.map(&chunk).transpose());
-        written.map_err(err)?;
-        pending = built?;
-        if *ends_group {
-            w.close_group().map_err(err)?;
-        }
-    }
-    w.finish().map_err(err)?;
-    Ok(())
 }
 
 /// A Parquet file written row group by row group, each group's columns encoded and
@@ -1077,6 +1068,13 @@ impl<W: std::io::Write + Send> ParallelWriter<W> {
     }
 }
 
+/// A string array of `bytes` cut at `offsets` (`None`: they did not fit in 32 bits), or `None`
+/// when the pieces are not UTF-8.
+fn string_array(offsets: Option<Vec<i32>>, bytes: &[u8]) -> Option<StringArray> {
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets?));
+    StringArray::try_new(offsets, Buffer::from(bytes), None).ok()
+}
+
 /// Column builder helpers for output tables.
 #[derive(Debug, Default)]
 pub struct TableBuilder {
@@ -1116,15 +1114,7 @@ impl TableBuilder {
         let offsets: Option<Vec<i32>> = std::iter::once(Some(0))
             .chain(ends.iter().map(|&e| i32::try_from(e - start).ok()))
             .collect();
-        let array = offsets.and_then(|o| {
-            StringArray::try_new(
-                OffsetBuffer::new(ScalarBuffer::from(o)),
-                Buffer::from(text.as_bytes()),
-                None,
-            )
-            .ok()
-        });
-        match array {
+        match string_array(offsets, text.as_bytes()) {
             Some(a) => self.push(name, false, Arc::new(a)),
             // Too many bytes for 32-bit offsets.
             None => self.str(name, ids.range(rows)),
@@ -1145,15 +1135,7 @@ impl TableBuilder {
         }
         let n = bytes.len() / W.max(1);
         let offsets: Option<Vec<i32>> = (0..=n).map(|i| i32::try_from(i * W).ok()).collect();
-        let array = offsets.and_then(|o| {
-            StringArray::try_new(
-                OffsetBuffer::new(ScalarBuffer::from(o)),
-                Buffer::from(bytes.as_slice()),
-                None,
-            )
-            .ok()
-        });
-        match array {
+        match string_array(offsets, &bytes) {
             Some(a) => self.push(name, false, Arc::new(a)),
             // Not ASCII after all, or too long for 32-bit offsets: value by value.
             None => self.str(name, bytes.chunks(W.max(1)).map(String::from_utf8_lossy)),
