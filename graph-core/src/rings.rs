@@ -548,6 +548,10 @@ fn score_ring(r: &mut RingReport, config: &LinkConfig) {
 mod tests {
     use super::*;
     use crate::config::LinkMode;
+    use crate::keys::Keyer;
+    use crate::linker::link;
+    use crate::normalize::{NormalizeOptions, normalize_record};
+    use crate::record::{EntityType, Field, RawRecord};
 
     #[test]
     fn ring_facts_are_found_by_anchor() {
@@ -579,10 +583,6 @@ mod tests {
         assert!(rf.of(u32::MAX).is_empty());
         assert!(RingFacts::default().of(0).is_empty());
     }
-    use crate::keys::Keyer;
-    use crate::linker::link;
-    use crate::normalize::{NormalizeOptions, normalize_record};
-    use crate::record::{EntityType, Field, RawRecord};
 
     /// One account: `(id, ID number or "", device or "")`, all named Maria Garcia, born
     /// 1960-01-01, each with an email of its own.

@@ -30,7 +30,7 @@ pub struct EntityScore {
 /// Every entity's score, held once per anchor: an inquiry scores what its account scores,
 /// and an anchor without reasons (most of them) scores 0 with nothing stored. When every
 /// inquiry held a copy of its account's reasons, the scoring step of a 10M-account link
-/// faulted in about 2.7 GB of fresh pages and took 2.6–3.8 s (1.6 s since).
+/// faulted in about 2.7 GB of fresh pages (BENCHMARKS.md, twentieth session).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scores {
     /// Per entity: `Some` for an anchor with reasons, `None` for every other entity.
