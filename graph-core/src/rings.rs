@@ -93,6 +93,19 @@ pub(crate) struct RingFacts {
 }
 
 impl RingFacts {
+    /// The facts of `anchors` anchors from their list sorted by anchor, each anchor's start
+    /// counted in one pass.
+    fn from_sorted(facts: Vec<(u32, Slot, u64)>, anchors: usize) -> RingFacts {
+        let mut first = vec![0u32; anchors + 1];
+        for f in &facts {
+            first[f.0 as usize + 1] += 1;
+        }
+        for a in 0..anchors {
+            first[a + 1] += first[a];
+        }
+        RingFacts { facts, first }
+    }
+
     /// The facts of anchor `a`, sorted.
     fn of(&self, a: u32) -> &[(u32, Slot, u64)] {
         let a = a as usize;
@@ -129,14 +142,7 @@ pub(crate) fn ring_facts(input: &LinkInput, out: &LinkOutput) -> RingFacts {
         .collect();
     facts.par_sort_unstable();
     facts.dedup();
-    let mut first = vec![0u32; ents.len() + 1];
-    for f in &facts {
-        first[f.0 as usize + 1] += 1;
-    }
-    for a in 0..ents.len() {
-        first[a + 1] += first[a];
-    }
-    RingFacts { facts, first }
+    RingFacts::from_sorted(facts, ents.len())
 }
 
 /// Computes ring reports for every cluster with two or more anchors.
@@ -561,17 +567,7 @@ mod tests {
             (2, Slot::GovId, 9),
             (4, Slot::Name, 1),
         ];
-        let mut first = vec![0u32; 6];
-        for f in &facts {
-            first[f.0 as usize + 1] += 1;
-        }
-        for a in 0..5 {
-            first[a + 1] += first[a];
-        }
-        let rf = RingFacts {
-            facts: facts.clone(),
-            first,
-        };
+        let rf = RingFacts::from_sorted(facts.clone(), 5);
         assert_eq!(rf.of(0), &facts[0..2]);
         // An anchor without facts between two with facts, and the last anchor.
         assert!(rf.of(1).is_empty());
