@@ -4,6 +4,7 @@
 //! Every path into the graph (batch ingest, the live API) builds a [`RawRecord`] and calls
 //! [`crate::normalize_record`]; nothing else turns input into graph attributes.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Which kind of entity a record describes.
@@ -235,8 +236,9 @@ pub(crate) fn is_blank(v: &str) -> bool {
 /// One normalised property of an entity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Attribute {
-    /// Kind name (see [`kinds`]).
-    pub kind: String,
+    /// Kind name (see [`kinds`]): borrowed for the built-in kinds, so normalising a record
+    /// allocates no kind names (ingest makes tens of millions of attributes).
+    pub kind: Cow<'static, str>,
     /// Normalised value; equal values mean the same property.
     pub value: String,
 }

@@ -16,6 +16,7 @@
 //! sequential pass and the frames read borrowed `&str`s instead of moving and freeing
 //! millions of `String`s on the main thread.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
@@ -30,8 +31,7 @@ use arrow::array::{
 };
 use arrow::datatypes::SchemaRef;
 use graph_core::{
-    EntityType, Field, FieldIssue, Label, NormalizeCache, NormalizeOptions, kinds,
-    normalize_record_cached,
+    EntityType, Field, FieldIssue, Label, NormalizeCache, NormalizeOptions, normalize_record_cached,
 };
 use rayon::prelude::*;
 
@@ -193,29 +193,6 @@ impl Block {
         debug_assert!(s.is_some(), "a text outside its block");
         s.unwrap_or_default()
     }
-}
-
-/// The static name of a built-in kind: a `match` (a switch on the length, then one
-/// comparison) rather than a search of [`kinds::BUILT_IN`], as it runs for every attribute.
-fn builtin_kind(kind: &str) -> Option<&'static str> {
-    use kinds::*;
-    Some(match kind {
-        EMAIL => EMAIL,
-        PHONE => PHONE,
-        GOV_ID => GOV_ID,
-        NAME_DOB => NAME_DOB,
-        ADDRESS => ADDRESS,
-        DEVICE_ID => DEVICE_ID,
-        BROWSER_FINGERPRINT => BROWSER_FINGERPRINT,
-        IP => IP,
-        CARD_FINGERPRINT => CARD_FINGERPRINT,
-        BANK_ACCOUNT => BANK_ACCOUNT,
-        REFERENCE_ID => REFERENCE_ID,
-        NAME_LAST => NAME_LAST,
-        NAME => NAME,
-        BIRTHDATE => BIRTHDATE,
-        _ => return None,
-    })
 }
 
 /// `raw` trimmed. A value that starts and ends with an ASCII non-space (nearly all) is
@@ -748,9 +725,10 @@ fn normalize_row(
     let status = e.status.as_deref().map(|a| block.push(a));
     let attrs_start = block.attrs.len();
     for a in &norm.attributes {
-        let kind = match builtin_kind(&a.kind) {
-            Some(k) => KindRef::Static(k),
-            None => KindRef::Text(block.push(&a.kind)),
+        // Normalisation borrows the built-in kinds' static names and owns only custom ones.
+        let kind = match &a.kind {
+            Cow::Borrowed(k) => KindRef::Static(k),
+            Cow::Owned(k) => KindRef::Text(block.push(k)),
         };
         let value = block.push(&a.value);
         block.attrs.push((kind, value));
@@ -1238,16 +1216,6 @@ fn flush_rejects(state: &mut State, tx: &Sinks) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn builtin_kind_knows_exactly_the_built_in_kinds() {
-        for &k in kinds::BUILT_IN {
-            assert_eq!(builtin_kind(k), Some(k));
-        }
-        for k in ["", "emails", "loyalty_id", "Email", "name_"] {
-            assert_eq!(builtin_kind(k), None, "{k:?}");
-        }
-    }
 
     #[test]
     fn expected_rows_trusts_a_known_count_and_extrapolates_from_bytes() {

@@ -565,9 +565,7 @@ impl DedupeRecord {
     /// Builds a record from a normalised input record, with the placeholders of `rules`.
     pub fn from_normalized(n: &Normalized, rules: &LinkConfig) -> Self {
         Self::from_attributes(
-            n.attributes
-                .iter()
-                .map(|a| (a.kind.as_str(), a.value.as_str())),
+            n.attributes.iter().map(|a| (&*a.kind, a.value.as_str())),
             rules,
         )
     }

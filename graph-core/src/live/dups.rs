@@ -297,7 +297,7 @@ impl Dups {
         let own: Vec<(&str, &str)> = record
             .attributes
             .iter()
-            .map(|a| (a.kind.as_str(), a.value.as_str()))
+            .map(|a| (&*a.kind, a.value.as_str()))
             .collect();
         let row_pairs = |m: u32| -> Vec<(&str, &str)> {
             g.values

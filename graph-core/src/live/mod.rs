@@ -2188,7 +2188,7 @@ impl LiveGraph {
     fn would_post(&self, record: &Normalized, anchor: Option<u32>) -> Vec<u64> {
         let mut mine: Vec<(u16, u64)> = Vec::new();
         for a in &record.attributes {
-            if let Some(&k) = self.kind_ids.get(&a.kind) {
+            if let Some(&k) = self.kind_ids.get(&*a.kind) {
                 mine.push((k, self.keyer.key(&a.kind, &a.value)));
             }
         }

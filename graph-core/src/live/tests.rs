@@ -37,7 +37,7 @@ fn records(spec: &Spec) -> Vec<Normalized> {
             let mut attributes: Vec<Attribute> = attrs
                 .iter()
                 .map(|&(k, v)| Attribute {
-                    kind: KINDS[k as usize % KINDS.len()].to_owned(),
+                    kind: KINDS[k as usize % KINDS.len()].into(),
                     // Value 0 is a placeholder for every kind.
                     value: if v == 0 {
                         "n/a".to_owned()
@@ -314,7 +314,7 @@ fn account(id: &str, hour: i64, attrs: &[(&str, &str)]) -> Normalized {
         attributes: attrs
             .iter()
             .map(|(k, v)| Attribute {
-                kind: (*k).to_owned(),
+                kind: (*k).to_owned().into(),
                 value: (*v).to_owned(),
             })
             .collect(),
@@ -427,7 +427,7 @@ fn dup_records(spec: &DupSpec) -> Vec<Normalized> {
             let mut add = |kind: &str, v: Option<String>| {
                 if let Some(value) = v {
                     attributes.push(Attribute {
-                        kind: kind.to_owned(),
+                        kind: kind.to_owned().into(),
                         value,
                     });
                 }

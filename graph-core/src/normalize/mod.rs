@@ -30,6 +30,8 @@
 //! assert!(n.attributes.iter().any(|a| a.kind == kinds::PHONE && a.value == "+14155552671"));
 //! ```
 
+use std::borrow::Cow;
+
 mod address;
 mod cache;
 mod country;
@@ -161,11 +163,8 @@ struct Out {
 }
 
 impl Out {
-    fn attr(&mut self, kind: &str, value: String) {
-        self.attributes.push(Attribute {
-            kind: kind.to_owned(),
-            value,
-        });
+    fn attr(&mut self, kind: Cow<'static, str>, value: String) {
+        self.attributes.push(Attribute { kind, value });
     }
 
     /// `value`, or `None` and an issue when it is empty.
@@ -387,7 +386,7 @@ pub fn normalize_record_cached(
         (kinds::REFERENCE_ID, reference),
     ] {
         if let Some(value) = value {
-            out.attr(kind, value);
+            out.attr(Cow::Borrowed(kind), value);
         }
     }
     for &(kind, v) in &raw.custom {
@@ -413,7 +412,7 @@ pub fn normalize_record_cached(
                 i.message = format!("custom kind {kind} value is empty after normalisation");
                 out.issues.push(i);
             } else {
-                out.attr(kind, g);
+                out.attr(Cow::Owned(kind.to_owned()), g);
             }
         }
     }

@@ -56,7 +56,7 @@ fn full_account_record() {
     let got: Vec<(&str, &str)> = n
         .attributes
         .iter()
-        .map(|a| (a.kind.as_str(), a.value.as_str()))
+        .map(|a| (&*a.kind, a.value.as_str()))
         .collect();
     assert_eq!(
         got,
@@ -169,7 +169,7 @@ fn issues_keep_the_row() {
     let got: Vec<(&str, &str)> = n
         .attributes
         .iter()
-        .map(|a| (a.kind.as_str(), a.value.as_str()))
+        .map(|a| (&*a.kind, a.value.as_str()))
         .collect();
     assert_eq!(got, vec![("name", "smith"), ("name_last", "smith")]);
     for i in &n.issues {
@@ -282,6 +282,20 @@ fn phone_region_and_gov_id_country() {
         codes(&normalize_record(&r, &bad).expect("usable")),
         vec![(Field::Phone, "invalid_phone")]
     );
+}
+
+/// Built-in kinds are borrowed static names (normalising allocates no kind names); custom
+/// kinds own theirs.
+#[test]
+fn built_in_kinds_are_borrowed_and_custom_kinds_owned() {
+    let mut r = full_account();
+    r.custom = vec![("loyalty_id", "LOY 1")];
+    let n = normalize_record(&r, &opts()).expect("usable");
+    assert!(n.attributes.len() > 10, "{:?}", n.attributes);
+    for a in &n.attributes {
+        let custom = a.kind == "loyalty_id";
+        assert_eq!(matches!(a.kind, Cow::Owned(_)), custom, "{}", a.kind);
+    }
 }
 
 #[test]

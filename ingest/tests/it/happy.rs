@@ -350,7 +350,7 @@ fn many_repeated_rows_match_uncached_normalisation() {
         text.push('\n');
         let n = normalize_record(&raw, &NormalizeOptions::default()).unwrap();
         for a in n.attributes {
-            want.push((i as u32, a.kind, a.value));
+            want.push((i as u32, a.kind.into_owned(), a.value));
         }
     }
     let dir = tempfile::tempdir().unwrap();
