@@ -175,6 +175,20 @@ fn without_huge_pages() {
     }
 }
 
+/// Transparent huge pages for the linking step alone ([`graph_core::LINKING_STEP`]), off for
+/// every other step of a link. That step gathers, sorts and joins lists of hundreds of
+/// millions of postings at 10M accounts, where 4 KiB pages cost a fault each and many TLB
+/// misses; duplicate detection and the reads, which take fresh pages while the page cache
+/// fills memory, were slower with huge pages (BENCHMARKS.md, twentieth and twenty-first
+/// sessions). Where the kernel refuses, the run goes on as before.
+fn huge_pages_for_step(step: &str) {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(step != graph_core::LINKING_STEP)
+    {
+        tracing::debug!(error = %e, step, "transparent huge pages unchanged");
+    }
+}
+
 /// Runs a parsed command line.
 ///
 /// # Errors
@@ -402,7 +416,11 @@ fn link_dir(
     let config = load_config(config)?;
     check_ingest_dir(dir, settings)?;
     let mut p = Progress::new("link");
-    let result = graph_core::run_link(dir, out, &config, settings.keyer(), &mut |s| p.step(s))?;
+    let mut step = |s: &str| {
+        huge_pages_for_step(s);
+        p.step(s);
+    };
+    let result = graph_core::run_link(dir, out, &config, settings.keyer(), &mut step)?;
     p.finish();
     let summary = result.summary.clone();
     // The result holds millions of small allocations (ids, clusters, reasons); freeing them
@@ -656,8 +674,13 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn without_huge_pages_turns_them_off_for_the_process() {
+    fn huge_pages_are_off_but_for_the_linking_step() {
+        // One test, as the setting is the process's.
         super::without_huge_pages();
+        assert!(rustix::thread::transparent_huge_pages_are_disabled().unwrap());
+        super::huge_pages_for_step(graph_core::LINKING_STEP);
+        assert!(!rustix::thread::transparent_huge_pages_are_disabled().unwrap());
+        super::huge_pages_for_step("reading the values the results show");
         assert!(rustix::thread::transparent_huge_pages_are_disabled().unwrap());
     }
 }

@@ -480,6 +480,12 @@ pub fn link_input(
     )
 }
 
+/// The progress step of [`run_link`] (and [`link_input`]) in which the linker gathers its
+/// postings, sorts them, joins them and forms the clusters: the step that works on the
+/// largest freshly allocated lists, which a caller may want to treat apart (the `ringfence`
+/// binary gives it transparent huge pages).
+pub const LINKING_STEP: &str = "linking";
+
 /// Gives the values of attribute rows (ascending) of an input.
 type FetchValues<'a> = &'a (dyn Fn(&LinkInput, &[u32]) -> Result<RowValues> + Sync);
 
@@ -505,7 +511,7 @@ fn link_with(
     let mut timings = Vec::new();
     let start = Instant::now();
     let attribute_rows = input.attributes.len() as u64;
-    progress("linking");
+    progress(LINKING_STEP);
     let out = link(&input, config);
     timings.extend(out.timings_ms.iter().cloned());
     let t = Instant::now();
