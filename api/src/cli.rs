@@ -175,16 +175,19 @@ fn without_huge_pages() {
     }
 }
 
-/// Transparent huge pages for the linking step alone ([`graph_core::LINKING_STEP`]), off for
-/// every other step of a link. That step gathers, sorts and joins lists of hundreds of
-/// millions of postings at 10M accounts, where 4 KiB pages cost a fault each and many TLB
-/// misses; duplicate detection and the reads, which take fresh pages while the page cache
-/// fills memory, were slower with huge pages (BENCHMARKS.md, twentieth and twenty-first
-/// sessions). Where the kernel refuses, the run goes on as before.
+/// Transparent huge pages for two steps of a link, off for the others: linking
+/// ([`graph_core::LINKING_STEP`]: gathering, sorting and joining hundreds of millions of
+/// postings at 10M accounts) and building the duplicate records
+/// ([`graph_core::DUPLICATE_RECORDS_STEP`]), which fill large fresh lists, where 4 KiB pages
+/// cost a fault each and many TLB misses. The reads and the rest of duplicate detection,
+/// which take fresh pages while the page cache fills memory, were slower with huge pages
+/// (BENCHMARKS.md, twelfth, twentieth and twenty-first sessions). Where the kernel refuses,
+/// the run goes on as before.
 fn huge_pages_for_step(step: &str) {
     #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::thread::disable_transparent_huge_pages(step != graph_core::LINKING_STEP)
-    {
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(
+        step != graph_core::LINKING_STEP && step != graph_core::DUPLICATE_RECORDS_STEP,
+    ) {
         tracing::debug!(error = %e, step, "transparent huge pages unchanged");
     }
 }
@@ -678,9 +681,11 @@ mod tests {
         // One test, as the setting is the process's.
         super::without_huge_pages();
         assert!(rustix::thread::transparent_huge_pages_are_disabled().unwrap());
-        super::huge_pages_for_step(graph_core::LINKING_STEP);
-        assert!(!rustix::thread::transparent_huge_pages_are_disabled().unwrap());
-        super::huge_pages_for_step("reading the values the results show");
-        assert!(rustix::thread::transparent_huge_pages_are_disabled().unwrap());
+        for on in [graph_core::DUPLICATE_RECORDS_STEP, graph_core::LINKING_STEP] {
+            super::huge_pages_for_step(on);
+            assert!(!rustix::thread::transparent_huge_pages_are_disabled().unwrap());
+            super::huge_pages_for_step("reading the values the results show");
+            assert!(rustix::thread::transparent_huge_pages_are_disabled().unwrap());
+        }
     }
 }

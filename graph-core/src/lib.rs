@@ -62,8 +62,8 @@ pub use normalize::{
     normalize_record_cached,
 };
 pub use pipeline::{
-    DedupeRunSummary, DuplicateSummary, Duplicates, LINKING_STEP, RingSummary, RunResult,
-    RunSummary, find_duplicates, link_input, run_dedupe, run_link,
+    DUPLICATE_RECORDS_STEP, DedupeRunSummary, DuplicateSummary, Duplicates, LINKING_STEP,
+    RingSummary, RunResult, RunSummary, find_duplicates, link_input, run_dedupe, run_link,
 };
 pub use record::{
     Attribute, Entity, EntityType, Field, FieldIssue, Label, Normalized, RawRecord, RowReject,

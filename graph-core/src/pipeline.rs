@@ -180,16 +180,24 @@ fn duplicates_in_folder(
     keyer: &Keyer,
     config: &LinkConfig,
     model: Option<&Model>,
+    progress: &mut dyn FnMut(&str),
     timings: &mut Vec<(String, u64)>,
 ) -> Result<(Duplicates, Vec<u32>)> {
     let mut t = Instant::now();
+    progress("duplicates: reading the values compared");
     let anchor = read_anchors(in_dir)?;
     let compared = read_compared(in_dir, &anchor, dedupe::COMPARED_KINDS, config)?;
     timings.push(("read compared rows".to_owned(), ms(t)));
     t = Instant::now();
+    progress(DUPLICATE_RECORDS_STEP);
     let records =
         dedupe::records_from_compared(&anchor, keyer, compared, |rows| read_values(in_dir, rows))?;
     timings.push(("duplicate records".to_owned(), ms(t)));
+    progress(if model.is_some() {
+        "duplicates: scoring pairs with the given model"
+    } else {
+        "duplicates: training and scoring"
+    });
     let dups = duplicates_of(&records, &config.dedupe, model);
     timings.extend(dups.result.stats.timings_ms.iter().cloned());
     Ok((dups, anchor))
@@ -289,8 +297,8 @@ pub fn run_link(
     // table: the anchors, the anchors' own values of the kinds it compares and, by row, the
     // few inquiry values it still needs.
     let (dups, anchors) = if config.dedupe.enabled {
-        progress("finding duplicates");
-        let (dups, anchors) = duplicates_in_folder(in_dir, &keyer, config, None, &mut timings)?;
+        let (dups, anchors) =
+            duplicates_in_folder(in_dir, &keyer, config, None, progress, &mut timings)?;
         timings.push(("duplicates".to_owned(), ms(t)));
         (Some(dups), Some(anchors))
     } else {
@@ -486,6 +494,10 @@ pub fn link_input(
 /// binary gives it transparent huge pages).
 pub const LINKING_STEP: &str = "linking";
 
+/// The progress step of duplicate detection that builds its records (each anchor's compared
+/// values, filled from its inquiries, interned per field).
+pub const DUPLICATE_RECORDS_STEP: &str = "duplicates: building records";
+
 /// Gives the values of attribute rows (ascending) of an input.
 type FetchValues<'a> = &'a (dyn Fn(&LinkInput, &[u32]) -> Result<RowValues> + Sync);
 
@@ -665,12 +677,8 @@ pub fn run_dedupe(
 ) -> Result<(Entities, Duplicates, DedupeRunSummary)> {
     let mut timings = Vec::new();
     let mut t = Instant::now();
-    progress(if model.is_some() {
-        "scoring pairs with the given model"
-    } else {
-        "training and scoring"
-    });
-    let (dups, anchors) = duplicates_in_folder(in_dir, &keyer, config, model, &mut timings)?;
+    let (dups, anchors) =
+        duplicates_in_folder(in_dir, &keyer, config, model, progress, &mut timings)?;
     timings.push(("duplicates".to_owned(), ms(t)));
     t = Instant::now();
     let entities = checked_entities(in_dir, Some(&anchors))?;
