@@ -162,8 +162,8 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     if user { 2 } else { 1 }
 }
 
-/// Turns transparent huge pages off for the rest of the process, before linking or duplicate
-/// detection. The allocator asks for huge pages, and the kernel zeroes 2 MiB at the first
+/// Turns transparent huge pages off for the process, before linking or duplicate detection
+/// (the steps that do better with them turn them back on: [`huge_pages_for_step`]). The allocator asks for huge pages, and the kernel zeroes 2 MiB at the first
 /// touch of each: a 10M-account link spent 43 s of system time there against 27 s without,
 /// and peaked 118 MB higher (BENCHMARKS.md, twelfth session; outputs equal). Ingest fills its
 /// buffers whole and was slower without them, so it keeps them. Where the kernel refuses, the
@@ -175,15 +175,18 @@ fn without_huge_pages() {
     }
 }
 
-/// Transparent huge pages for two steps of a link, off for the others: linking
-/// ([`graph_core::LINKING_STEP`]: gathering, sorting and joining hundreds of millions of
-/// postings at 10M accounts) and building the duplicate records
+/// Transparent huge pages for two steps of a link (the second for `ringfence dedupe` too),
+/// off for the others: linking ([`graph_core::LINKING_STEP`]: gathering, sorting and joining
+/// hundreds of millions of postings at 10M accounts, then taking the facts rings need and
+/// freeing the attribute table) and building the duplicate records
 /// ([`graph_core::DUPLICATE_RECORDS_STEP`]), which fill large fresh lists, where 4 KiB pages
-/// cost a fault each and many TLB misses. The reads and the rest of duplicate detection,
-/// which take fresh pages while the page cache fills memory, were slower with huge pages
-/// (BENCHMARKS.md, twelfth, twentieth and twenty-first sessions). Where the kernel refuses,
-/// the run goes on as before.
+/// cost a fault each and many TLB misses. The reads, which take fresh pages while the page
+/// cache fills memory, were slower with huge pages, and training and scoring the duplicates
+/// no faster (BENCHMARKS.md, twelfth, twentieth and twenty-first sessions). Where the kernel
+/// refuses, the run goes on as before.
 fn huge_pages_for_step(step: &str) {
+    #[cfg(not(target_os = "linux"))]
+    let _ = step;
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(
         step != graph_core::LINKING_STEP && step != graph_core::DUPLICATE_RECORDS_STEP,
@@ -444,13 +447,17 @@ fn dedupe_dir(
     let model = model.map(load_model).transpose()?;
     check_ingest_dir(dir, settings)?;
     let mut p = Progress::new("dedupe");
+    let mut step = |s: &str| {
+        huge_pages_for_step(s);
+        p.step(s);
+    };
     let (_, _, summary) = graph_core::run_dedupe(
         dir,
         out,
         &config,
         model.as_ref(),
         settings.keyer(),
-        &mut |s| p.step(s),
+        &mut step,
     )?;
     p.finish();
     Ok(summary)
@@ -677,7 +684,7 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn huge_pages_are_off_but_for_the_linking_step() {
+    fn huge_pages_are_off_but_for_two_link_steps() {
         // One test, as the setting is the process's.
         super::without_huge_pages();
         assert!(rustix::thread::transparent_huge_pages_are_disabled().unwrap());
