@@ -163,11 +163,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 }
 
 /// Turns transparent huge pages off for the process, before linking or duplicate detection
-/// (the steps that do better with them turn them back on: [`huge_pages_for_step`]). The allocator asks for huge pages, and the kernel zeroes 2 MiB at the first
-/// touch of each: a 10M-account link spent 43 s of system time there against 27 s without,
-/// and peaked 118 MB higher (BENCHMARKS.md, twelfth session; outputs equal). Ingest fills its
-/// buffers whole and was slower without them, so it keeps them. Where the kernel refuses, the
-/// run goes on as before.
+/// (the steps that do better with them turn them back on: [`huge_pages_for_step`]). The
+/// allocator asks for huge pages, and the kernel zeroes 2 MiB at the first touch of each: a
+/// 10M-account link spent 43 s of system time there against 27 s without, and peaked 118 MB
+/// higher (BENCHMARKS.md, twelfth session; outputs equal). Ingest fills its buffers whole
+/// and was slower without them, so it keeps them. Where the kernel refuses, the run goes on
+/// as before.
 fn without_huge_pages() {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
