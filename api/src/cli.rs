@@ -196,6 +196,15 @@ fn huge_pages_for_step(step: &str) {
     }
 }
 
+/// The progress callback of a link or dedupe run: each step gets its huge-pages setting
+/// ([`huge_pages_for_step`]), then is shown.
+fn run_steps(p: &mut Progress) -> impl FnMut(&str) + '_ {
+    move |s| {
+        huge_pages_for_step(s);
+        p.step(s);
+    }
+}
+
 /// Runs a parsed command line.
 ///
 /// # Errors
@@ -423,11 +432,7 @@ fn link_dir(
     let config = load_config(config)?;
     check_ingest_dir(dir, settings)?;
     let mut p = Progress::new("link");
-    let mut step = |s: &str| {
-        huge_pages_for_step(s);
-        p.step(s);
-    };
-    let result = graph_core::run_link(dir, out, &config, settings.keyer(), &mut step)?;
+    let result = graph_core::run_link(dir, out, &config, settings.keyer(), &mut run_steps(&mut p))?;
     p.finish();
     let summary = result.summary.clone();
     // The result holds millions of small allocations (ids, clusters, reasons); freeing them
@@ -448,17 +453,13 @@ fn dedupe_dir(
     let model = model.map(load_model).transpose()?;
     check_ingest_dir(dir, settings)?;
     let mut p = Progress::new("dedupe");
-    let mut step = |s: &str| {
-        huge_pages_for_step(s);
-        p.step(s);
-    };
     let (_, _, summary) = graph_core::run_dedupe(
         dir,
         out,
         &config,
         model.as_ref(),
         settings.keyer(),
-        &mut step,
+        &mut run_steps(&mut p),
     )?;
     p.finish();
     Ok(summary)

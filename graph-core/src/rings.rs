@@ -14,7 +14,7 @@ use crate::config::{LinkConfig, STRONG};
 use crate::linker::{LinkOutput, base_kind};
 use crate::normalize::mask;
 use crate::record::{Label, kinds};
-use crate::table::{LinkInput, PerIndex, Values};
+use crate::table::{LinkInput, PerIndex, Values, starts};
 
 /// One reason behind a score: a stable code, a sentence naming the evidence (masked), and the
 /// points it contributed.
@@ -96,13 +96,7 @@ impl RingFacts {
     /// The facts of `anchors` anchors from their list sorted by anchor, each anchor's start
     /// counted in one pass.
     fn from_sorted(facts: Vec<(u32, Slot, u64)>, anchors: usize) -> RingFacts {
-        let mut first = vec![0u32; anchors + 1];
-        for f in &facts {
-            first[f.0 as usize + 1] += 1;
-        }
-        for a in 0..anchors {
-            first[a + 1] += first[a];
-        }
+        let first = starts(anchors, |f| facts.iter().for_each(|x| f(x.0)));
         RingFacts { facts, first }
     }
 

@@ -197,6 +197,18 @@ impl Entities {
     }
 }
 
+/// Where the list of each index `0..n` starts in a list of items grouped by index
+/// (`n + 1` offsets; the last is the number of items): `each` calls its argument with the
+/// index of every item.
+pub(crate) fn starts(n: usize, each: impl FnOnce(&mut dyn FnMut(u32))) -> Vec<u32> {
+    let mut offsets = vec![0u32; n + 1];
+    each(&mut |i| offsets[i as usize + 1] += 1);
+    for i in 0..n {
+        offsets[i + 1] += offsets[i];
+    }
+    offsets
+}
+
 /// Lists of values per index (an anchor, a cluster) in compressed form
 /// (`items[offsets[i]..offsets[i + 1]]`): two flat vectors instead of a map of vectors, built
 /// in two passes over the source. Each list keeps the order its values were given in.
@@ -210,11 +222,7 @@ impl PerIndex {
     /// Lists for indexes `0..n`: `each` calls its argument with every `(index, value)`
     /// (each index below `n`); it is run twice.
     pub(crate) fn build(n: usize, each: impl Fn(&mut dyn FnMut(u32, u32))) -> Self {
-        let mut offsets = vec![0u32; n + 1];
-        each(&mut |a, _| offsets[a as usize + 1] += 1);
-        for i in 0..n {
-            offsets[i + 1] += offsets[i];
-        }
+        let offsets = starts(n, |f| each(&mut |a, _| f(a)));
         let mut fill = offsets.clone();
         let mut items = vec![0u32; offsets[n] as usize];
         each(&mut |a, v| {
