@@ -28,7 +28,7 @@
 //! they are sorted (a `window` kind's times are looked up through the row's entity when its
 //! properties are linked, not carried in every row).
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -941,14 +941,15 @@ pub(crate) fn window_groups(
         }
     }
     let mut groups: Vec<Vec<u32>> = Vec::new();
-    let mut group_of: HashMap<usize, usize> = HashMap::new();
+    // Each root's group, by root position (a root is one of the anchors).
+    let mut group_of = vec![usize::MAX; anchors.len()];
     for (i, &a) in anchors.iter().enumerate() {
         let r = find(&mut parent, i);
-        let g = *group_of.entry(r).or_insert_with(|| {
+        if group_of[r] == usize::MAX {
+            group_of[r] = groups.len();
             groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[g].push(a);
+        }
+        groups[group_of[r]].push(a);
     }
     if groups.iter().any(|g| g.len() < min_accounts as usize) {
         groups.retain(|g| g.len() >= min_accounts as usize);

@@ -115,6 +115,13 @@ struct State {
 /// run so values repeated across chunks and files are normalised once.
 type Caches = [Mutex<NormalizeCache>];
 
+/// What the normalising threads keep for the whole run: their caches and the blocks chunks
+/// are normalised into.
+struct Scratch {
+    caches: Vec<Mutex<NormalizeCache>>,
+    blocks: BlockPool,
+}
+
 /// A chunk and its normalised rows, on their way from the normalising stage to the
 /// sequential pass.
 struct Normalised {
@@ -176,6 +183,17 @@ struct Block {
 }
 
 impl Block {
+    /// An empty block with room for `rows` rows (their attributes and, when `keyed`, their
+    /// keys).
+    fn with_room(rows: usize, keyed: bool) -> Block {
+        Block {
+            text: String::with_capacity(rows * 160),
+            attrs: Vec::with_capacity(rows * 12),
+            keys: Vec::with_capacity(if keyed { rows * 12 } else { 0 }),
+            scratch: Vec::new(),
+        }
+    }
+
     fn push(&mut self, s: &str) -> Txt {
         let start = self.text.len();
         self.text.push_str(s);
@@ -192,6 +210,40 @@ impl Block {
         // Every `Txt` comes from `push` on the same block.
         debug_assert!(s.is_some(), "a text outside its block");
         s.unwrap_or_default()
+    }
+}
+
+/// Blocks whose chunk has been written, kept for the next chunks' rows: a block is about
+/// 1.5 MB of lists, and blocks freshly allocated for every chunk and freed after it had the
+/// allocator return their memory to the kernel and fault it in again, zeroed (a fifth of
+/// ingest's page faults at 1M accounts).
+#[derive(Default)]
+struct BlockPool(Mutex<Vec<Block>>);
+
+impl BlockPool {
+    /// Blocks kept at most: three chunks' worth of [`BLOCK_ROWS`]-row blocks (one being
+    /// normalised, one waiting, one being written).
+    const MAX: usize = 3 * crate::DEFAULT_CHUNK_ROWS / BLOCK_ROWS;
+
+    /// An empty block: a kept one, else a new one with room for `rows` rows.
+    fn take(&self, rows: usize, keyed: bool) -> Block {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match kept {
+            Some(mut b) => {
+                b.text.clear();
+                b.attrs.clear();
+                b.keys.clear();
+                b
+            }
+            None => Block::with_room(rows, keyed),
+        }
+    }
+
+    /// Keeps `blocks` for later chunks, up to [`BlockPool::MAX`].
+    fn put(&self, blocks: Vec<Block>) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let room = Self::MAX.saturating_sub(kept.len());
+        kept.extend(blocks.into_iter().take(room));
     }
 }
 
@@ -406,9 +458,12 @@ fn ingest_all(
         anchored: 0,
         schemas,
     };
-    let caches: Vec<Mutex<NormalizeCache>> = (0..rayon::current_num_threads())
-        .map(|_| Mutex::new(NormalizeCache::default()))
-        .collect();
+    let scratch = Scratch {
+        caches: (0..rayon::current_num_threads())
+            .map(|_| Mutex::new(NormalizeCache::default()))
+            .collect(),
+        blocks: BlockPool::default(),
+    };
     let mut summaries = Vec::with_capacity(sources.len());
     let mut totals = Totals::default();
     let account_sources = sources
@@ -421,7 +476,7 @@ fn ingest_all(
             check_accounts(&totals, account_sources)?;
             accounts_checked = true;
         }
-        let fs = ingest_file(opts, src, format, &mut state, &caches, tx, progress)?;
+        let fs = ingest_file(opts, src, format, &mut state, &scratch, tx, progress)?;
         totals.add(&fs);
         progress(Progress::FileFinished {
             path: src.path.clone(),
@@ -465,7 +520,7 @@ fn ingest_file(
     src: &Source,
     format: Format,
     state: &mut State,
-    caches: &Caches,
+    scratch: &Scratch,
     tx: &Sinks,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<FileSummary> {
@@ -519,12 +574,14 @@ fn ingest_file(
         columns: &columns,
         norm: &norm_opts,
         keyer: opts.keyer.as_ref(),
+        blocks: &scratch.blocks,
     };
     let (ctx, crx) = sync_channel::<Result<Chunk>>(1);
     let (ntx, nrx) = sync_channel::<Result<Normalised>>(1);
     thread::scope(|scope| -> Result<()> {
         scope.spawn(move || read_loop(reader.as_mut(), chunk_rows, ctx));
         let file = &file;
+        let caches = &scratch.caches;
         scope.spawn(move || normalize_loop(file, caches, crx, ntx));
         let mut first = true;
         for msg in nrx {
@@ -651,6 +708,7 @@ struct FileCtx<'a> {
     columns: &'a [String],
     norm: &'a NormalizeOptions,
     keyer: Option<&'a graph_core::Keyer>,
+    blocks: &'a BlockPool,
 }
 
 /// Normalises one block of rows on a rayon thread, with that thread's cache.
@@ -668,16 +726,7 @@ fn normalize_block(
         Some(c) => c,
         None => &mut uncached,
     };
-    let mut block = Block {
-        text: String::with_capacity(rows.len() * 160),
-        attrs: Vec::with_capacity(rows.len() * 12),
-        keys: Vec::with_capacity(if file.keyer.is_some() {
-            rows.len() * 12
-        } else {
-            0
-        }),
-        scratch: Vec::new(),
-    };
+    let mut block = file.blocks.take(rows.len(), file.keyer.is_some());
     let outcomes = rows
         .iter()
         .map(|row| match row {
@@ -979,6 +1028,7 @@ fn process_chunk(
         .unwrap_or_default();
     let entities = entities_batch(file, chunk, ents, &source_file, &state.schemas.entities)?;
     let attributes = attributes_batch(&attr_rows, &blocks, &state.schemas.attributes)?;
+    file.blocks.put(blocks);
     fs.attributes_written += attributes.num_rows() as u64;
     send(&tx.entities, WriteMsg::Entities(entities))?;
     send(&tx.attributes, attributes)?;
@@ -1101,10 +1151,9 @@ fn entities_batch(
             )
         })
         .collect();
-    let mut pii_columns: Vec<ArrayRef> = pii
-        .iter()
-        .map(|_| Arc::new(StringViewArray::new_null(n)) as ArrayRef)
-        .collect();
+    // The absent columns share one array of nulls.
+    let nulls: ArrayRef = Arc::new(StringViewArray::new_null(n));
+    let mut pii_columns: Vec<ArrayRef> = pii.iter().map(|_| nulls.clone()).collect();
     for (i, col) in filled {
         if let Some(slot) = pii_columns.get_mut(i) {
             *slot = col;
@@ -1244,6 +1293,33 @@ mod tests {
             1 << 24
         );
         assert_eq!(expected_rows(5, None, None, Some(u64::MAX), 8), 1 << 24);
+    }
+
+    #[test]
+    fn pooled_blocks_come_back_empty_with_their_memory_and_the_pool_is_bounded() {
+        let pool = BlockPool::default();
+        let mut b = pool.take(4, true);
+        let t = b.push("a value of the first chunk");
+        b.attrs.push((KindRef::Static("email"), t));
+        b.keys.push((7, true));
+        let room = (b.text.capacity(), b.attrs.capacity(), b.keys.capacity());
+        pool.put(vec![b]);
+        let again = pool.take(4, true);
+        assert!(again.text.is_empty() && again.attrs.is_empty() && again.keys.is_empty());
+        assert_eq!(
+            (
+                again.text.capacity(),
+                again.attrs.capacity(),
+                again.keys.capacity()
+            ),
+            room
+        );
+        // A reused block's texts start at its beginning again.
+        let mut again = again;
+        let t = again.push("next");
+        assert_eq!((t.start, again.get(t)), (0, "next"));
+        pool.put((0..BlockPool::MAX + 5).map(|_| Block::default()).collect());
+        assert_eq!(pool.0.lock().unwrap().len(), BlockPool::MAX);
     }
 
     #[test]
