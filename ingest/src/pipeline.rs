@@ -217,33 +217,48 @@ impl Block {
 /// 1.5 MB of lists, and blocks freshly allocated for every chunk and freed after it had the
 /// allocator return their memory to the kernel and fault it in again, zeroed (a fifth of
 /// ingest's page faults at 1M accounts).
-#[derive(Default)]
-struct BlockPool(Mutex<Vec<Block>>);
+struct BlockPool {
+    kept: Mutex<Vec<Block>>,
+    /// Blocks kept at most: three chunks' worth (one being normalised, one waiting in the
+    /// channel, one in the sequential pass).
+    max: usize,
+}
 
 impl BlockPool {
-    /// Blocks kept at most: three chunks' worth of [`BLOCK_ROWS`]-row blocks (one being
-    /// normalised, one waiting, one being written).
-    const MAX: usize = 3 * crate::DEFAULT_CHUNK_ROWS / BLOCK_ROWS;
-
-    /// An empty block: a kept one, else a new one with room for `rows` rows.
-    fn take(&self, rows: usize, keyed: bool) -> Block {
-        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match kept {
-            Some(mut b) => {
-                b.text.clear();
-                b.attrs.clear();
-                b.keys.clear();
-                b
-            }
-            None => Block::with_room(rows, keyed),
+    /// A pool for chunks of `chunk_rows` rows.
+    fn new(chunk_rows: usize) -> BlockPool {
+        BlockPool {
+            kept: Mutex::new(Vec::new()),
+            max: 3 * chunk_rows.div_ceil(BLOCK_ROWS),
         }
     }
 
-    /// Keeps `blocks` for later chunks, up to [`BlockPool::MAX`].
-    fn put(&self, blocks: Vec<Block>) {
-        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let room = Self::MAX.saturating_sub(kept.len());
-        kept.extend(blocks.into_iter().take(room));
+    /// An empty block with room for `rows` rows: a kept one, else a new one.
+    fn take(&self, rows: usize, keyed: bool) -> Block {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let Some(mut b) = kept else {
+            return Block::with_room(rows, keyed);
+        };
+        b.text.clear();
+        b.attrs.clear();
+        b.keys.clear();
+        // A block kept from a short chunk grows to this one's size once, not by doubling.
+        b.text.reserve(rows * 160);
+        b.attrs.reserve(rows * 12);
+        if keyed {
+            b.keys.reserve(rows * 12);
+        }
+        b
+    }
+
+    /// Keeps `blocks` for later chunks, up to `max`; the rest are freed outside the lock.
+    fn put(&self, mut blocks: Vec<Block>) {
+        {
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            let room = self.max.saturating_sub(kept.len()).min(blocks.len());
+            kept.extend(blocks.drain(..room));
+        }
+        drop(blocks);
     }
 }
 
@@ -462,7 +477,7 @@ fn ingest_all(
         caches: (0..rayon::current_num_threads())
             .map(|_| Mutex::new(NormalizeCache::default()))
             .collect(),
-        blocks: BlockPool::default(),
+        blocks: BlockPool::new(opts.chunk_rows),
     };
     let mut summaries = Vec::with_capacity(sources.len());
     let mut totals = Totals::default();
@@ -1151,15 +1166,20 @@ fn entities_batch(
             )
         })
         .collect();
-    // The absent columns share one array of nulls.
-    let nulls: ArrayRef = Arc::new(StringViewArray::new_null(n));
-    let mut pii_columns: Vec<ArrayRef> = pii.iter().map(|_| nulls.clone()).collect();
+    let mut slots: Vec<Option<ArrayRef>> = vec![None; pii.len()];
     for (i, col) in filled {
-        if let Some(slot) = pii_columns.get_mut(i) {
-            *slot = col;
+        if let Some(slot) = slots.get_mut(i) {
+            *slot = Some(col);
         }
     }
-    columns.extend(pii_columns);
+    // The absent columns share one array of nulls (empty when none is absent).
+    let absent = slots.iter().any(Option::is_none);
+    let nulls: ArrayRef = Arc::new(StringViewArray::new_null(if absent { n } else { 0 }));
+    columns.extend(
+        slots
+            .into_iter()
+            .map(|slot| slot.unwrap_or_else(|| Arc::clone(&nulls))),
+    );
     batch(schema, columns)
 }
 
@@ -1184,7 +1204,8 @@ fn pii_value<'a>(
 
 /// The attributes of the written rows, their strings copied from the blocks' text arenas
 /// into the columns' own buffers: a copy of these short strings costs about what arrow's
-/// check of each view of an arena did, and frees the arenas with the chunk.
+/// check of each view of an arena did, and the blocks go back to their pool
+/// ([`BlockPool`]) as soon as the chunk's batches are built.
 fn attributes_batch(rows: &[AttrRow], blocks: &[Block], schema: &SchemaRef) -> Result<RecordBatch> {
     let n: usize = rows.iter().map(|r| r.attrs.len()).sum();
     let mut idx = Vec::with_capacity(n);
@@ -1297,7 +1318,7 @@ mod tests {
 
     #[test]
     fn pooled_blocks_come_back_empty_with_their_memory_and_the_pool_is_bounded() {
-        let pool = BlockPool::default();
+        let pool = BlockPool::new(BLOCK_ROWS + 1);
         let mut b = pool.take(4, true);
         let t = b.push("a value of the first chunk");
         b.attrs.push((KindRef::Static("email"), t));
@@ -1318,8 +1339,15 @@ mod tests {
         let mut again = again;
         let t = again.push("next");
         assert_eq!((t.start, again.get(t)), (0, "next"));
-        pool.put((0..BlockPool::MAX + 5).map(|_| Block::default()).collect());
-        assert_eq!(pool.0.lock().unwrap().len(), BlockPool::MAX);
+        // Room for `max` blocks: three chunks' worth, the last block of a chunk counted whole.
+        assert_eq!(pool.max, 3 * 2);
+        pool.put(vec![again, Block::default()]);
+        pool.put((0..10).map(|_| Block::default()).collect());
+        assert_eq!(pool.kept.lock().unwrap().len(), pool.max);
+        // A block kept from a short chunk comes back with room for a full one.
+        let big = pool.take(BLOCK_ROWS, true);
+        assert!(big.text.capacity() >= BLOCK_ROWS * 160);
+        assert!(big.attrs.capacity() >= BLOCK_ROWS * 12 && big.keys.capacity() >= BLOCK_ROWS * 12);
     }
 
     #[test]

@@ -397,40 +397,47 @@ fn with_a_keyer_each_attribute_row_carries_the_key_and_filler_flag_the_link_woul
     )
     .unwrap();
     let keyer = graph_core::Keyer::new(b"ingest test secret");
-    let mut opts = options(vec![account(&csv)], None, &tmp.path().join("out"));
-    opts.keyer = Some(keyer.clone());
-    ingest::run(&opts, &mut |_| {}).unwrap();
+    // In one chunk, and a row a chunk: the later chunks are keyed in blocks kept from the
+    // earlier ones.
+    let mut path = std::path::PathBuf::new();
+    for chunk_rows in [ingest::DEFAULT_CHUNK_ROWS, 1] {
+        let out = tmp.path().join(format!("out-{chunk_rows}"));
+        let mut opts = options(vec![account(&csv)], None, &out);
+        opts.keyer = Some(keyer.clone());
+        opts.chunk_rows = chunk_rows;
+        ingest::run(&opts, &mut |_| {}).unwrap();
 
-    let path = tmp.path().join("out").join(ingest::ATTRIBUTES_FILE);
-    let attrs = read_parquet(&path);
-    assert_eq!(attrs.schema().as_ref(), &ingest::attributes_schema(true));
-    let (kinds, values) = (strs(&attrs, "kind"), strs(&attrs, "value"));
-    let keys = u64s(&attrs, graph_core::ATTRIBUTE_KEY_COLUMN);
-    let fillers: Vec<bool> = attrs
-        .column(graph_core::ATTRIBUTE_FILLER_COLUMN)
-        .unwrap()
-        .bool()
-        .unwrap()
-        .iter()
-        .map(Option::unwrap)
-        .collect();
-    for i in 0..attrs.height() {
-        let (kind, value) = (kinds[i].as_deref().unwrap(), values[i].as_deref().unwrap());
+        path = out.join(ingest::ATTRIBUTES_FILE);
+        let attrs = read_parquet(&path);
+        assert_eq!(attrs.schema().as_ref(), &ingest::attributes_schema(true));
+        let (kinds, values) = (strs(&attrs, "kind"), strs(&attrs, "value"));
+        let keys = u64s(&attrs, graph_core::ATTRIBUTE_KEY_COLUMN);
+        let fillers: Vec<bool> = attrs
+            .column(graph_core::ATTRIBUTE_FILLER_COLUMN)
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .map(Option::unwrap)
+            .collect();
+        for i in 0..attrs.height() {
+            let (kind, value) = (kinds[i].as_deref().unwrap(), values[i].as_deref().unwrap());
+            assert_eq!(
+                (keys[i], fillers[i]),
+                graph_core::attribute_key(&keyer, &mut Vec::new(), kind, value),
+                "{kind} {value}, chunk_rows {chunk_rows}"
+            );
+        }
+        let flagged: Vec<&str> = (0..attrs.height())
+            .filter(|&i| fillers[i])
+            .map(|i| values[i].as_deref().unwrap())
+            .collect();
         assert_eq!(
-            (keys[i], fillers[i]),
-            graph_core::attribute_key(&keyer, &mut Vec::new(), kind, value),
-            "{kind} {value}"
+            flagged,
+            ["US:000000000", "US:123456789"],
+            "the typed fillers only, chunk_rows {chunk_rows}"
         );
     }
-    let flagged: Vec<&str> = (0..attrs.height())
-        .filter(|&i| fillers[i])
-        .map(|i| values[i].as_deref().unwrap())
-        .collect();
-    assert_eq!(
-        flagged,
-        ["US:000000000", "US:123456789"],
-        "the typed fillers only"
-    );
 
     // The keyer's check is in the file's metadata; the keys are neither dictionary-encoded
     // nor compressed (hashes do not shrink), nor are the values (every link reads them back).
