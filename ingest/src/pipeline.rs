@@ -213,10 +213,10 @@ impl Block {
     }
 }
 
-/// Blocks whose chunk has been written, kept for the next chunks' rows: a block is about
+/// Blocks whose chunk's batches are built, kept for the next chunks' rows: a block is about
 /// 1.5 MB of lists, and blocks freshly allocated for every chunk and freed after it had the
-/// allocator return their memory to the kernel and fault it in again, zeroed (a fifth of
-/// ingest's page faults at 1M accounts).
+/// allocator return their memory to the kernel (mimalloc's purge timer) and fault it in
+/// again, zeroed (a fifth of ingest's page faults at 1M accounts).
 struct BlockPool {
     kept: Mutex<Vec<Block>>,
     /// Blocks kept at most: three chunks' worth (one being normalised, one waiting in the
