@@ -183,14 +183,17 @@ struct Block {
 }
 
 impl Block {
-    /// An empty block with room for `rows` rows (their attributes and, when `keyed`, their
-    /// keys).
-    fn with_room(rows: usize, keyed: bool) -> Block {
-        Block {
-            text: String::with_capacity(rows * 160),
-            attrs: Vec::with_capacity(rows * 12),
-            keys: Vec::with_capacity(if keyed { rows * 12 } else { 0 }),
-            scratch: Vec::new(),
+    /// Empties the block, keeping its memory, and makes room for `rows` rows (their
+    /// attributes and, when `keyed`, their keys): a new block allocates it once, and a block
+    /// kept from a short chunk grows to a full one's size once, not by doubling.
+    fn reset(&mut self, rows: usize, keyed: bool) {
+        self.text.clear();
+        self.attrs.clear();
+        self.keys.clear();
+        self.text.reserve(rows * 160);
+        self.attrs.reserve(rows * 12);
+        if keyed {
+            self.keys.reserve(rows * 12);
         }
     }
 
@@ -236,18 +239,8 @@ impl BlockPool {
     /// An empty block with room for `rows` rows: a kept one, else a new one.
     fn take(&self, rows: usize, keyed: bool) -> Block {
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let Some(mut b) = kept else {
-            return Block::with_room(rows, keyed);
-        };
-        b.text.clear();
-        b.attrs.clear();
-        b.keys.clear();
-        // A block kept from a short chunk grows to this one's size once, not by doubling.
-        b.text.reserve(rows * 160);
-        b.attrs.reserve(rows * 12);
-        if keyed {
-            b.keys.reserve(rows * 12);
-        }
+        let mut b = kept.unwrap_or_default();
+        b.reset(rows, keyed);
         b
     }
 
@@ -1325,7 +1318,7 @@ mod tests {
         b.keys.push((7, true));
         let room = (b.text.capacity(), b.attrs.capacity(), b.keys.capacity());
         pool.put(vec![b]);
-        let again = pool.take(4, true);
+        let mut again = pool.take(4, true);
         assert!(again.text.is_empty() && again.attrs.is_empty() && again.keys.is_empty());
         assert_eq!(
             (
@@ -1336,7 +1329,6 @@ mod tests {
             room
         );
         // A reused block's texts start at its beginning again.
-        let mut again = again;
         let t = again.push("next");
         assert_eq!((t.start, again.get(t)), (0, "next"));
         // Room for `max` blocks: three chunks' worth, the last block of a chunk counted whole.
