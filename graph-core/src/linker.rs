@@ -368,29 +368,6 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
         })
         .collect();
     let total = |k: u16| -> usize { counts.iter().map(|c| c[k as usize]).sum() };
-    // The bucket bits of each kind (the top bits of the key a row is gathered by, see
-    // `gather`), the first of its buckets among all kinds', and each chunk's rows per bucket:
-    // counted once for every batch.
-    let bits: Vec<u32> = (0..attrs.kinds.len() as u16)
-        .map(|k| bucket_bits(total(k)).min(GATHER_BITS))
-        .collect();
-    let mut bucket_of = vec![0usize; attrs.kinds.len() + 1];
-    for (k, b) in bits.iter().enumerate() {
-        bucket_of[k + 1] = bucket_of[k] + (1usize << b);
-    }
-    let hist: Vec<Vec<u32>> = attrs
-        .kind
-        .par_chunks(chunk)
-        .zip(attrs.key.par_chunks(chunk))
-        .map(|(kinds, keys)| {
-            let mut h = vec![0u32; bucket_of[attrs.kinds.len()]];
-            for (&k, &key) in kinds.iter().zip(keys) {
-                h[bucket_of[k as usize] + (key >> (64 - bits[k as usize])) as usize] += 1;
-            }
-            h
-        })
-        .collect();
-    let (bits, bucket_of, hist) = (&bits, &bucket_of, &hist);
     // The attribute kinds whose rows kind `k` is made of (none for a kind that never links on
     // its own: it is only needed for the combinations).
     let sources = |k: usize| -> Vec<u16> {
@@ -428,35 +405,34 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
         for (i, &k) in batch.iter().enumerate() {
             slot_of[k as usize] = i;
         }
+        let bits: Vec<u32> = batch.iter().map(|&k| bucket_bits(total(k))).collect();
         // The first bucket of each kind among all the batch's, and their number.
         let mut first = Vec::with_capacity(batch.len() + 1);
         first.push(0usize);
-        for &k in batch {
-            first.push(first[first.len() - 1] + (1usize << bits[k as usize]));
+        for b in &bits {
+            first.push(first[first.len() - 1] + (1usize << b));
         }
         let buckets = first[batch.len()];
-        let first = &first;
+        let (bits, first) = (&bits, &first);
         // The bucket of a row of the kind in slot `s`, `usize::MAX` for a kind not gathered.
         let bucket = |kind: u16, key: u64| -> usize {
             match slot_of[kind as usize] {
                 usize::MAX => usize::MAX,
-                s => first[s] + (key >> (64 - bits[kind as usize])) as usize,
+                s => first[s] + (key >> (64 - bits[s])) as usize,
             }
         };
         let range = |c: usize| (c * chunk)..((c + 1) * chunk).min(n);
-        // Each chunk's rows per bucket of the batch.
-        let hist: Vec<Vec<u32>> = hist
-            .iter()
-            .map(|h| {
-                batch
-                    .iter()
-                    .flat_map(|&k| {
-                        let k = k as usize;
-                        h[bucket_of[k]..bucket_of[k] + (1 << bits[k])]
-                            .iter()
-                            .copied()
-                    })
-                    .collect()
+        let hist: Vec<Vec<u32>> = (0..counts.len())
+            .into_par_iter()
+            .map(|c| {
+                let mut h = vec![0u32; buckets];
+                for (&kind, &key) in attrs.kind[range(c)].iter().zip(&attrs.key[range(c)]) {
+                    let b = bucket(kind, key);
+                    if b != usize::MAX {
+                        h[b] += 1;
+                    }
+                }
+                h
             })
             .collect();
         let sizes: Vec<usize> = (0..buckets)
@@ -497,12 +473,7 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
             }
         });
         (0..batch.len())
-            .map(|s| {
-                (
-                    bits[batch[s] as usize],
-                    sizes[first[s]..first[s + 1]].to_vec(),
-                )
-            })
+            .map(|s| (bits[s], sizes[first[s]..first[s + 1]].to_vec()))
             .collect()
     };
     // Sorts the buckets of `batch`'s kinds that `sort` asks for, each in place.
@@ -619,12 +590,6 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
         timings_ms: timings,
     }
 }
-
-/// A kind's rows are gathered into at most `2^GATHER_BITS` buckets by the top bits of their
-/// keys: a batch's three or four kinds then take a few thousand places written at once, where
-/// `sort_into`'s 4,096 a kind (at 1M accounts) for each of them made gathering twice as slow.
-/// The buckets are larger than `sort_into`'s, and [`sort_bucket`] sorts them.
-const GATHER_BITS: u32 = 10;
 
 /// The rows gathered at once are held to at most about this many (16 bytes each, so
 /// 512 MiB): a batch of kinds is gathered in one pass over the attribute rows. Half the
