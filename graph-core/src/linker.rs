@@ -7,11 +7,10 @@
 //!    `combine(key, other key)`.
 //!    Kinds are gathered in batches of about a quarter of the attribute rows, at most
 //!    [`BATCH_ROWS`] ([`batch_budget`]), one pass over the attribute rows per batch.
-//! 2. Each kind's list is sorted by key: the gathering pass already writes each row into its
-//!    bucket by the key's top bits (after a pass that counts them), and the buckets are
-//!    sorted one by one in place ([`sort_bucket`]; a combination's rows, made afterwards,
-//!    through [`sort_into`]); a run of equal keys is one property node with its postings.
-//!    Sorting instead of hashing keeps memory flat and the result independent of input order.
+//! 2. Each kind's list is sorted by key: a parallel counting pass scatters it into buckets by
+//!    the key's top bits, which are sorted one by one ([`sort_into`]); a run of equal keys is
+//!    one property node with its postings. Sorting instead of hashing keeps memory flat and
+//!    the result independent of input order.
 //! 3. A property shared by more distinct anchors than its kind's cap, or whose value is a
 //!    placeholder, is a hub: reported, never linked. Placeholders are decided by key, not by
 //!    value: the keys of every listed placeholder value of the kind, and of the rows whose
@@ -25,8 +24,8 @@
 //!    survives re-runs, new members and input reordering.
 //!
 //! Time is `O(R log R)` for `R` attribute rows (the sorts) plus `O(R α(R))` for the unions;
-//! memory is 16 bytes per row of a batch on top of the input, and a combination kind's rows
-//! twice while they are made and sorted (a `window` kind's times are looked up through the row's entity when its
+//! memory is 16 bytes per row of a batch on top of the input, and one kind's rows again while
+//! they are sorted (a `window` kind's times are looked up through the row's entity when its
 //! properties are linked, not carried in every row).
 
 use foldhash::{HashMap, HashSet};
@@ -36,7 +35,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Cap, KindRule, LinkConfig, LinkMode};
-use crate::sort::{Hashed, bucket_bits, filled, sort_bucket, sort_into, split_lengths};
+use crate::sort::{Hashed, filled, sort_into, split_lengths};
 use crate::table::{Attributes, Entities, LinkInput};
 use crate::uf::ConcurrentUnionFind;
 
@@ -394,110 +393,46 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
     let gathered = |batch: &[u16]| -> usize { batch.iter().map(|&k| total(k)).sum() };
     let mut arena = filled(batches.iter().map(|(b, _)| gathered(b)).max().unwrap_or(0));
     // Gathers the lists of `batch`'s attribute kinds into the front of `arena`, one after
-    // another in the order of `batch`, each already cut into the buckets `sort_into` would
-    // cut it into (by the key's top `bits` of the kind), so that sorting is left to each
-    // bucket in place: one pass counts each chunk's rows per kind and bucket, a second writes
-    // every row into its chunk's part of its bucket. (Gathered in row order and then sorted
-    // into a second list, every row was copied once more and that list was fresh memory.)
-    // Returns each kind's bits and bucket sizes.
-    let gather = |batch: &[u16], arena: &mut [Row]| -> Vec<(u32, Vec<usize>)> {
+    // another in the order of `batch`.
+    let gather = |batch: &[u16], arena: &mut [Row]| {
         let mut slot_of = vec![usize::MAX; attrs.kinds.len()];
         for (i, &k) in batch.iter().enumerate() {
             slot_of[k as usize] = i;
         }
-        let bits: Vec<u32> = batch.iter().map(|&k| bucket_bits(total(k))).collect();
-        // The first bucket of each kind among all the batch's, and their number.
-        let mut first = Vec::with_capacity(batch.len() + 1);
-        first.push(0usize);
-        for b in &bits {
-            first.push(first[first.len() - 1] + (1usize << b));
-        }
-        let buckets = first[batch.len()];
-        let (bits, first) = (&bits, &first);
-        // The bucket of a row of the kind in slot `s`, `usize::MAX` for a kind not gathered.
-        let bucket = |kind: u16, key: u64| -> usize {
-            match slot_of[kind as usize] {
-                usize::MAX => usize::MAX,
-                s => first[s] + (key >> (64 - bits[s])) as usize,
-            }
-        };
-        let range = |c: usize| (c * chunk)..((c + 1) * chunk).min(n);
-        let hist: Vec<Vec<u32>> = (0..counts.len())
-            .into_par_iter()
-            .map(|c| {
-                let mut h = vec![0u32; buckets];
-                for (&kind, &key) in attrs.kind[range(c)].iter().zip(&attrs.key[range(c)]) {
-                    let b = bucket(kind, key);
-                    if b != usize::MAX {
-                        h[b] += 1;
-                    }
-                }
-                h
-            })
+        // Each chunk's slice of each kind's list.
+        let mut slices: Vec<Vec<&mut [Row]>> = counts
+            .iter()
+            .map(|_| Vec::with_capacity(batch.len()))
             .collect();
-        let sizes: Vec<usize> = (0..buckets)
-            .map(|b| hist.iter().map(|h| h[b] as usize).sum())
-            .collect();
-        // Each chunk's part of each bucket: buckets in order, chunks in order within each.
-        let mut parts: Vec<Vec<std::slice::IterMut<'_, Row>>> =
-            hist.iter().map(|_| Vec::with_capacity(buckets)).collect();
-        for (b, slice) in split_lengths(arena, sizes.iter().copied())
+        for (list, &k) in split_lengths(arena, batch.iter().map(|&k| total(k)))
             .into_iter()
-            .enumerate()
+            .zip(batch)
         {
-            for (this, out) in split_lengths(slice, hist.iter().map(|h| h[b] as usize))
-                .into_iter()
-                .zip(&mut parts)
-            {
-                out.push(this.iter_mut());
+            let parts = split_lengths(list, counts.iter().map(|c| c[k as usize]));
+            for (this, out) in parts.into_iter().zip(&mut slices) {
+                out.push(this);
             }
         }
-        drop(hist);
-        parts.into_par_iter().enumerate().for_each(|(c, mut out)| {
-            let r = range(c);
-            let rows = attrs.kind[r.clone()]
+        slices.into_par_iter().enumerate().for_each(|(c, mut out)| {
+            let (start, end) = (c * chunk, ((c + 1) * chunk).min(n));
+            let mut at = vec![0usize; out.len()];
+            let rows = attrs.kind[start..end]
                 .iter()
-                .zip(&attrs.key[r.clone()])
-                .zip(&attrs.entity[r.clone()])
-                .zip(r.start as u32..);
+                .zip(&attrs.key[start..end])
+                .zip(&attrs.entity[start..end])
+                .zip(start as u32..);
             for (((&kind, &key), &e), row) in rows {
-                let b = bucket(kind, key);
-                // Every counted row has its place: `next` gives one.
-                if let Some(place) = out.get_mut(b).and_then(Iterator::next) {
-                    *place = Row {
+                let s = slot_of[kind as usize];
+                if s != usize::MAX {
+                    out[s][at[s]] = Row {
                         key,
                         anchor: ents.anchor[e as usize],
                         row,
                     };
+                    at[s] += 1;
                 }
             }
         });
-        (0..batch.len())
-            .map(|s| (bits[s], sizes[first[s]..first[s + 1]].to_vec()))
-            .collect()
-    };
-    // Sorts the buckets of `batch`'s kinds that `sort` asks for, each in place.
-    let sort_buckets = |batch: &[u16],
-                        cuts: &[(u32, Vec<usize>)],
-                        arena: &mut [Row],
-                        sort: &dyn Fn(u16) -> bool| {
-        let mut jobs: Vec<(&mut [Row], u32)> = Vec::new();
-        let mut rest = arena;
-        for (&k, (bits, sizes)) in batch.iter().zip(cuts) {
-            let (list, tail) = std::mem::take(&mut rest).split_at_mut(sizes.iter().sum());
-            rest = tail;
-            if sort(k) {
-                let shift = 64 - bits;
-                jobs.extend(
-                    split_lengths(list, sizes.iter().copied())
-                        .into_iter()
-                        .map(|b| (b, shift)),
-                );
-            }
-        }
-        jobs.into_par_iter()
-            .with_min_len(64)
-            .for_each_init(Vec::new, |tmp, (b, shift)| sort_bucket(b, shift, tmp));
     };
     let mut step_ms = [0u64; 3]; // collect, sort, link
     let mut step = |i: usize, t: &mut Instant| {
@@ -508,18 +443,10 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
     // 3–4. Caps, hubs and unions.
     let uf = ConcurrentUnionFind::new(ents.len());
     let mut per_kind: Vec<Option<KindResult>> = (0..kinds.len()).map(|_| None).collect();
-    // Each combination's rows are sorted into this one, kept from kind to kind (and batch to
-    // batch).
+    // Each kind's list is sorted into this one, kept from kind to kind (and batch to batch).
     let mut sorted: Vec<Row> = Vec::new();
     for (batch, members) in &batches {
-        let cuts = gather(batch, &mut arena);
-        step(0, &mut t);
-        // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within. The
-        // lists a combination is made from are only gathered: its own rows are sorted.
-        sort_buckets(batch, &cuts, &mut arena, &|k| {
-            members.contains(&usize::from(k))
-        });
-        step(1, &mut t);
+        gather(batch, &mut arena);
         // Each attribute kind's list, by kind.
         let mut lists: Vec<Option<&[Row]>> = vec![None; attrs.kinds.len()];
         let mut rest: &[Row] = &arena;
@@ -529,22 +456,23 @@ fn link_in_batches(input: &LinkInput, config: &LinkConfig, batch_rows: usize) ->
             rest = tail;
         }
         for &k in members {
+            let combined;
             let krows: &[Row] = match combos.iter().find(|c| usize::from(c.2) == k) {
                 Some(&(main, required, _)) => {
                     let (Some(m), Some(r)) = (lists[main as usize], lists[required as usize])
                     else {
                         unreachable!("a batch gathers its combinations' sources");
                     };
-                    let combined =
-                        combination_rows(m, r, |a, b| input.keyer.combine(&kinds[k], a, b));
-                    step(0, &mut t);
-                    let krows = sort_into(&combined, &mut sorted);
-                    step(1, &mut t);
-                    krows
+                    combined = combination_rows(m, r, |a, b| input.keyer.combine(&kinds[k], a, b));
+                    &combined
                 }
                 None if rules[k].link == LinkMode::Never => &[],
                 None => lists[k].unwrap_or_default(),
             };
+            step(0, &mut t);
+            // 2. Sorted by (key, anchor, row): groups of one key, anchors ascending within.
+            let krows = sort_into(krows, &mut sorted);
+            step(1, &mut t);
             per_kind[k] = Some(link_kind(
                 k,
                 krows,

@@ -61,7 +61,8 @@ pub(crate) fn sort_into<'o, T: Hashed>(rows: &[T], out: &'o mut Vec<T>) -> &'o [
         out.par_sort_unstable();
         return out;
     }
-    let bits = bucket_bits(n);
+    // 256 to 512 elements a bucket (more above 2^24 elements, where the bits stop at 16).
+    let bits = (usize::BITS - (n / 512).leading_zeros()).clamp(8, 16);
     let shift = 64 - bits;
     let buckets = 1usize << bits;
     let chunk = n.div_ceil(rayon::current_num_threads() * 4);
@@ -109,13 +110,6 @@ pub(crate) fn sort_into<'o, T: Hashed>(rows: &[T], out: &'o mut Vec<T>) -> &'o [
     out
 }
 
-/// How many top bits of the hash choose an element's bucket in a list of `n` elements: 256
-/// to 512 elements a bucket (more above 2^24 elements, where the bits stop at 16; fewer
-/// below 2^17, where they stop at 8).
-pub(crate) fn bucket_bits(n: usize) -> u32 {
-    (usize::BITS - (n / 512).leading_zeros()).clamp(8, 16)
-}
-
 /// Makes `list` `n` elements long without writing the elements it keeps (whoever asked for
 /// them writes every one): memory is allocated only when `list` has no room for `n`, and
 /// then filled in parallel ([`filled`]).
@@ -156,11 +150,10 @@ pub(crate) fn split_lengths<T>(
         .collect()
 }
 
-/// Sorts one bucket of [`sort_into`] (or of a list cut into buckets as it cuts them, by the
-/// top [`bucket_bits`]), whose hashes agree above bit `shift`: a counting sort
+/// Sorts one bucket of [`sort_into`], whose hashes agree above bit `shift`: a counting sort
 /// on the hash's next 8 bits, within the cache, leaves runs of an element or two to sort.
 /// `tmp` is scratch space, reused from bucket to bucket.
-pub(crate) fn sort_bucket<T: Hashed>(b: &mut [T], shift: u32, tmp: &mut Vec<T>) {
+fn sort_bucket<T: Hashed>(b: &mut [T], shift: u32, tmp: &mut Vec<T>) {
     if b.len() <= 32 || shift < 8 {
         b.sort_unstable();
         return;
