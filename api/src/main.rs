@@ -16,7 +16,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// kernel. At mimalloc's default (1 s) its timer returned every page free when it fired,
 /// however recently freed, and ingest frees a chunk's buffers a few times a second: the next
 /// chunks took them back as fresh pages, faulted in and zeroed by the kernel. 1M accounts,
-/// three pairs: ~100k page faults → 1.6k, wall time 10.7 → 9.8 s, peak 1.10 → 1.17 GB
+/// three pairs: 79–102k page faults → 1.5k, wall medians 9.52 → 9.27 s, peak 1.10 → 1.17 GB
 /// (BENCHMARKS.md, twenty-third session). Link is left at the default: no faster with it,
 /// and its peak at 10M accounts is close to its bound.
 const INGEST_PURGE_DELAY_MS: std::ffi::c_long = 10_000;
