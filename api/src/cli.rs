@@ -56,6 +56,11 @@ pub enum Command {
         /// Output folder (entities, attributes, rejects Parquet and ingest_summary.json).
         #[arg(long)]
         out: PathBuf,
+        /// Rows read and normalised at a time (and rows of an `entities.parquet` row group):
+        /// fewer hold less memory, more spread fixed costs over more rows.
+        #[arg(long, default_value_t = ingest::DEFAULT_CHUNK_ROWS as u32,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        chunk_rows: u32,
     },
     /// Link an ingest folder: clusters, rings, scores, hubs.
     Link {
@@ -225,9 +230,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             mapping,
             region,
             out,
+            chunk_rows,
         } => {
             let settings = GraphSettings::load(secret_file, region.as_deref())?;
-            ingest_files(&accounts, &inquiries, mapping.as_deref(), &settings, &out)?;
+            let chunk_rows = chunk_rows as usize;
+            ingest_files(
+                &accounts,
+                &inquiries,
+                mapping.as_deref(),
+                &settings,
+                &out,
+                chunk_rows,
+            )?;
         }
         Command::Link {
             dir,
@@ -281,6 +295,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 None,
                 &settings,
                 &canonical,
+                ingest::DEFAULT_CHUNK_ROWS,
             )?;
             without_huge_pages();
             let summary = link_dir(&canonical, &results, None, &settings)?;
@@ -339,6 +354,7 @@ fn ingest_files(
     mapping: Option<&Path>,
     settings: &GraphSettings,
     out: &Path,
+    chunk_rows: usize,
 ) -> anyhow::Result<()> {
     let mapping = mapping.map(ingest::Mapping::from_toml_file).transpose()?;
     let sources = accounts
@@ -362,7 +378,7 @@ fn ingest_files(
             default_region: settings.default_region.clone(),
             ..Default::default()
         },
-        chunk_rows: ingest::DEFAULT_CHUNK_ROWS,
+        chunk_rows,
         keyer: Some(settings.keyer()),
     };
     let mut p = Progress::new("ingest");

@@ -56,9 +56,12 @@ pub use source::{Format, Source};
 pub use summary::{FileSummary, Summary, Totals};
 
 /// Default number of rows per processing chunk (and so the rows of an `entities.parquet` row
-/// group). 65,536 rather than 262,144: at 1M accounts it halves peak memory (1.8 → 0.9 GB) and
-/// the kernel time spent zeroing fresh pages for each chunk's buffers, for the same speed.
-pub const DEFAULT_CHUNK_ROWS: usize = 65_536;
+/// group). The chunks in flight are most of ingest's memory, and every byte of it is faulted
+/// in and zeroed by the kernel once: 65,536 rather than 262,144 halved the peak at 1M
+/// accounts (1.8 → 0.9 GB) for the same speed; 16,384 rather than 65,536 took it from 1.15
+/// to 0.65 GB and a few percent off the time, for an `entities.parquet` 1.7% larger
+/// (smaller row groups; BENCHMARKS.md, twenty-third session).
+pub const DEFAULT_CHUNK_ROWS: usize = 16_384;
 
 /// What to ingest and where to put it.
 #[derive(Debug, Clone)]

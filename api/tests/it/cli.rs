@@ -315,3 +315,45 @@ truth = { person_id = "ent" }
         "{err}"
     );
 }
+
+#[test]
+fn ingest_chunk_rows_changes_memory_not_results_and_zero_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |p: &str| tmp.path().join(p).to_string_lossy().into_owned();
+    let sample = |f: &str| format!("{}/../datasets/sample/{f}", env!("CARGO_MANIFEST_DIR"));
+    let ingest = |out: &str, chunk: Option<&str>| {
+        let (accounts, inquiries) = (sample("accounts.csv"), sample("inquiries.csv"));
+        let mut args = vec![
+            "ingest",
+            "--accounts",
+            &accounts,
+            "--inquiries",
+            &inquiries,
+            "--out",
+            out,
+        ];
+        args.extend(chunk.map(|c| ["--chunk-rows", c]).into_iter().flatten());
+        ringfence(&args)
+    };
+    let o = ingest(&d("default"), None);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let o = ingest(&d("small"), Some("97"));
+    assert!(o.status.success(), "{:?}", text(&o));
+    let totals = |dir: &str| -> serde_json::Value {
+        let path = tmp.path().join(dir).join("ingest_summary.json");
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        s["totals"].clone()
+    };
+    let default = totals("default");
+    assert!(
+        default["entities_written"].as_u64().unwrap() > 1000,
+        "{default}"
+    );
+    assert_eq!(totals("small"), default);
+    let o = ingest(&d("zero"), Some("0"));
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("--chunk-rows"), "{err}");
+    assert!(!tmp.path().join("zero").exists(), "nothing written: {err}");
+}
