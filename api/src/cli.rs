@@ -56,10 +56,11 @@ pub enum Command {
         /// Output folder (entities, attributes, rejects Parquet and ingest_summary.json).
         #[arg(long)]
         out: PathBuf,
-        /// Rows read and normalised at a time (and rows of an `entities.parquet` row group):
-        /// fewer hold less memory, more spread fixed costs over more rows.
+        /// Rows read and normalised at a time, 1,024 to 1,048,576: fewer hold less memory,
+        /// more spread fixed costs over more rows (each chunk's accepted rows, up to 65,536,
+        /// are one row group of `entities.parquet`).
         #[arg(long, default_value_t = ingest::DEFAULT_CHUNK_ROWS as u32,
-              value_parser = clap::value_parser!(u32).range(1..))]
+              value_parser = clap::value_parser!(u32).range(1_024..=1_048_576))]
         chunk_rows: u32,
     },
     /// Link an ingest folder: clusters, rings, scores, hubs.

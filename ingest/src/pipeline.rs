@@ -543,7 +543,6 @@ fn ingest_file(
         format,
         mapping.and_then(|m| m.delimiter),
         &wanted,
-        opts.chunk_rows,
     )?;
     let plan = Plan::resolve(
         &src.path,

@@ -317,7 +317,7 @@ truth = { person_id = "ent" }
 }
 
 #[test]
-fn ingest_chunk_rows_changes_memory_not_results_and_zero_is_refused() {
+fn ingest_chunk_rows_leaves_the_counts_alone_and_is_bounded() {
     let tmp = tempfile::tempdir().unwrap();
     let d = |p: &str| tmp.path().join(p).to_string_lossy().into_owned();
     let sample = |f: &str| format!("{}/../datasets/sample/{f}", env!("CARGO_MANIFEST_DIR"));
@@ -337,7 +337,7 @@ fn ingest_chunk_rows_changes_memory_not_results_and_zero_is_refused() {
     };
     let o = ingest(&d("default"), None);
     assert!(o.status.success(), "{:?}", text(&o));
-    let o = ingest(&d("small"), Some("97"));
+    let o = ingest(&d("small"), Some("1024"));
     assert!(o.status.success(), "{:?}", text(&o));
     let totals = |dir: &str| -> serde_json::Value {
         let path = tmp.path().join(dir).join("ingest_summary.json");
@@ -351,9 +351,11 @@ fn ingest_chunk_rows_changes_memory_not_results_and_zero_is_refused() {
         "{default}"
     );
     assert_eq!(totals("small"), default);
-    let o = ingest(&d("zero"), Some("0"));
-    let (_, err) = text(&o);
-    assert!(!o.status.success());
-    assert!(err.contains("--chunk-rows"), "{err}");
-    assert!(!tmp.path().join("zero").exists(), "nothing written: {err}");
+    for bad in ["0", "1023", "1048577", "1.5", "many"] {
+        let o = ingest(&d("bad"), Some(bad));
+        let (_, err) = text(&o);
+        assert!(!o.status.success(), "{bad}");
+        assert!(err.contains("--chunk-rows"), "{bad}: {err}");
+        assert!(!tmp.path().join("bad").exists(), "nothing written: {err}");
+    }
 }

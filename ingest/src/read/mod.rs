@@ -143,8 +143,8 @@ impl Chunk {
 pub(crate) trait ChunkReader: Send {
     /// The columns each parsed row has values for, in order.
     fn columns(&self) -> &[String];
-    /// Whether a column was actually seen in the file (for NDJSON, in its first chunk of
-    /// lines; for the other formats, whether it is in the header).
+    /// Whether a column was actually seen in the file (for NDJSON, in its first
+    /// [`ndjson::KEY_LINES`] lines; for the other formats, whether it is in the header).
     fn observed(&self, column: &str) -> bool;
     /// Reads up to `max_rows` more rows; `None` at end of file.
     fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Chunk>>;
@@ -163,12 +163,11 @@ pub(crate) fn open(
     format: Format,
     delimiter: Option<u8>,
     wanted: &[String],
-    chunk_rows: usize,
 ) -> Result<Box<dyn ChunkReader>> {
     Ok(match format {
         Format::Csv => Box::new(csv::CsvReader::open(path, delimiter.unwrap_or(b','))?),
         Format::Tsv => Box::new(csv::CsvReader::open(path, delimiter.unwrap_or(b'\t'))?),
-        Format::Ndjson => Box::new(ndjson::NdjsonReader::open(path, wanted, chunk_rows)?),
+        Format::Ndjson => Box::new(ndjson::NdjsonReader::open(path, wanted, ndjson::KEY_LINES)?),
         Format::Parquet => Box::new(parquet::ParquetInput::open(path)?),
     })
 }

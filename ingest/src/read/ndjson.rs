@@ -1,8 +1,8 @@
 //! NDJSON input: one JSON object per line.
 //!
 //! Keys may differ from line to line. The reader extracts the keys it was asked for (canonical
-//! names and everything the mapping names) plus every key seen in its first `chunk_rows` lines;
-//! a mapped key counts as present in the file when one of those first lines has it. Values:
+//! names and everything the mapping names) plus every key seen in its first [`KEY_LINES`]
+//! lines; a mapped key counts as present in the file when one of those first lines has it. Values:
 //! strings as they are, numbers and booleans as their JSON text, `null` as absent, arrays and
 //! objects as compact JSON text (so they still reach the graph, and the PII columns, verbatim).
 
@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{Chunk, ChunkReader, MAX_CHUNK_TEXT, Row};
+
+/// The lines whose keys decide which columns an NDJSON file has (see the module's comment):
+/// a fixed number, so a file gives the same columns whatever the chunk size.
+pub(crate) const KEY_LINES: usize = 65_536;
 use crate::error::{Error, Result};
 
 /// A parsed line, before the column list is fixed.
