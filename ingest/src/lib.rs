@@ -56,11 +56,11 @@ pub use source::{Format, Source};
 pub use summary::{FileSummary, Summary, Totals};
 
 /// Default number of rows per processing chunk (a chunk's accepted rows, up to 65,536, are one
-/// row group of `entities.parquet`). The chunks in flight are most of ingest's memory, and every byte of it is faulted
-/// in and zeroed by the kernel once: 65,536 rather than 262,144 halved the peak at 1M
-/// accounts (1.8 → 0.9 GB) for the same speed; 16,384 rather than 65,536 took it from 1.15
-/// to 0.65 GB and a few percent off the time, for an `entities.parquet` 1.7% larger
-/// (smaller row groups; BENCHMARKS.md, twenty-third session).
+/// row group of `entities.parquet`). The chunks in flight are most of ingest's memory, and
+/// every byte of it is faulted in and zeroed by the kernel once: 65,536 rather than 262,144
+/// halved the peak at 1M accounts (1.8 → 0.9 GB) for the same speed; 16,384 rather than
+/// 65,536 took it from 1.15 to 0.65 GB and a few percent off the time, for an
+/// `entities.parquet` 1.7% larger (smaller row groups; BENCHMARKS.md, twenty-third session).
 pub const DEFAULT_CHUNK_ROWS: usize = 16_384;
 
 /// What to ingest and where to put it.

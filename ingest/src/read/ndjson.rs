@@ -2,9 +2,10 @@
 //!
 //! Keys may differ from line to line. The reader extracts the keys it was asked for (canonical
 //! names and everything the mapping names) plus every key seen in its first [`KEY_LINES`]
-//! lines; a mapped key counts as present in the file when one of those first lines has it. Values:
-//! strings as they are, numbers and booleans as their JSON text, `null` as absent, arrays and
-//! objects as compact JSON text (so they still reach the graph, and the PII columns, verbatim).
+//! lines; a mapped key counts as present in the file when one of those first lines has it.
+//! Values: strings as they are, numbers and booleans as their JSON text, `null` as absent,
+//! arrays and objects as compact JSON text (so they still reach the graph, and the PII
+//! columns, verbatim).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
@@ -14,11 +15,11 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{Chunk, ChunkReader, MAX_CHUNK_TEXT, Row};
+use crate::error::{Error, Result};
 
 /// The lines whose keys decide which columns an NDJSON file has (see the module's comment):
 /// a fixed number, so a file gives the same columns whatever the chunk size.
 pub(crate) const KEY_LINES: usize = 65_536;
-use crate::error::{Error, Result};
 
 /// A parsed line, before the column list is fixed.
 enum Line {

@@ -178,3 +178,30 @@ fn corrupt_parquet_is_a_user_error() {
     assert!(err.is_user_error(), "{err:?}");
     assert!(err.to_string().contains("acc.parquet"), "{err}");
 }
+
+#[test]
+fn ndjson_keys_are_looked_for_past_the_first_chunk() {
+    // The mapped key appears first on the third line: with chunks of one row it still counts
+    // as a column of the file (the look-ahead does not follow the chunk size).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.ndjson");
+    std::fs::write(
+        &path,
+        "{\"account_id\":\"a1\",\"email\":\"a1@example.com\"}\n\
+         {\"account_id\":\"a2\",\"email\":\"a2@example.com\"}\n\
+         {\"account_id\":\"a3\",\"email\":\"a3@example.com\",\"loyalty\":\"L-77\"}\n",
+    )
+    .unwrap();
+    let mapping =
+        || Mapping::from_toml_str("[accounts.custom]\nloyalty_id = \"loyalty\"\n").unwrap();
+    for chunk_rows in [1, 2, ingest::DEFAULT_CHUNK_ROWS] {
+        let out = run_with(vec![account(&path)], Some(mapping()), chunk_rows);
+        assert_eq!(out.summary.files[0].accounts_written, 3, "{chunk_rows}");
+        let loyalty: Vec<String> = (0..3)
+            .flat_map(|i| attrs_of(&out, i))
+            .filter(|(k, _)| k == "loyalty_id")
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .collect();
+        assert_eq!(loyalty, ["l-77"], "{chunk_rows}");
+    }
+}
