@@ -167,7 +167,7 @@ pub(crate) fn open(
     Ok(match format {
         Format::Csv => Box::new(csv::CsvReader::open(path, delimiter.unwrap_or(b','))?),
         Format::Tsv => Box::new(csv::CsvReader::open(path, delimiter.unwrap_or(b'\t'))?),
-        Format::Ndjson => Box::new(ndjson::NdjsonReader::open(path, wanted, ndjson::KEY_LINES)?),
+        Format::Ndjson => Box::new(ndjson::NdjsonReader::open(path, wanted)?),
         Format::Parquet => Box::new(parquet::ParquetInput::open(path)?),
     })
 }

@@ -59,7 +59,7 @@ impl std::fmt::Debug for NdjsonReader {
 }
 
 impl NdjsonReader {
-    pub(crate) fn open(path: &Path, wanted: &[String], lookahead: usize) -> Result<NdjsonReader> {
+    pub(crate) fn open(path: &Path, wanted: &[String]) -> Result<NdjsonReader> {
         let file = File::open(path).map_err(|source| Error::OpenInput {
             path: path.to_path_buf(),
             source,
@@ -76,7 +76,7 @@ impl NdjsonReader {
             buf: Vec::new(),
             eof: false,
         };
-        while r.pending.len() < lookahead.max(1) {
+        while r.pending.len() < KEY_LINES {
             match r.read_line()? {
                 Some(line) => r.pending.push_back(line),
                 None => break,
