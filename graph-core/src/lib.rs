@@ -32,6 +32,7 @@ mod io;
 mod keys;
 mod linker;
 mod live;
+mod mapped;
 pub mod normalize;
 mod pipeline;
 mod record;
