@@ -1561,6 +1561,39 @@ mod tests {
     }
 
     #[test]
+    fn a_file_cut_short_before_its_footer_is_an_error_not_a_crash() {
+        // Row groups are mapped, not read: a footer pointing past the end of the file must
+        // be refused before the mapping is touched there (which would kill the process).
+        let tmp = tempfile::tempdir().unwrap();
+        write_folder(tmp.path(), 40);
+        let path = tmp.path().join("attributes.parquet");
+        let whole = std::fs::read(&path).unwrap();
+        let footer = {
+            let tail = &whole[whole.len() - 8..];
+            u32::from_le_bytes(tail[..4].try_into().unwrap()) as usize + 8
+        };
+        let data = whole.len() - footer;
+        for cut in [1, 100, data / 2, data - 4] {
+            // The magic, the data less `cut` bytes from its start, the footer intact.
+            let mut bytes = whole[..4].to_vec();
+            bytes.extend_from_slice(&whole[4 + cut..]);
+            std::fs::write(&path, &bytes).unwrap();
+            let all: Vec<u32> = (0..80).collect();
+            assert!(read_values(tmp.path(), &all).is_err(), "cut {cut}");
+            assert!(read_anchors(tmp.path()).is_ok(), "the entities are whole");
+            assert!(
+                read_ingest_dir(tmp.path(), Keyer::new(b"s")).is_err(),
+                "cut {cut}"
+            );
+            // The last group alone: its columns now end past the end of the file.
+            if cut > footer {
+                let e = read_values(tmp.path(), &[79]).unwrap_err();
+                assert!(e.to_string().contains("past the end of the file"), "{e}");
+            }
+        }
+    }
+
+    #[test]
     fn keys_only_read_equals_the_full_read_without_its_values() {
         // Small groups, and groups of more rows than a record batch holds.
         keys_only_read_equals_the_full_read(40, 7);
