@@ -769,8 +769,8 @@ pub fn records_from_compared(
     drop(gap_rows);
     let base = own.len() as u32;
     let value = |h: u32| match h.checked_sub(base) {
-        None => own.at(h as usize).1,
-        Some(j) => fetched.at(j as usize).1,
+        None => own.value_at(h as usize),
+        Some(j) => fetched.value_at(j as usize),
     };
     let inquiries = (gaps.iter().enumerate()).map(|(j, &(_, e, k))| (base + j as u32, e, k));
     let usable = |h: u32, k: u16| !placeholders.of_kind(k, value(h));
@@ -821,8 +821,11 @@ impl Cells {
                 anchors.push(e as u32);
             }
         }
+        // Every cell empty, written by every thread (`sort::filled`): 28 bytes a record.
+        let mut rows = Vec::with_capacity(anchors.len() * SLOTS);
+        rows.par_extend(rayon::iter::repeat_n(NULL, anchors.len() * SLOTS));
         Cells {
-            rows: vec![NULL; anchors.len() * SLOTS],
+            rows,
             rec_of,
             anchors,
             slot_by_kind: kinds.iter().map(|k| slot_of(k)).collect(),
