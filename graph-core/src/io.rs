@@ -30,7 +30,6 @@ use crate::config::LinkConfig;
 use crate::dedupe::ComparedRows;
 use crate::error::{Error, Result};
 use crate::keys::{Keyer, KindKeyer};
-use crate::mapped::Span;
 use crate::record::{EntityType, Label};
 use crate::table::{
     Attributes, Entities, EntityIds, LinkInput, RowValues, can_be_typed_filler, is_typed_filler,
@@ -86,10 +85,6 @@ const BATCH_SIZE: usize = 8_192;
 #[derive(Clone)]
 struct RowGroups<'a> {
     path: &'a Path,
-    /// The file, and its length when opened: each row group's column chunks are mapped from
-    /// it when they are read ([`Span`]).
-    file: Arc<File>,
-    file_len: u64,
     metadata: ArrowReaderMetadata,
     /// The leaf columns read.
     leaves: Vec<usize>,
@@ -106,15 +101,7 @@ impl<'a> RowGroups<'a> {
 
     /// Opens `path`, reading no columns until [`RowGroups::select`] names them.
     fn load(path: &'a Path) -> Result<Self> {
-        let file = open(path)?;
-        let file_len = file
-            .metadata()
-            .map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .len();
-        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+        let metadata = ArrowReaderMetadata::load(&open(path)?, ArrowReaderOptions::default())
             .map_err(|e| pq_err(path, e))?;
         let mut first_rows = Vec::new();
         let mut rows = 0u64;
@@ -124,8 +111,6 @@ impl<'a> RowGroups<'a> {
         }
         Ok(RowGroups {
             path,
-            file: Arc::new(file),
-            file_len,
             metadata,
             leaves: Vec::new(),
             first_rows,
@@ -173,33 +158,6 @@ impl<'a> RowGroups<'a> {
         (self.first_rows[g], end)
     }
 
-    /// The bytes of group `g`'s column chunks read, mapped: from the first chunk's first byte
-    /// to the last's last (the columns of a group are stored one after another).
-    fn span(&self, g: usize) -> Result<Span> {
-        let group = self.metadata.metadata().row_group(g);
-        let (mut lo, mut hi) = (u64::MAX, 0);
-        for &i in &self.leaves {
-            let chunk = group.column(i);
-            let start = chunk
-                .dictionary_page_offset()
-                .unwrap_or(chunk.data_page_offset());
-            let (Ok(start), Ok(len)) =
-                (u64::try_from(start), u64::try_from(chunk.compressed_size()))
-            else {
-                return Err(pq_err(
-                    self.path,
-                    "a column chunk at a negative offset or of a negative size",
-                ));
-            };
-            lo = lo.min(start);
-            hi = hi.max(start.saturating_add(len));
-        }
-        if lo > hi {
-            (lo, hi) = (0, 0);
-        }
-        Span::map(&self.file, self.file_len, lo, hi).map_err(|e| pq_err(self.path, e))
-    }
-
     /// Decodes the columns of group `g` (only the rows of `selection`, when given).
     fn read(&self, g: usize, selection: Option<RowSelection>) -> Result<Vec<RecordBatch>> {
         self.batches(g, selection)?.collect()
@@ -213,10 +171,8 @@ impl<'a> RowGroups<'a> {
         selection: Option<RowSelection>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<'a>> {
         let path = self.path;
-        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(
-            self.span(g)?,
-            self.metadata.clone(),
-        );
+        let b =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(open(path)?, self.metadata.clone());
         let mask = ProjectionMask::leaves(b.parquet_schema(), self.leaves.iter().copied());
         let mut b = b
             .with_projection(mask)

@@ -32,7 +32,6 @@ mod io;
 mod keys;
 mod linker;
 mod live;
-mod mapped;
 pub mod normalize;
 mod pipeline;
 mod record;
