@@ -129,8 +129,13 @@ pub(crate) fn fit<T: Copy + Default + Send + Sync>(list: &mut Vec<T>, n: usize) 
 /// in (and has the kernel zero it), which one thread filling a large list does page by page
 /// while the other cores wait.
 pub(crate) fn filled<T: Copy + Default + Send + Sync>(n: usize) -> Vec<T> {
+    filled_with(n, T::default())
+}
+
+/// `n` copies of `value`, written by every thread, as [`filled`].
+pub(crate) fn filled_with<T: Copy + Send + Sync>(n: usize, value: T) -> Vec<T> {
     let mut list = Vec::with_capacity(n);
-    list.par_extend(rayon::iter::repeat_n(T::default(), n));
+    list.par_extend(rayon::iter::repeat_n(value, n));
     list
 }
 

@@ -526,9 +526,7 @@ impl RowValues {
         self.chunks[c].at(i - self.starts[c])
     }
 
-    /// The value of the `i`-th row held (`i < len()`), found as the row is: duplicate
-    /// detection reads every field of every record this way, in seven passes over the
-    /// values, where reading each value's row number too touched a third more memory.
+    /// The value of the `i`-th row held (`i < len()`), without reading its row number.
     pub(crate) fn value_at(&self, i: usize) -> &str {
         let c = self.chunk_of(i);
         self.chunks[c].value(i - self.starts[c])

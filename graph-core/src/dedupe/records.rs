@@ -14,7 +14,7 @@ use super::compare::{
 };
 use crate::keys::Keyer;
 use crate::record::{Normalized, kinds};
-use crate::sort::{fit, sort_hashed};
+use crate::sort::{filled_with, fit, sort_hashed};
 use crate::table::{LinkInput, RowValues};
 
 /// Marks a missing value in [`Column::ids`].
@@ -821,11 +821,8 @@ impl Cells {
                 anchors.push(e as u32);
             }
         }
-        // Every cell empty, written by every thread (`sort::filled`): 28 bytes a record.
-        let mut rows = Vec::with_capacity(anchors.len() * SLOTS);
-        rows.par_extend(rayon::iter::repeat_n(NULL, anchors.len() * SLOTS));
         Cells {
-            rows,
+            rows: filled_with(anchors.len() * SLOTS, NULL),
             rec_of,
             anchors,
             slot_by_kind: kinds.iter().map(|k| slot_of(k)).collect(),
