@@ -28,6 +28,7 @@ use rayon::prelude::*;
 
 use crate::config::LinkConfig;
 use crate::dedupe::ComparedRows;
+use crate::durable::{WRITE_BACK_BYTES, WriteBack};
 use crate::error::{Error, Result};
 use crate::keys::{Keyer, KindKeyer};
 use crate::record::{EntityType, Label};
@@ -901,8 +902,8 @@ const ROW_GROUP_ROWS: usize = 1 << 20;
 /// Rows per batch handed to the Parquet writer by [`write_chunks`].
 pub(crate) const WRITE_CHUNK_ROWS: usize = 65_536;
 
-/// Writes a table of `rows` rows to `path` atomically (temp file, then rename; the temp file
-/// is removed when the write fails), building it `chunk_rows` rows at a time with
+/// Writes a table of `rows` rows to `path` atomically (temp file, synced, then renamed; the
+/// temp file is removed when the write fails), building it `chunk_rows` rows at a time with
 /// `chunk(rows)`: the file is the same as one written from a single batch of every row, but
 /// no column of the whole table is ever built, so writing a table of millions of rows reuses
 /// a few small buffers instead of filling fresh memory.
@@ -916,10 +917,12 @@ pub(crate) fn write_chunks(
     chunk: impl Fn(std::ops::Range<usize>) -> Result<RecordBatch> + Sync,
 ) -> Result<()> {
     let tmp: PathBuf = path.with_extension("parquet.tmp");
-    let file = File::create(&tmp).map_err(|source| Error::Io {
-        path: tmp.clone(),
-        source,
-    })?;
+    let file = File::create(&tmp)
+        .and_then(|f| WriteBack::new(f, WRITE_BACK_BYTES))
+        .map_err(|source| Error::Io {
+            path: tmp.clone(),
+            source,
+        })?;
     let encode = move || -> Result<()> {
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
@@ -959,7 +962,13 @@ pub(crate) fn write_chunks(
                 w.close_group().map_err(err)?;
             }
         }
-        w.finish().map_err(err)?;
+        w.finish()
+            .map_err(err)?
+            .sync_all()
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(())
     };
     if let Err(e) = encode() {

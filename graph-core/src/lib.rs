@@ -26,6 +26,7 @@
 //! ```
 mod config;
 pub mod dedupe;
+pub mod durable;
 mod error;
 pub mod eval;
 mod io;

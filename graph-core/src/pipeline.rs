@@ -429,12 +429,23 @@ impl Staging {
             })?;
             names.push(entry.file_name());
         }
-        // The summary last; the rest in a fixed order.
+        // The summary last, once the other files' moves are on disk (each file was synced
+        // when written); the rest in a fixed order.
         names.sort_by_key(|n| (n == SUMMARY, n.clone()));
+        let sync_out = || {
+            crate::durable::sync_dir(&self.out_dir).map_err(|source| Error::Io {
+                path: self.out_dir.clone(),
+                source,
+            })
+        };
         for name in names {
+            if name == SUMMARY {
+                sync_out()?;
+            }
             let (from, to) = (self.dir.join(&name), self.out_dir.join(&name));
             std::fs::rename(&from, &to).map_err(|source| Error::Io { path: to, source })?;
         }
+        sync_out()?;
         self.published = true;
         std::fs::remove_dir(&self.dir).map_err(|source| Error::Io {
             path: self.dir.clone(),
@@ -696,6 +707,10 @@ pub fn run_dedupe(
         timings_ms: timings,
     };
     write_json(&out_dir.join("dedupe_summary.json"), &summary)?;
+    crate::durable::sync_dir(out_dir).map_err(|source| Error::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
     Ok((entities, dups, summary))
 }
 
@@ -721,7 +736,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    std::fs::write(&tmp, bytes).map_err(io)?;
+    crate::durable::write_synced(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
 

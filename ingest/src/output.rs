@@ -7,16 +7,15 @@
 //! never leaves files that look complete.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, sync_channel};
-use std::thread::{self, JoinHandle};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{
     DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema, SchemaRef,
 };
+use graph_core::durable::{WRITE_BACK_BYTES, WriteBack};
 use graph_core::{Field, ParallelWriter};
 use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::KeyValue;
@@ -242,88 +241,6 @@ pub(crate) struct ParquetOut {
     pub rows: u64,
 }
 
-/// Bytes written to an output file between two requests to sync it in the background.
-const WRITE_BACK_BYTES: u64 = 32 << 20;
-
-/// An output file synced to disk in the background as it grows, by a thread of its own
-/// (`fdatasync` on a second descriptor of the file, asked for every `every` bytes written):
-/// the sync that ends a run ([`WriteBack::sync_all`]) then waits for the last megabytes
-/// instead of the whole file. At 1M accounts ingest writes about 1 GB, and that final sync
-/// took 0.4 s with nothing else left to do.
-pub(crate) struct WriteBack {
-    file: File,
-    every: u64,
-    since_asked: u64,
-    syncer: Option<Syncer>,
-}
-
-/// The background sync thread of a [`WriteBack`]: `ask` holds at most one request, so a
-/// request not yet taken covers every byte written before it is.
-struct Syncer {
-    ask: SyncSender<()>,
-    thread: JoinHandle<io::Result<u64>>,
-}
-
-impl WriteBack {
-    /// `file`, synced in the background every `every` bytes written.
-    pub(crate) fn new(file: File, every: u64) -> io::Result<WriteBack> {
-        let clone = file.try_clone()?;
-        let (ask, asked) = sync_channel::<()>(1);
-        let thread = thread::Builder::new()
-            .name("ingest-sync".to_owned())
-            .spawn(move || {
-                let mut syncs = 0u64;
-                for () in asked {
-                    clone.sync_data()?;
-                    syncs += 1;
-                }
-                Ok(syncs)
-            })?;
-        Ok(WriteBack {
-            file,
-            every: every.max(1),
-            since_asked: 0,
-            syncer: Some(Syncer { ask, thread }),
-        })
-    }
-
-    /// Waits for the background sync under way, then syncs the file, data and metadata.
-    /// Returns how many background syncs ran. A background sync's failure is returned: the
-    /// kernel reports a failed write-back once per open file, so the last sync, on the same
-    /// open file, could succeed after it.
-    pub(crate) fn sync_all(mut self) -> io::Result<u64> {
-        let mut syncs = 0;
-        if let Some(Syncer { ask, thread }) = self.syncer.take() {
-            drop(ask);
-            syncs = thread
-                .join()
-                .map_err(|_| io::Error::other("the background sync thread panicked"))??;
-        }
-        self.file.sync_all()?;
-        Ok(syncs)
-    }
-}
-
-impl Write for WriteBack {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.since_asked += n as u64;
-        if self.since_asked >= self.every {
-            self.since_asked = 0;
-            if let Some(s) = &self.syncer {
-                // Full: a request is waiting and will cover these bytes. Gone: the thread
-                // stopped on an error, which `sync_all` reports.
-                let _ = s.ask.try_send(());
-            }
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
 impl std::fmt::Debug for ParquetOut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParquetOut")
@@ -487,34 +404,5 @@ mod tests {
             }
         }
         assert_eq!(at, 150_000);
-    }
-
-    #[test]
-    fn a_write_back_file_holds_every_byte_and_is_synced_as_it_grows() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("out");
-        let mut w = WriteBack::new(File::create(&path).unwrap(), 1000).unwrap();
-        let mut want = Vec::new();
-        for i in 0..200u32 {
-            let chunk = vec![(i % 251) as u8; 97];
-            w.write_all(&chunk).unwrap();
-            want.extend_from_slice(&chunk);
-        }
-        w.flush().unwrap();
-        let syncs = w.sync_all().unwrap();
-        // The first request (at 1,000 bytes) is always taken; at most one is made per
-        // 1,000 bytes written.
-        assert!((1..=19).contains(&syncs), "{syncs} background syncs");
-        assert_eq!(fs::read(&path).unwrap(), want);
-    }
-
-    #[test]
-    fn a_write_back_file_never_asked_to_sync_in_the_background_still_syncs_at_the_end() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("out");
-        let mut w = WriteBack::new(File::create(&path).unwrap(), u64::MAX).unwrap();
-        w.write_all("ünïcödé ✓".as_bytes()).unwrap();
-        assert_eq!(w.sync_all().unwrap(), 0);
-        assert_eq!(fs::read_to_string(&path).unwrap(), "ünïcödé ✓");
     }
 }

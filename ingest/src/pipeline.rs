@@ -373,12 +373,15 @@ pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<S
     Ok(summary)
 }
 
-/// Renames the finished files into place, the summary last.
+/// Renames the finished (and synced) files into place, the summary last, once the other
+/// files' moves are on disk.
 fn commit(out_dir: &Path, files: Vec<TempFile>, summary: &Summary) -> Result<()> {
     let summary_file = TempFile::new(out_dir, SUMMARY_FILE);
     let json =
         serde_json::to_vec_pretty(summary).map_err(|e| Error::write(&summary_file.dest, e))?;
-    fs::write(&summary_file.tmp, json).map_err(|e| Error::write(&summary_file.dest, e))?;
+    graph_core::durable::write_synced(&summary_file.tmp, &json)
+        .map_err(|e| Error::write(&summary_file.dest, e))?;
+    let sync_out = || graph_core::durable::sync_dir(out_dir).map_err(|e| Error::write(out_dir, e));
     // Remove the previous run's summary first: while the parquet files are being swapped,
     // the folder must not claim to be complete.
     match fs::remove_file(&summary_file.dest) {
@@ -389,7 +392,9 @@ fn commit(out_dir: &Path, files: Vec<TempFile>, summary: &Summary) -> Result<()>
     for f in files {
         f.commit()?;
     }
-    summary_file.commit()
+    sync_out()?;
+    summary_file.commit()?;
+    sync_out()
 }
 
 /// The layout of the columns of `entities.parquet` that do not take the default (see
