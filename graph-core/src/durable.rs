@@ -21,6 +21,9 @@ pub const WRITE_BACK_BYTES: u64 = 32 << 20;
 /// written): the sync that ends it ([`WriteBack::sync_all`]) waits for the last megabytes
 /// instead of the whole file. At 1M accounts ingest writes about 1 GB, and that final sync
 /// took 0.4 s with nothing else left to do.
+///
+/// Dropped without [`WriteBack::sync_all`] (a write failed), its thread ends after the syncs
+/// already asked for, and their errors are dropped with it.
 #[derive(Debug)]
 pub struct WriteBack {
     file: File,
@@ -63,12 +66,13 @@ impl WriteBack {
         })
     }
 
-    /// Waits for the background sync under way, then syncs the file, data and metadata.
+    /// Waits for the background syncs asked for, then syncs the file, data and metadata.
     /// Returns how many background syncs ran.
     ///
     /// # Errors
     /// A failed sync, the background ones included: the kernel reports a failed write-back
-    /// once per open file, so the last sync, on the same open file, could succeed after it.
+    /// once per open file description, and the thread's descriptor is a duplicate of the
+    /// file's, so the last sync could succeed after one of them failed.
     pub fn sync_all(mut self) -> io::Result<u64> {
         let mut syncs = 0;
         if let Some(Syncer { ask, thread }) = self.syncer.take() {
@@ -110,6 +114,22 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut f = File::create(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+/// Creates folder `dir` and its missing parents; when `dir` did not exist, the folder above it
+/// is synced, so that the new folder is on disk too.
+///
+/// # Errors
+/// The folder cannot be created, or the folder above it synced.
+pub fn create_dir_synced(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => sync_dir(p),
+        _ => sync_dir(Path::new(".")),
+    }
 }
 
 /// Syncs folder `dir`, so that the files created, moved or removed in it are so on disk.
@@ -156,12 +176,16 @@ mod tests {
     }
 
     #[test]
-    fn synced_files_and_folders_read_back_and_a_missing_folder_is_an_error() {
+    fn synced_files_and_folders_are_there_and_a_missing_folder_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("summary.json");
         write_synced(&path, b"{\"ok\": true}").unwrap();
         sync_dir(tmp.path()).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"ok\": true}");
+        let nested = tmp.path().join("a").join("b");
+        create_dir_synced(&nested).unwrap();
+        create_dir_synced(&nested).unwrap();
+        assert!(nested.is_dir());
         let gone = tmp.path().join("gone");
         assert_eq!(sync_dir(&gone).unwrap_err().kind(), io::ErrorKind::NotFound);
         assert!(write_synced(&gone.join("x"), b"").is_err());

@@ -885,7 +885,7 @@ fn by_group<'c, T>(file: &RowGroups, column: &'c mut [T]) -> Vec<&'c mut [T]> {
     crate::sort::split_lengths(column, lengths)
 }
 
-/// Writes one record batch to `path` atomically (temp file, then rename).
+/// Writes one record batch to `path` atomically (temp file, synced, then renamed).
 pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<()> {
     write_chunks(
         path,

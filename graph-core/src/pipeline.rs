@@ -413,9 +413,23 @@ impl Staging {
     /// (renames within one folder are atomic; a failure half-way leaves no summary, never a
     /// summary beside files of two runs).
     fn publish(mut self, stale: &[&str]) -> Result<()> {
+        let sync_out = || {
+            crate::durable::sync_dir(&self.out_dir).map_err(|source| Error::Io {
+                path: self.out_dir.clone(),
+                source,
+            })
+        };
+        let mut any_removed = false;
         for f in std::iter::once(&SUMMARY).chain(stale) {
             let path = self.out_dir.join(f);
-            removed(&path, std::fs::remove_file(&path))?;
+            match std::fs::remove_file(&path) {
+                Ok(()) => any_removed = true,
+                r => removed(&path, r)?,
+            }
+        }
+        // The removals on disk before any file is moved in.
+        if any_removed {
+            sync_out()?;
         }
         let mut names = Vec::new();
         let entries = std::fs::read_dir(&self.dir).map_err(|source| Error::Io {
@@ -432,12 +446,6 @@ impl Staging {
         // The summary last, once the other files' moves are on disk (each file was synced
         // when written); the rest in a fixed order.
         names.sort_by_key(|n| (n == SUMMARY, n.clone()));
-        let sync_out = || {
-            crate::durable::sync_dir(&self.out_dir).map_err(|source| Error::Io {
-                path: self.out_dir.clone(),
-                source,
-            })
-        };
         for name in names {
             if name == SUMMARY {
                 sync_out()?;
@@ -715,7 +723,7 @@ pub fn run_dedupe(
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+    crate::durable::create_dir_synced(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),
         source,
     })

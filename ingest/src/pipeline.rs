@@ -311,7 +311,8 @@ pub fn run(opts: &IngestOptions, progress: &mut dyn FnMut(Progress)) -> Result<S
         formats.push(format);
     }
 
-    fs::create_dir_all(&opts.out_dir).map_err(|e| Error::write(&opts.out_dir, e))?;
+    graph_core::durable::create_dir_synced(&opts.out_dir)
+        .map_err(|e| Error::write(&opts.out_dir, e))?;
     let entities = ParquetOut::create(
         &opts.out_dir,
         ENTITIES_FILE,
@@ -381,11 +382,14 @@ fn commit(out_dir: &Path, files: Vec<TempFile>, summary: &Summary) -> Result<()>
         serde_json::to_vec_pretty(summary).map_err(|e| Error::write(&summary_file.dest, e))?;
     graph_core::durable::write_synced(&summary_file.tmp, &json)
         .map_err(|e| Error::write(&summary_file.dest, e))?;
-    let sync_out = || graph_core::durable::sync_dir(out_dir).map_err(|e| Error::write(out_dir, e));
-    // Remove the previous run's summary first: while the parquet files are being swapped,
-    // the folder must not claim to be complete.
+    let sync_out = || {
+        graph_core::durable::sync_dir(out_dir)
+            .map_err(|e| Error::write(out_dir, format!("cannot sync the folder: {e}")))
+    };
+    // Remove the previous run's summary first (on disk before any file is moved in): while
+    // the parquet files are being swapped, the folder must not claim to be complete.
     match fs::remove_file(&summary_file.dest) {
-        Ok(()) => {}
+        Ok(()) => sync_out()?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::write(&summary_file.dest, e)),
     }

@@ -1173,7 +1173,8 @@ pub fn export(
         state.load().await?;
         let (records, _) = store.snapshot().await?;
         store.close().await;
-        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        graph_core::durable::create_dir_synced(out)
+            .with_context(|| format!("cannot create {}", out.display()))?;
         let g = state.graph_read();
         let mut ids = Vec::new();
         let mut types = Vec::new();
@@ -1218,6 +1219,8 @@ pub fn export(
             .str("reason", hubs.iter().map(|h| h.reason.as_str().to_owned()))
             .finish()?;
         graph_core::write_batch(&out.join("hubs.parquet"), &batch)?;
+        graph_core::durable::sync_dir(out)
+            .with_context(|| format!("cannot sync {}", out.display()))?;
         eprintln!(
             "exported {} entities and {} hubs to {}",
             records.len(),
