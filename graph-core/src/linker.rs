@@ -728,49 +728,78 @@ pub fn base_kind(kind: &str) -> &str {
     kind.split('+').next().unwrap_or(kind)
 }
 
+/// The rows of a combination kind: one per row of `main` and distinct key among the
+/// `required` rows of its anchor, keyed `combine(main key, required key)`, in the order of
+/// `main`.
+///
+/// Every list is allocated at its final length and first written by every thread
+/// ([`filled`]), and the rows are written in place by parts of `main` in parallel after a
+/// pass that counts them: collected by each thread and then copied together, the rows (16
+/// bytes each, one per account and inquiry) were faulted in and copied by one thread while
+/// the other waited.
 fn combination_rows(
     main: &[Row],
     required: &[Row],
     combine: impl Fn(u64, u64) -> u64 + Sync + Send,
 ) -> Vec<Row> {
     // The required keys of each anchor, grouped by anchor by a counting sort (anchors are
-    // entity indexes, below the largest anchor seen): `keys[start[a]..start[a + 1]]`.
+    // entity indexes, below the largest anchor seen): counted at `end[a + 1]`, summed into
+    // each anchor's start at `end[a]`, then moved on by each key placed, so that `end[a]`
+    // ends as anchor `a`'s end and `keys[end[a - 1]..end[a]]` are its keys (`0..end[0]` for
+    // anchor 0).
     let top = main
         .iter()
         .chain(required)
         .map(|r| r.anchor as usize + 1)
         .max()
         .unwrap_or(0);
-    let mut start = vec![0u32; top + 1];
+    let mut end: Vec<u32> = filled(top + 1);
     for r in required {
-        start[r.anchor as usize + 1] += 1;
+        end[r.anchor as usize + 1] += 1;
     }
-    for i in 1..start.len() {
-        start[i] += start[i - 1];
+    for i in 1..end.len() {
+        end[i] += end[i - 1];
     }
-    let mut at = start.clone();
-    let mut keys = vec![0u64; required.len()];
+    let mut keys: Vec<u64> = filled(required.len());
     for r in required {
         let a = r.anchor as usize;
-        keys[at[a] as usize] = r.key;
-        at[a] += 1;
+        keys[end[a] as usize] = r.key;
+        end[a] += 1;
     }
-    drop(at);
-    let (keys, start, combine) = (&keys, &start, &combine);
-    // One row per distinct required key of the row's anchor (an anchor has a few).
-    main.par_iter()
-        .flat_map_iter(|r| {
-            let a = r.anchor as usize;
-            let ks = &keys[start[a] as usize..start[a + 1] as usize];
-            ks.iter()
-                .enumerate()
-                .filter(move |&(i, k)| !ks[..i].contains(k))
-                .map(move |(_, &k)| Row {
+    let (keys, end, combine) = (&keys, &end, &combine);
+    // The distinct required keys of row `r`'s anchor (an anchor has a few).
+    let distinct = |r: &Row| {
+        let a = r.anchor as usize;
+        let start = if a == 0 { 0 } else { end[a - 1] as usize };
+        let ks = &keys[start..end[a] as usize];
+        ks.iter()
+            .enumerate()
+            .filter(move |&(i, k)| !ks[..i].contains(k))
+            .map(|(_, &k)| k)
+    };
+    let parts: Vec<&[Row]> = main
+        .chunks(main.len().div_ceil(rayon::current_num_threads() * 4).max(1))
+        .collect();
+    let counts: Vec<usize> = parts
+        .par_iter()
+        .map(|p| p.iter().map(|r| distinct(r).count()).sum())
+        .collect();
+    let mut out: Vec<Row> = filled(counts.iter().sum());
+    split_lengths(&mut out, counts)
+        .into_par_iter()
+        .zip(parts)
+        .for_each(|(slots, part)| {
+            let rows = part.iter().flat_map(|r| {
+                distinct(r).map(|k| Row {
                     key: combine(r.key, k),
                     ..*r
                 })
-        })
-        .collect()
+            });
+            for (slot, row) in slots.iter_mut().zip(rows) {
+                *slot = row;
+            }
+        });
+    out
 }
 
 /// The runs of equal keys of sorted `rows` that hold two or more rows, as `(start, end)`, in
