@@ -732,11 +732,10 @@ pub fn base_kind(kind: &str) -> &str {
 /// `required` rows of its anchor, keyed `combine(main key, required key)`, in the order of
 /// `main`.
 ///
-/// Every list is allocated at its final length and first written by every thread
-/// ([`filled`]), and the rows are written in place by parts of `main` in parallel after a
-/// pass that counts them: collected by each thread and then copied together, the rows (16
-/// bytes each, one per account and inquiry) were faulted in and copied by one thread while
-/// the other waited.
+/// The rows are counted by parts of `main` in parallel, the list is allocated once and first
+/// written by every thread ([`filled`]), and each part writes its rows in place. Collecting
+/// them per thread and joining the lists made one thread fault in and copy every 16-byte row
+/// while the others waited.
 fn combination_rows(
     main: &[Row],
     required: &[Row],
@@ -795,9 +794,12 @@ fn combination_rows(
                     ..*r
                 })
             });
+            let mut written = 0;
             for (slot, row) in slots.iter_mut().zip(rows) {
                 *slot = row;
+                written += 1;
             }
+            debug_assert_eq!(written, slots.len(), "a part writes the rows it counted");
         });
     out
 }
