@@ -395,7 +395,12 @@ impl Staging {
         create_dir(out_dir)?;
         let dir = out_dir.join(Self::NAME);
         removed(&dir, std::fs::remove_dir_all(&dir))?;
-        create_dir(&dir)?;
+        // Not synced into the output folder: its files are moved out and it is removed, so
+        // whether it survives a crash does not matter.
+        std::fs::create_dir(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
         Ok(Staging {
             out_dir: out_dir.to_path_buf(),
             dir,
