@@ -33,6 +33,7 @@
 //! ```
 
 mod error;
+mod ids;
 mod mapping;
 mod output;
 mod pipeline;

@@ -17,7 +17,6 @@
 //! millions of `String`s on the main thread.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -36,6 +35,7 @@ use graph_core::{
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::ids::{Added, Ids};
 use crate::mapping::EntityMapping;
 use crate::output::{
     ATTRIBUTES_FILE, ENTITIES_FILE, Layout, Metadata, ParquetOut, REJECTS_FILE, SCHEMA_VERSION,
@@ -53,14 +53,6 @@ const REJECT_BATCH: usize = 65_536;
 /// Rows per normalisation task: enough that a task's allocations are few, few enough that
 /// the threads share a chunk evenly.
 const BLOCK_ROWS: usize = 2048;
-
-/// Where an id was first seen.
-#[derive(Debug, Clone, Copy)]
-struct FirstSeen {
-    idx: u32,
-    file: u32,
-    row: u64,
-}
 
 /// One reject row before it becomes a DataFrame row.
 #[derive(Debug)]
@@ -95,16 +87,10 @@ struct Schemas {
     rejects: SchemaRef,
 }
 
-type IdMap = HashMap<Box<str>, FirstSeen, foldhash::fast::RandomState>;
-
 /// State carried across files.
 struct State {
-    next_idx: u32,
-    /// Ids seen so far, hashed with foldhash (seeded randomly per process; weaker against
-    /// crafted collisions than SipHash, acceptable for the operator's own files): SipHash was
-    /// 4% of ingest.
-    accounts: IdMap,
-    inquiries: IdMap,
+    /// The ids of the entities written so far (entity `i` is the `i`-th).
+    ids: Ids,
     files: Vec<String>,
     rejects: Vec<RejectRow>,
     anchored: u64,
@@ -467,9 +453,7 @@ fn ingest_all(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Vec<FileSummary>, Totals)> {
     let mut state = State {
-        next_idx: 0,
-        accounts: IdMap::default(),
-        inquiries: IdMap::default(),
+        ids: Ids::default(),
         files: Vec::new(),
         rejects: Vec::new(),
         anchored: 0,
@@ -603,7 +587,7 @@ fn ingest_file(
         for msg in nrx {
             let mut n = msg?;
             if first {
-                // Room in the id map for the whole file, so it does not grow (rehashing every
+                // Room in the id index for the whole file, so it does not grow (rehashing every
                 // id) a dozen times on the way.
                 first = false;
                 let read = n.chunk.rows.len() as u64;
@@ -616,11 +600,7 @@ fn ingest_file(
                     rows_total,
                     min_row_bytes,
                 );
-                // Only a hint: without the room the map grows as it fills.
-                let _ = match file.entity_type {
-                    EntityType::Account => state.accounts.try_reserve(more),
-                    EntityType::Inquiry => state.inquiries.try_reserve(more),
-                };
+                state.ids.reserve(file.entity_type, more);
             }
             process_chunk(
                 file,
@@ -643,9 +623,9 @@ fn ingest_file(
     Ok(fs)
 }
 
-/// The most rows an id map reserves room for ahead: 2^24, a table of 2^25 buckets of 32
-/// bytes (1 GiB, most of it untouched until filled) when the guess reaches it; a map that
-/// needs more grows past it as before.
+/// The most rows the id index reserves room for ahead: 2^24, a table of 2^25 buckets of 4
+/// bytes and 16 bytes per row for where each id ends and its row number (0.4 GiB, untouched
+/// until filled) when the guess reaches it; an index that needs more grows past it as before.
 const MAX_EXPECTED_ROWS: u64 = 1 << 24;
 
 /// How many rows a file of `rows_total` rows, or of `bytes_total` bytes of which the first
@@ -940,49 +920,40 @@ fn process_chunk(
         let issues = std::mem::take(&mut norm.issues);
         let norm: &NormRow = norm;
         let id = block.get(norm.id);
-        let seen = match file.entity_type {
-            EntityType::Account => &state.accounts,
-            EntityType::Inquiry => &state.inquiries,
-        };
-        if let Some(prev) = seen.get(id).copied() {
-            let id_field = match file.entity_type {
-                EntityType::Account => "account_id",
-                EntityType::Inquiry => "inquiry_id",
-            };
-            let reason = format!(
-                "duplicate {id_field} `{id}`: first seen in {} row {}",
-                state
-                    .files
-                    .get(prev.file as usize)
-                    .map(String::as_str)
-                    .unwrap_or("?"),
-                prev.row
-            );
-            let raw = raw_json(chunk, file.columns, first, raw);
-            reject_row(
-                state,
-                fs,
-                file.file_no,
-                number,
-                Some(id.to_owned()),
-                "duplicate_id",
-                reason,
-                raw,
-            );
-            continue;
-        }
-        let idx = state.next_idx;
-        state.next_idx = idx
-            .checked_add(1)
-            .ok_or_else(|| Error::Internal("more than 4,294,967,295 entities".to_owned()))?;
-        let first_seen = FirstSeen {
-            idx,
-            file: file.file_no,
-            row: number,
-        };
-        match file.entity_type {
-            EntityType::Account => state.accounts.insert(id.into(), first_seen),
-            EntityType::Inquiry => state.inquiries.insert(id.into(), first_seen),
+        let added = state
+            .ids
+            .add(file.entity_type, id, file.file_no, number)
+            .map_err(|_| Error::Internal("more than 4,294,967,295 entities".to_owned()))?;
+        let idx = match added {
+            Added::New(idx) => idx,
+            Added::Repeated(prev) => {
+                let prev = state.ids.first_seen(prev);
+                let id_field = match file.entity_type {
+                    EntityType::Account => "account_id",
+                    EntityType::Inquiry => "inquiry_id",
+                };
+                let reason = format!(
+                    "duplicate {id_field} `{id}`: first seen in {} row {}",
+                    state
+                        .files
+                        .get(prev.file as usize)
+                        .map(String::as_str)
+                        .unwrap_or("?"),
+                    prev.row
+                );
+                let raw = raw_json(chunk, file.columns, first, raw);
+                reject_row(
+                    state,
+                    fs,
+                    file.file_no,
+                    number,
+                    Some(id.to_owned()),
+                    "duplicate_id",
+                    reason,
+                    raw,
+                );
+                continue;
+            }
         };
 
         let (account_id, anchor) = match file.entity_type {
@@ -993,9 +964,7 @@ fn process_chunk(
             EntityType::Inquiry => {
                 fs.inquiries_written += 1;
                 let account_id = norm.account_id.map(|a| block.get(a));
-                let anchor = account_id
-                    .and_then(|a| state.accounts.get(a))
-                    .map(|f| f.idx);
+                let anchor = account_id.and_then(|a| state.ids.find(EntityType::Account, a));
                 if anchor.is_some() {
                     state.anchored += 1;
                 }

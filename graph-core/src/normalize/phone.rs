@@ -802,3 +802,39 @@ mod tests {
         assert_eq!(phone("0000000000", "US"), Err(INVALID));
     }
 }
+
+#[cfg(test)]
+mod survey {
+    #[test]
+    #[ignore]
+    fn survey_crate_path() {
+        let text = std::fs::read_to_string("/tmp/phones.tsv").unwrap();
+        let mut n = 0;
+        let mut slow = 0;
+        let mut ex = std::collections::BTreeMap::<String, (usize, String)>::new();
+        for line in text.lines() {
+            let (raw, region) = line.split_once('\t').unwrap();
+            n += 1;
+            let mut digits = String::new();
+            if !super::sanitize(raw, &mut digits) || digits.len() <= 1 {
+                continue;
+            }
+            let rid = super::region_id(region);
+            if super::fast::fast_path(&digits, rid.as_ref().map(|id| id.as_ref())).is_none() {
+                slow += 1;
+                let ok = super::parse_with_crate(&digits, rid).is_ok();
+                let shape: String = digits.chars().take(4).collect();
+                let e = ex
+                    .entry(format!("{region} {shape} ok={ok}"))
+                    .or_insert((0, raw.to_owned()));
+                e.0 += 1;
+            }
+        }
+        eprintln!("n={n} slow={slow}");
+        let mut v: Vec<_> = ex.into_iter().collect();
+        v.sort_by_key(|x| std::cmp::Reverse(x.1.0));
+        for (k, (c, e)) in v.iter().take(40) {
+            eprintln!("{c:8} {k} e.g. {e}");
+        }
+    }
+}
