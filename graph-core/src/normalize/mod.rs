@@ -325,7 +325,7 @@ pub fn normalize_record_cached(
             .as_deref()
             .or(gov_id_country.as_deref())
             .unwrap_or(&opts.default_region);
-        out.result(Field::Phone, cache.phone(v, region))
+        out.result(Field::Phone, phone(v, region))
     });
     let gov_id = get(Field::GovIdNumber).and_then(|v| {
         let cc = gov_id_country.as_deref().or(address_country.as_deref());
@@ -487,7 +487,7 @@ fn names_and_birthdate(
     let dob = get(Field::Birthdate).and_then(|v| {
         out.result(
             Field::Birthdate,
-            cache.birthdate(v, opts.birthdate_format.as_deref()),
+            birthdate(v, opts.birthdate_format.as_deref()),
         )
     });
 
