@@ -127,9 +127,9 @@ impl Ids {
         }
     }
 
-    /// Room for `more` ids of type `ty` (and their rows), so the table does not grow
-    /// (rehashing every id) a dozen times on the way. Only a hint: without the memory the
-    /// table grows as it fills.
+    /// Room for `more` ids of type `ty` (their rows, and their text at the average length
+    /// so far), so the table does not grow (rehashing every id) nor the lists (copying them)
+    /// a dozen times on the way. Only a hint: without the memory they grow as they fill.
     pub(crate) fn reserve(&mut self, ty: EntityType, more: usize) {
         let Ids {
             text,
@@ -144,6 +144,8 @@ impl Ids {
             EntityType::Inquiry => inquiries,
         };
         let _ = table.try_reserve(more, |&i| hasher.hash_one(id_at(text, ends, i)));
+        let per_id = text.len().checked_div(ends.len()).unwrap_or(16) + 1;
+        let _ = text.try_reserve(more.saturating_mul(per_id));
         let _ = self.ends.try_reserve(more);
         let _ = self.rows.try_reserve(more);
     }
