@@ -269,7 +269,11 @@ mod fast {
         leading: Option<Regex>,
         general: Desc,
         local_lengths: Vec<u16>,
-        /// Every type whose match makes a number valid, in `validator::number_type`'s order.
+        /// Every type whose match makes a number valid (`validator::number_type` is not
+        /// `Unknown`), fixed-line and mobile first: most numbers are one of them, and the
+        /// answer does not depend on the order. In `number_type`'s order (fixed-line and
+        /// mobile last), a valid number was tried against up to eight other patterns first,
+        /// a regex search each: 2.5% of ingest's CPU.
         types: Vec<Desc>,
         national_prefix: Option<String>,
         prefix_for_parsing: Option<Regex>,
@@ -281,6 +285,8 @@ mod fast {
         fn new(m: &Metadata) -> Option<Region> {
             let d = m.descriptors();
             let types = [
+                d.fixed_line(),
+                d.mobile(),
                 d.premium_rate(),
                 d.toll_free(),
                 d.shared_cost(),
@@ -289,8 +295,6 @@ mod fast {
                 d.pager(),
                 d.uan(),
                 d.voicemail(),
-                d.fixed_line(),
-                d.mobile(),
             ]
             .into_iter()
             .flatten()
@@ -450,14 +454,37 @@ mod fast {
         code(cc).is_some_and(|c| c.is_valid(national))
     }
 
+    /// `+`, the country code (below 1000) and the national number: `format!` without the
+    /// formatting machinery, which cost a tenth of a phone's normalisation.
+    fn e164(code: u16, national: &str) -> String {
+        let mut out = String::with_capacity(4 + national.len());
+        out.push('+');
+        let digits = [code / 100 % 10, code / 10 % 10, code % 10];
+        let skip = match code {
+            0..10 => 2,
+            10..100 => 1,
+            _ => 0,
+        };
+        out.extend(digits[skip..].iter().map(|&d| char::from(b'0' + d as u8)));
+        out.push_str(national);
+        out
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn e164_is_the_formatted_number() {
+        for code in [1, 7, 20, 44, 49, 99, 100, 358, 998, 999] {
+            assert_eq!(e164(code, "0123"), format!("+{code}0123"));
+        }
+    }
+
     /// E.164 when the result is valid, the national number has no doubtful zeros, and its
     /// length is in the crate's bounds.
     fn answer(c: &Code, national: &str) -> Option<String> {
         if !usable(national) {
             return None;
         }
-        c.is_valid(national)
-            .then(|| format!("+{}{national}", c.code))
+        c.is_valid(national).then(|| e164(c.code, national))
     }
 
     /// Whether a national number is one this path answers for: `NationalNumber` keeps
@@ -525,7 +552,7 @@ mod fast {
                 match source {
                     Some((r, known)) if national == unpadded && usable(national) => {
                         let valid = known.unwrap_or_else(|| r.is_valid(national));
-                        valid.then(|| format!("+{}{national}", c.code))
+                        valid.then(|| e164(c.code, national))
                     }
                     _ => answer(c, national),
                 }
