@@ -37,6 +37,8 @@
 //!
 //! Because `|` separates segments, feeding a key back in as a single line returns the same key.
 
+use smallvec::SmallVec;
+
 use super::text::{WordMode, fold_words};
 
 /// Defines `abbreviation` as a `match` (compiled to a length switch and a few comparisons:
@@ -249,7 +251,10 @@ fn is_unit_value(t: &str) -> bool {
 }
 
 /// One token of a segment, after abbreviation.
-type Tokens<'a> = Vec<&'a str>;
+/// A segment's tokens, held inline up to eight (nearly every segment of a real address):
+/// one small allocation per segment and per list of words was a quarter of an address's
+/// normalisation.
+type Tokens<'a> = SmallVec<[&'a str; 8]>;
 
 /// Splits `tokens` into street words and unit values, reporting each to a callback (the
 /// predicates below use it without allocating). Designators without a usable value are
@@ -614,7 +619,9 @@ pub fn address(
         }
         folded = join_single_letters(&abbreviated);
     }
-    let mut segments: Vec<Tokens<'_>> = folded
+    // Declared before the token lists that may borrow it (they are dropped first).
+    let folded_city: String;
+    let mut segments: SmallVec<[Tokens<'_>; 4]> = folded
         .split(',')
         .map(|seg| {
             seg.split(' ')
@@ -683,13 +690,13 @@ pub fn address(
     {
         street_end += 1;
     }
-    let mut words: Tokens<'_> = Vec::new();
-    let mut units: Tokens<'_> = Vec::new();
+    let mut words = Tokens::new();
+    let mut units = Tokens::new();
     for (i, seg) in segments.iter().enumerate().take(locality_end) {
         if (street_idx..street_end).contains(&i) {
             take_units(seg, &mut words, &mut units);
         } else if (i < street_idx || i == street_end) && is_unit_segment(seg) {
-            let mut ignored = Vec::new();
+            let mut ignored = Tokens::new();
             take_units(&seg[..seg.len().min(3)], &mut ignored, &mut units);
         }
     }
@@ -713,7 +720,6 @@ pub fn address(
         key.push_str(&p);
         return Some(key);
     }
-    let folded_city: String;
     let city_tokens: Option<Tokens<'_>> = match city {
         Some(c) => {
             let mut f = String::with_capacity(c.len());
