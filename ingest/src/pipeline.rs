@@ -390,17 +390,13 @@ fn commit(out_dir: &Path, files: Vec<TempFile>, summary: &Summary) -> Result<()>
 /// The layout of the columns of `entities.parquet` that do not take the default (see
 /// [`Layout`]): which values rarely repeat within a row group, which cannot be compressed, and
 /// which ascend. The compression ratios Snappy reached on each at 1M accounts decided it:
-/// about 1.2 for the random ids and fingerprints, 1.16 for the anchors. Birthdates and postal
-/// codes repeat too little within a row group of 16,384 rows for a dictionary to pay (a
-/// group's birthdate dictionary held most of its values).
+/// about 1.2 for the random ids and fingerprints, 1.16 for the anchors.
 const ENTITY_LAYOUTS: &[(&str, Layout)] = &[
     ("entity_idx", Layout::Ascending),
     ("entity_id", Layout::Unique),
     ("account_id", Layout::Unique),
     ("anchor_idx", Layout::Uncompressed),
     ("created_at_ms", Layout::Unique),
-    ("birthdate", Layout::Unique),
-    ("address_postal_code", Layout::Unique),
     ("source_row", Layout::Ascending),
     ("reference_id", Layout::Unique),
     ("email", Layout::Unique),

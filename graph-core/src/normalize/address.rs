@@ -37,8 +37,6 @@
 //!
 //! Because `|` separates segments, feeding a key back in as a single line returns the same key.
 
-use smallvec::SmallVec;
-
 use super::text::{WordMode, fold_words};
 
 /// Defines `abbreviation` as a `match` (compiled to a length switch and a few comparisons:
@@ -251,10 +249,7 @@ fn is_unit_value(t: &str) -> bool {
 }
 
 /// One token of a segment, after abbreviation.
-/// A segment's tokens, held inline up to eight (nearly every segment of a real address):
-/// one small allocation per segment and per list of words was a quarter of an address's
-/// normalisation.
-type Tokens<'a> = SmallVec<[&'a str; 8]>;
+type Tokens<'a> = Vec<&'a str>;
 
 /// Splits `tokens` into street words and unit values, reporting each to a callback (the
 /// predicates below use it without allocating). Designators without a usable value are
@@ -619,9 +614,7 @@ pub fn address(
         }
         folded = join_single_letters(&abbreviated);
     }
-    // Declared before the token lists that may borrow it (they are dropped first).
-    let folded_city: String;
-    let mut segments: SmallVec<[Tokens<'_>; 4]> = folded
+    let mut segments: Vec<Tokens<'_>> = folded
         .split(',')
         .map(|seg| {
             seg.split(' ')
@@ -690,13 +683,13 @@ pub fn address(
     {
         street_end += 1;
     }
-    let mut words = Tokens::new();
-    let mut units = Tokens::new();
+    let mut words: Tokens<'_> = Vec::new();
+    let mut units: Tokens<'_> = Vec::new();
     for (i, seg) in segments.iter().enumerate().take(locality_end) {
         if (street_idx..street_end).contains(&i) {
             take_units(seg, &mut words, &mut units);
         } else if (i < street_idx || i == street_end) && is_unit_segment(seg) {
-            let mut ignored = Tokens::new();
+            let mut ignored = Vec::new();
             take_units(&seg[..seg.len().min(3)], &mut ignored, &mut units);
         }
     }
@@ -720,6 +713,7 @@ pub fn address(
         key.push_str(&p);
         return Some(key);
     }
+    let folded_city: String;
     let city_tokens: Option<Tokens<'_>> = match city {
         Some(c) => {
             let mut f = String::with_capacity(c.len());
