@@ -221,8 +221,8 @@ pub fn normalize_record(
 
 /// [`normalize_record`] with a memo of recently normalised raw values, for callers that
 /// normalise many records (ingest): the result is always the same as `normalize_record`'s,
-/// and a value seen recently (a common first name, a birthdate, an inquiry repeating its
-/// account's phone) is looked up instead of normalised again. See [`NormalizeCache`].
+/// and a name part or country seen recently is looked up instead of normalised again. See
+/// [`NormalizeCache`].
 ///
 /// # Errors
 /// As [`normalize_record`].

@@ -496,7 +496,7 @@ proptest! {
             let want = normalize_record(&r, &opts);
             prop_assert_eq!(&normalize_record_cached(&r, &opts, &mut tiny), &want);
             prop_assert_eq!(&normalize_record_cached(&r, &opts, &mut big), &want);
-            prop_assert!(tiny.len() <= 7 * 3);
+            prop_assert!(tiny.len() <= 2 * 3);
         }
     }
 
