@@ -586,9 +586,19 @@ fn ingest_file(
         let mut first = true;
         for msg in nrx {
             let mut n = msg?;
+            process_chunk(
+                file,
+                &n.chunk,
+                std::mem::take(&mut n.blocks),
+                &mut n.outcomes,
+                state,
+                &mut fs,
+                tx,
+            )?;
             if first {
-                // Room in the id index for the whole file, so it does not grow (rehashing every
-                // id) a dozen times on the way.
+                // Room in the id index for the rest of the file, so it does not grow
+                // (rehashing every id) a dozen times on the way; after the first chunk, whose
+                // ids tell how long the text of the others will be.
                 first = false;
                 let read = n.chunk.rows.len() as u64;
                 // A CSV row of `k` columns takes at least `k` bytes (separators, line end).
@@ -600,17 +610,10 @@ fn ingest_file(
                     rows_total,
                     min_row_bytes,
                 );
-                state.ids.reserve(file.entity_type, more);
+                state
+                    .ids
+                    .reserve(file.entity_type, more.saturating_sub(read as usize));
             }
-            process_chunk(
-                file,
-                &n.chunk,
-                std::mem::take(&mut n.blocks),
-                &mut n.outcomes,
-                state,
-                &mut fs,
-                tx,
-            )?;
             progress(Progress::Rows {
                 path: src.path.clone(),
                 rows_done: fs.rows_read,
@@ -624,8 +627,9 @@ fn ingest_file(
 }
 
 /// The most rows the id index reserves room for ahead: 2^24, a table of 2^25 buckets of 4
-/// bytes and 16 bytes per row for where each id ends and its row number (0.4 GiB, untouched
-/// until filled) when the guess reaches it; an index that needs more grows past it as before.
+/// bytes, 16 bytes per row for where each id ends and its row number, and the ids' text at
+/// the first chunk's average length (0.4 GiB plus 16 MiB per byte of id, untouched until
+/// filled) when the guess reaches it; an index that needs more grows past it as before.
 const MAX_EXPECTED_ROWS: u64 = 1 << 24;
 
 /// How many rows a file of `rows_total` rows, or of `bytes_total` bytes of which the first
