@@ -91,10 +91,7 @@ impl Ids {
             inquiries,
             hasher,
         } = self;
-        let table = match ty {
-            EntityType::Account => accounts,
-            EntityType::Inquiry => inquiries,
-        };
+        let table = of_type(ty, accounts, inquiries);
         let entry = table.entry(
             hash,
             |&i| id_at(text, ends, i) == id,
@@ -139,15 +136,24 @@ impl Ids {
             hasher,
             ..
         } = self;
-        let table = match ty {
-            EntityType::Account => accounts,
-            EntityType::Inquiry => inquiries,
-        };
+        let table = of_type(ty, accounts, inquiries);
         let _ = table.try_reserve(more, |&i| hasher.hash_one(id_at(text, ends, i)));
         let per_id = text.len().checked_div(ends.len()).unwrap_or(16) + 1;
         let _ = text.try_reserve(more.saturating_mul(per_id));
         let _ = self.ends.try_reserve(more);
         let _ = self.rows.try_reserve(more);
+    }
+}
+
+/// The table of `ty`'s ids, borrowed apart from the rest of [`Ids`].
+fn of_type<'t>(
+    ty: EntityType,
+    accounts: &'t mut HashTable<u32>,
+    inquiries: &'t mut HashTable<u32>,
+) -> &'t mut HashTable<u32> {
+    match ty {
+        EntityType::Account => accounts,
+        EntityType::Inquiry => inquiries,
     }
 }
 

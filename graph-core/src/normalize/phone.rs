@@ -208,9 +208,8 @@ fn parse_region_id(region: &str) -> Option<Id> {
 /// Only a number this path finds **valid** is answered here, and only in the common shapes
 /// (`+` and a country code, a national number, or either after the region's international
 /// dialling prefix, in regions whose national prefix needs no transform rule); anything else
-/// goes through
-/// `phonenumber` as before, so a disagreement could only ever accept a number the crate
-/// rejects. Property tests compare both on random numbers of many countries.
+/// goes through `phonenumber` as before, so a disagreement could only ever accept a number
+/// the crate rejects. Property tests compare both on random numbers of many countries.
 mod fast {
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -526,7 +525,7 @@ mod fast {
         if !usable(r.strip(after.get(cc.len()..)?)?) {
             return None;
         }
-        let rest = (1..=5).find_map(|p| digits.get(p..).filter(|r| r.starts_with(&cc)))?;
+        let rest = (1..=5).find_map(|p| digits.get(p..).filter(|d| d.starts_with(&cc)))?;
         fast_path(&format!("+{rest}"), None)
     }
 
