@@ -260,7 +260,8 @@ impl CsvReader {
     }
 
     /// A record on one line without a quote, its fields cut at the delimiters where they
-    /// lie: most lines of most files. `None` when the line has a quote (the state machine of
+    /// lie: 94% of the generator's account lines, but only 16% of its inquiry lines, whose
+    /// user agents are quoted (they contain commas). `None` when the line has a quote (the state machine of
     /// [`CsvReader::try_parse`] reads it) or does not end in the buffered bytes.
     ///
     /// Copying each field into `field_bytes` and from there into the chunk was 5% of
