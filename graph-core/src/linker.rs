@@ -599,11 +599,7 @@ fn link_kind(
 ) -> KindResult {
     let ents = &input.entities;
     let attrs = &input.attributes;
-    let groups = group_bounds(krows);
-    let counts: Vec<u32> = groups
-        .par_iter()
-        .map(|&(s, e)| distinct_anchors(&krows[s..e]))
-        .collect();
+    let (groups, counts) = shared_groups(krows);
     let window = rule.window_ms();
     let time_of = |row: u32| ents.created_at[attrs.entity[row as usize] as usize];
     // The base key: a combination's own key mixes in the required kind's.
@@ -630,7 +626,6 @@ fn link_kind(
     let outcomes: Vec<Outcome> = groups
         .par_iter()
         .zip(&counts)
-        .filter(|(_, c)| **c >= 2)
         .map(|(&(s, e), &count)| {
             let g = &krows[s..e];
             let first = g[0];
@@ -804,9 +799,16 @@ fn combination_rows(
     out
 }
 
-/// The runs of equal keys of sorted `rows` that hold two or more rows, as `(start, end)`, in
-/// order; the runs are found in parallel, each part of the list cut at a change of key.
-fn group_bounds(rows: &[Row]) -> Vec<(usize, usize)> {
+/// The runs of equal keys of sorted `rows` (sorted by anchor within a key) that hold two or
+/// more distinct anchors, as `(start, end)` in order, and the number of distinct anchors of
+/// each: the values that are shared. The runs are found in parallel, each part of the list
+/// cut at a change of key.
+///
+/// Runs of one anchor (an account and its own inquiries sharing a device, an email, an IP:
+/// most runs of most kinds) share nothing and are left out here. Listed with the others and
+/// counted afterwards, they were most of the lists' length, and most of the step's page
+/// faults.
+fn shared_groups(rows: &[Row]) -> (Vec<(usize, usize)>, Vec<u32>) {
     let n = rows.len();
     let parts = (rayon::current_num_threads() * 4)
         .min(n.div_ceil(4096))
@@ -817,24 +819,29 @@ fn group_bounds(rows: &[Row]) -> Vec<(usize, usize)> {
             *c += 1;
         }
     }
-    let found: Vec<Vec<(usize, usize)>> = cuts
+    let found: Vec<Vec<((usize, usize), u32)>> = cuts
         .par_windows(2)
         .map(|w| {
             let (lo, hi) = (w[0], w[1].max(w[0]));
             let mut out = Vec::new();
             let mut s = lo;
+            // Distinct anchors of the run that starts at `s`, so far.
+            let mut anchors = 1;
             for i in lo + 1..=hi {
                 if i == hi || rows[i].key != rows[s].key {
-                    if i - s >= 2 {
-                        out.push((s, i));
+                    if anchors >= 2 {
+                        out.push(((s, i), anchors));
                     }
                     s = i;
+                    anchors = 1;
+                } else if rows[i].anchor != rows[i - 1].anchor {
+                    anchors += 1;
                 }
             }
             out
         })
         .collect();
-    found.concat()
+    found.into_iter().flatten().unzip()
 }
 
 /// The distinct anchors of one key's rows (sorted by anchor within the key).
@@ -842,11 +849,6 @@ fn anchors_of(g: &[Row]) -> Vec<u32> {
     let mut anchors: Vec<u32> = g.iter().map(|r| r.anchor).collect();
     anchors.dedup();
     anchors
-}
-
-fn distinct_anchors(g: &[Row]) -> u32 {
-    // Rows are sorted by anchor within a key.
-    1 + g.windows(2).filter(|w| w[0].anchor != w[1].anchor).count() as u32
 }
 
 /// The cap chosen from the data: `multiplier ×` the 99th percentile of `counts` (those of 2
@@ -1605,19 +1607,26 @@ mod tests {
         let mut out = filled(3);
         let sorted = sort_into(&rows, &mut out);
         assert_eq!(sorted, expected);
-        // The runs found in parallel parts are those of one sequential pass.
-        let mut runs = Vec::new();
+        // The runs found in parallel parts are those of one sequential pass, with their
+        // distinct anchors.
+        let (mut runs, mut counts) = (Vec::new(), Vec::new());
         let mut s = 0;
         for i in 1..=sorted.len() {
             if i == sorted.len() || sorted[i].key != sorted[s].key {
-                if i - s >= 2 {
+                if distinct_anchors(&sorted[s..i]) >= 2 {
                     runs.push((s, i));
+                    counts.push(distinct_anchors(&sorted[s..i]));
                 }
                 s = i;
             }
         }
         assert!(runs.len() >= 100, "the repeated keys make runs");
-        assert_eq!(group_bounds(sorted), runs);
+        assert_eq!(shared_groups(sorted), (runs, counts));
+    }
+
+    /// Distinct anchors of one key's rows, sorted by anchor.
+    fn distinct_anchors(g: &[Row]) -> u32 {
+        1 + g.windows(2).filter(|w| w[0].anchor != w[1].anchor).count() as u32
     }
 
     proptest! {
@@ -1723,6 +1732,7 @@ mod tests {
             r(9, 1, 4),
             r(5, 4, 5),
             r(3, 7, 6),
+            r(5, 4, 7),
         ];
         let mut reversed = rows.clone();
         reversed.reverse();
@@ -1734,14 +1744,23 @@ mod tests {
         );
         assert_eq!(
             rows.iter().map(|x| (x.key, x.anchor)).collect::<Vec<_>>(),
-            [(3, 2), (3, 7), (3, 7), (5, 4), (9, 0), (9, 1), (9, 1)]
+            [
+                (3, 2),
+                (3, 7),
+                (3, 7),
+                (5, 4),
+                (5, 4),
+                (9, 0),
+                (9, 1),
+                (9, 1)
+            ]
         );
-        // Runs of one row are left out: they share nothing.
-        let groups = group_bounds(&rows);
-        assert_eq!(groups, [(0, 3), (4, 7)]);
+        // Runs of one anchor (key 5: two rows of anchor 4) are left out: they share nothing.
+        let (groups, counts) = shared_groups(&rows);
+        assert_eq!(groups, [(0, 3), (5, 8)]);
+        assert_eq!(counts, [2, 2]);
         let (s, e) = groups[0];
         assert_eq!(anchors_of(&rows[s..e]), [2, 7]);
-        assert_eq!(distinct_anchors(&rows[s..e]), 2);
         let (s, e) = groups[1];
         assert_eq!(anchors_of(&rows[s..e]), [0, 1]);
     }
