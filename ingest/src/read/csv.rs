@@ -41,8 +41,8 @@ enum Record {
     Eof,
     /// An empty line.
     Blank { lines: u64 },
-    /// A record; its fields are in the reader's scratch buffers, or, when `plain`, are the
-    /// raw text itself (see [`CsvReader::fields`]).
+    /// A record; its fields are in the reader's scratch buffers, or, when `plain` (read by
+    /// [`CsvReader::try_plain`]), lie within its raw text (see [`CsvReader::fields`]).
     Fields {
         raw_start: usize,
         raw_end: usize,
@@ -103,6 +103,8 @@ impl CsvReader {
         plain_lines: bool,
         initial_buf: usize,
     ) -> Result<CsvReader> {
+        // The mapping accepts no other delimiter; the fast path relies on it.
+        debug_assert!(delim.is_ascii() && !matches!(delim, b'"' | b'\n' | b'\r'));
         let input = File::open(path).map_err(|source| Error::OpenInput {
             path: path.to_path_buf(),
             source,
@@ -269,13 +271,13 @@ impl CsvReader {
     }
 
     /// A record on one line whose fields are read where they lie, without copying: cut at
-    /// the delimiters, and a quoted field taken between its quotes. Lines without a quote
-    /// (94% of the generator's account lines, 16% of its inquiry lines) and lines whose quoted
-    /// fields hold no quote and no line break (the inquiries' user agents, quoted because they
-    /// contain commas) take it. `None` for any other line (the state machine of
-    /// [`CsvReader::try_parse`] reads it: escaped quotes, line breaks in a field, a quote
-    /// inside an unquoted field or text after a closing quote) or one that does not end in
-    /// the buffered bytes.
+    /// the delimiters, and a quoted field taken between its quotes. A line takes it when each
+    /// of its quoted fields holds no quote and no line break and is followed by a delimiter
+    /// or the line end ([`cut_quoted`]): lines without a quote (94% of the generator's account
+    /// lines, 16% of its inquiry lines) and lines quoting a user agent because it contains
+    /// commas (the other inquiry lines). `None` for any other line (the state machine of
+    /// [`CsvReader::try_parse`] reads it: escaped quotes, line breaks in a field, text after
+    /// a closing quote) or one that does not end in the buffered bytes.
     ///
     /// Copying each field into `field_bytes` and from there into the chunk was 5% of
     /// ingest's CPU: a byte-by-byte scan and two small copies per field.
@@ -494,8 +496,9 @@ impl CsvReader {
 
 /// Cuts a line (its line end removed) that has a quote into fields where they lie, into
 /// `starts` and `ends`: a field is either quoted, holding no quote, and followed by a
-/// delimiter or the line's end, or unquoted without a quote. `false` for any other line (the
-/// state machine reads it; the lists are then left part-filled).
+/// delimiter or the line's end, or unquoted (not starting with a quote; a quote inside it is
+/// kept as it is). `false` for any other line (the state machine reads it; the lists are then
+/// left part-filled).
 fn cut_quoted(line: &[u8], delim: u8, starts: &mut Vec<usize>, ends: &mut Vec<usize>) -> bool {
     let mut i = 0;
     loop {
@@ -510,10 +513,10 @@ fn cut_quoted(line: &[u8], delim: u8, starts: &mut Vec<usize>, ends: &mut Vec<us
                 Some(_) => return false,
             }
         } else {
-            match memchr::memchr2(delim, b'"', rest).map(|n| i + n) {
+            // A quote inside an unquoted field is kept as it is, as the state machine keeps it.
+            match memchr::memchr(delim, rest).map(|n| i + n) {
                 None => (i, line.len(), None),
-                Some(d) if line[d] == delim => (i, d, Some(d + 1)),
-                Some(_) => return false,
+                Some(d) => (i, d, Some(d + 1)),
             }
         };
         starts.push(start);
@@ -538,8 +541,13 @@ fn utf8_fields<'a>(bytes: &'a [u8], ends: &[usize]) -> std::result::Result<&'a s
             Some(col) => Err(Some(col)),
         },
         Err(e) => {
+            // The first field that holds the bad byte, or that ends inside a character of
+            // the valid text before it (fields joined back to back can hide that).
             let bad_at = e.valid_up_to();
-            Err(ends.iter().position(|&end| end > bad_at))
+            let valid = std::str::from_utf8(&bytes[..bad_at]).unwrap_or_default();
+            Err(ends
+                .iter()
+                .position(|&end| end > bad_at || !valid.is_char_boundary(end)))
         }
     }
 }
@@ -763,7 +771,10 @@ mod tests {
         assert_eq!(rows[50_000], (50_001, ok(&["49999", "v49999"])));
     }
 
-    type Read = Result<(Vec<String>, Parsed), String>;
+    /// A row as read, bad rows with their reason and raw text.
+    type Detailed = (u64, Result<Vec<String>, (&'static str, String, String)>);
+    /// The header, the rows and the bytes read; or the error opening the file.
+    type Read = Result<(Vec<String>, Vec<Detailed>, Option<u64>), String>;
 
     /// `text` read with the fast path for simple lines and with the state machine alone, with
     /// a first buffer of `buf` bytes.
@@ -772,8 +783,30 @@ mod tests {
         let path = dir.path().join("t.csv");
         std::fs::write(&path, text).unwrap();
         let read = |plain: bool| -> Read {
-            let r = CsvReader::open_with(&path, delim, plain, buf).map_err(|e| e.to_string())?;
-            Ok(rows_of(r))
+            let mut r =
+                CsvReader::open_with(&path, delim, plain, buf).map_err(|e| e.to_string())?;
+            let ncols = r.columns().len();
+            let (mut rows, mut bytes_done) = (Vec::new(), None);
+            while let Some(chunk) = r.next_chunk(2).unwrap() {
+                bytes_done = chunk.bytes_done;
+                for row in &chunk.rows {
+                    rows.push(match row {
+                        Row::Parsed { number, first, .. } => (
+                            *number,
+                            Ok((0..ncols)
+                                .map(|c| chunk.value(*first, c).unwrap().to_owned())
+                                .collect()),
+                        ),
+                        Row::Bad {
+                            number,
+                            code,
+                            reason,
+                            raw,
+                        } => (*number, Err((*code, reason.clone(), raw.clone()))),
+                    });
+                }
+            }
+            Ok((r.columns().to_vec(), rows, bytes_done))
         };
         (read(true), read(false))
     }
@@ -781,8 +814,9 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
 
-        /// Lines without a quote, cut where they lie, read as the state machine reads them:
-        /// random text of delimiters, quotes, line ends, multi-byte and invalid UTF-8.
+        /// Random text of delimiters, quotes, line ends, multi-byte and invalid UTF-8 read by
+        /// the fast path as the state machine alone reads it: rows, values, reject codes,
+        /// reasons and raw text.
         #[test]
         fn plain_lines_read_as_the_state_machine_reads_them(
             parts in proptest::collection::vec(
@@ -806,17 +840,18 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 1000, ..Default::default() })]
 
-        /// Lines of well-formed and almost well-formed fields (plain, quoted, quoted with
-        /// escaped quotes, line breaks or delimiters inside, text after a closing quote, a
-        /// quote inside an unquoted field) read by the fast path as the state machine reads
-        /// them: random bytes rarely make a line with quoted fields that the fast path takes.
+        /// Lines of three fields (one in eight with a fourth), each plain, quoted (delimiters
+        /// and `\r` inside), quoted with an escaped quote, quoted over two lines, quoted with
+        /// text after the closing quote, or plain with a quote inside, read by the fast path as
+        /// the state machine alone reads them: random bytes rarely make the lines the fast path
+        /// takes with quoted fields, nor records over several lines between them.
         #[test]
         fn quoted_lines_read_as_the_state_machine_reads_them(
             lines in proptest::collection::vec(
                 (
                     proptest::collection::vec(
                         (
-                            0u8..6,
+                            0u8..8,
                             proptest::collection::vec(
                                 proptest::sample::select(vec![
                                     &b"a"[..], b"Mozilla/5.0 (X11; Linux)", "é".as_bytes(), b" ",
@@ -825,9 +860,10 @@ mod tests {
                                 0..4,
                             ),
                         ),
-                        1..6,
+                        3..=3,
                     ),
-                    0u8..3,
+                    0u8..8,
+                    0u8..4,
                 ),
                 1..8,
             ),
@@ -836,21 +872,25 @@ mod tests {
         ) {
             let delim = if semicolon { b';' } else { b',' };
             let mut text = Vec::new();
-            for (fields, line_end) in &lines {
-                for (k, (shape, parts)) in fields.iter().enumerate() {
+            for (fields, extra, line_end) in &lines {
+                let fourth = (*extra == 0).then(|| (0, vec![&b"z"[..]]));
+                for (k, (shape, parts)) in fields.iter().chain(&fourth).enumerate() {
                     if k > 0 {
                         text.push(delim);
                     }
                     let body = parts.concat();
                     match shape {
-                        0 => text.extend(body.iter().filter(|&&b| b != delim)),
-                        1 | 2 => text.extend([&b"\""[..], &body, b"\""].concat()),
-                        3 => text.extend([&b"\"a\"\""[..], &body, b"\""].concat()),
-                        4 => text.extend([&b"\"line\nbreak "[..], &body, b"\"x"].concat()),
-                        _ => text.extend([&b"quote\"inside"[..], &body].concat()),
+                        0 | 1 => text.extend(body.iter().filter(|&&b| b != delim)),
+                        2 | 3 => text.extend([&b"\""[..], &body, b"\""].concat()),
+                        4 => text.extend([&b"\"a\"\""[..], &body, b"\""].concat()),
+                        5 => text.extend([&b"\"line\nbreak "[..], &body, b"\""].concat()),
+                        6 => text.extend([&b"\""[..], &body, b"\"x"].concat()),
+                        _ => text.extend(
+                            [&b"5\" screen"[..], &body].concat().iter().filter(|&&b| b != delim),
+                        ),
                     }
                 }
-                text.extend_from_slice([&b"\n"[..], b"\r\n", b""][usize::from(*line_end)]);
+                text.extend_from_slice([&b"\n"[..], b"\r\n", b"", b"\r"][usize::from(*line_end)]);
             }
             let (fast, state_machine) = read_both_ways(&text, delim, buf);
             proptest::prop_assert_eq!(fast, state_machine);
@@ -858,36 +898,54 @@ mod tests {
     }
 
     /// Quoted fields are read where they lie: the user agent of an inquiry line, an empty
-    /// quoted field, a quoted last field before a CRLF line end.
+    /// quoted field, a quoted last field before a CRLF line end, a quote inside an unquoted
+    /// field, a quoted last field and a `\r` at the end of the file.
     #[test]
     fn quoted_fields_without_escapes() {
-        let (_, rows) = parse(
-            b"id,ua,x\n1,\"Mozilla/5.0 (X11, Linux)\",z\n\"2\",\"\",\"\"\r\n3,y,\"a;b\"",
-            b',',
-        );
+        let text = b"id,ua,x\n1,\"Mozilla/5.0 (X11, Linux)\",z\n\"2\",\"\",\"\"\r\n3,5\" screen,\"a;b\"\n4,y,\"z\"\r";
+        let (_, rows) = parse(text, b',');
         assert_eq!(
             rows,
             vec![
                 (1, ok(&["1", "Mozilla/5.0 (X11, Linux)", "z"])),
                 (2, ok(&["2", "", ""])),
-                (3, ok(&["3", "y", "a;b"])),
+                (3, ok(&["3", "5\" screen", "a;b"])),
+                (4, ok(&["4", "y", "z"])),
             ]
         );
+        let (fast, state_machine) = read_both_ways(text, b',', INITIAL_BUF);
+        assert_eq!(fast, state_machine);
     }
 
-    /// Fields valid only once joined (`a\xC3` and `\xA9b` make `aéb`) are a bad row in a
-    /// quoted line as in a plain one, named by the first bad field's column.
+    /// Fields valid only once joined (`a\xC3` and `\xA9b` make `aéb`) are a bad row, named by
+    /// the first bad field's column, on the fast path (lines 1 and 2) as in the state machine
+    /// (lines 3 and 4, whose escaped quote sends them there: their fields are joined back to
+    /// back before they are checked).
     #[test]
     fn fields_must_be_utf8_each() {
-        let (_, rows) = parse(b"x,y\na\xC3,\xA9b\n\"a\xC3\",\xA9b\n1,2\n", b',');
+        let text = b"x,y\na\xC3,\xA9b\n\"a\xC3\",\"\xA9\xFF\"\n\"a\xC3\"\"\",\xA9b\n\"\"\"a\xC3\",\"\xA9\xFF\"\n1,2\n";
+        let (_, rows) = parse(text, b',');
+        let bad = || Err("invalid_utf8");
         assert_eq!(
             rows,
             vec![
-                (1, Err("invalid_utf8")),
-                (2, Err("invalid_utf8")),
-                (3, ok(&["1", "2"]))
+                (1, bad()),
+                (2, bad()),
+                (3, bad()),
+                (4, bad()),
+                (5, ok(&["1", "2"]))
             ]
         );
+        let (Ok((_, fast, _)), Ok((_, state_machine, _))) = read_both_ways(text, b',', 7) else {
+            panic!("the file opens");
+        };
+        assert_eq!(fast, state_machine);
+        for (_, row) in &fast[..4] {
+            let Err((_, reason, _)) = row else {
+                panic!("{row:?}")
+            };
+            assert!(reason.ends_with("(column `x`)"), "{reason}");
+        }
     }
 
     #[test]
