@@ -1056,11 +1056,18 @@ fn build_clusters(ents: &Entities, root_of: &(dyn Fn(usize) -> u32 + Sync)) -> C
         .filter(|&e| size[roots[e as usize] as usize] == 1)
         .collect();
     let mut clusters: Vec<Cluster> = Vec::with_capacity(order.len());
-    clusters.par_extend(order.par_iter().map(|&(_, hash, r, oldest)| {
+    clusters.par_extend(order.par_iter().map(|&(one_anchor, hash, r, oldest)| {
         let members = members_of(r).to_vec();
-        let mut anchors: Vec<u32> = members.iter().map(|&m| ents.anchor[m as usize]).collect();
-        anchors.sort_unstable();
-        anchors.dedup();
+        // Most clusters are one account and its inquiries: their anchor, without a list of
+        // every member's to sort.
+        let anchors = if one_anchor {
+            vec![ents.anchor[members[0] as usize]]
+        } else {
+            let mut anchors: Vec<u32> = members.iter().map(|&m| ents.anchor[m as usize]).collect();
+            anchors.sort_unstable();
+            anchors.dedup();
+            anchors
+        };
         Cluster {
             id: id_of_hash(hash),
             oldest,
