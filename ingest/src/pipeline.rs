@@ -899,6 +899,24 @@ fn process_chunk(
             }
             Row::Parsed { number, first, raw } => (*number, *first, *raw),
         };
+        // A parsed row rejected after all: its raw text is its columns, as JSON.
+        let reject_parsed = |state: &mut State,
+                             fs: &mut FileSummary,
+                             entity_id: Option<String>,
+                             code: &str,
+                             reason: String| {
+            let raw = raw_json(chunk, file.columns, first, raw);
+            reject_row(
+                state,
+                fs,
+                file.file_no,
+                number,
+                entity_id,
+                code,
+                reason,
+                raw,
+            );
+        };
         let norm = match outcome {
             Outcome::Unparsed => continue,
             Outcome::Reject {
@@ -906,17 +924,7 @@ fn process_chunk(
                 reason,
                 entity_id,
             } => {
-                let raw = raw_json(chunk, file.columns, first, raw);
-                reject_row(
-                    state,
-                    fs,
-                    file.file_no,
-                    number,
-                    entity_id.take(),
-                    code,
-                    std::mem::take(reason),
-                    raw,
-                );
+                reject_parsed(state, fs, entity_id.take(), code, std::mem::take(reason));
                 continue;
             }
             Outcome::Ok(norm) => norm,
@@ -945,17 +953,7 @@ fn process_chunk(
                         .unwrap_or("?"),
                     prev.row
                 );
-                let raw = raw_json(chunk, file.columns, first, raw);
-                reject_row(
-                    state,
-                    fs,
-                    file.file_no,
-                    number,
-                    Some(id.to_owned()),
-                    "duplicate_id",
-                    reason,
-                    raw,
-                );
+                reject_parsed(state, fs, Some(id.to_owned()), "duplicate_id", reason);
                 continue;
             }
         };
